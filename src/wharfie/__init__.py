@@ -1,0 +1,3 @@
+"""wharfie: a daemonless Docker/OCI image toolkit."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from wharfie.cli.main import run
+
+run()

@@ -1,0 +1,29 @@
+"""State shared by every command: the root and the stores opened lazily on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from wharfie.content.store import ContentStore
+
+
+@dataclass
+class App:
+    root: Path
+    debug: bool = False
+    _closers: list = field(default_factory=list)
+
+    @cached_property
+    def content(self) -> ContentStore:
+        from wharfie.content.store import ContentStore
+
+        return ContentStore(self.root)
+
+
+pass_app = click.make_pass_decorator(App)

@@ -1,0 +1,1 @@
+"""Content-addressable blob store laid out as an OCI image layout."""

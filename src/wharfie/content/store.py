@@ -1,0 +1,270 @@
+"""A content-addressable blob store on disk, laid out as an OCI image layout.
+
+``<root>/blobs/<alg>/<hex>`` holds verified blobs only. Writers stream into
+``<root>/ingest/`` while hashing, then verify, fsync and rename: a blob is
+visible only once complete and correct. Each writer holds an flock on its
+temp file, so a later ``cleanup_ingests`` can tell abandoned files (the
+writer died) from live ones without guessing by age.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from wharfie.errors import DigestMismatch, NotFound, WharfieError
+from wharfie.oci.digest import Digest
+
+CHUNK = 1 << 20
+OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old or the new file, never half."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+class BlobWriter:
+    """Streams one blob into the store; ``commit`` verifies and publishes it."""
+
+    def __init__(self, store: ContentStore, expected: Digest | None, size: int | None,
+                 algorithm: str) -> None:
+        self._store = store
+        self.expected = expected
+        self.expected_size = size
+        self._hash = hashlib.new(expected.algorithm if expected else algorithm)
+        self.size = 0
+        self.path = store.ingest_dir / f"{os.getpid()}-{secrets.token_hex(8)}.tmp"
+        self._file = open(self.path, "xb")  # noqa: SIM115 - closed in commit/abort
+        fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.digest: Digest | None = None
+
+    def write(self, data: bytes | memoryview) -> None:
+        self._hash.update(data)
+        self._file.write(data)
+        self.size += len(data)
+
+    def copy_from(self, stream: BinaryIO, progress=None) -> None:
+        """Read ``stream`` to its end into the blob, calling ``progress(nbytes)`` per chunk."""
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        readinto = getattr(stream, "readinto", None)
+        while True:
+            if readinto is not None:
+                n = readinto(view)
+                if not n:
+                    break
+                chunk = view[:n]
+            else:
+                data = stream.read(CHUNK)
+                if not data:
+                    break
+                chunk, n = data, len(data)
+            self.write(chunk)
+            if progress:
+                progress(n)
+
+    def commit(self) -> Digest:
+        """Verify size and digest, fsync, and make the blob visible. Idempotent per content."""
+        digest = Digest.from_hasher(self._hash)
+        if self.expected_size is not None and self.size != self.expected_size:
+            self.abort()
+            raise DigestMismatch(
+                f"size mismatch for {self.expected or digest}: "
+                f"expected {self.expected_size} bytes, got {self.size}")
+        if self.expected is not None and digest != self.expected:
+            self.abort()
+            raise DigestMismatch(f"digest mismatch: expected {self.expected}, got {digest}")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        final = self._store.path(digest)
+        if final.exists():
+            self.abort()
+        else:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.path, final)
+            self._file.close()
+            fsync_dir(final.parent)
+        self.digest = digest
+        return digest
+
+    def abort(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None or self.digest is None:
+            self.abort()
+
+
+class ContentStore:
+    """Verified blobs by digest, readable by any tool that reads an OCI layout."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.blobs_dir = self.root / "blobs"
+        self.ingest_dir = self.root / "ingest"
+        self._ready = False
+
+    def ensure(self) -> ContentStore:
+        """Create the layout on first use (``oci-layout``, ``index.json``, ``blobs/``)."""
+        if self._ready:
+            return self
+        try:
+            self.ingest_dir.mkdir(parents=True, exist_ok=True)
+            (self.blobs_dir / "sha256").mkdir(parents=True, exist_ok=True)
+            if not (self.root / "oci-layout").exists():
+                atomic_write(self.root / "oci-layout", OCI_LAYOUT)
+            if not (self.root / "index.json").exists():
+                self.write_index([])
+        except PermissionError as e:
+            raise WharfieError(f"cannot write to the store at {self.root}: {e.strerror}") from None
+        self._ready = True
+        return self
+
+    def write_index(self, manifests: list[dict]) -> None:
+        """Rewrite the layout's ``index.json`` (what other OCI tools see as the store's images)."""
+        doc = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+               "manifests": manifests}
+        atomic_write(self.root / "index.json", json.dumps(doc, indent=2).encode())
+
+    @contextlib.contextmanager
+    def lock(self, *, shared: bool = False) -> Iterator[None]:
+        """The store-wide lock: writers that reference blobs share it, garbage collection owns it."""
+        self.ensure()
+        with open(self.root / "lock", "a+b") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    def path(self, digest: str) -> Path:
+        d = Digest(digest)
+        return self.blobs_dir / d.algorithm / d.hex
+
+    def exists(self, digest: str) -> bool:
+        return self.path(digest).is_file()
+
+    def size(self, digest: str) -> int:
+        try:
+            return self.path(digest).stat().st_size
+        except FileNotFoundError:
+            raise NotFound(f"blob {digest} not found in the store") from None
+
+    def open(self, digest: str) -> BinaryIO:
+        try:
+            return open(self.path(digest), "rb")
+        except FileNotFoundError:
+            raise NotFound(f"blob {digest} not found in the store") from None
+
+    def read(self, digest: str) -> bytes:
+        with self.open(digest) as f:
+            return f.read()
+
+    def writer(self, expected: str | None = None, size: int | None = None,
+               algorithm: str = "sha256") -> BlobWriter:
+        self.ensure()
+        return BlobWriter(self, Digest(expected) if expected else None, size, algorithm)
+
+    def ingest(self, stream: BinaryIO, expected: str | None = None, size: int | None = None,
+               progress=None) -> tuple[Digest, int]:
+        """Stream ``stream`` into the store; returns the verified digest and size."""
+        if expected and self.exists(expected) and (size is None or self.size(expected) == size):
+            return Digest(expected), self.size(expected)
+        with self.writer(expected, size) as w:
+            w.copy_from(stream, progress)
+            return w.commit(), w.size
+
+    def put(self, data: bytes, expected: str | None = None) -> Digest:
+        """Store a small in-memory blob (manifest, config)."""
+        digest = Digest.of(data) if expected is None else Digest(expected)
+        if self.exists(digest):
+            return digest
+        with self.writer(expected or digest, len(data)) as w:
+            w.write(data)
+            return w.commit()
+
+    def delete(self, digest: str) -> bool:
+        try:
+            self.path(digest).unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+    def walk(self) -> Iterator[tuple[Digest, int]]:
+        """Every blob in the store, with its size on disk."""
+        if not self.blobs_dir.is_dir():
+            return
+        for alg_dir in sorted(self.blobs_dir.iterdir()):
+            if not alg_dir.is_dir():
+                continue
+            for entry in os.scandir(alg_dir):
+                if entry.is_file():
+                    try:
+                        yield Digest(f"{alg_dir.name}:{entry.name}"), entry.stat().st_size
+                    except WharfieError:
+                        continue
+
+    def verify(self, digest: str) -> bool:
+        """Re-hash a stored blob: True if its content still matches its name."""
+        d = Digest(digest)
+        h = d.hasher()
+        with self.open(d) as f:
+            while chunk := f.read(CHUNK):
+                h.update(chunk)
+        return h.hexdigest() == d.hex
+
+    def cleanup_ingests(self, min_age: float = 60.0) -> int:
+        """Remove temp files whose writer has gone (its flock is free). Returns how many.
+
+        Files younger than ``min_age`` seconds are left: their writer may not
+        have taken its lock yet.
+        """
+        if not self.ingest_dir.is_dir():
+            return 0
+        removed = 0
+        now = time.time()
+        for entry in os.scandir(self.ingest_dir):
+            try:
+                if now - entry.stat().st_mtime < min_age:
+                    continue
+                fd = os.open(entry.path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.unlink(entry.path)
+                removed += 1
+            except (BlockingIOError, FileNotFoundError):
+                pass
+            finally:
+                os.close(fd)
+        return removed

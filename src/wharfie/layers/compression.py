@@ -1,0 +1,96 @@
+"""Streaming compression codecs for layers: gzip through isal, zstd, or none.
+
+Compressed output is deterministic: gzip headers carry mtime 0 and no name.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import BinaryIO
+
+import zstandard
+from isal import igzip
+
+from wharfie.errors import InvalidInput
+from wharfie.oci.mediatypes import compression_of
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+BZIP2_MAGIC = b"BZh"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+
+# Level 1 of isal: measured in bench/bench_compress.py; isal's levels 0-3 trade little ratio
+# for a lot of speed, and level 1 is what BuildKit-class tools use for fast pushes.
+DEFAULT_GZIP_LEVEL = 1
+DEFAULT_ZSTD_LEVEL = 3
+
+
+def sniff(head: bytes) -> str:
+    """Compression of a stream judged by its first bytes: gzip, zstd, bzip2, xz or none."""
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    if head.startswith(BZIP2_MAGIC):
+        return "bzip2"
+    if head.startswith(XZ_MAGIC):
+        return "xz"
+    return "none"
+
+
+def decompress_stream(stream: BinaryIO, compression: str) -> BinaryIO:
+    """Wrap ``stream`` so that reading it yields the uncompressed bytes."""
+    if compression == "gzip":
+        return igzip.IGzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
+    if compression == "zstd":
+        return zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
+    if compression == "bzip2":
+        import bz2
+        return bz2.BZ2File(stream)  # type: ignore[return-value]
+    if compression == "xz":
+        import lzma
+        return lzma.LZMAFile(stream)  # type: ignore[return-value]
+    if compression == "none":
+        return stream
+    raise InvalidInput(f"unsupported compression {compression!r}")
+
+
+def open_uncompressed(stream: BinaryIO, media_type: str) -> BinaryIO:
+    return decompress_stream(stream, compression_of(media_type))
+
+
+def auto_decompress(stream: BinaryIO) -> BinaryIO:
+    """Decompress by sniffing magic bytes (for tars of unknown provenance)."""
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+    return decompress_stream(buffered, sniff(buffered.peek(6)[:6]))
+
+
+class Compressor:
+    """Incremental compressor: ``write`` chunks, ``finish`` once; output goes to ``sink``."""
+
+    def __init__(self, sink: BinaryIO, compression: str, level: int | None = None) -> None:
+        self.compression = compression
+        self._sink = sink
+        if compression == "gzip":
+            self._f = igzip.IGzipFile(fileobj=sink, mode="wb", mtime=0, filename="",
+                                      compresslevel=DEFAULT_GZIP_LEVEL if level is None else level)
+        elif compression == "zstd":
+            cctx = zstandard.ZstdCompressor(level=DEFAULT_ZSTD_LEVEL if level is None else level)
+            self._f = cctx.stream_writer(sink, closefd=False)
+        elif compression == "none":
+            self._f = None
+        else:
+            raise InvalidInput(f"unsupported compression {compression!r}")
+
+    def write(self, data: bytes) -> None:
+        if self._f is None:
+            self._sink.write(data)
+        else:
+            self._f.write(data)
+
+    def finish(self) -> None:
+        if self._f is not None:
+            if self.compression == "zstd":
+                self._f.flush(zstandard.FLUSH_FRAME)
+            self._f.close()
+            self._f = None

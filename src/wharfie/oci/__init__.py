@@ -1,0 +1,1 @@
+"""The OCI vocabulary: pure data, no I/O."""
