@@ -1,0 +1,1 @@
+"""Sources and destinations of images: the local store, registries, OCI layouts, archives."""
