@@ -1,0 +1,1 @@
+"""The build engine: context, planning, cache and executors behind ``wharfie build``."""
