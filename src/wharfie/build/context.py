@@ -1,0 +1,151 @@
+"""The build context: where COPY reads from, and the checksums that key its cache.
+
+A context is a directory (a tar on stdin is unpacked into a private one first).
+Checksums cover what ends up in a layer (path, type, permissions, link target,
+content) but not mtimes or host ownership, like BuildKit's; file contents are
+hashed once and remembered by stat signature in a small SQLite table, so a
+rebuild of an unchanged tree reads no file twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import stat
+import tarfile
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from wharfie.build.copy import CopyError, expand_sources
+from wharfie.build.dockerignore import PatternMatcher
+from wharfie.build.scope import secure_join
+from wharfie.errors import InvalidInput
+from wharfie.layers.compression import auto_decompress
+
+CHUNK = 1 << 20
+
+
+class HashCache:
+    """File content digests keyed by (path, size, mtime, ctime, inode)."""
+
+    def __init__(self, db_path: Path | None) -> None:
+        self._db: sqlite3.Connection | None = None
+        if db_path is not None:
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(db_path, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, "
+                             "sig TEXT NOT NULL, digest TEXT NOT NULL)")
+        self._memo: dict[tuple[str, str], str] = {}
+        self._pending: list[tuple[str, str, str]] = []
+
+    def digest(self, path: Path, st: os.stat_result) -> str:
+        sig = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+        key = (str(path), sig)
+        if key in self._memo:
+            return self._memo[key]
+        if self._db is not None:
+            row = self._db.execute("SELECT digest FROM files WHERE path=? AND sig=?",
+                                   key).fetchone()
+            if row:
+                self._memo[key] = row[0]
+                return row[0]
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(CHUNK):
+                h.update(chunk)
+        d = h.hexdigest()
+        self._memo[key] = d
+        self._pending.append((str(path), sig, d))
+        return d
+
+    def flush(self) -> None:
+        if self._db is not None and self._pending:
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?)", self._pending)
+            self._pending.clear()
+
+
+class BuildContext:
+    """A directory of build inputs filtered by .dockerignore."""
+
+    def __init__(self, root: Path | None, ignore: PatternMatcher | None = None,
+                 hash_cache: HashCache | None = None) -> None:
+        self.root = root
+        self.ignore = ignore or PatternMatcher([])
+        self.hashes = hash_cache or HashCache(None)
+        self._tmp: tempfile.TemporaryDirectory | None = None
+
+    @classmethod
+    def from_tar(cls, stream: BinaryIO, workdir: Path, **kw) -> BuildContext:
+        """Unpack a context tar (``docker build - < ctx.tar``) into a private directory."""
+        tmp = tempfile.TemporaryDirectory(dir=workdir, prefix="context-")
+        try:
+            with tarfile.open(fileobj=auto_decompress(stream), mode="r|") as tar:
+                tar.extractall(tmp.name, filter="data")
+        except (tarfile.TarError, OSError, EOFError) as e:
+            tmp.cleanup()
+            raise InvalidInput(f"cannot read the build context tar: {e}") from None
+        ctx = cls(Path(tmp.name), **kw)
+        ctx._tmp = tmp
+        return ctx
+
+    def close(self) -> None:
+        self.hashes.flush()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def checksum(self, sources: list[str], excludes: Sequence[str] = ()) -> str:
+        """One digest over everything ``COPY sources`` would read from the context."""
+        if self.root is None:
+            raise CopyError("no build context: COPY and ADD need one (the context was '-')")
+        return checksum_tree(self.root, sources, self.ignore, excludes, self.hashes)
+
+
+def checksum_tree(src_root: Path, sources: list[str], ignore: PatternMatcher | None,
+                  excludes: Sequence[str], hashes: HashCache) -> str:
+    """Digest of the entries ``sources`` select under ``src_root`` (a context or a stage)."""
+    excl = PatternMatcher(list(excludes)) if excludes else None
+    h = hashlib.sha256()
+    for src in sources:
+        found = expand_sources(src_root, src, ignore)
+        if not found:
+            raise CopyError(f'"{src}": not found (not in the build context, or excluded '
+                            f"by .dockerignore)")
+        h.update(f"src\0{src}\0".encode())
+        for rel in found:
+            for entry_rel, path, st in _walk(src_root, rel, ignore, excl):
+                kind = stat.S_IFMT(st.st_mode)
+                line = f"{entry_rel}\0{kind:o}\0{stat.S_IMODE(st.st_mode):o}\0"
+                if stat.S_ISLNK(st.st_mode):
+                    line += os.readlink(path)
+                elif stat.S_ISREG(st.st_mode):
+                    line += hashes.digest(path, st)
+                h.update(line.encode(errors="surrogateescape") + b"\n")
+    hashes.flush()
+    return "sha256:" + h.hexdigest()
+
+
+def _walk(src_root: Path, rel: str, ignore: PatternMatcher | None,
+          excl: PatternMatcher | None) -> Iterator[tuple[str, Path, os.stat_result]]:
+    top = secure_join(src_root, rel)
+    st = os.lstat(top)
+    yield rel, top, st
+    if not stat.S_ISDIR(st.st_mode):
+        return
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames.sort()
+        base = os.path.relpath(dirpath, src_root)
+        kept = []
+        for name in sorted(dirnames + filenames):
+            sub = os.path.normpath(os.path.join(base, name))
+            if (ignore and ignore.excludes(sub)) or (excl and excl.excludes(sub)):
+                continue
+            p = Path(dirpath) / name
+            yield sub, p, os.lstat(p)
+            kept.append(name)
+        dirnames[:] = [d for d in dirnames if d in kept and not os.path.islink(Path(dirpath) / d)]
