@@ -11,6 +11,7 @@ import click
 
 if TYPE_CHECKING:
     from wharfie.content.store import ContentStore
+    from wharfie.images.store import ImageStore
 
 
 @dataclass
@@ -24,6 +25,12 @@ class App:
         from wharfie.content.store import ContentStore
 
         return ContentStore(self.root)
+
+    @cached_property
+    def images(self) -> ImageStore:
+        from wharfie.images.store import ImageStore
+
+        return ImageStore(self.root, self.content)
 
 
 pass_app = click.make_pass_decorator(App)

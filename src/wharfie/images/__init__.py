@@ -1,0 +1,1 @@
+"""The local image store: names and tags -> manifests, on top of the content store."""

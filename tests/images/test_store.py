@@ -1,0 +1,186 @@
+import json
+
+import pytest
+from imagefactory import add_image, build_image, layer_tar
+
+from wharfie.errors import Conflict, DigestMismatch, InvalidReference, NotFound
+from wharfie.images.store import ImageStore
+from wharfie.oci import mediatypes as mt
+from wharfie.oci.image import Image
+from wharfie.oci.manifest import Descriptor, Index
+from wharfie.oci.platform import Platform
+from wharfie.oci.reference import parse_reference
+
+BASE = layer_tar({"etc/base": b"base"})
+TOP = layer_tar({"app/top": b"top" * 100})
+
+
+@pytest.fixture
+def store(tmp_path):
+    return ImageStore(tmp_path / "root")
+
+
+def test_put_image_stores_blobs_and_records_untagged(store):
+    img = build_image([BASE], labels={"a": "b"})
+    digest = store.put_image(img)
+    assert digest == img.digest
+    for d in img.blobs():
+        assert store.content.exists(d.digest)
+    [stored] = store.list()
+    assert stored.manifest_digest == digest and stored.id == img.id
+    assert stored.repo_tags == [] and stored.dangling
+    assert stored.size == img.manifest.config.size + len(BASE)
+    assert stored.labels == {"a": "b"} and stored.created == "2024-01-01T00:00:00Z"
+    # A StoredImage is an Image read back from the content store.
+    assert isinstance(stored, Image) and stored.config.raw == img.config.raw
+    assert [x.diff_id for x in stored.layers()] == [x.diff_id for x in img.layers()]
+
+
+def test_put_image_reports_progress_and_skips_present_blobs(store):
+    events = []
+    store.put_image(build_image([BASE]), progress=lambda e, d, n: events.append(e))
+    assert events.count("start") == 2 and "skip" not in events
+    events.clear()
+    store.put_image(build_image([BASE, TOP]), progress=lambda e, d, n: events.append(e))
+    assert events.count("skip") == 1  # the shared base layer is not copied again
+
+
+def test_tag_resolve_and_move(store):
+    d1 = add_image(store, [BASE], ("busybox",))
+    d2 = add_image(store, [BASE, TOP], created="2025-01-01T00:00:00Z")
+    img = store.resolve("busybox")
+    assert img.manifest_digest == d1
+    assert [r.familiar() for r in img.repo_tags] == ["busybox:latest"]
+    assert [r.familiar() for r in img.repo_digests] == [f"busybox@{d1}"]
+    store.tag(parse_reference("busybox"), d2)  # move the tag
+    assert store.resolve("docker.io/library/busybox:latest").manifest_digest == d2
+    assert store.resolve(d1).dangling  # the old image stays, now dangling
+
+
+def test_resolve_by_id_prefix_manifest_digest_and_repo_digest(store):
+    d = add_image(store, [BASE], ("localhost:5000/team/app:v1",))
+    img = store.resolve("localhost:5000/team/app:v1")
+    assert store.resolve(img.id).manifest_digest == d
+    assert store.resolve(img.id.hex).manifest_digest == d
+    assert store.resolve(img.id.hex[:6]).manifest_digest == d
+    assert store.resolve(f"sha256:{img.id.hex[:8]}").manifest_digest == d
+    assert store.resolve(d).manifest_digest == d
+    assert store.resolve(f"localhost:5000/team/app@{d}").manifest_digest == d
+
+
+def test_resolve_errors(store):
+    add_image(store, [BASE], ("busybox",))
+    with pytest.raises(NotFound, match=r"^No such image: nope:latest$"):
+        store.resolve("nope")
+    with pytest.raises(NotFound, match="No such image: ffffff"):
+        store.resolve("ffffff")
+    with pytest.raises(InvalidReference, match="must be lowercase"):
+        store.resolve("Busybox")
+
+
+def test_ambiguous_prefix(store):
+    ids = set()
+    i = 0
+    while True:  # find two images whose IDs share a first hex digit
+        add_image(store, [BASE], created=f"2024-01-01T00:00:{i:02d}Z")
+        ids = [x.id.hex for x in store.list()]
+        firsts = [h[0] for h in ids]
+        dup = next((c for c in firsts if firsts.count(c) > 1), None)
+        if dup:
+            break
+        i += 1
+    with pytest.raises(Conflict, match=f"multiple images found with provided prefix: {dup}"):
+        store.resolve(dup)
+
+
+def test_tag_refuses_digest_and_unknown_manifest(store):
+    d = add_image(store, [BASE])
+    with pytest.raises(InvalidReference, match="digest"):
+        store.tag(parse_reference(f"busybox@{d}"), d)
+    with pytest.raises(NotFound):
+        store.tag(parse_reference("busybox"), "sha256:" + "0" * 64)
+
+
+def test_put_manifest_checks_blobs(store):
+    img = build_image([BASE])
+    raw, media_type = img.manifest_bytes()
+    with pytest.raises(NotFound, match="needs blob"):
+        store.put_manifest(raw, media_type)
+    assert store.list() == [] and not store.content.exists(img.digest)
+    store.content.put(img.read_blob(img.manifest.config))
+    store.content.put(BASE[:-512])  # a different (truncated) blob, not the layer
+    with pytest.raises(NotFound):
+        store.put_manifest(raw, media_type)
+
+
+def test_put_manifest_with_ref_tags_and_checks_digest(store):
+    img = build_image([BASE])
+    for d in img.blobs():
+        store.content.put(img.read_blob(d))
+    raw, media_type = img.manifest_bytes()
+    store.put_manifest(raw, media_type, parse_reference("alpine:3"))
+    assert [r.familiar() for r in store.resolve("alpine:3").repo_tags] == ["alpine:3"]
+    with pytest.raises(DigestMismatch):
+        store.put_manifest(raw, media_type, parse_reference("x@sha256:" + "1" * 64))
+    pinned = parse_reference(f"pinned@{img.digest}")
+    store.put_manifest(raw, media_type, pinned)
+    got = store.resolve(str(pinned))
+    assert "pinned" in [r.familiar_name for r in got.repo_digests]
+
+
+def test_index_json_follows_tags(store):
+    d = add_image(store, [BASE], ("busybox:1",))
+    entries = json.loads((store.root / "index.json").read_bytes())["manifests"]
+    assert entries == [{
+        "mediaType": mt.OCI_MANIFEST, "digest": d, "size": store.content.size(d),
+        "annotations": {"io.containerd.image.name": "docker.io/library/busybox:1",
+                        "org.opencontainers.image.ref.name": "1"}}]
+    store.untag(parse_reference("busybox:1"))
+    entries = json.loads((store.root / "index.json").read_bytes())["manifests"]
+    assert entries == [{"mediaType": mt.OCI_MANIFEST, "digest": d,
+                        "size": store.content.size(d)}]
+
+
+def test_delete_keeps_shared_layers(store):
+    base = add_image(store, [BASE], ("base",))
+    app = add_image(store, [BASE, TOP], ("app",))
+    app_img = store.resolve("app")
+    top_layer = app_img.manifest.layers[1].digest
+    with pytest.raises(Conflict):
+        store.delete(app)
+    removal = store.delete(app, untag=True)
+    assert [r.familiar() for r in removal.untagged] == ["app:latest"]
+    assert removal.deleted_images == [app_img.id]
+    gone = {d for d, _ in removal.deleted_blobs}
+    assert gone == {app, app_img.id, top_layer}
+    kept = store.resolve("base")
+    for d in kept.blobs():
+        assert store.content.verify(d.digest)
+    assert store.content.exists(base)
+    assert store.unreferenced_blobs() == []
+
+
+def test_index_is_listed_as_its_host_child_and_deleted_with_it(store):
+    amd = build_image([BASE])
+    arm = build_image([TOP])
+    da, dr = store.put_image(amd), store.put_image(arm)
+    ix = Index.build([
+        Descriptor(mt.OCI_MANIFEST, da, len(amd.manifest.raw), platform=Platform("linux", "amd64")),
+        Descriptor(mt.OCI_MANIFEST, dr, len(arm.manifest.raw), platform=Platform("linux", "arm64")),
+    ])
+    store.content.put(ix.raw)
+    di = store.put_manifest(ix.raw, ix.media_type, parse_reference("multi:1"))
+    [listed] = store.list()  # the children are not listed as dangling images
+    assert listed.target == di and listed.manifest_digest == da and listed.id == amd.id
+    assert [r.familiar() for r in listed.repo_digests] == [f"multi@{di}"]
+    target = store.open_target("multi:1")
+    assert target.digest == di and target.image_for(Platform("linux", "arm64")).id == arm.id
+    removal = store.delete(di, untag=True)
+    assert set(removal.deleted_images) == {amd.id, arm.id}
+    assert list(store.content.walk()) == [] and store.list(all=True) == []
+
+
+def test_stores_are_shared_between_instances(store):
+    add_image(store, [BASE], ("busybox",))
+    other = ImageStore(store.root)
+    assert other.resolve("busybox").repo_tags[0].familiar() == "busybox:latest"
