@@ -1,0 +1,211 @@
+"""The image config a build writes: each instruction's effect and history line, as BuildKit.
+
+``docker history`` and ``docker inspect`` of a wharfie image read like those of a
+``docker build`` image, so the strings here follow BuildKit's dockerfile2llb
+(``RUN /bin/sh -c ... # buildkit``, ``CMD ["sh"]``, ``EXPOSE map[...]`` ...).
+"""
+
+from __future__ import annotations
+
+import copy
+import posixpath
+from dataclasses import dataclass
+
+from wharfie.dockerfile.gostr import quote_list
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_SHELL = ["/bin/sh", "-c"]
+HISTORY_COMMENT = "buildkit.dockerfile.v0"
+
+
+def go_duration(seconds: float) -> str:
+    """Go's time.Duration.String for a number of seconds (``1m30s``, ``500ms``, ``0s``)."""
+    ns = round(seconds * 1e9)
+    if ns == 0:
+        return "0s"
+    sign = "-" if ns < 0 else ""
+    ns = abs(ns)
+    if ns < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if ns >= size:
+                value = ns / size
+                text = f"{value:.9f}".rstrip("0").rstrip(".")
+                return f"{sign}{text}{unit}"
+    h, rem = divmod(ns, 3600 * 10**9)
+    m, rem = divmod(rem, 60 * 10**9)
+    s = f"{rem / 1e9:.9f}".rstrip("0").rstrip(".")
+    if h:
+        return f"{sign}{h}h{m}m{s}s"
+    if m:
+        return f"{sign}{m}m{s}s"
+    return f"{sign}{s}s"
+
+
+def go_list(items: list[str]) -> str:
+    """A string slice as Go's ``%v`` prints it: ``[a b]``."""
+    return "[" + " ".join(items) + "]"
+
+
+def empty_config(os_name: str, architecture: str, variant: str | None = None) -> dict:
+    """The config of ``FROM scratch``: BuildKit sets PATH even there."""
+    doc: dict = {"architecture": architecture, "os": os_name,
+                 "config": {"Env": [f"PATH={DEFAULT_PATH}"]},
+                 "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
+    if variant:
+        doc["variant"] = variant
+    return doc
+
+
+@dataclass
+class StageImage:
+    """The image a stage is building: config document plus bookkeeping for the rules
+    that depend on what this Dockerfile (not the base image) set."""
+
+    doc: dict
+    cmd_set: bool = False
+    created: str | None = None
+
+    @classmethod
+    def from_base(cls, base_doc: dict, created: str | None) -> StageImage:
+        doc = copy.deepcopy(base_doc)
+        doc.setdefault("config", {})
+        doc.setdefault("rootfs", {"type": "layers", "diff_ids": []})
+        doc.setdefault("history", [])
+        doc["config"].pop("OnBuild", None)  # triggers run once, in the child build
+        for key in ("container", "container_config", "docker_version", "id", "parent"):
+            doc.pop(key, None)
+        return cls(doc, created=created)
+
+    @property
+    def config(self) -> dict:
+        return self.doc["config"]
+
+    @property
+    def env(self) -> list[str]:
+        return list(self.config.get("Env") or [])
+
+    def env_dict(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for item in self.env:
+            k, _, v = item.partition("=")
+            out[k] = v
+        return out
+
+    @property
+    def shell(self) -> list[str]:
+        return list(self.config.get("Shell") or DEFAULT_SHELL)
+
+    @property
+    def workdir(self) -> str:
+        return self.config.get("WorkingDir") or "/"
+
+    @property
+    def user(self) -> str:
+        return self.config.get("User") or ""
+
+    def history(self, created_by: str, *, layer: bool) -> None:
+        entry: dict = {}
+        if self.created:
+            entry["created"] = self.created
+        entry["created_by"] = created_by
+        entry["comment"] = HISTORY_COMMENT
+        if not layer:
+            entry["empty_layer"] = True
+        self.doc["history"].append(entry)
+
+    def add_layer(self, diff_id: str) -> None:
+        self.doc["rootfs"]["diff_ids"].append(diff_id)
+
+    # --- one method per metadata instruction -----------------------------------------
+
+    def set_env(self, pairs: list[tuple[str, str]]) -> None:
+        env = self.env
+        for key, value in pairs:
+            for i, item in enumerate(env):
+                if item.partition("=")[0] == key:
+                    env[i] = f"{key}={value}"
+                    break
+            else:
+                env.append(f"{key}={value}")
+        self.config["Env"] = env
+        self.history("ENV " + " ".join(f"{k}={v}" for k, v in pairs), layer=False)
+
+    def set_labels(self, pairs: list[tuple[str, str]]) -> None:
+        labels = dict(self.config.get("Labels") or {})
+        labels.update(pairs)
+        self.config["Labels"] = labels
+        self.history("LABEL " + " ".join(f"{k}={v}" for k, v in pairs), layer=False)
+
+    def set_cmd(self, args: list[str], shell_form: bool) -> None:
+        if shell_form:
+            args = self.shell + [" ".join(args)]
+        self.config["Cmd"] = args
+        self.config["ArgsEscaped"] = True
+        self.cmd_set = True
+        self.history("CMD " + quote_list(args), layer=False)
+
+    def set_entrypoint(self, args: list[str], shell_form: bool) -> None:
+        if shell_form:
+            args = self.shell + [" ".join(args)]
+        self.config["Entrypoint"] = args
+        if not self.cmd_set:
+            self.config.pop("Cmd", None)
+        self.history("ENTRYPOINT " + quote_list(args), layer=False)
+
+    def set_user(self, user: str) -> None:
+        self.config["User"] = user
+        self.history(f"USER {user}", layer=False)
+
+    def set_workdir(self, path: str) -> str:
+        """Returns the new absolute working directory (relative paths join the old one)."""
+        wd = posixpath.normpath(posixpath.join(self.workdir, path))
+        self.config["WorkingDir"] = wd
+        return wd
+
+    def add_volumes(self, paths: list[str]) -> None:
+        vols = dict(self.config.get("Volumes") or {})
+        for p in paths:
+            vols[p] = {}
+        self.config["Volumes"] = vols
+        self.history(f"VOLUME {go_list(paths)}", layer=False)
+
+    def add_ports(self, ports: list[str]) -> None:
+        exposed = dict(self.config.get("ExposedPorts") or {})
+        for p in ports:
+            exposed[p] = {}
+        self.config["ExposedPorts"] = exposed
+        self.history(f"EXPOSE {go_list(ports)}", layer=False)
+
+    def set_stopsignal(self, signal: str) -> None:
+        self.config["StopSignal"] = signal
+        self.history(f"STOPSIGNAL {signal}", layer=False)
+
+    def set_shell(self, shell: list[str]) -> None:
+        self.config["Shell"] = shell
+        self.history(f"SHELL {go_list(shell)}", layer=False)
+
+    def set_maintainer(self, who: str) -> None:
+        self.doc["author"] = who
+        self.history(f"MAINTAINER {who}", layer=False)
+
+    def set_healthcheck(self, test: list[str], interval: float, timeout: float,
+                        start_period: float, start_interval: float, retries: int) -> None:
+        hc: dict = {"Test": test}
+        for key, value in (("Interval", interval), ("Timeout", timeout),
+                           ("StartPeriod", start_period), ("StartInterval", start_interval)):
+            if value:
+                hc[key] = round(value * 1e9)
+        if retries:
+            hc["Retries"] = retries
+        self.config["Healthcheck"] = hc
+        self.history(
+            f"HEALTHCHECK {{Test:{go_list(test)} Interval:{go_duration(interval)} "
+            f"Timeout:{go_duration(timeout)} StartPeriod:{go_duration(start_period)} "
+            f"StartInterval:{go_duration(start_interval)} Retries:{retries}}}", layer=False)
+
+    def add_onbuild(self, expression: str) -> None:
+        self.config["OnBuild"] = list(self.config.get("OnBuild") or []) + [expression]
+
+    def add_arg_history(self, items: list[tuple[str, str | None]]) -> None:
+        self.history("ARG " + " ".join(k if v is None else f"{k}={v}" for k, v in items),
+                     layer=False)
