@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "$GREETING from a wharfie-built image"
+cat /app/built.txt
