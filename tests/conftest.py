@@ -104,3 +104,108 @@ def wharfie(root):
         return res
 
     return run
+
+
+class DockerRegistry:
+    """A Debian docker-registry process with a config the test chooses; restartable."""
+
+    def __init__(self, workdir: Path, *, auth: str = "", tls: tuple[Path, Path] | None = None,
+                 port: int | None = None) -> None:
+        self.workdir, self.port = workdir, port or free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.data = workdir / "data"
+        tls_cfg = (f"  tls:\n    certificate: {tls[0]}\n    key: {tls[1]}\n" if tls else "")
+        self.config = workdir / "config.yml"
+        # A fixed secret keeps upload sessions valid across a restart.
+        self.config.write_text(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+            f"    rootdirectory: {self.data}\n  delete:\n    enabled: true\n"
+            f"http:\n  addr: {self.host}\n  secret: wharfie-test-secret\n{tls_cfg}{auth}")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> DockerRegistry:
+        exe = shutil.which("docker-registry")
+        assert exe, "docker-registry is not installed (scripts/install-system-deps.sh)"
+        self.proc = subprocess.Popen([exe, "serve", str(self.config)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port)
+        return self
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill() if kill else self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+
+@pytest.fixture(scope="session")
+def docker_registry_factory(tmp_path_factory):
+    """Start docker-registries in chosen set-ups: ``factory(auth=YAML, tls=(cert, key))``.
+
+    ``auth`` is the registry's ``auth:`` section (htpasswd or token); the registry stops
+    at the end of the session.
+    """
+    started: list[DockerRegistry] = []
+
+    def start(**kwargs) -> DockerRegistry:
+        reg = DockerRegistry(tmp_path_factory.mktemp("registry"), **kwargs).start()
+        started.append(reg)
+        return reg
+
+    yield start
+    for reg in started:
+        reg.stop()
+
+
+def make_tls_cert(directory: Path, name: str = "server") -> tuple[Path, Path]:
+    """A self-signed certificate (also its own CA) for 127.0.0.1 and localhost: (cert, key)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"wharfie test {name}")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def write_htpasswd(path: Path, users: dict[str, str]) -> Path:
+    """An htpasswd file with bcrypt hashes, as docker-registry's htpasswd auth reads it."""
+    import bcrypt
+
+    path.write_text("".join(
+        f"{u}:{bcrypt.hashpw(p.encode(), bcrypt.gensalt(rounds=5)).decode()}\n"
+        for u, p in users.items()))
+    return path
+
+
+@pytest.fixture(scope="session")
+def self_signed_cert(tmp_path_factory) -> tuple[Path, Path]:
+    """(cert, key) of a self-signed certificate for 127.0.0.1/localhost; the cert is its CA."""
+    return make_tls_cert(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def htpasswd(tmp_path_factory):
+    """``htpasswd({user: password})`` -> path of a bcrypt htpasswd file."""
+    d = tmp_path_factory.mktemp("htpasswd")
+    return lambda users: write_htpasswd(d / f"htpasswd-{len(list(d.iterdir()))}", users)

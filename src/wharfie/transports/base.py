@@ -48,7 +48,11 @@ class ImageDestination(ABC):
 def copy_image(src: Image, dst: ImageDestination, ref: Reference | None = None, *,
                progress: Progress = _no_progress, jobs: int = 4) -> Digest:
     """Copy one image: missing blobs (in parallel), then its manifest. Returns its digest."""
-    blobs = list(dict.fromkeys(src.blobs()))  # config first; duplicates once
+    # Config first; duplicates once, by digest (descriptors hold dicts: not hashable).
+    unique: dict[Digest, Descriptor] = {}
+    for d in src.blobs():
+        unique.setdefault(d.digest, d)
+    blobs = list(unique.values())
 
     def move(desc: Descriptor) -> None:
         if dst.has_blob(desc) or dst.mount_from(desc, src):

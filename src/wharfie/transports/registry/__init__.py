@@ -1,0 +1,1 @@
+"""The registry transport: a distribution-spec client, and registries as sources and destinations."""

@@ -1,0 +1,671 @@
+"""A distribution-spec v1.1 client: one ``Registry`` per host, shared by its repositories.
+
+It pings ``/v2/``, picks HTTPS or (for loopback and ``--insecure``) plain HTTP,
+answers 401 challenges (Basic or Bearer, tokens cached per scope), follows
+``Location`` exactly as given (dropping credentials when a redirect leaves the
+host), retries 5xx, 429 and dropped connections with backoff, resumes blob
+downloads with ``Range`` and uploads chunks with ``Content-Range``.
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import json
+import threading
+import time
+import urllib.parse
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import urllib3
+from urllib3.exceptions import HTTPError, InsecureRequestWarning, SSLError
+
+from wharfie.errors import DigestMismatch, InvalidInput, NotFound, WharfieError
+from wharfie.oci import mediatypes as mt
+from wharfie.oci.digest import Digest
+from wharfie.oci.manifest import Descriptor, Index
+from wharfie.transports.registry import credentials as creds_mod
+from wharfie.transports.registry.auth import (
+    AuthError,
+    Challenge,
+    TokenCache,
+    basic_header,
+    fetch_token,
+    parse_challenge,
+    scope_for,
+)
+from wharfie.transports.registry.credentials import Credentials
+
+MANIFEST_MAX = 4 << 20
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+READ_CHUNK = 1 << 20
+
+
+class RegistryError(WharfieError):
+    """The registry answered with an error, or could not be reached."""
+
+
+@dataclass
+class RegistryOptions:
+    """How to talk to registries: TLS, credentials, retries, chunking."""
+
+    insecure: bool = False  # --tls-verify=false: plain HTTP allowed, certificates unchecked
+    ca_cert: str | None = None  # --ca-cert: a PEM bundle to trust
+    credentials: Credentials | None = None  # given on the command line; else looked up
+    retries: int = 5
+    backoff: float = 0.25  # first delay; doubles each attempt
+    max_retry_after: float = 30.0
+    chunk_size: int = 8 << 20  # blobs bigger than this go up in PATCH chunks of this size
+    timeout: float = 60.0
+    jobs: int = 4
+    _registries: dict[str, Registry] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def registry(self, host: str) -> Registry:
+        """The (shared) client for ``host``."""
+        with self._lock:
+            if host not in self._registries:
+                self._registries[host] = Registry(host, self)
+            return self._registries[host]
+
+
+def is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _ca_for(host: str, options: RegistryOptions) -> str | None:
+    """--ca-cert, else Docker's or containers' per-registry ``certs.d/HOST/*.crt``."""
+    if options.ca_cert:
+        return options.ca_cert
+    for base in ("/etc/docker/certs.d", "/etc/containers/certs.d"):
+        d = Path(base) / host
+        if d.is_dir():
+            crts = sorted(p for p in d.glob("*.crt"))
+            if crts:
+                return str(crts[0])
+    return None
+
+
+def _error_text(resp: urllib3.BaseHTTPResponse) -> str:
+    """The registry's own words from its JSON error body, or the HTTP reason."""
+    try:
+        data = resp.data[:65536]
+        doc = json.loads(data)
+        errs = doc.get("errors") or []
+        if errs:
+            return "; ".join(
+                ": ".join(x for x in (str(e.get("code", "")).lower().replace("_", " "),
+                                      e.get("message", "")) if x) for e in errs)
+    except (ValueError, AttributeError, HTTPError):
+        pass
+    return f"HTTP {resp.status} {resp.reason or ''}".strip()
+
+
+def _same_origin(a: str, b: str) -> bool:
+    pa, pb = urllib.parse.urlsplit(a), urllib.parse.urlsplit(b)
+    return (pa.scheme, pa.netloc) == (pb.scheme, pb.netloc)
+
+
+class Registry:
+    """Everything one registry host needs: connection pool, scheme, challenge and tokens."""
+
+    def __init__(self, host: str, options: RegistryOptions) -> None:
+        self.host = host
+        self.options = options
+        self._creds: Credentials | None = options.credentials
+        self._creds_loaded = options.credentials is not None
+        self._base: str | None = None
+        self._challenge: Challenge | None = None
+        self._tokens = TokenCache()
+        self._lock = threading.Lock()
+        self._token_lock = threading.Lock()
+        self.pool = self._make_pool()
+
+    # -- connection -------------------------------------------------------------------------
+    def _make_pool(self) -> urllib3.PoolManager:
+        kw: dict = {"num_pools": 4, "maxsize": max(self.options.jobs, 1) + 2,
+                    "timeout": urllib3.Timeout(connect=10, read=self.options.timeout)}
+        ca = _ca_for(self.host, self.options)
+        if self.options.insecure and not ca:
+            kw["cert_reqs"] = "CERT_NONE"
+            warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+        elif ca:
+            kw["ca_certs"] = ca
+        return urllib3.PoolManager(**kw)
+
+    @property
+    def credentials(self) -> Credentials | None:
+        if not self._creds_loaded:
+            self._creds = creds_mod.lookup(self.host)
+            self._creds_loaded = True
+        return self._creds
+
+    def base(self) -> str:
+        """``scheme://host``, settled by pinging ``/v2/`` once."""
+        with self._lock:
+            if self._base is None:
+                self._base = self._ping()
+            return self._base
+
+    def _ping(self) -> str:
+        schemes = ["https"]
+        if (self.options.insecure or is_loopback(self.host)) and not self.options.ca_cert:
+            schemes.append("http")
+        last: Exception | None = None
+        for scheme in schemes:
+            url = f"{scheme}://{self.host}/v2/"
+            for attempt in range(self.options.retries + 1):
+                try:
+                    resp = self.pool.request("GET", url, redirect=False, retries=False,
+                                             headers={"User-Agent": "wharfie"})
+                except SSLError as e:
+                    if "CERTIFICATE_VERIFY_FAILED" in str(e):
+                        raise RegistryError(
+                            f"{self.host}: TLS certificate not trusted ({_ssl_reason(e)}); "
+                            "pass --ca-cert FILE or --tls-verify=false") from None
+                    last = e
+                    break  # not TLS: try the next scheme
+                except HTTPError as e:
+                    last = e
+                    if attempt < self.options.retries:
+                        time.sleep(self.options.backoff * 2 ** attempt)
+                        continue
+                    break
+                if resp.status in RETRY_STATUSES and attempt < self.options.retries:
+                    time.sleep(self._delay(resp, attempt))
+                    continue
+                if resp.status == 401:
+                    self._challenge = parse_challenge(resp.headers.get("WWW-Authenticate", ""))
+                elif resp.status not in (200, 404):
+                    raise RegistryError(f"{self.host}: ping /v2/ failed: {_error_text(resp)}")
+                return f"{scheme}://{self.host}"
+        raise RegistryError(f"{self.host}: cannot connect to the registry: {_short(last)}")
+
+    def _delay(self, resp: urllib3.BaseHTTPResponse | None, attempt: int) -> float:
+        if resp is not None and resp.status in (429, 503):
+            ra = resp.headers.get("Retry-After")
+            if ra and ra.strip().isdigit():
+                return min(float(ra), self.options.max_retry_after)
+        return self.options.backoff * 2 ** attempt
+
+    # -- auth ---------------------------------------------------------------------------------
+    def _authorization(self, scopes: tuple[str, ...], *, stale: str | None = None) -> str | None:
+        """The Authorization header for ``scopes``; ``stale`` is one the registry refused."""
+        ch = self._challenge
+        if ch is None:
+            return None
+        creds = self.credentials
+        if ch.scheme == "basic":
+            return basic_header(creds) if creds else None
+        if ch.scheme != "bearer":
+            return None
+        key = " ".join(sorted(scopes))
+        with self._token_lock:  # one fetch per scope, however many threads ask at once
+            token = self._tokens.get(key)
+            if token is None or "Bearer " + token == stale:
+                token, ttl = fetch_token(self.pool, ch, list(scopes), creds, self.host)
+                self._tokens.put(key, token, ttl)
+        return "Bearer " + token
+
+    def _unauthorized(self, resp: urllib3.BaseHTTPResponse) -> WharfieError:
+        if self.credentials:
+            return AuthError(f"{self.host}: unauthorized: {_error_text(resp)}; "
+                             f"check the credentials (`wharfie login {self.host}`)")
+        return AuthError(f"{self.host}: unauthorized: authentication required; "
+                         f"run `wharfie login {self.host}` first")
+
+    # -- requests -----------------------------------------------------------------------------
+    def url(self, path: str) -> str:
+        """An absolute URL for a registry path, or a Location header taken as given."""
+        return urllib.parse.urljoin(self.base() + "/", path)
+
+    def request(self, method: str, path: str, *, scopes: tuple[str, ...] = (),
+                headers: dict[str, str] | None = None, body: bytes | None = None,
+                ok: tuple[int, ...] = (200,), stream: bool = False,
+                retry: bool = True) -> urllib3.BaseHTTPResponse:
+        """One call with auth, redirects and retries. Non-``ok`` statuses raise, except 404
+        when 404 is in ``ok``. ``stream`` leaves the body unread (caller releases it)."""
+        url = self.url(path)
+        refreshed = False
+        attempt = 0
+        auth = self._authorization(scopes)
+        while True:
+            try:
+                resp = self._send(method, url, auth, headers or {}, body, stream)
+            except HTTPError as e:
+                if retry and attempt < self.options.retries:
+                    time.sleep(self.options.backoff * 2 ** attempt)
+                    attempt += 1
+                    continue
+                raise RegistryError(f"{self.host}: {method} {urllib.parse.urlsplit(url).path}: "
+                                    f"{_short(e)}") from None
+            if resp.status == 401 and not refreshed:
+                refreshed = True
+                ch = parse_challenge(resp.headers.get("WWW-Authenticate", ""))
+                _drain(resp)
+                if ch is None:
+                    raise self._unauthorized(resp)
+                self._challenge = ch
+                if ch.scheme == "basic" and not self.credentials:
+                    raise self._unauthorized(resp)
+                auth = self._authorization(scopes, stale=auth)
+                continue
+            if resp.status in RETRY_STATUSES and retry and attempt < self.options.retries:
+                delay = self._delay(resp, attempt)
+                _drain(resp)
+                time.sleep(delay)
+                attempt += 1
+                continue
+            if resp.status in ok:
+                return resp
+            if stream:
+                resp.read(cache_content=True)
+            if resp.status == 401:
+                raise self._unauthorized(resp)
+            if resp.status == 403:
+                raise AuthError(f"{self.host}: denied: {_error_text(resp)}")
+            if resp.status == 404:
+                raise NotFound(f"{self.host}: {_error_text(resp)}")
+            raise RegistryError(f"{self.host}: {method} {urllib.parse.urlsplit(url).path}: "
+                                f"{_error_text(resp)}")
+
+    def _send(self, method: str, url: str, auth: str | None, headers: dict[str, str],
+              body: bytes | None, stream: bool) -> urllib3.BaseHTTPResponse:
+        """Send, following redirects by hand so credentials never leave the registry's origin."""
+        origin = self.base()
+        hdrs = {"User-Agent": "wharfie", **headers}
+        for _ in range(10):
+            h = dict(hdrs)
+            if auth and _same_origin(url, origin):
+                h["Authorization"] = auth
+            resp = self.pool.request(method, url, headers=h, body=body, redirect=False,
+                                     retries=False, preload_content=not stream,
+                                     decode_content=False)
+            if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
+                _drain(resp)
+                url = urllib.parse.urljoin(url, resp.headers["Location"])
+                if resp.status == 303:
+                    method, body = "GET", None
+                continue
+            return resp
+        raise RegistryError(f"{self.host}: too many redirects")
+
+    # -- the API ------------------------------------------------------------------------------
+    def get_manifest(self, repo: str, reference: str) -> tuple[bytes, str, Digest]:
+        """Exact bytes, media type and verified digest of a manifest or index."""
+        resp = self.request("GET", f"/v2/{repo}/manifests/{reference}",
+                            scopes=(scope_for(repo, "pull"),),
+                            headers={"Accept": mt.MANIFEST_ACCEPT}, ok=(200,), stream=True)
+        try:
+            raw = resp.read(MANIFEST_MAX + 1)
+        finally:
+            resp.release_conn()
+        if len(raw) > MANIFEST_MAX:
+            raise InvalidInput(f"{self.host}/{repo}: manifest larger than {MANIFEST_MAX} bytes")
+        media_type = (resp.headers.get("Content-Type") or "").split(";")[0].strip()
+        want = Digest(reference) if ":" in reference else None
+        header = resp.headers.get("Docker-Content-Digest")
+        if want is None and header:
+            want = Digest(header)
+        digest = Digest.of(raw, want.algorithm if want else "sha256")
+        if want is not None and digest != want:
+            raise DigestMismatch(f"{self.host}/{repo}@{reference}: manifest digest mismatch: "
+                                 f"expected {want}, got {digest}")
+        if media_type not in mt.ALL_MANIFESTS:
+            try:
+                media_type = json.loads(raw).get("mediaType") or media_type
+            except (ValueError, AttributeError):
+                pass
+        return raw, media_type, Digest.of(raw)
+
+    def head_manifest(self, repo: str, reference: str) -> Descriptor | None:
+        resp = self.request("HEAD", f"/v2/{repo}/manifests/{reference}",
+                            scopes=(scope_for(repo, "pull"),),
+                            headers={"Accept": mt.MANIFEST_ACCEPT}, ok=(200, 404))
+        if resp.status == 404:
+            return None
+        digest = resp.headers.get("Docker-Content-Digest")
+        if not digest:
+            raw, media_type, d = self.get_manifest(repo, reference)
+            return Descriptor(media_type, d, len(raw))
+        return Descriptor((resp.headers.get("Content-Type") or "").split(";")[0],
+                          Digest(digest), int(resp.headers.get("Content-Length") or 0))
+
+    def put_manifest(self, repo: str, reference: str, raw: bytes, media_type: str) -> Digest:
+        digest = Digest.of(raw)
+        resp = self.request("PUT", f"/v2/{repo}/manifests/{reference}",
+                            scopes=(scope_for(repo, "pull,push"),),
+                            headers={"Content-Type": media_type}, body=raw, ok=(200, 201))
+        got = resp.headers.get("Docker-Content-Digest")
+        if got and Digest(got) != digest:
+            raise DigestMismatch(f"{self.host}/{repo}: registry stored manifest as {got}, "
+                                 f"expected {digest}")
+        doc = json.loads(raw)
+        if isinstance(doc.get("subject"), dict) and not resp.headers.get("OCI-Subject"):
+            self._add_referrer(repo, Descriptor.from_dict(doc["subject"]).digest, Descriptor(
+                media_type, digest, len(raw), dict(doc.get("annotations") or {}),
+                artifact_type=doc.get("artifactType") or (doc.get("config") or {}).get(
+                    "mediaType")))
+        return digest
+
+    def _add_referrer(self, repo: str, subject: Digest, desc: Descriptor) -> None:
+        """The referrers tag schema, for registries without the API: keep the index at
+        tag ``<alg>-<hex>`` listing every manifest whose subject is ``subject``."""
+        tag = referrers_tag(subject)
+        try:
+            raw, media_type, _ = self.get_manifest(repo, tag)
+            have = list(Index.parse(raw, media_type).manifests)
+        except NotFound:
+            have = []
+        if any(d.digest == desc.digest for d in have):
+            return
+        index = Index.build(have + [desc])
+        self.put_manifest(repo, tag, index.raw, mt.OCI_INDEX)
+
+    def delete_manifest(self, repo: str, digest: Digest) -> None:
+        self.request("DELETE", f"/v2/{repo}/manifests/{digest}",
+                     scopes=(scope_for(repo, "delete"),), ok=(200, 202))
+
+    def blob_exists(self, repo: str, digest: Digest) -> bool:
+        resp = self.request("HEAD", f"/v2/{repo}/blobs/{digest}",
+                            scopes=(scope_for(repo, "pull"),), ok=(200, 404))
+        return resp.status == 200
+
+    def open_blob(self, repo: str, desc: Descriptor) -> BinaryIO:
+        """A stream of the blob; a dropped connection is resumed with ``Range``."""
+        return io.BufferedReader(BlobReader(self, repo, desc), buffer_size=READ_CHUNK)
+
+    def tags(self, repo: str, page_size: int = 1000) -> Iterator[str]:
+        """Every tag, following ``Link: <...>; rel="next"`` pages."""
+        path: str | None = f"/v2/{repo}/tags/list?n={page_size}"
+        while path:
+            resp = self.request("GET", path, scopes=(scope_for(repo, "pull"),))
+            yield from (json.loads(resp.data).get("tags") or [])
+            path = _next_link(resp.headers.get("Link"))
+
+    def referrers(self, repo: str, digest: Digest,
+                  artifact_type: str | None = None) -> Index:
+        """Manifests whose ``subject`` is ``digest``: the referrers API, else the tag schema."""
+        path = f"/v2/{repo}/referrers/{digest}"
+        if artifact_type:
+            path += "?" + urllib.parse.urlencode({"artifactType": artifact_type})
+        resp = self.request("GET", path, scopes=(scope_for(repo, "pull"),),
+                            headers={"Accept": mt.OCI_INDEX}, ok=(200, 404))
+        ctype = (resp.headers.get("Content-Type") or "").split(";")[0]
+        if resp.status == 200 and ctype == mt.OCI_INDEX:
+            return Index.parse(resp.data, mt.OCI_INDEX)
+        try:
+            raw, media_type, _ = self.get_manifest(repo, referrers_tag(digest))
+        except NotFound:
+            return Index.build([])
+        index = Index.parse(raw, media_type)
+        if artifact_type:
+            keep = [d for d in index.manifests if d.artifact_type == artifact_type]
+            return Index.build(keep)
+        return index
+
+    # -- uploads ------------------------------------------------------------------------------
+    def start_upload(self, repo: str, mount: tuple[str, Digest] | None = None
+                     ) -> tuple[str | None, bool]:
+        """POST an upload session. Returns (Location, mounted)."""
+        path = f"/v2/{repo}/blobs/uploads/"
+        scopes: tuple[str, ...] = (scope_for(repo, "pull,push"),)
+        if mount:
+            from_repo, digest = mount
+            path += "?" + urllib.parse.urlencode({"mount": digest, "from": from_repo})
+            scopes += (scope_for(from_repo, "pull"),)
+        resp = self.request("POST", path, scopes=scopes, ok=(201, 202))
+        if resp.status == 201:
+            return None, True
+        loc = resp.headers.get("Location")
+        if not loc:
+            raise RegistryError(f"{self.host}: upload started without a Location")
+        return urllib.parse.urljoin(self.url(path), loc), False
+
+    def cancel_upload(self, location: str, repo: str) -> None:
+        try:
+            self.request("DELETE", location, scopes=(scope_for(repo, "pull,push"),),
+                         ok=(200, 202, 204, 404), retry=False)
+        except WharfieError:
+            pass  # best effort: the registry expires abandoned uploads itself
+
+    def upload_blob(self, repo: str, desc: Descriptor, stream: BinaryIO,
+                    progress: Callable[[int], None]) -> None:
+        """Upload one blob: monolithic PUT if small, else PATCH chunks; then the closing PUT.
+
+        A failed chunk is resumed from the offset the registry reports; if the session
+        itself is lost (say the registry restarted) and the stream can rewind, start over.
+        """
+        restarts = 0
+        while True:
+            start_pos = _tell(stream)
+            try:
+                self._upload_once(repo, desc, stream, progress)
+                return
+            except (RegistryError, _SessionLost) as e:
+                if start_pos is None or restarts >= self.options.retries:
+                    if isinstance(e, _SessionLost):
+                        raise RegistryError(f"{self.host}/{repo}: upload of {desc.digest} "
+                                            f"failed: {e}") from None
+                    raise
+                restarts += 1
+                stream.seek(start_pos)
+                time.sleep(self.options.backoff * 2 ** restarts)
+
+    def _upload_once(self, repo: str, desc: Descriptor, stream: BinaryIO,
+                     progress: Callable[[int], None]) -> None:
+        scopes = (scope_for(repo, "pull,push"),)
+        location, _ = self.start_upload(repo)
+        assert location is not None
+        if desc.size <= self.options.chunk_size:
+            data = _read_exact(stream, desc.size)
+            self._finish(location, desc, scopes, data)
+            progress(len(data))
+            return
+        offset = 0
+        while offset < desc.size:
+            chunk = _read_exact(stream, min(self.options.chunk_size, desc.size - offset))
+            location = self._patch(location, chunk, offset, scopes, repo)
+            offset += len(chunk)
+            progress(len(chunk))
+        self._finish(location, desc, scopes, None)
+
+    def _patch(self, location: str, chunk: bytes, offset: int, scopes: tuple[str, ...],
+               repo: str) -> str:
+        """Send one chunk at ``offset``; on failure ask the registry how much it has and
+        send the rest. Returns the next Location."""
+        sent_from = offset
+        for attempt in range(self.options.retries + 1):
+            body = chunk[sent_from - offset:]
+            end = offset + len(chunk) - 1
+            try:
+                resp = self.request(
+                    "PATCH", location, scopes=scopes, body=bytes(body) if sent_from > offset
+                    else chunk, retry=False, ok=(202,),
+                    headers={"Content-Type": "application/octet-stream",
+                             "Content-Range": f"{sent_from}-{end}",
+                             "Content-Length": str(len(body))})
+                return urllib.parse.urljoin(location, resp.headers.get("Location") or location)
+            except RegistryError as e:
+                if attempt >= self.options.retries:
+                    raise
+                time.sleep(self.options.backoff * 2 ** attempt)
+                have = self._upload_status(location, scopes)
+                if have is None:
+                    raise _SessionLost(str(e)) from None
+                location, committed = have
+                if not offset <= committed <= offset + len(chunk):
+                    raise _SessionLost(f"registry holds {committed} bytes, "
+                                       f"expected {offset}..{offset + len(chunk)}") from None
+                if committed == offset + len(chunk):
+                    return location
+                sent_from = committed
+        raise AssertionError("unreachable")
+
+    def _upload_status(self, location: str, scopes: tuple[str, ...]) -> tuple[str, int] | None:
+        """(Location, bytes received) of an upload session, or None if it is gone."""
+        try:
+            resp = self.request("GET", location, scopes=scopes, ok=(204, 404, 400))
+        except WharfieError:
+            return None
+        if resp.status != 204:
+            return None
+        # distribution reports "0-0" for an empty session and "0-(n-1)" otherwise.
+        end = int((resp.headers.get("Range") or "0-0").rsplit("-", 1)[-1])
+        received = 0 if end == 0 else end + 1
+        return urllib.parse.urljoin(location, resp.headers.get("Location") or location), received
+
+    def _finish(self, location: str, desc: Descriptor, scopes: tuple[str, ...],
+                data: bytes | None) -> None:
+        sep = "&" if "?" in location else "?"
+        url = f"{location}{sep}{urllib.parse.urlencode({'digest': desc.digest})}"
+        headers = {"Content-Type": "application/octet-stream",
+                   "Content-Length": str(len(data or b""))}
+        # A monolithic PUT replays its bytes; a closing PUT after chunks must not be
+        # retried blindly (the session is gone once it succeeds).
+        resp = self.request("PUT", url, scopes=scopes, body=data or b"", headers=headers,
+                            ok=(201, 204), retry=data is not None)
+        got = resp.headers.get("Docker-Content-Digest")
+        if got and Digest(got) != desc.digest:
+            raise DigestMismatch(f"{self.host}: registry stored {desc.digest} as {got}")
+
+
+class _SessionLost(Exception):
+    """The upload session cannot be resumed; start a new one if the data can be re-read."""
+
+
+class BlobReader(io.RawIOBase):
+    """Reads a blob from the registry; resumes with ``Range: bytes=N-`` when dropped."""
+
+    def __init__(self, registry: Registry, repo: str, desc: Descriptor) -> None:
+        self._reg, self._repo, self._desc = registry, repo, desc
+        self._offset = 0
+        self._failures = 0
+        self._resp: urllib3.BaseHTTPResponse | None = None
+        self._open()
+
+    def readable(self) -> bool:
+        return True
+
+    def _open(self) -> None:
+        headers = {"Range": f"bytes={self._offset}-"} if self._offset else {}
+        path = f"/v2/{self._repo}/blobs/{self._desc.digest}"
+        resp = self._reg.request("GET", path, scopes=(scope_for(self._repo, "pull"),),
+                                 headers=headers, ok=(200, 206), stream=True)
+        if self._offset and resp.status == 200:
+            _skip(resp, self._offset)  # the server ignored Range: throw the prefix away
+        elif resp.status == 206:
+            start = (resp.headers.get("Content-Range") or "").removeprefix("bytes ")
+            if not start.startswith(f"{self._offset}-"):
+                resp.release_conn()
+                raise RegistryError(f"{self._reg.host}: bad Content-Range {start!r} resuming "
+                                    f"{self._desc.digest} at {self._offset}")
+        self._resp = resp
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        while True:
+            assert self._resp is not None
+            try:
+                n = self._resp.readinto(b)
+            except HTTPError as e:
+                self._retry(e)
+                continue
+            if n == 0 and self._offset < self._desc.size:
+                self._retry(None)
+                continue
+            self._offset += n
+            return n
+
+    def _retry(self, err: Exception | None) -> None:
+        self._failures += 1
+        if self._resp is not None:
+            self._resp.release_conn()
+        if self._failures > self._reg.options.retries:
+            raise RegistryError(f"{self._reg.host}: download of {self._desc.digest} failed at "
+                                f"byte {self._offset}: {_short(err) if err else 'connection closed'}")
+        time.sleep(self._reg.options.backoff * 2 ** (self._failures - 1))
+        self._open()
+
+    def close(self) -> None:
+        if self._resp is not None:
+            self._resp.release_conn()
+            self._resp = None
+        super().close()
+
+
+def referrers_tag(digest: Digest) -> str:
+    """The referrers tag schema's tag for ``digest``: ``sha256-<hex>``."""
+    return f"{digest.algorithm}-{digest.hex}"
+
+
+def _next_link(link: str | None) -> str | None:
+    if not link:
+        return None
+    for part in link.split(","):
+        url, _, params = part.partition(";")
+        if 'rel="next"' in params.replace(" ", "") or "rel=next" in params.replace(" ", ""):
+            return url.strip().strip("<>")
+    return None
+
+
+def _drain(resp: urllib3.BaseHTTPResponse) -> None:
+    try:
+        resp.data  # noqa: B018 - reads and keeps the (small) body for error messages
+    except HTTPError:
+        pass
+    resp.release_conn()
+
+
+def _skip(resp: urllib3.BaseHTTPResponse, n: int) -> None:
+    while n > 0:
+        data = resp.read(min(n, READ_CHUNK))
+        if not data:
+            raise RegistryError("connection closed while skipping to the resume offset")
+        n -= len(data)
+
+
+def _read_exact(stream: BinaryIO, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        data = stream.read(n - len(buf))
+        if not data:
+            raise InvalidInput(f"blob stream ended after {len(buf)} of {n} bytes")
+        buf += data
+    return bytes(buf)
+
+
+def _tell(stream: BinaryIO) -> int | None:
+    try:
+        if stream.seekable():
+            return stream.tell()
+    except (AttributeError, OSError, ValueError):
+        pass
+    return None
+
+
+def _short(e: Exception | None) -> str:
+    if e is None:
+        return "unknown error"
+    reason = getattr(e, "reason", None)
+    text = str(reason or e)
+    if "Connection refused" in text:
+        return "connection refused"
+    return text.split(": ", 1)[-1] if len(text) > 200 else text
+
+
+def _ssl_reason(e: Exception) -> str:
+    text = str(e)
+    i = text.find("certificate verify failed")
+    return text[i:].split(")")[0] if i >= 0 else "certificate verify failed"
+

@@ -1,0 +1,295 @@
+"""Registry client fixtures: images built by hand into a real content store, registries in
+their four set-ups (anonymous, htpasswd, token, TLS), and a token issuer of our own."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import tarfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+
+from wharfie.content.store import ContentStore
+from wharfie.layers.compression import Compressor
+from wharfie.oci import mediatypes as mt
+from wharfie.oci.digest import Digest
+from wharfie.oci.image import Image
+from wharfie.oci.manifest import Descriptor, Manifest, canonical_json
+from wharfie.oci.reference import Reference
+from wharfie.transports.base import ImageDestination
+from wharfie.transports.registry.client import RegistryOptions
+
+USER, PASSWORD = "alice", "s3cret-pass"
+
+
+class StoreImage(Image):
+    """An image whose manifest and blobs live in a real ContentStore."""
+
+    def __init__(self, store: ContentStore, raw: bytes, media_type: str) -> None:
+        self.store, self._raw, self._media_type = store, raw, media_type
+
+    def manifest_bytes(self) -> tuple[bytes, str]:
+        return self._raw, self._media_type
+
+    def open_blob(self, desc: Descriptor) -> BinaryIO:
+        return self.store.open(desc.digest)
+
+
+class ContentDestination(ImageDestination):
+    """Pulls into a bare ContentStore; remembers manifests and tags as an image store would."""
+
+    def __init__(self, store: ContentStore) -> None:
+        self.store = store
+        self.tags: dict[str, Digest] = {}
+
+    def has_blob(self, desc: Descriptor) -> bool:
+        return self.store.exists(desc.digest)
+
+    def put_blob(self, desc, stream, progress) -> None:
+        self.store.ingest(stream, desc.digest, desc.size, progress)
+
+    def put_manifest(self, raw: bytes, media_type: str, ref: Reference | None) -> Digest:
+        digest = self.store.put(raw)
+        if ref is not None:
+            self.tags[str(ref)] = digest
+        return digest
+
+
+def gzip_layer(store: ContentStore, tar_stream: BinaryIO) -> tuple[Descriptor, Digest]:
+    """Compress a layer tar into the store: (its descriptor, its diffID)."""
+    import hashlib
+
+    diff = hashlib.sha256()
+    buf = io.BytesIO()
+    comp = Compressor(buf, "gzip")
+    while chunk := tar_stream.read(1 << 20):
+        diff.update(chunk)
+        comp.write(chunk)
+    comp.finish()
+    data = buf.getvalue()
+    digest = store.put(data)
+    return (Descriptor(mt.OCI_LAYER_GZIP, digest, len(data)),
+            Digest("sha256:" + diff.hexdigest()))
+
+
+def raw_layer(store: ContentStore, size: int, seed: int = 0) -> tuple[Descriptor, Digest]:
+    """An uncompressed layer of ``size`` random-ish bytes, streamed in (no big buffer)."""
+    import hashlib
+
+    with store.writer() as w:
+        block = hashlib.sha256(str(seed).encode()).digest() * 32768  # 1 MiB
+        left = size
+        n = 0
+        while left > 0:
+            piece = os.urandom(16) + block[16:min(left, len(block))]
+            w.write(piece[:left])
+            left -= len(piece[:left])
+            n += 1
+        digest = w.commit()
+    return Descriptor(mt.OCI_LAYER, digest, size), digest
+
+
+def file_tar(files: dict[str, bytes]) -> io.BytesIO:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    buf.seek(0)
+    return buf
+
+
+def build_image(store: ContentStore, layers: list[tuple[Descriptor, Digest]], *,
+                arch: str = "amd64", docker: bool = False, label: str = "") -> StoreImage:
+    """Config and manifest over ``layers``; everything goes into ``store``."""
+    config = {"architecture": arch, "os": "linux", "config": {"Cmd": ["sh"],
+                                                              "Labels": {"t": label}},
+              "rootfs": {"type": "layers", "diff_ids": [d for _, d in layers]},
+              "history": [{"created_by": "test"} for _ in layers]}
+    raw_config = canonical_json(config)
+    cfg_desc = Descriptor(mt.DOCKER_CONFIG if docker else mt.OCI_CONFIG,
+                          store.put(raw_config), len(raw_config))
+    descs = [d for d, _ in layers]
+    if docker:
+        descs = [Descriptor(mt.DOCKER_LAYER_GZIP if d.media_type == mt.OCI_LAYER_GZIP
+                            else mt.DOCKER_LAYER, d.digest, d.size) for d in descs]
+    man = Manifest.build(cfg_desc, descs,
+                         media_type=mt.DOCKER_MANIFEST if docker else mt.OCI_MANIFEST)
+    store.put(man.raw)
+    return StoreImage(store, man.raw, man.media_type)
+
+
+@pytest.fixture
+def store(tmp_path) -> ContentStore:
+    return ContentStore(tmp_path / "content").ensure()
+
+
+@pytest.fixture
+def busybox(store, busybox_rootfs_tar) -> StoreImage:
+    """Debian's busybox rootfs as a one-layer gzip OCI image."""
+    with open(busybox_rootfs_tar, "rb") as f:
+        layer = gzip_layer(store, f)
+    return build_image(store, [layer])
+
+
+@pytest.fixture
+def small_image(store) -> StoreImage:
+    """Two tiny layers: quick to push many times."""
+    layers = [gzip_layer(store, file_tar({"etc/a": b"a" * 100})),
+              gzip_layer(store, file_tar({"etc/b": os.urandom(64)}))]
+    return build_image(store, layers, label=uuid.uuid4().hex)
+
+
+@pytest.fixture
+def options() -> RegistryOptions:
+    return RegistryOptions(backoff=0.05)
+
+
+@pytest.fixture(scope="session")
+def anon_registry(docker_registry_factory) -> str:
+    return docker_registry_factory().host
+
+
+@pytest.fixture(scope="session")
+def basic_registry(docker_registry_factory, htpasswd) -> str:
+    path = htpasswd({USER: PASSWORD})
+    return docker_registry_factory(
+        auth=f"auth:\n  htpasswd:\n    realm: wharfie-test\n    path: {path}\n").host
+
+
+class TokenServer:
+    """A Docker token issuer: Basic credentials in, RS256 JWT (x5c header) out.
+
+    ``issued`` lists the scopes asked for, so tests can see caching work.
+    """
+
+    def __init__(self, workdir: Path, service: str = "wharfie-test-registry") -> None:
+        import datetime
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+
+        self.service, self.issuer = service, "wharfie-test-issuer"
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wharfie token signer")])
+        now = datetime.datetime.now(datetime.UTC)
+        self.cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                     .public_key(self.key.public_key()).serial_number(1)
+                     .not_valid_before(now - datetime.timedelta(days=1))
+                     .not_valid_after(now + datetime.timedelta(days=30))
+                     .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+                     .sign(self.key, hashes.SHA256()))
+        self.bundle = workdir / "token-ca.pem"
+        self.bundle.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+        self.x5c = base64.b64encode(self.cert.public_bytes(serialization.Encoding.DER)).decode()
+        self.issued: list[list[str]] = []
+        self.expires_in = 300
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                server.handle(self)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.realm = f"http://127.0.0.1:{self.httpd.server_address[1]}/token"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def handle(self, req: BaseHTTPRequestHandler) -> None:
+        import urllib.parse
+
+        import jwt
+
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(req.path).query)
+        auth = req.headers.get("Authorization", "")
+        user = ""
+        if auth.startswith("Basic "):
+            u, _, p = base64.b64decode(auth[6:]).decode().partition(":")
+            if (u, p) != (USER, PASSWORD):
+                req.send_response(401)
+                req.end_headers()
+                return
+            user = u
+        scopes = query.get("scope", [])
+        self.issued.append(scopes)
+        access = []
+        for s in scopes:
+            kind, name, actions = s.split(":")[0], ":".join(s.split(":")[1:-1]), s.split(":")[-1]
+            # Anonymous users may pull only; alice may do anything.
+            allowed = actions.split(",") if user else [a for a in actions.split(",")
+                                                        if a == "pull"]
+            access.append({"type": kind, "name": name, "actions": allowed})
+        now = int(time.time())
+        token = jwt.encode({"iss": self.issuer, "sub": user, "aud": self.service,
+                            "exp": now + self.expires_in, "nbf": now - 10, "iat": now,
+                            "jti": uuid.uuid4().hex, "access": access},
+                           self.key, algorithm="RS256", headers={"x5c": [self.x5c]})
+        body = json.dumps({"token": token, "expires_in": self.expires_in}).encode()
+        req.send_response(200)
+        req.send_header("Content-Type", "application/json")
+        req.send_header("Content-Length", str(len(body)))
+        req.end_headers()
+        req.wfile.write(body)
+
+    def auth_yaml(self) -> str:
+        return (f"auth:\n  token:\n    realm: {self.realm}\n    service: {self.service}\n"
+                f"    issuer: {self.issuer}\n    rootcertbundle: {self.bundle}\n")
+
+
+@pytest.fixture(scope="session")
+def token_server(tmp_path_factory) -> TokenServer:
+    ts = TokenServer(tmp_path_factory.mktemp("token"))
+    yield ts
+    ts.httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def token_registry(docker_registry_factory, token_server) -> str:
+    return docker_registry_factory(auth=token_server.auth_yaml()).host
+
+
+@pytest.fixture(scope="session")
+def tls_registry(docker_registry_factory, self_signed_cert) -> tuple[str, Path]:
+    cert, key = self_signed_cert
+    return docker_registry_factory(tls=(cert, key)).host, cert
+
+
+@pytest.fixture
+def docker_config(tmp_path, monkeypatch) -> Path:
+    """An empty DOCKER_CONFIG (and no containers auth.json) for this test."""
+    d = tmp_path / "docker-config"
+    d.mkdir()
+    monkeypatch.setenv("DOCKER_CONFIG", str(d))
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "containers-auth.json"))
+    return d
+
+
+Pusher = Callable[..., Digest]
+
+
+@pytest.fixture
+def alice():
+    """The one user the htpasswd and token set-ups accept."""
+    from wharfie.transports.registry.credentials import Credentials
+
+    return Credentials(USER, PASSWORD)
+
+
+@pytest.fixture
+def pulled(tmp_path) -> ContentDestination:
+    """A fresh content store to pull into (a real destination for copy_image)."""
+    return ContentDestination(ContentStore(tmp_path / "pulled").ensure())
