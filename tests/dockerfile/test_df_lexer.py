@@ -1,0 +1,88 @@
+"""Word expansion beyond the corpus: pattern modifiers, errors and lexer options."""
+
+from __future__ import annotations
+
+import pytest
+
+from wharfie.dockerfile.errors import DockerfileError
+from wharfie.dockerfile.lexer.shell import ShellError, ShellLex
+
+ENV = {"v": "aXbXc", "path": "/usr/local/bin/tool.tar.gz", "empty": ""}
+
+
+@pytest.mark.parametrize(("word", "expected"), [
+    ("${v#a*}", "XbXc"),
+    ("${v##*X}", "c"),
+    ("${v#*X}", "bXc"),
+    ("${v%X*}", "aXb"),
+    ("${v%%X*}", "a"),
+    ("${path%.*}", "/usr/local/bin/tool.tar"),
+    ("${path%%.*}", "/usr/local/bin/tool"),
+    ("${path##*/}", "tool.tar.gz"),
+    ("${v/X/-}", "a-bXc"),
+    ("${v//X/-}", "a-b-c"),
+    ("${v//?/.}", "....."),
+    ("${v/nomatch/z}", "aXbXc"),
+    ("${unset/X/-}", ""),
+    ("${v-def}", "aXbXc"),
+    ("${unset-def}", "def"),
+    ("${empty-def}", ""),
+    ("${empty:-def}", "def"),
+    ("${empty+alt}", "alt"),
+    ("${empty:+alt}", ""),
+    ("${v:?boom}", "aXbXc"),
+])
+def test_modifiers(word: str, expected: str):
+    assert ShellLex().process_word(word, ENV) == expected
+
+
+@pytest.mark.parametrize(("word", "message"), [
+    ("${unset?must be set}", "unset: must be set"),
+    ("${empty:?}", "empty: is not allowed to be empty"),
+    ("${unset:?}", "unset: is not allowed to be unset"),
+    ("${v:#x}", "unsupported modifier (:#)"),
+    ("${v", "missing '}'"),
+    ("${v/a", "missing '/'"),
+    ("${}", "bad substitution"),
+    ("'open", "matching single-quote"),
+])
+def test_errors_name_the_problem(word: str, message: str):
+    with pytest.raises(ShellError) as info:
+        ShellLex().process_word(word, ENV)
+    assert message in info.value.message
+    assert "failed to process" in info.value.message
+
+
+def test_word_splitting_only_on_unquoted_expansion():
+    lex = ShellLex()
+    env = {"x": "a  b"}
+    assert lex.process_words("$x", env) == ["a", "b"]
+    assert lex.process_words('"$x"', env) == ["a  b"]
+    assert lex.process_word("$x", env) == "a  b"
+
+
+def test_backtick_escape():
+    lex = ShellLex("`")
+    assert lex.process_word("a`$b", {"b": "x"}) == "a$b"
+    assert lex.process_word("C:\\dir", {}) == "C:\\dir"
+
+
+def test_matched_and_unmatched_are_recorded():
+    res = ShellLex().process("$v ${nope} ${other:-d}", ENV)
+    assert res.matched == {"v"}
+    assert res.unmatched == {"nope"}  # a default means the author expected it unset
+
+
+def test_skip_unset_env_keeps_references():
+    lex = ShellLex(skip_unset_env=True)
+    assert lex.process_word("$a ${b} ${c:-d}", {}) == "$a ${b} ${c:-d}"
+
+
+def test_raw_quotes_and_escapes():
+    lex = ShellLex(raw_quotes=True, raw_escapes=True)
+    assert lex.process_word("'a b'\\x", {}) == "'a b'\\x"
+
+
+def test_invalid_escape_token():
+    with pytest.raises(DockerfileError):
+        ShellLex("!")
