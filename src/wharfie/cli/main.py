@@ -21,6 +21,9 @@ from wharfie.paths import default_root
 
 # command name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
+    "save": "wharfie.cli.archive:save",
+    "load": "wharfie.cli.archive:load",
+    "import": "wharfie.cli.archive:import_",
 }
 
 

@@ -1,0 +1,137 @@
+"""``wharfie save``, ``load`` and ``import``: Docker's flags and messages over transports/."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+
+from wharfie.cli.context import App, pass_app
+from wharfie.errors import InvalidInput, InvalidReference, NotFound, WharfieError
+from wharfie.oci.image import Image
+from wharfie.oci.platform import parse_platform
+from wharfie.oci.reference import Reference, parse_reference
+
+
+def _open_input(path: str | None, what: str) -> contextlib.AbstractContextManager[BinaryIO]:
+    """A file, or stdin when it is not a terminal (``-`` or no path)."""
+    if path and path != "-":
+        try:
+            return open(path, "rb")
+        except FileNotFoundError:
+            raise NotFound(f"open {path}: no such file or directory") from None
+        except IsADirectoryError:
+            raise InvalidInput(f"{path} is a directory, not a {what}") from None
+    if sys.stdin.isatty():
+        raise InvalidInput("requested load from stdin, but stdin is empty")
+    return contextlib.nullcontext(sys.stdin.buffer)
+
+
+def images_to_save(app: App, names: tuple[str, ...]) -> list[tuple[Image, list[Reference]]]:
+    """Docker's rules: a tag saves that tag, a bare repository all its tags, an ID no tag."""
+    store = app.images
+    chosen: dict[str, tuple[Image, list[Reference]]] = {}
+
+    def add(image, ref: Reference | None) -> None:
+        entry = chosen.setdefault(image.manifest_digest, (image, []))
+        if ref is not None and ref not in entry[1]:
+            entry[1].append(ref)
+
+    for name in names:
+        ref = None
+        if not name.startswith("sha256:"):
+            with contextlib.suppress(InvalidReference):
+                ref = parse_reference(name, default_tag=False)
+        if ref is not None and ref.tag is None and ref.digest is None:
+            tagged = [(img, r) for img in store.list() for r in img.repo_tags
+                      if r.name == ref.name]
+            for img, r in tagged:
+                add(img, r)
+            if not tagged:  # maybe an image ID prefix that also looks like a name
+                add(store.resolve(name), None)
+            continue
+        add(store.resolve(name), ref if ref is not None and ref.digest is None else None)
+    return list(chosen.values())
+
+
+@click.command("save")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to a file, instead of STDOUT.")
+@click.argument("images", nargs=-1, required=True)
+@pass_app
+def save(app: App, output: Path | None, images: tuple[str, ...]) -> None:
+    """Save one or more images to a tar archive (streamed to STDOUT by default)."""
+    from wharfie.transports.archive import write_archive
+
+    chosen = images_to_save(app, images)
+    if output is None:
+        if sys.stdout.isatty():
+            raise WharfieError("cowardly refusing to save to a terminal. "
+                               "Use the -o flag or redirect")
+        write_archive(sys.stdout.buffer, chosen)
+        return
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write_archive(f, chosen)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, output)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+@click.command("load")
+@click.option("-i", "--input", "input_", metavar="FILE",
+              help="Read from tar archive file, instead of STDIN.")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress the load output.")
+@pass_app
+def load(app: App, input_: str | None, quiet: bool) -> None:
+    """Load images from a tar archive (docker save, docker-archive, oci-archive)."""
+    from wharfie.transports.archive import load_archive
+
+    with _open_input(input_, "tar archive") as stream:
+        loaded = load_archive(stream, app.images)
+    for item in loaded:
+        for ref in item.tags:
+            old = item.replaced.get(ref)
+            if old is not None and not quiet:
+                click.echo(f"The image {ref.familiar()} already exists, renaming the old one "
+                           f"with ID {old} to empty string")
+            click.echo(f"Loaded image: {ref.familiar()}")
+        if not item.tags:
+            click.echo(f"Loaded image ID: {item.id}")
+
+
+@click.command("import")
+@click.argument("file")
+@click.argument("repository", required=False)
+@click.option("-c", "--change", "changes", multiple=True,
+              help="Apply Dockerfile instruction to the created image.")
+@click.option("-m", "--message", help="Set commit message for imported image.")
+@click.option("--platform", help="Set platform if server is multi-platform capable.")
+@pass_app
+def import_(app: App, file: str, repository: str | None, changes: tuple[str, ...],
+            message: str | None, platform: str | None) -> None:
+    """Import the contents from a tarball to create a filesystem image."""
+    from wharfie.transports.rootfs import import_rootfs
+
+    ref = None
+    if repository:
+        ref = parse_reference(repository)
+        if ref.digest is not None:
+            raise InvalidReference(f"invalid reference format: {repository!r} has a digest; "
+                                   "import takes REPOSITORY[:TAG]")
+    store = app.images
+    with _open_input(file, "tarball") as stream, store.content.lock(shared=True):
+        image = import_rootfs(stream, store.content, changes=list(changes), message=message,
+                              platform=parse_platform(platform) if platform else None)
+        digest = store.put_image(image)
+        if ref is not None:
+            store.tag(ref, digest)
+    click.echo(str(image.id))

@@ -1,0 +1,100 @@
+"""Minimal streaming tar I/O for archives: safe entry names and a writer for pipes.
+
+``tarfile`` cannot write to a pipe without a quadratic re-buffering of every
+block in ``w|`` mode, so the writer builds headers with ``TarInfo.tobuf`` and
+copies blob data straight through in 1 MiB chunks.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import tarfile
+from collections.abc import Callable
+from typing import BinaryIO
+
+from wharfie.errors import InvalidInput
+
+BLOCK = 512
+RECORD = 20 * BLOCK
+CHUNK = 1 << 20
+
+
+def safe_name(name: str) -> str:
+    """An archive member name, normalized; refuse absolute paths and ``..`` escapes."""
+    if name.startswith("/"):
+        raise InvalidInput(f"invalid archive: entry {name!r} has an absolute path")
+    norm = posixpath.normpath(name)
+    if norm == ".." or norm.startswith("../"):
+        raise InvalidInput(f"invalid archive: entry {name!r} escapes the archive")
+    return "" if norm == "." else norm
+
+
+def link_target(member: tarfile.TarInfo, name: str) -> str:
+    """Where a symlink or hard link entry points, as a safe archive-relative name."""
+    target = member.linkname
+    if member.issym():
+        if target.startswith("/"):
+            raise InvalidInput(
+                f"invalid archive: link {member.name!r} points outside the archive ({target!r})")
+        target = posixpath.join(posixpath.dirname(name), target)
+    norm = posixpath.normpath(target)
+    if norm == ".." or norm.startswith("../") or norm.startswith("/"):
+        raise InvalidInput(
+            f"invalid archive: link {member.name!r} points outside the archive ({member.linkname!r})")
+    return norm
+
+
+class TarWriter:
+    """Writes a POSIX (pax) tar to any writable stream, entries in the order given."""
+
+    def __init__(self, out: BinaryIO, mtime: int = 0) -> None:
+        self._out = out
+        self._mtime = mtime
+        self._written = 0
+
+    def _emit(self, data: bytes | memoryview) -> None:
+        self._out.write(data)
+        self._written += len(data)
+
+    def _header(self, name: str, size: int, kind: bytes, mode: int) -> None:
+        info = tarfile.TarInfo(name)
+        info.size, info.type, info.mode, info.mtime = size, kind, mode, self._mtime
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        self._emit(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+
+    def _pad(self, size: int) -> None:
+        if size % BLOCK:
+            self._emit(b"\0" * (BLOCK - size % BLOCK))
+
+    def add_dir(self, name: str) -> None:
+        self._header(name.rstrip("/") + "/", 0, tarfile.DIRTYPE, 0o755)
+
+    def add_bytes(self, name: str, data: bytes) -> None:
+        self._header(name, len(data), tarfile.REGTYPE, 0o644)
+        self._emit(data)
+        self._pad(len(data))
+
+    def add_stream(self, name: str, size: int, stream: BinaryIO,
+                   on_chunk: Callable[[bytes], None] | None = None) -> None:
+        """Copy exactly ``size`` bytes of ``stream``; a short or long source is an error."""
+        self._header(name, size, tarfile.REGTYPE, 0o644)
+        left = size
+        while left:
+            chunk = stream.read(min(CHUNK, left))
+            if not chunk:
+                raise InvalidInput(f"{name}: source ended {left} bytes short of {size}")
+            if on_chunk:
+                on_chunk(chunk)
+            self._emit(chunk)
+            left -= len(chunk)
+        if stream.read(1):
+            raise InvalidInput(f"{name}: source is longer than its {size} bytes")
+        self._pad(size)
+
+    def close(self) -> None:
+        """End-of-archive: two zero blocks, then padding to a whole record as tar(1) writes."""
+        self._emit(b"\0" * (2 * BLOCK))
+        if self._written % RECORD:
+            self._emit(b"\0" * (RECORD - self._written % RECORD))
+        self._out.flush()

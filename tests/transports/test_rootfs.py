@@ -1,0 +1,117 @@
+"""wharfie import's library half: a rootfs tarball becomes a one-layer gzip image."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+
+import pytest
+from isal import igzip
+
+from wharfie.errors import InvalidInput
+from wharfie.oci import mediatypes as mt
+from wharfie.oci.platform import host_platform
+from wharfie.transports.rootfs import apply_changes, import_rootfs
+
+
+def test_import_hashes_and_compresses_in_one_pass(busybox_rootfs_tar, content):
+    raw = busybox_rootfs_tar.read_bytes()
+    with open(busybox_rootfs_tar, "rb") as f:
+        image = import_rootfs(f, content)
+    (layer,) = image.layers()
+    assert layer.diff_id == "sha256:" + hashlib.sha256(raw).hexdigest()
+    assert layer.media_type == mt.OCI_LAYER_GZIP
+    blob = content.read(layer.digest)
+    assert layer.digest == "sha256:" + hashlib.sha256(blob).hexdigest()
+    assert layer.size == len(blob) < len(raw)
+    assert igzip.decompress(blob) == raw
+    config = image.config.doc
+    assert config["os"] == host_platform().os
+    assert config["architecture"] == host_platform().architecture
+    assert config["history"] == [{"created": config["created"], "comment": "Imported from -"}]
+    assert config["rootfs"] == {"type": "layers", "diff_ids": [layer.diff_id]}
+    assert content.read(image.digest) == image.manifest_bytes()[0]
+
+
+def test_compressed_input_gives_the_same_layer(busybox_rootfs_tar, content, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    raw = busybox_rootfs_tar.read_bytes()
+    plain = import_rootfs(io.BytesIO(raw), content, message="base")
+    gz = import_rootfs(io.BytesIO(igzip.compress(raw)), content, message="base")
+    assert plain.digest == gz.digest  # deterministic: same bytes, same epoch, same image
+    assert plain.config.doc["created"] == "2023-11-14T22:13:20Z"
+    assert plain.config.doc["history"][0]["comment"] == "base"
+
+
+def test_changes_as_docker_applies_them():
+    cfg = apply_changes({}, [
+        "ENV PATH=/usr/bin:/bin HOME=/root",
+        "ENV GREETING hello world",
+        'LABEL org.example.name="my app" version=1',
+        "EXPOSE 80 53/udp 8000-8001",
+        "USER app",
+        'VOLUME ["/data", "/cache"]',
+        "WORKDIR /srv",
+        "WORKDIR app",
+        "ENTRYPOINT [\"/bin/app\"]",
+        "CMD echo $HOME",
+        "ONBUILD RUN make",
+    ])
+    assert cfg["Env"] == ["PATH=/usr/bin:/bin", "HOME=/root", "GREETING=hello world"]
+    assert cfg["Labels"] == {"org.example.name": "my app", "version": "1"}
+    assert cfg["ExposedPorts"] == {"80/tcp": {}, "53/udp": {}, "8000/tcp": {}, "8001/tcp": {}}
+    assert cfg["User"] == "app"
+    assert cfg["Volumes"] == {"/data": {}, "/cache": {}}
+    assert cfg["WorkingDir"] == "/srv/app"
+    assert cfg["Entrypoint"] == ["/bin/app"]
+    assert cfg["Cmd"] == ["/bin/sh", "-c", "echo $HOME"]  # shell form, not expanded by us
+    assert cfg["OnBuild"] == ["RUN make"]
+    assert apply_changes({"Cmd": ["x"]}, ["ENTRYPOINT /e"]) == {
+        "Entrypoint": ["/bin/sh", "-c", "/e"]}
+    assert apply_changes({}, ["ENV A=1", "USER ${A}x"])["User"] == "1x"
+
+
+@pytest.mark.parametrize("change, message", [
+    ("RUN echo hi", "RUN is not a valid change command"),
+    ("FROM scratch", "FROM is not a valid change command"),
+    ("CMD", "CMD requires at least one argument"),
+    ("EXPOSE 99999", "invalid containerPort: 99999"),
+    ("EXPOSE 80/foo", "invalid proto: foo"),
+    ("ONBUILD FROM x", "FROM isn't allowed as an ONBUILD trigger"),
+])
+def test_bad_changes_are_refused(change, message):
+    with pytest.raises(InvalidInput, match=message):
+        apply_changes({}, [change])
+
+
+def _tar(entries: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, data in entries.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"this is not a tar file at all" * 40, "invalid root filesystem tarball"),
+    (b"", "invalid root filesystem tarball"),
+    (_tar({"etc/ok": b"1", "../escape": b"2"}), "escapes the root"),
+    (_tar({"big": b"x" * 100000})[:5000], "invalid root filesystem tarball"),
+])
+def test_bad_rootfs_leaves_nothing(content, data, message):
+    with pytest.raises(InvalidInput, match=message):
+        import_rootfs(io.BytesIO(data), content)
+    assert list(content.walk()) == []
+    assert list(content.ingest_dir.iterdir()) == []
+
+
+def test_config_is_canonical_json(busybox_rootfs_tar, content):
+    with open(busybox_rootfs_tar, "rb") as f:
+        image = import_rootfs(f, content, changes=["LABEL a=b"])
+    raw = image.config.raw
+    assert json.loads(raw)["config"] == {"Labels": {"a": "b"}}
+    assert raw == json.dumps(json.loads(raw), separators=(",", ":"), sort_keys=True).encode()
