@@ -21,6 +21,7 @@ from wharfie.paths import default_root
 
 # command name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
+    "registry": "wharfie.cli.registry_server:registry",
     "save": "wharfie.cli.archive:save",
     "load": "wharfie.cli.archive:load",
     "import": "wharfie.cli.archive:import_",

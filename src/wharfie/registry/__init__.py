@@ -1,0 +1,2 @@
+"""The registry server: distribution-spec routes over a storage driver, with access control,
+garbage collection and retention."""

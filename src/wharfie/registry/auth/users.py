@@ -1,0 +1,78 @@
+"""Users from an htpasswd file (bcrypt, as ``htpasswd -B`` writes it)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+
+import bcrypt
+
+from wharfie.errors import WharfieError
+
+
+class Htpasswd:
+    """Checks passwords; successful checks are remembered (by a hash of the password) so
+    that bcrypt's deliberate slowness is paid once per user, not once per request."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._users: dict[str, bytes] = {}
+        self._mtime = -1.0
+        self._ok: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, bytes]:
+        try:
+            mtime = self.path.stat().st_mtime
+        except FileNotFoundError:
+            return {}
+        if mtime != self._mtime:
+            users = {}
+            for line in self.path.read_text().splitlines():
+                if ":" in line and not line.startswith("#"):
+                    name, _, hashed = line.strip().partition(":")
+                    if not hashed.startswith(("$2y$", "$2b$", "$2a$")):
+                        raise WharfieError(f"{self.path}: user {name!r} is not bcrypt-hashed")
+                    users[name] = hashed.encode()
+            with self._lock:
+                self._users, self._mtime, self._ok = users, mtime, {}
+        return self._users
+
+    def check(self, user: str, password: str) -> bool:
+        hashed = self._load().get(user)
+        if hashed is None:
+            return False
+        fingerprint = hashlib.sha256(hashed + b"\0" + password.encode()).digest()
+        if self._ok.get(user) == fingerprint:
+            return True
+        if bcrypt.checkpw(password.encode(), hashed.replace(b"$2y$", b"$2b$", 1)):
+            self._ok[user] = fingerprint
+            return True
+        return False
+
+    def users(self) -> list[str]:
+        return sorted(self._load())
+
+    def set(self, user: str, password: str, rounds: int = 10) -> None:
+        """Add or change a user (rewrites the file atomically)."""
+        if not user or ":" in user or "$" in user:
+            raise WharfieError(f"invalid user name {user!r}")
+        users = dict(self._load())
+        users[user] = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).replace(
+            b"$2b$", b"$2y$", 1)
+        self._write(users)
+
+    def remove(self, user: str) -> None:
+        users = dict(self._load())
+        if users.pop(user, None) is None:
+            raise WharfieError(f"no user {user!r} in {self.path}")
+        self._write(users)
+
+    def _write(self, users: dict[str, bytes]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text("".join(f"{u}:{h.decode()}\n" for u, h in sorted(users.items())))
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, self.path)

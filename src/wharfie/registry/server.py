@@ -1,0 +1,118 @@
+"""Assemble and run a registry server from its configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from wharfie.errors import WharfieError
+from wharfie.registry.app import MAX_MANIFEST, RegistryApp, Settings
+from wharfie.registry.audit import AuditLog
+from wharfie.registry.auth import Access, OpenAccess, load_token_key
+from wharfie.registry.auth.robots import Robots
+from wharfie.registry.auth.users import Htpasswd
+from wharfie.registry.policy import Policy
+from wharfie.registry.storage import Driver
+from wharfie.registry.storage.filesystem import FilesystemDriver
+from wharfie.registry.store import UPLOAD_TTL, RegistryStore
+
+
+@dataclass
+class ServerConfig:
+    data: Path                       # local state: filesystem storage, audit log, auth files
+    host: str = "127.0.0.1"
+    port: int = 5000
+    htpasswd: Path | None = None
+    policy: Path | None = None
+    token_auth: bool = True
+    token_key: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    allow_plain_http: bool = False
+    s3_bucket: str | None = None
+    s3_endpoint: str | None = None
+    s3_prefix: str = ""
+    upload_ttl: float = UPLOAD_TTL
+    max_manifest: int = MAX_MANIFEST
+
+    @property
+    def robots_file(self) -> Path:
+        return self.data / "auth" / "robots.json"
+
+
+def open_driver(config: ServerConfig) -> Driver:
+    if config.s3_bucket:
+        from wharfie.registry.storage.s3 import S3Driver
+
+        return S3Driver(config.s3_bucket, endpoint_url=config.s3_endpoint,
+                        prefix=config.s3_prefix, spool=config.data / "spool")
+    return FilesystemDriver(config.data / "storage")
+
+
+def load_policy(config: ServerConfig) -> Policy:
+    return Policy.load(config.policy) if config.policy else Policy()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def build_app(config: ServerConfig) -> tuple[web.Application, RegistryStore]:
+    store = RegistryStore(open_driver(config), upload_ttl=config.upload_ttl)
+    policy = load_policy(config)
+    robots = Robots(config.robots_file)
+    if config.htpasswd or config.policy or robots.list():
+        key = (load_token_key(config.token_key or config.data / "auth" / "token.key")
+               if config.token_auth else None)
+        access: OpenAccess = Access(policy, Htpasswd(config.htpasswd) if config.htpasswd
+                                    else None, robots, key)
+    else:
+        access = OpenAccess()
+    audit = AuditLog(config.data / "audit.log")
+    registry = RegistryApp(store, access=access, audit=audit,
+                           settings=Settings(max_manifest=config.max_manifest, policy=policy))
+    app = registry.web_app()
+
+    async def purge_uploads(app: web.Application):
+        async def loop():
+            while True:
+                await asyncio.to_thread(store.purge_expired_uploads)
+                await asyncio.sleep(min(600.0, max(config.upload_ttl / 4, 1.0)))
+
+        task = asyncio.create_task(loop())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        audit.close()
+
+    app.cleanup_ctx.append(purge_uploads)
+    return app, store
+
+
+def serve(config: ServerConfig) -> None:
+    """Run until interrupted. Plain HTTP only on loopback unless explicitly allowed."""
+    ssl_ctx = None
+    if config.tls_cert or config.tls_key:
+        if not (config.tls_cert and config.tls_key):
+            raise WharfieError("--tls-cert and --tls-key go together")
+        ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_ctx.load_cert_chain(config.tls_cert, config.tls_key)
+    elif not _is_loopback(config.host) and not config.allow_plain_http:
+        raise WharfieError(
+            f"refusing plain HTTP on {config.host}: give --tls-cert/--tls-key, "
+            "or --insecure-http to allow it")
+    app, _ = build_app(config)
+    web.run_app(app, host=config.host, port=config.port, ssl_context=ssl_ctx,
+                access_log=None, print=None, handle_signals=True)
