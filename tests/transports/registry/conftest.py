@@ -293,3 +293,132 @@ def alice():
 def pulled(tmp_path) -> ContentDestination:
     """A fresh content store to pull into (a real destination for copy_image)."""
     return ContentDestination(ContentStore(tmp_path / "pulled").ensure())
+
+
+class FaultProxy:
+    """A real HTTP peer between client and registry that breaks chosen requests.
+
+    ``faults`` holds callables ``(method, path, headers, n) -> action`` where ``n`` counts
+    requests of that method and path kind so far; an action is ``None`` (forward),
+    ``("status", code, headers)``, ``("drop-mid-body", nbytes)`` (send the headers and
+    ``nbytes`` of the body, then close), ``("corrupt",)`` (flip a byte of the body) or
+    ``("close",)`` (close without answering). ``log`` records (method, path, range).
+    """
+
+    def __init__(self, upstream: str) -> None:
+        import http.client
+
+        self.upstream = upstream
+        self.faults: list[Callable] = []
+        self.log: list[tuple[str, str, str | None]] = []
+        self.counts: dict[tuple[str, str], int] = {}
+        self.on_request: Callable[[str, str], None] | None = None
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a) -> None:
+                pass
+
+            def handle_one(self) -> None:
+                method, path = self.command, self.path
+                kind = (method, _kind(path))
+                proxy.counts[kind] = n = proxy.counts.get(kind, 0) + 1
+                proxy.log.append((method, path, self.headers.get("Range")))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                if proxy.on_request:
+                    proxy.on_request(method, path)
+                action = None
+                for f in proxy.faults:
+                    action = f(method, path, self.headers, n)
+                    if action:
+                        break
+                if action and action[0] == "status":
+                    self.send_response(action[1])
+                    for k, v in (action[2] if len(action) > 2 else {}).items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if action and action[0] == "close":
+                    self.close_connection = True
+                    return
+                conn = http.client.HTTPConnection(proxy.upstream, timeout=60)
+                headers = dict(self.headers.items())  # Host kept: Locations point here
+                conn.request(method, path, body=body, headers=headers)
+                resp = conn.getresponse()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("connection", "transfer-encoding", "date", "server"):
+                        self.send_header(k, v)
+                data = resp.read()
+                if "Content-Length" not in resp.headers:
+                    self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if method == "HEAD":
+                    return
+                if action and action[0] == "drop-mid-body":
+                    self.wfile.write(data[:action[1]])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                if action and action[0] == "corrupt" and data:
+                    data = bytes([data[0] ^ 0xFF]) + data[1:]
+                self.wfile.write(data)
+
+        for m in ("GET", "HEAD", "PUT", "POST", "PATCH", "DELETE"):
+            setattr(Handler, f"do_{m}", Handler.handle_one)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.host = f"127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def requests(self, method: str, kind: str) -> list[tuple[str, str, str | None]]:
+        return [r for r in self.log if r[0] == method and _kind(r[1]) == kind]
+
+
+def _kind(path: str) -> str:
+    """``blobs``, ``uploads``, ``manifests``, ``tags`` or ``ping`` for a registry path."""
+    p = path.split("?")[0]
+    for k in ("uploads", "blobs", "manifests", "tags", "referrers"):
+        if f"/{k}/" in p:
+            return k
+    return "ping"
+
+
+@pytest.fixture
+def fault_proxy():
+    """``fault_proxy(upstream_host)`` -> a FaultProxy in front of it."""
+    made: list[FaultProxy] = []
+
+    def make(upstream: str) -> FaultProxy:
+        made.append(FaultProxy(upstream))
+        return made[-1]
+
+    yield make
+    for p in made:
+        p.httpd.shutdown()
+        p.httpd.server_close()
+
+
+class ImageFactory:
+    """Builds test images in one store: ``raw_layer(size)``, ``gzip_layer(files)``, ``image``."""
+
+    def __init__(self, store: ContentStore) -> None:
+        self.store = store
+
+    def raw_layer(self, size: int, seed: int = 0) -> tuple[Descriptor, Digest]:
+        return raw_layer(self.store, size, seed)
+
+    def gzip_layer(self, files: dict[str, bytes]) -> tuple[Descriptor, Digest]:
+        return gzip_layer(self.store, file_tar(files))
+
+    def image(self, layers, **kw) -> StoreImage:
+        return build_image(self.store, layers, **kw)
+
+
+@pytest.fixture
+def factory(store) -> ImageFactory:
+    return ImageFactory(store)
