@@ -1,0 +1,421 @@
+"""Apply a layer tar to a directory, never writing outside it.
+
+Every path is resolved one component at a time from an open directory fd of the
+root (``openat`` with ``O_NOFOLLOW``). A symlink met on the way is followed the
+way the container will see it: an absolute target restarts at the root, and a
+``..`` that would climb above the root is refused, as is a ``..`` or absolute
+path in an entry name or hardlink target. The final component is never followed:
+whatever is there is replaced. So a directory swapped for a symlink mid-stream
+cannot redirect later entries out of the root.
+
+Whiteouts (``.wh.<name>``) delete, opaque markers (``.wh..wh..opq``) empty the
+directory of everything lower layers put there; with ``overlay=True`` both are
+instead written in overlayfs' own format (a 0/0 character device, the
+``trusted.overlay.opaque`` xattr), for a layer directory used as a lowerdir.
+
+Directory mtimes are set last, and directories the layer changes without listing
+keep their old mtime: applying a diff on its parent gives the changed tree back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import shutil
+import stat
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from wharfie.errors import InvalidInput, WharfieError
+from wharfie.layers.diff import OPAQUE, OVERLAY_XATTR_PREFIX, WHITEOUT_PREFIX
+from wharfie.oci.digest import Digest
+
+CHUNK = 1 << 20
+MAX_SYMLINKS = 40
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class LayerRefused(InvalidInput):
+    """A layer entry that would escape the root or is otherwise not allowed."""
+
+
+class _Refuse(Exception):
+    """Internal: why an entry is refused; wrapped with the entry's name."""
+
+
+class _HashingReader:
+    """Hashes every byte the tar reader pulls: the diffID comes for free."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self.hash.update(data)
+        self.size += len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
+
+
+def _components(name: str, what: str) -> list[str]:
+    """Split a tar path into components, refusing absolute paths and ``..``."""
+    if "\0" in name:
+        raise _Refuse(f"{what} contains a NUL byte")
+    if name.startswith("/"):
+        raise _Refuse(f"{what} is an absolute path")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise _Refuse(f"{what} contains '..'")
+    return parts
+
+
+@dataclass
+class _State:
+    root_fd: int
+    overlay: bool
+    privileged: bool
+    # resolved paths (component tuples) this layer wrote: an opaque marker keeps these
+    written: set[tuple[str, ...]] = field(default_factory=set)
+    # directory -> mtime to give it at the end
+    dir_times: dict[tuple[str, ...], tuple[int, int]] = field(default_factory=dict)
+    listed_dirs: set[tuple[str, ...]] = field(default_factory=set)
+
+
+class _Resolver:
+    """Walks paths inside the root with directory fds, never leaving it."""
+
+    def __init__(self, state: _State) -> None:
+        self.s = state
+
+    def parent(self, parts: list[str], *, create: bool) -> tuple[int, tuple[str, ...]] | None:
+        """An fd of the directory holding ``parts[-1]`` and its resolved path.
+
+        Missing directories are made (0755, root-owned) when ``create``; else None.
+        The caller closes the fd.
+        """
+        stack: list[tuple[int, tuple[str, ...]]] = [(os.dup(self.s.root_fd), ())]
+        todo = list(parts[:-1])
+        hops = 0
+        try:
+            while todo:
+                comp = todo.pop(0)
+                if comp in ("", "."):
+                    continue
+                if comp == "..":
+                    if len(stack) == 1:
+                        raise _Refuse("a symlink on its path climbs above the root")
+                    os.close(stack.pop()[0])
+                    continue
+                fd, path = stack[-1]
+                try:
+                    child = os.open(comp, _DIR_FLAGS, dir_fd=fd)
+                except FileNotFoundError:
+                    if not create:
+                        return None
+                    self._touch_dir(fd, path)
+                    os.mkdir(comp, 0o755, dir_fd=fd)
+                    self.s.written.add((*path, comp))
+                    child = os.open(comp, _DIR_FLAGS, dir_fd=fd)
+                except OSError as e:
+                    if e.errno not in (errno.ELOOP, errno.ENOTDIR):
+                        raise
+                    st = os.stat(comp, dir_fd=fd, follow_symlinks=False)
+                    if not stat.S_ISLNK(st.st_mode):
+                        raise _Refuse(f"its parent '{'/'.join((*path, comp))}' is not a directory") from None
+                    hops += 1
+                    if hops > MAX_SYMLINKS:
+                        raise _Refuse("too many levels of symbolic links") from None
+                    target = os.readlink(comp, dir_fd=fd)
+                    if target.startswith("/"):
+                        while len(stack) > 1:
+                            os.close(stack.pop()[0])
+                    todo[:0] = target.split("/")
+                    continue
+                stack.append((child, (*path, comp)))
+            fd, path = stack.pop()
+            return fd, path
+        finally:
+            for fd, _ in stack:
+                os.close(fd)
+
+    def _touch_dir(self, fd: int, path: tuple[str, ...]) -> None:
+        """Remember a directory's mtime before the layer first changes it."""
+        if path not in self.s.dir_times:
+            st = os.fstat(fd)
+            self.s.dir_times[path] = (st.st_atime_ns, st.st_mtime_ns)
+
+
+def _remove(fd: int, name: str, st: os.stat_result | None = None) -> None:
+    """Delete ``name`` in directory ``fd``, a whole tree if it is a directory."""
+    if st is None:
+        try:
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(name, dir_fd=fd)
+    else:
+        os.unlink(name, dir_fd=fd)
+
+
+def _proc_path(fd: int, name: str) -> str:
+    """A path to ``name`` inside an already-resolved directory fd (for l*xattr calls)."""
+    return f"/proc/self/fd/{fd}/{name}"
+
+
+class _Applier:
+    def __init__(self, state: _State) -> None:
+        self.s = state
+        self.r = _Resolver(state)
+
+    def entry(self, tar: tarfile.TarFile, m: tarfile.TarInfo) -> None:
+        parts = _components(m.name, "path")
+        if not parts:
+            return  # the root itself: its metadata belongs to whoever made the root
+        base = parts[-1]
+        if base.startswith(WHITEOUT_PREFIX):
+            self.whiteout(parts)
+            return
+        for key in m.pax_headers:
+            if key.startswith("SCHILY.xattr." + OVERLAY_XATTR_PREFIX):
+                raise _Refuse(f"it carries the overlayfs-internal xattr {key[13:]}")
+        if m.isdev() and not self.s.privileged:
+            raise _Refuse("it is a device node, which only root may create")
+        if self.s.overlay and m.ischr() and m.devmajor == 0 and m.devminor == 0:
+            raise _Refuse("it is a 0/0 character device, reserved for overlayfs whiteouts")
+        if m.type not in _KINDS:
+            raise _Refuse(f"it has the unsupported tar type {m.type!r}")
+        got = self.r.parent(parts, create=True)
+        assert got is not None
+        pfd, ppath = got
+        try:
+            self._make(tar, m, pfd, ppath, base)
+        finally:
+            os.close(pfd)
+
+    def _make(self, tar: tarfile.TarFile, m: tarfile.TarInfo, pfd: int,
+              ppath: tuple[str, ...], base: str) -> None:
+        path = (*ppath, base)
+        try:
+            existing = os.stat(base, dir_fd=pfd, follow_symlinks=False)
+        except FileNotFoundError:
+            existing = None
+        self.r._touch_dir(pfd, ppath)
+        self.s.written.add(path)
+        if m.isdir():
+            if existing is None or not stat.S_ISDIR(existing.st_mode):
+                if existing is not None:
+                    _remove(pfd, base, existing)
+                os.mkdir(base, 0o700, dir_fd=pfd)
+            fd = os.open(base, _DIR_FLAGS, dir_fd=pfd)
+            try:
+                self._meta_fd(fd, m)
+            finally:
+                os.close(fd)
+            self.s.listed_dirs.add(path)
+            self.s.dir_times[path] = (m.mtime, m.mtime)
+            return
+        if m.islnk():
+            self._hardlink(m, pfd, base, existing)
+            return
+        if existing is not None:
+            _remove(pfd, base, existing)
+        if m.isreg():
+            fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         0o600, dir_fd=pfd)
+            try:
+                src = tar.extractfile(m)
+                assert src is not None
+                while chunk := src.read(CHUNK):
+                    _write_all(fd, chunk)
+                self._meta_fd(fd, m)
+                os.utime(fd, ns=(m.mtime * 10**9, m.mtime * 10**9))
+            finally:
+                os.close(fd)
+            return
+        if m.issym():
+            os.symlink(m.linkname, base, dir_fd=pfd)
+        elif m.isfifo():
+            os.mkfifo(base, 0o600, dir_fd=pfd)
+        else:  # character or block device
+            kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK
+            os.mknod(base, kind | 0o600, os.makedev(m.devmajor, m.devminor), dir_fd=pfd)
+        self._meta_path(pfd, base, m)
+
+    def _hardlink(self, m: tarfile.TarInfo, pfd: int, base: str,
+                  existing: os.stat_result | None) -> None:
+        tparts = _components(m.linkname, "hardlink target")
+        if not tparts:
+            raise _Refuse("it is a hardlink to the root directory")
+        got = self.r.parent(tparts, create=False)
+        if got is None:
+            raise _Refuse(f"it is a hardlink to '{m.linkname}', which does not exist")
+        tfd, _ = got
+        try:
+            try:
+                tst = os.stat(tparts[-1], dir_fd=tfd, follow_symlinks=False)
+            except FileNotFoundError:
+                raise _Refuse(f"it is a hardlink to '{m.linkname}', which does not exist") from None
+            if stat.S_ISDIR(tst.st_mode):
+                raise _Refuse(f"it is a hardlink to the directory '{m.linkname}'")
+            if existing is not None:
+                if (existing.st_dev, existing.st_ino) == (tst.st_dev, tst.st_ino):
+                    return
+                _remove(pfd, base, existing)
+            os.link(tparts[-1], base, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
+        finally:
+            os.close(tfd)
+
+    def _meta_fd(self, fd: int, m: tarfile.TarInfo) -> None:
+        """Owner, mode and xattrs of an open file or directory (owner first: chown clears setuid)."""
+        mode = m.mode & 0o7777
+        if self.s.privileged:
+            os.fchown(fd, m.uid, m.gid)
+        else:
+            mode &= ~(stat.S_ISUID | stat.S_ISGID)
+        for key, value in _xattrs(m).items():
+            if self.s.privileged or key.startswith("user."):
+                os.setxattr(fd, key, value)
+        os.fchmod(fd, mode)
+
+    def _meta_path(self, pfd: int, base: str, m: tarfile.TarInfo) -> None:
+        """The same for entries that cannot be opened (symlinks, devices, fifos)."""
+        path = _proc_path(pfd, base)
+        if self.s.privileged:
+            os.chown(base, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
+        for key, value in _xattrs(m).items():
+            if self.s.privileged or key.startswith("user."):
+                os.setxattr(path, key, value, follow_symlinks=False)
+        if not m.issym():
+            mode = m.mode & 0o7777
+            if not self.s.privileged:
+                mode &= ~(stat.S_ISUID | stat.S_ISGID)
+            os.chmod(base, mode, dir_fd=pfd)
+        os.utime(base, ns=(m.mtime * 10**9, m.mtime * 10**9), dir_fd=pfd, follow_symlinks=False)
+
+    def whiteout(self, parts: list[str]) -> None:
+        base = parts[-1]
+        if base == OPAQUE:
+            self.opaque(parts)
+            return
+        name = base[len(WHITEOUT_PREFIX):]
+        if name in ("", ".", "..") or name.startswith(WHITEOUT_PREFIX):
+            raise _Refuse(f"it is a whiteout of the invalid name {name!r}")
+        got = self.r.parent(parts, create=self.s.overlay)
+        if got is None:
+            return  # its directory is not there: nothing to delete
+        pfd, ppath = got
+        try:
+            self.r._touch_dir(pfd, ppath)
+            if self.s.overlay:
+                with contextlib.suppress(FileNotFoundError):
+                    _remove(pfd, name)
+                os.mknod(name, stat.S_IFCHR | 0o000, 0, dir_fd=pfd)
+                self.s.written.add((*ppath, name))
+            else:
+                _remove(pfd, name)
+        finally:
+            os.close(pfd)
+
+    def opaque(self, parts: list[str]) -> None:
+        got = self.r.parent(parts, create=self.s.overlay)
+        if got is None:
+            return
+        pfd, ppath = got
+        try:
+            if self.s.overlay:
+                os.setxattr(pfd, "trusted.overlay.opaque", b"y")
+                return
+            self.r._touch_dir(pfd, ppath)
+            for name in os.listdir(pfd):
+                if (*ppath, name) not in self.s.written:
+                    _remove(pfd, name)
+        finally:
+            os.close(pfd)
+
+    def finish(self) -> None:
+        """Set directory mtimes last: creating their children changed them."""
+        for path, (atime, mtime) in sorted(self.s.dir_times.items(), reverse=True):
+            fd = self._open_dir(path)
+            if fd is None:
+                continue
+            try:
+                if path in self.s.listed_dirs:
+                    os.utime(fd, ns=(atime * 10**9, mtime * 10**9))
+                else:
+                    os.utime(fd, ns=(atime, mtime))
+            finally:
+                os.close(fd)
+
+    def _open_dir(self, path: tuple[str, ...]) -> int | None:
+        """Reopen a directory this layer touched, without following any symlink."""
+        fd = os.dup(self.s.root_fd)
+        for comp in path:
+            try:
+                child = os.open(comp, _DIR_FLAGS, dir_fd=fd)
+            except OSError:
+                os.close(fd)
+                return None  # later entries replaced or removed it
+            os.close(fd)
+            fd = child
+        return fd
+
+
+_KINDS = {tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE, tarfile.LNKTYPE, tarfile.SYMTYPE,
+          tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.DIRTYPE, tarfile.FIFOTYPE}
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _xattrs(m: tarfile.TarInfo) -> dict[str, bytes]:
+    """xattrs from PAX ``SCHILY.xattr.*`` records, back to their exact bytes."""
+    return {k[13:]: v.encode("utf-8", "surrogateescape")
+            for k, v in m.pax_headers.items() if k.startswith("SCHILY.xattr.")}
+
+
+def apply_layer(stream: BinaryIO, root: Path | str, *, overlay: bool = False,
+                privileged: bool | None = None) -> Digest:
+    """Apply the uncompressed layer tar ``stream`` to ``root``; returns its diffID.
+
+    ``privileged`` (default: running as root) keeps owners, setuid bits, all xattrs
+    and allows device nodes. A refused entry raises ``LayerRefused`` naming it.
+    """
+    if privileged is None:
+        privileged = os.geteuid() == 0
+    root_fd = os.open(root, _DIR_FLAGS)
+    state = _State(root_fd, overlay, privileged)
+    applier = _Applier(state)
+    reader = _HashingReader(stream)
+    name = "?"
+    try:
+        try:
+            with tarfile.open(fileobj=reader, mode="r|", errorlevel=2) as tar:  # type: ignore[call-overload]
+                while (member := tar.next()) is not None:
+                    name = member.name
+                    applier.entry(tar, member)
+                    tar.members.clear()  # stream mode: keep memory flat on huge layers
+        except _Refuse as e:
+            raise LayerRefused(f"layer entry '{name}' refused: {e}") from None
+        except (tarfile.TarError, EOFError) as e:
+            raise InvalidInput(f"corrupt layer tar near entry '{name}': {e}") from None
+        except OSError as e:
+            raise WharfieError(f"cannot apply layer entry '{name}': "
+                               f"{e.strerror or e}") from None
+        applier.finish()
+        reader.drain()
+    finally:
+        os.close(root_fd)
+    return Digest.from_hasher(reader.hash)
