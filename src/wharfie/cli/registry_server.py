@@ -3,6 +3,8 @@ and robots."""
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import click
@@ -64,3 +66,91 @@ def serve_cmd(app: App, addr: str, htpasswd, token_auth, token_key, tls_cert, tl
                   token_auth=token_auth, token_key=token_key, tls_cert=tls_cert,
                   tls_key=tls_key, allow_plain_http=insecure_http, upload_ttl=upload_ttl,
                   **storage))
+
+
+@registry.group("user")
+def user_group() -> None:
+    """Manage users in an htpasswd file (bcrypt)."""
+
+
+@user_group.command("add")
+@click.argument("htpasswd", type=click.Path(path_type=Path))
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_add(htpasswd: Path, name: str, password_stdin: bool) -> None:
+    """Add a user, or change a user's password."""
+    from wharfie.registry.auth.users import Htpasswd
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        raise WharfieError("empty password")
+    Htpasswd(htpasswd).set(name, password)
+
+
+@user_group.command("remove")
+@click.argument("htpasswd", type=click.Path(path_type=Path))
+@click.argument("name")
+def user_remove(htpasswd: Path, name: str) -> None:
+    """Remove a user."""
+    from wharfie.registry.auth.users import Htpasswd
+
+    Htpasswd(htpasswd).remove(name)
+
+
+@user_group.command("list")
+@click.argument("htpasswd", type=click.Path(path_type=Path, exists=True))
+def user_list(htpasswd: Path) -> None:
+    """List users."""
+    from wharfie.registry.auth.users import Htpasswd
+
+    for name in Htpasswd(htpasswd).users():
+        click.echo(name)
+
+
+@registry.group("robot")
+def robot_group() -> None:
+    """Manage robot accounts (tokens for CI); they sign in as robot$NAME."""
+
+
+def _robots(app: App, data: Path | None):
+    from wharfie.registry.auth.robots import Robots
+    from wharfie.registry.server import ServerConfig
+
+    return Robots(ServerConfig(data=_data_dir(app, data)).robots_file)
+
+
+@robot_group.command("create")
+@click.argument("name")
+@click.option("--repo", "repos", multiple=True, required=True,
+              help="Repository pattern the robot may use (repeatable).")
+@click.option("--action", "actions", multiple=True, default=("pull",), show_default=True,
+              type=click.Choice(["pull", "push", "delete"]))
+@click.option("--expires", help="Lifetime, e.g. 30d or 12h (default: none).")
+@click.option("--data", type=click.Path(path_type=Path), help="Registry state directory.")
+@pass_app
+def robot_create(app: App, name, repos, actions, expires, data) -> None:
+    """Create a robot (or re-key it) and print its token once."""
+    from wharfie.registry.policy import parse_duration
+
+    ttl = parse_duration(expires) if expires else None
+    click.echo(_robots(app, data).create(name, list(repos), list(actions), ttl))
+
+
+@robot_group.command("remove")
+@click.argument("name")
+@click.option("--data", type=click.Path(path_type=Path), help="Registry state directory.")
+@pass_app
+def robot_remove(app: App, name: str, data) -> None:
+    """Delete a robot; its token stops working at once."""
+    _robots(app, data).remove(name)
+
+
+@robot_group.command("list")
+@click.option("--data", type=click.Path(path_type=Path), help="Registry state directory.")
+@pass_app
+def robot_list(app: App, data) -> None:
+    """List robots and their grants as JSON."""
+    click.echo(json.dumps(_robots(app, data).list(), indent=2, sort_keys=True))
