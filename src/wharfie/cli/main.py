@@ -21,6 +21,13 @@ from wharfie.paths import default_root
 
 # command name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
+    "images": "wharfie.cli.images:images",
+    "image": "wharfie.cli.image:image",
+    "tag": "wharfie.cli.images:tag",
+    "rmi": "wharfie.cli.images:rmi",
+    "inspect": "wharfie.cli.images:inspect",
+    "history": "wharfie.cli.images:history",
+    "system": "wharfie.cli.system:system",
     "registry": "wharfie.cli.registry_server:registry",
     "save": "wharfie.cli.archive:save",
     "load": "wharfie.cli.archive:load",

@@ -176,11 +176,24 @@ class Removal:
 
     untagged: list[Reference] = field(default_factory=list)
     deleted_images: list[Digest] = field(default_factory=list)  # image IDs
+    deleted_manifests: list[Digest] = field(default_factory=list)
     deleted_blobs: list[tuple[Digest, int]] = field(default_factory=list)
 
     @property
     def reclaimed(self) -> int:
         return sum(n for _, n in self.deleted_blobs)
+
+    @property
+    def deleted_layers(self) -> list[Digest]:
+        """Deleted blobs that were layers (not a manifest, index or config)."""
+        skip = set(self.deleted_images) | set(self.deleted_manifests)
+        return [d for d, _ in self.deleted_blobs if d not in skip]
+
+    def extend(self, other: Removal) -> None:
+        self.untagged += other.untagged
+        self.deleted_images += other.deleted_images
+        self.deleted_manifests += other.deleted_manifests
+        self.deleted_blobs += other.deleted_blobs
 
 
 @dataclass(frozen=True)
@@ -375,6 +388,12 @@ class ImageStore:
         db.execute("INSERT OR REPLACE INTO refs VALUES (?,?,?,?,?)",
                    (str(ref), ref.name, ref.tag, manifest, time.time()))
 
+    def refs(self, digest: str) -> list[Reference]:
+        """Every name (tags and digest references) pointing at a recorded manifest."""
+        with self._db_lock:
+            return [ref_from_name(r[0]) for r in self.db.execute(
+                "SELECT name FROM refs WHERE manifest = ? ORDER BY name", (digest,))]
+
     def untag(self, ref: Reference) -> Digest:
         """Remove one reference (tag or digest); returns what it pointed at. Blobs stay."""
         with self._write() as db:
@@ -419,6 +438,7 @@ class ImageStore:
             if row[2] and Digest(row[0]) not in out.deleted_images:
                 out.deleted_images.append(Digest(row[0]))
             candidates[Digest(d)] = row[1]
+            out.deleted_manifests.append(Digest(d))
             for blob, size in db.execute(
                     "DELETE FROM manifest_blobs WHERE manifest = ? RETURNING blob, size",
                     (d,)).fetchall():

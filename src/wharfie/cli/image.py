@@ -1,0 +1,30 @@
+"""``wharfie image ...``: the group of image commands, each imported only when run.
+
+Other modules add subcommands with one line in IMAGE_COMMANDS
+(name -> "module:attribute"), as the top-level COMMANDS in cli/main.py.
+"""
+
+from __future__ import annotations
+
+import click
+
+from wharfie.cli.main import LazyGroup
+
+IMAGE_COMMANDS: dict[str, str] = {
+    "ls": "wharfie.cli.images:images",
+    "list": "wharfie.cli.images:images",
+    "rm": "wharfie.cli.images:rmi",
+    "remove": "wharfie.cli.images:rmi",
+    "tag": "wharfie.cli.images:tag",
+    "inspect": "wharfie.cli.images:image_inspect",
+    "history": "wharfie.cli.images:history",
+    "prune": "wharfie.cli.images:prune",
+    "save": "wharfie.cli.archive:save",
+    "load": "wharfie.cli.archive:load",
+    "import": "wharfie.cli.archive:import_",
+}
+
+
+@click.group("image", cls=LazyGroup, lazy=IMAGE_COMMANDS)
+def image() -> None:
+    """Manage images."""

@@ -1,0 +1,259 @@
+"""The local image commands: images (image ls), tag, rmi (image rm), inspect, history, prune.
+
+Thin: each parses Docker's flags, calls wharfie.images, and renders rows with
+cli.format. Everything here is imported only when one of these commands runs.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from wharfie.cli.context import App, pass_app
+from wharfie.cli.format import (
+    ellipsis,
+    go_json,
+    go_time,
+    human_size,
+    since,
+    write_rows,
+)
+from wharfie.errors import WharfieError
+from wharfie.images.store import StoredImage
+from wharfie.oci.reference import parse_reference
+
+IMAGE_HEADERS = {
+    "ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
+    "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
+    "Containers": "CONTAINERS", "VirtualSize": "VIRTUAL SIZE", "SharedSize": "SHARED SIZE",
+    "UniqueSize": "UNIQUE SIZE",
+}
+IMAGES_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+IMAGES_DIGESTS_TABLE = ("table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t"
+                        "{{.CreatedSince}}\t{{.Size}}")
+HISTORY_HEADERS = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+                   "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"}
+HISTORY_TABLE = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+
+
+def out(text: str) -> None:
+    sys.stdout.write(text)
+
+
+def short_id(digest: str, trunc: bool) -> str:
+    return digest.partition(":")[2][:12] if trunc else digest
+
+
+def image_rows(images: list[StoredImage], *, digests: bool, trunc: bool) -> list[dict]:
+    """One row per repository:tag (and digest), as Docker's imageFormatTaggedAndDigest."""
+    now = time.time()
+    rows = []
+    for img in images:
+        base = {"ID": short_id(img.id, trunc), "CreatedSince": since(img.created_ts, now),
+                "CreatedAt": go_time(img.created_ts or 0), "Size": human_size(img.size),
+                "Containers": "N/A", "VirtualSize": human_size(img.size),
+                "SharedSize": "N/A", "UniqueSize": "N/A"}
+        if img.dangling:
+            rows.append({**base, "Repository": "<none>", "Tag": "<none>", "Digest": "<none>"})
+            continue
+        tags: dict[str, list[str]] = {}
+        for r in img.repo_tags:
+            tags.setdefault(r.familiar_name, []).append(r.tag or "")
+        repo_digests: dict[str, list[str]] = {}
+        for r in img.repo_digests:
+            repo_digests.setdefault(r.familiar_name, []).append(str(r.digest))
+        for repo, repo_tags in tags.items():
+            ds = repo_digests.pop(repo, [])  # a tagged repository's digests: never own rows
+            if not digests:
+                ds = []
+            for tag in repo_tags:
+                for d in ds or ["<none>"]:
+                    rows.append({**base, "Repository": repo, "Tag": tag, "Digest": d})
+        for repo, ds in repo_digests.items():
+            for d in ds if digests else ["<none>"]:
+                rows.append({**base, "Repository": repo, "Tag": "<none>", "Digest": d})
+    return rows
+
+
+@click.command("images")
+@click.argument("repository", required=False)
+@click.option("-a", "--all", "all_", is_flag=True, help="Show all images (default hides intermediate images)")
+@click.option("--digests", is_flag=True, help="Show digests")
+@click.option("-f", "--filter", "filters", multiple=True, metavar="FILTER",
+              help="Filter output based on conditions provided")
+@click.option("--format", "fmt", help="Format output using a custom template: 'table', "
+              "'table TEMPLATE', 'json', or a Go template")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
+@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs")
+@pass_app
+def images(app: App, repository: str | None, all_: bool, digests: bool, filters: tuple[str, ...],
+           fmt: str | None, no_trunc: bool, quiet: bool) -> None:
+    """List images."""
+    store = app.images
+    listed = store.list()
+    if filters or repository or not all_:
+        from wharfie.images.filters import LIST_FILTERS, ListOptions, filter_images, parse_filters
+
+        f = parse_filters(filters, LIST_FILTERS)
+        if repository:
+            f.setdefault("reference", []).append(repository)
+        listed = filter_images(store, listed, ListOptions(all=all_, filters=f))
+    if quiet and (not fmt or fmt.startswith("table")):
+        fmt = "{{.ID}}"
+    show_digests = digests or bool(fmt and "{{.Digest}}" in fmt)
+    rows = image_rows(listed, digests=show_digests, trunc=not no_trunc)
+    write_rows(fmt, rows, default=IMAGES_DIGESTS_TABLE if digests else IMAGES_TABLE,
+               headers=IMAGE_HEADERS, echo=out)
+
+
+@click.command("tag")
+@click.argument("source")
+@click.argument("target")
+@pass_app
+def tag(app: App, source: str, target: str) -> None:
+    """Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE."""
+    ref = parse_reference(target)
+    store = app.images
+    store.tag(ref, store.lookup(source))
+
+
+@click.command("rmi")
+@click.argument("names", metavar="IMAGE...", nargs=-1, required=True)
+@click.option("-f", "--force", is_flag=True, help="Force removal of the image")
+@pass_app
+def rmi(app: App, names: tuple[str, ...], force: bool) -> None:
+    """Remove one or more images."""
+    from wharfie.images.remove import remove_image
+
+    failed = 0
+    for name in names:
+        try:
+            removal = remove_image(app.images, name, force=force)
+        except WharfieError as e:
+            click.echo(f"wharfie: error: {e.message}", err=True)
+            failed = e.exit_code or 1
+            continue
+        lines = [f"Untagged: {r.familiar()}" for r in removal.untagged]
+        lines += [f"Deleted: {d}" for d in removal.deleted_images]
+        lines += [f"Deleted: {d}" for d in removal.deleted_layers]
+        out("".join(line + "\n" for line in lines))
+    if failed:
+        sys.exit(failed)
+
+
+def _inspect(app: App, names: tuple[str, ...], fmt: str | None, missing: str) -> None:
+    from wharfie.images.inspect import inspect_image
+
+    found, failed = [], False
+    for name in names:
+        try:
+            found.append(inspect_image(app.images.resolve(name), str(app.root)))
+        except WharfieError as e:
+            if not missing or "No such image" not in e.message:
+                click.echo(f"wharfie: error: {e.message}", err=True)
+            else:
+                click.echo(f"wharfie: error: {missing}: {name}", err=True)
+            failed = True
+    if fmt == "json":
+        out("".join(go_json(x) + "\n" for x in found))
+    elif fmt:
+        from wharfie.cli.format import Template
+
+        t = Template(fmt.replace("\\t", "\t").replace("\\n", "\n"))
+        out("".join(t.render(x) + "\n" for x in found))
+    else:
+        out(go_json(found, indent=4) + "\n" if found else "[]\n")
+    if failed:
+        sys.exit(1)
+
+
+@click.command("inspect")
+@click.argument("names", metavar="NAME...", nargs=-1, required=True)
+@click.option("-f", "--format", "fmt", help="Format output using a custom template: 'json', "
+              "or a Go template")
+@click.option("--type", "type_", help="Only inspect objects of the given type (image)")
+@pass_app
+def inspect(app: App, names: tuple[str, ...], fmt: str | None, type_: str | None) -> None:
+    """Return low-level information on images."""
+    if type_ not in (None, "image"):
+        raise WharfieError(f'"{type_}" is not a valid value for --type')
+    _inspect(app, names, fmt, "" if type_ == "image" else "No such object")
+
+
+@click.command("inspect")
+@click.argument("names", metavar="IMAGE...", nargs=-1, required=True)
+@click.option("-f", "--format", "fmt", help="Format output using a custom template: 'json', "
+              "or a Go template")
+@pass_app
+def image_inspect(app: App, names: tuple[str, ...], fmt: str | None) -> None:
+    """Display detailed information on one or more images."""
+    _inspect(app, names, fmt, "")
+
+
+@click.command("history")
+@click.argument("name", metavar="IMAGE")
+@click.option("--format", "fmt", help="Format output using a custom template: 'table', "
+              "'table TEMPLATE', 'json', or a Go template")
+@click.option("-H", "--human", type=bool, default=True, show_default=True,
+              help="Print sizes and dates in human readable format")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
+@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs")
+@pass_app
+def history(app: App, name: str, fmt: str | None, human: bool, no_trunc: bool,
+            quiet: bool) -> None:
+    """Show the history of an image."""
+    from wharfie.images.inspect import history as image_history
+    from wharfie.images.inspect import rfc3339
+
+    entries = image_history(app.images.resolve(name))
+    now = time.time()
+    rows = []
+    for e in entries:
+        created_at = rfc3339(e.created) if e.created else ""
+        by = e.created_by.replace("\t", " ")
+        rows.append({
+            "ID": short_id(e.id, True) if e.id != "<missing>" and not no_trunc else e.id,
+            "CreatedSince": since(e.created, now) if human else created_at,
+            "CreatedAt": created_at,
+            "CreatedBy": by if no_trunc else ellipsis(by, 45),
+            "Size": human_size(e.size) if human else str(e.size),
+            "Comment": e.comment,
+            "Tags": ", ".join(e.tags),
+        })
+    if quiet and (not fmt or fmt.startswith("table")):
+        fmt = "{{.ID}}"
+    write_rows(fmt, rows, default=HISTORY_TABLE, headers=HISTORY_HEADERS, echo=out)
+
+
+@click.command("prune")
+@click.option("-a", "--all", "all_", is_flag=True,
+              help="Remove all unused images, not just dangling ones")
+@click.option("--filter", "filters", multiple=True, metavar="FILTER",
+              help="Provide filter values (e.g. \"until=<timestamp>\")")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@pass_app
+def prune(app: App, all_: bool, filters: tuple[str, ...], force: bool) -> None:
+    """Remove unused images."""
+    from wharfie.images.filters import parse_filters
+    from wharfie.images.prune import PRUNE_FILTERS, prune_images
+
+    f = parse_filters(filters, PRUNE_FILTERS)
+    if not force:
+        what = ("all images without at least one container associated to them" if all_
+                else "all dangling images")
+        out(f"WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return
+    removals = prune_images(app.images, all=all_, filters=f)
+    lines = []
+    for r in removals:
+        lines += [f"untagged: {x.familiar()}" for x in r.untagged]
+        lines += [f"deleted: {d}" for d in r.deleted_images]
+        lines += [f"deleted: {d}" for d in r.deleted_layers]
+    if lines:
+        out("Deleted Images:\n" + "".join(line + "\n" for line in lines) + "\n")
+    total = sum(r.reclaimed for r in removals)
+    out(f"Total reclaimed space: {human_size(total, 4)}\n")

@@ -1,0 +1,37 @@
+"""``docker image prune``: remove dangling images (or, with ``all``, every image)."""
+
+from __future__ import annotations
+
+from wharfie.errors import NotFound
+from wharfie.images.filters import match_labels, parse_until
+from wharfie.images.remove import remove_image
+from wharfie.images.store import ImageStore, Removal
+
+PRUNE_FILTERS = {"until", "label", "label!"}
+
+
+def prune_images(store: ImageStore, *, all: bool = False,
+                 filters: dict[str, list[str]] | None = None) -> list[Removal]:
+    """Delete what ``docker image prune [-a]`` would, one Removal per image; shared blobs
+    stay while another image needs them.
+
+    ``filters``: ``until`` (duration or time: images created before it), ``label`` (must
+    carry), ``label!`` (must not carry).
+    """
+    f = filters or {}
+    until = min(parse_until(v) for v in f["until"]) if "until" in f else None
+    out: list[Removal] = []
+    for img in store.list():
+        if not all and not img.dangling:
+            continue
+        if until is not None and not (img.created_ts or 0) < until:
+            continue
+        if "label" in f and not match_labels(f["label"], img.labels):
+            continue
+        if "label!" in f and any(match_labels([w], img.labels) for w in f["label!"]):
+            continue
+        try:
+            out.append(remove_image(store, img.target, force=True))
+        except NotFound:  # removed meanwhile by another process, or with an index
+            continue
+    return out
