@@ -86,3 +86,9 @@ def test_raw_quotes_and_escapes():
 def test_invalid_escape_token():
     with pytest.raises(DockerfileError):
         ShellLex("!")
+
+
+def test_empty_quotes_make_no_word():
+    # BuildKit only emits a word when its buffer holds text.
+    assert ShellLex().process_words('"" x', {}) == ["x"]
+    assert ShellLex().process_words("''", {}) == []

@@ -32,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "save": "wharfie.cli.archive:save",
     "load": "wharfie.cli.archive:load",
     "import": "wharfie.cli.archive:import_",
+    "lint": "wharfie.cli.dockerfile:lint_cmd",
+    "debug": "wharfie.cli.dockerfile:debug",
 }
 
 

@@ -596,6 +596,8 @@ def parse_heredoc(word: str) -> Heredoc | None:
 
 
 def _heredocs_from_line(line: str) -> list[Heredoc]:
+    if "<<" not in line:  # words keep their raw text here, so a heredoc needs a literal <<
+        return []
     lex = ShellLex("\\", raw_quotes=True, raw_escapes=True, skip_unset_env=True)
     try:
         words = lex.process_words(line, {})

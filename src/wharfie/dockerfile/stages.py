@@ -93,15 +93,18 @@ def parse_dockerfile(source: str | bytes, filename: str = "Dockerfile") -> Docke
     ast = parse(source, filename)
     meta: list[Arg] = []
     stages: list[Stage] = []
+    names: set[str] = set()
     for node in ast.nodes:
         try:
             ins = parse_instruction(node)
         except DockerfileError as e:
             raise e.located(filename) from None
         if isinstance(ins, From):
-            if ins.stage_name and any(s.name == ins.stage_name for s in stages):
+            if ins.stage_name in names:
                 raise DockerfileError(f"duplicate stage name {ins.stage_name!r}",
                                       filename=filename, line=ins.line)
+            if ins.stage_name:
+                names.add(ins.stage_name)
             stages.append(Stage(len(stages), ins.stage_name, ins))
         elif not stages:
             if not isinstance(ins, Arg):
@@ -282,11 +285,13 @@ def resolve(df: Dockerfile, target: str | int | None = None, *,
             build_args: Mapping[str, str] | None = None,
             platform: Platform | str | None = None,
             build_platform: Platform | str | None = None,
-            base_env: Callable[[str], Mapping[str, str]] | None = None) -> ResolvedBuild:
+            base_env: Callable[[str], Mapping[str, str]] | None = None,
+            all_stages: bool = False) -> ResolvedBuild:
     """Expand and scope everything a build of ``target`` (default: last stage) needs.
 
     ``base_env(image)`` may supply the ENV of an external base image, so that
     words referring to it (``$PATH``) expand as in ``docker build``.
+    ``all_stages`` resolves unused stages too (for lint), instead of pruning them.
     """
     build_args = dict(build_args or {})
     predefined = platform_args(platform, build_platform)
@@ -365,7 +370,8 @@ def resolve(df: Dockerfile, target: str | int | None = None, *,
         resolved[i] = rs
         return rs
 
-    visit(tgt)
+    for i in range(len(df.stages)) if all_stages else [tgt]:
+        visit(i)
     allowed = set(PROXY_ARGS) | set(PLATFORM_ARGS)
     unused = sorted(k for k in build_args if k not in consumed and k not in allowed
                     and not k.startswith("BUILDKIT_"))

@@ -77,14 +77,13 @@ class _Words:
             self.add_char(ch)
 
     def add_raw_string(self, s: str) -> None:
-        self.buf.append(s)
+        if s:  # keep ``buf`` truthy only when it holds text, like Go's buf.Len() != 0
+            self.buf.append(s)
         self.in_word = True
 
     def get_words(self) -> list[str]:
         if self.buf:
-            word = "".join(self.buf)
-            if word:
-                self.words.append(word)
+            self.words.append("".join(self.buf))
             self.buf = []
             self.in_word = False
         return self.words
