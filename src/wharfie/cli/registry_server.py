@@ -52,11 +52,14 @@ def registry() -> None:
 @click.option("--insecure-http", is_flag=True, help="Allow plain HTTP on a non-loopback address.")
 @click.option("--upload-ttl", default=24 * 3600.0, show_default=True,
               help="Seconds before an unfinished upload expires.")
+@click.option("--maintenance-every", default="0s", show_default=True,
+              help="Run retention and gc on this schedule, e.g. 6h (0s: never).")
 @_storage_options
 @pass_app
 def serve_cmd(app: App, addr: str, htpasswd, token_auth, token_key, tls_cert, tls_key,
-              insecure_http, upload_ttl, **storage) -> None:
+              insecure_http, upload_ttl, maintenance_every, **storage) -> None:
     """Serve the OCI distribution API."""
+    from wharfie.registry.policy import parse_duration
     from wharfie.registry.server import serve
 
     host, _, port = addr.rpartition(":")
@@ -65,7 +68,7 @@ def serve_cmd(app: App, addr: str, htpasswd, token_auth, token_key, tls_cert, tl
     serve(_config(app, host=host.strip("[]"), port=int(port), htpasswd=htpasswd,
                   token_auth=token_auth, token_key=token_key, tls_cert=tls_cert,
                   tls_key=tls_key, allow_plain_http=insecure_http, upload_ttl=upload_ttl,
-                  **storage))
+                  maintenance_interval=parse_duration(maintenance_every), **storage))
 
 
 @registry.group("user")
@@ -154,3 +157,54 @@ def robot_remove(app: App, name: str, data) -> None:
 def robot_list(app: App, data) -> None:
     """List robots and their grants as JSON."""
     click.echo(json.dumps(_robots(app, data).list(), indent=2, sort_keys=True))
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+@registry.command("gc")
+@click.option("--dry-run", is_flag=True, help="Report what would be deleted; delete nothing.")
+@click.option("--delete-untagged", is_flag=True,
+              help="Also delete manifests no tag reaches (older than the grace period).")
+@click.option("--grace", default="1h", show_default=True,
+              help="Leave anything written or used this recently (at least 2m).")
+@_storage_options
+@pass_app
+def gc_cmd(app: App, dry_run: bool, delete_untagged: bool, grace: str, **storage) -> None:
+    """Delete blobs (and untagged manifests) nothing references. Safe while serving."""
+    from wharfie.registry.maintenance import run_gc
+    from wharfie.registry.policy import parse_duration
+
+    report = run_gc(_config(app, **storage), dry_run=dry_run, delete_untagged=delete_untagged,
+                    grace=parse_duration(grace))
+    verb = "would delete" if dry_run else "deleted"
+    for repo, d in report.manifests:
+        click.echo(f"{verb} manifest {repo}@{d}")
+    for d, size in report.blobs:
+        click.echo(f"{verb} blob {d} ({_size(size)})")
+    click.echo(f"{verb} {len(report.manifests)} manifests, {len(report.blobs)} blobs, "
+               f"{_size(report.freed)}; kept {report.kept_blobs} blobs")
+
+
+@registry.command("retention")
+@click.option("--dry-run", is_flag=True, help="Report what would be deleted; delete nothing.")
+@_storage_options
+@pass_app
+def retention_cmd(app: App, dry_run: bool, **storage) -> None:
+    """Apply the policy file's retention rules (then run gc to reclaim space)."""
+    from wharfie.registry.maintenance import run_retention
+
+    if not storage.get("policy"):
+        raise WharfieError("retention rules come from the policy file: give --policy")
+    report = run_retention(_config(app, **storage), dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    for repo, tag, d in report.tags:
+        click.echo(f"{verb} tag {repo}:{tag} ({d})")
+    for repo, d in report.manifests:
+        click.echo(f"{verb} untagged manifest {repo}@{d}")
+    click.echo(f"{verb} {len(report.tags)} tags, {len(report.manifests)} untagged manifests")

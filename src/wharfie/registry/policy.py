@@ -205,20 +205,10 @@ class Policy:
 
 
 def namespace_usage(store, ns: str) -> int:
-    """Bytes of distinct blobs (layers and configs) linked by the namespace's repos."""
+    """Bytes of distinct blobs (layers and configs) linked by the namespace's repositories."""
     seen: dict[str, int] = {}
-    for repo in _walk_repos(store, ns):
+    for repo in store.all_repositories(ns):
         for d, _ in store.layers(repo):
             if d not in seen:
                 seen[d] = store.blob_size_global(d) or 0
     return sum(seen.values())
-
-
-def _walk_repos(store, prefix: str) -> list[str]:
-    """Repositories at or under ``prefix`` that hold blobs (with or without manifests)."""
-    names = store.driver.list(f"repositories/{prefix}")
-    out = [prefix] if "_layers" in names else []
-    for n in names:
-        if not n.startswith("_"):
-            out += _walk_repos(store, f"{prefix}/{n}")
-    return out

@@ -40,6 +40,7 @@ class ServerConfig:
     s3_prefix: str = ""
     upload_ttl: float = UPLOAD_TTL
     max_manifest: int = MAX_MANIFEST
+    maintenance_interval: float = 0.0  # run retention and gc this often (0: never)
 
     @property
     def robots_file(self) -> Path:
@@ -72,7 +73,7 @@ def build_app(config: ServerConfig) -> tuple[web.Application, RegistryStore]:
     store = RegistryStore(open_driver(config), upload_ttl=config.upload_ttl)
     policy = load_policy(config)
     robots = Robots(config.robots_file)
-    if config.htpasswd or config.policy or robots.list():
+    if config.htpasswd or policy.rules or robots.list():
         key = (load_token_key(config.token_key or config.data / "auth" / "token.key")
                if config.token_auth else None)
         access: OpenAccess = Access(policy, Htpasswd(config.htpasswd) if config.htpasswd
@@ -98,7 +99,30 @@ def build_app(config: ServerConfig) -> tuple[web.Application, RegistryStore]:
         audit.close()
 
     app.cleanup_ctx.append(purge_uploads)
+    if config.maintenance_interval > 0:
+        app.cleanup_ctx.append(_maintenance(config, store))
     return app, store
+
+
+def _maintenance(config: ServerConfig, store: RegistryStore):
+    """A background task: retention (when the policy has rules), then gc, on a schedule."""
+    from wharfie.registry.maintenance import run_gc, run_retention
+
+    async def ctx(app: web.Application):
+        async def loop():
+            while True:
+                await asyncio.sleep(config.maintenance_interval)
+                if config.policy and load_policy(config).retention:
+                    await asyncio.to_thread(run_retention, config, store=store)
+                await asyncio.to_thread(run_gc, config, store=store)
+
+        task = asyncio.create_task(loop())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return ctx
 
 
 def serve(config: ServerConfig) -> None:

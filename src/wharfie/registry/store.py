@@ -37,6 +37,8 @@ from wharfie.registry.storage import Driver
 
 CHUNK = 1 << 20
 UPLOAD_TTL = 24 * 3600.0
+# Blobs and links seen in use are touched at most this often; GC's grace must be longer.
+TOUCH_AFTER = 60.0
 
 
 def blob_key(digest: str) -> str:
@@ -135,8 +137,10 @@ class RegistryStore:
         st = self.driver.stat(blob_key(digest))
         if st is None:
             return None
-        if time.time() - link.mtime > 600:
+        if time.time() - link.mtime > TOUCH_AFTER:
+            # A client that finds a blob here will reference it soon: restart GC's grace.
             self.driver.touch(_layer_key(repo, digest))
+            self.driver.touch(blob_key(digest))
         return st.size
 
     def link_blob(self, repo: str, digest: str) -> None:
@@ -229,8 +233,9 @@ class RegistryStore:
             raise RegistryError("DIGEST_INVALID", "provided digest did not match uploaded content",
                                 {"expected": digest, "actual": known})
         key = blob_key(digest)
+        self.driver.touch(key)  # an existing copy restarts its GC grace before we rely on it
         if self.driver.stat(key) is not None:
-            self.driver.touch(key)
+            pass
         elif len(parts) == 1:
             self.driver.move(parts[0][1], key)
         else:
@@ -324,10 +329,9 @@ class RegistryStore:
         """Store exact bytes, the revision, the tag, the referrer entry and the catalog entry."""
         digest = Digest.of(raw)
         key = blob_key(digest)
+        self.driver.touch(key)
         if self.driver.stat(key) is None:
             self.driver.write(key, raw)
-        else:
-            self.driver.touch(key)
         self.driver.write(_revision_key(repo, digest), media_type.encode())
         if doc.subject is not None:
             desc = {"mediaType": media_type, "digest": digest, "size": len(raw)}
@@ -396,6 +400,16 @@ class RegistryStore:
             raw = self.driver.read(f"{prefix}/{name}")
             if raw:
                 out.append(json.loads(raw))
+        return out
+
+    def all_repositories(self, prefix: str = "") -> list[str]:
+        """Every repository with blobs or manifests, in the catalog or not yet."""
+        base = f"repositories/{prefix}".rstrip("/")
+        names = self.driver.list(base)
+        out = [prefix] if prefix and ("_layers" in names or "_manifests" in names) else []
+        for n in names:
+            if not n.startswith("_"):
+                out += self.all_repositories(f"{prefix}/{n}" if prefix else n)
         return out
 
     def repositories(self) -> list[str]:

@@ -1,0 +1,126 @@
+"""Garbage collection: mark what tags (and, unless asked otherwise, every manifest) reach,
+sweep unreferenced blobs. Safe while servers run:
+
+- upload sessions live outside ``blobs/`` and are never touched;
+- anything written or touched within the grace period counts as live: a blob, or any
+  repository's link to it (servers touch both when a client finds a blob, re-uploads it,
+  mounts it or pushes a manifest naming it), and each blob is re-checked just before it
+  is deleted;
+- an index keeps its children, and a live manifest keeps its referrers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from wharfie.oci import mediatypes as mt
+from wharfie.oci.digest import Digest
+from wharfie.registry.store import TOUCH_AFTER, RegistryStore, blob_key
+
+DEFAULT_GRACE = 3600.0
+
+
+@dataclass
+class GcReport:
+    dry_run: bool
+    manifests: list[tuple[str, Digest]] = field(default_factory=list)  # (repo, digest)
+    blobs: list[tuple[Digest, int]] = field(default_factory=list)
+    kept_blobs: int = 0
+
+    @property
+    def freed(self) -> int:
+        return sum(size for _, size in self.blobs)
+
+
+def _children(raw: bytes) -> tuple[list[Digest], list[Digest]]:
+    """(manifests, blobs) a manifest or index references; nothing if it does not parse."""
+    try:
+        doc = json.loads(raw)
+        if doc.get("mediaType") in mt.INDEXES or "manifests" in doc:
+            return [Digest(m["digest"]) for m in doc.get("manifests") or []], []
+        blobs = [Digest(doc["config"]["digest"])] if doc.get("config") else []
+        blobs += [Digest(x["digest"]) for x in doc.get("layers") or [] if not x.get("urls")]
+        return [], blobs
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return [], []
+
+
+def _subject(raw: bytes) -> Digest | None:
+    try:
+        return Digest(json.loads(raw)["subject"]["digest"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def live_manifests(store: RegistryStore, repo: str, roots: Iterable[Digest],
+                   revisions: set[Digest]) -> set[Digest]:
+    """``roots`` plus every manifest of ``repo`` they reach: an index's children (recursively)
+    and referrers of anything live."""
+    live: set[Digest] = set()
+    subjects: dict[Digest, list[Digest]] = {}
+    for d in revisions:
+        raw = store.manifest_bytes(d)
+        s = _subject(raw) if raw else None
+        if s is not None:
+            subjects.setdefault(s, []).append(d)
+    todo = [d for d in roots if d in revisions]
+    while todo:
+        d = todo.pop()
+        if d in live:
+            continue
+        live.add(d)
+        raw = store.manifest_bytes(d)
+        if raw:
+            todo += [c for c in _children(raw)[0] if c in revisions]
+        todo += subjects.get(d, [])
+    return live
+
+
+def collect(store: RegistryStore, *, dry_run: bool = False, delete_untagged: bool = False,
+            grace: float = DEFAULT_GRACE, now: float | None = None) -> GcReport:
+    """Collect garbage once; returns what was (or, with ``dry_run``, would be) deleted."""
+    grace = max(grace, 2 * TOUCH_AFTER)
+    now = now or time.time()
+    report = GcReport(dry_run)
+    marked: set[str] = set()
+    for repo in store.all_repositories():
+        revisions = dict(store.revisions(repo))
+        roots = {d for t in store.tags(repo) if (d := store.tag_digest(repo, t))}
+        if delete_untagged:
+            roots |= {d for d, mtime in revisions.items() if now - mtime < grace}
+        else:
+            roots |= set(revisions)
+        live = live_manifests(store, repo, roots, set(revisions))
+        for d in sorted(set(revisions) - live):
+            report.manifests.append((repo, d))
+            if not dry_run:
+                store.delete_manifest(repo, d)
+        for d in live:
+            marked.add(d)
+            raw = store.manifest_bytes(d)
+            if raw:
+                marked.update(_children(raw)[1])
+        marked.update(d for d, mtime in store.layers(repo) if now - mtime < grace)
+    for key, st in list(store.driver.walk("blobs")):
+        alg, hexpart = key.split("/")[1:3]
+        d = Digest(f"{alg}:{hexpart}")
+        if d in marked or now - st.mtime < grace:
+            report.kept_blobs += 1
+            continue
+        fresh = store.driver.stat(blob_key(d))
+        if fresh is None or time.time() - fresh.mtime < grace:
+            continue
+        report.blobs.append((d, st.size))
+        if not dry_run:
+            store.driver.delete(blob_key(d))
+            store.forget_cached(d)
+    if not dry_run and report.blobs:
+        gone = {d for d, _ in report.blobs}
+        for repo in store.all_repositories():
+            for d, mtime in list(store.layers(repo)):
+                if d in gone and now - mtime >= grace:
+                    store.unlink_blob(repo, d)
+    return report
