@@ -43,6 +43,10 @@ class LayerRefused(InvalidInput):
     """A layer entry that would escape the root or is otherwise not allowed."""
 
 
+class LayerReadError(WharfieError):
+    """The layer stream itself failed (network, disk, decompression)."""
+
+
 class _Refuse(Exception):
     """Internal: why an entry is refused; wrapped with the entry's name."""
 
@@ -56,7 +60,10 @@ class _HashingReader:
         self.size = 0
 
     def read(self, n: int = -1) -> bytes:
-        data = self._stream.read(n)
+        try:
+            data = self._stream.read(n)
+        except OSError as e:  # the source failed, not the target: say which
+            raise LayerReadError(f"reading the layer failed: {e.strerror or e}") from e
         self.hash.update(data)
         self.size += len(data)
         return data
