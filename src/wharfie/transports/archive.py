@@ -212,8 +212,8 @@ class _Reader:
                     paths: list[str]) -> Image:
         """A manifest for an archive that has none (docker-archive), after checking diffIDs.
 
-        Field order is Go's (mediaType, size, digest), as skopeo writes it, so an archive of
-        uncompressed layers gets the manifest digest ``skopeo inspect`` reports.
+        Field order is Go's (mediaType, size, digest), as skopeo writes it; media types tell
+        the truth about each layer file's compression (sniffed, not assumed).
         """
         compressions = []
         for f, diff_id, path in zip(layers, diff_ids, paths, strict=True):
