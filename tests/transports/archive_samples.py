@@ -7,9 +7,25 @@ import io
 import json
 import tarfile
 
+from wharfie.content.store import ContentStore
 from wharfie.errors import DigestMismatch, InvalidInput, NotFound
+from wharfie.oci.image import Image
 from wharfie.oci.reference import parse_reference
 from wharfie.transports.archive import write_archive
+from wharfie.transports.rootfs import import_rootfs
+
+
+# Fixture bodies live here, not in a conftest.py (a second conftest module shadows the
+# top-level one for suites that ``from conftest import``); test modules wrap them with
+# ``content = pytest.fixture(archive_samples.content)``.
+def content(tmp_path) -> ContentStore:
+    return ContentStore(tmp_path / "content").ensure()
+
+
+def busybox_image(busybox_rootfs_tar, content) -> Image:
+    """The busybox rootfs imported as a one-layer image, as ``wharfie import`` makes it."""
+    with open(busybox_rootfs_tar, "rb") as f:
+        return import_rootfs(f, content, changes=['CMD ["sh"]'])
 
 
 def sha(data: bytes) -> str:

@@ -8,6 +8,7 @@ import json
 import tarfile
 from pathlib import Path
 
+import archive_samples
 import pytest
 from archive_samples import bad_archives, make_tar, old_docker_save, saved, sha
 
@@ -16,6 +17,9 @@ from wharfie.errors import DigestMismatch, WharfieError
 from wharfie.oci import mediatypes as mt
 from wharfie.transports.archive import read_archive
 from wharfie.transports.layout import OCILayout
+
+content = pytest.fixture(archive_samples.content)
+busybox_image = pytest.fixture(archive_samples.busybox_image)
 
 
 @pytest.fixture

@@ -9,12 +9,16 @@ import subprocess
 import sys
 import tarfile
 
+import archive_samples
 import pytest
 from archive_samples import bad_archives
 
 from wharfie.images.store import ImageStore
 from wharfie.oci.reference import parse_reference
 from wharfie.transports.archive import write_archive
+
+content = pytest.fixture(archive_samples.content)
+busybox_image = pytest.fixture(archive_samples.busybox_image)
 
 
 def one_error_line(res) -> str:

@@ -7,6 +7,7 @@ import io
 import json
 import tarfile
 
+import archive_samples
 import pytest
 from isal import igzip
 
@@ -14,6 +15,9 @@ from wharfie.errors import InvalidInput
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.platform import host_platform
 from wharfie.transports.rootfs import apply_changes, import_rootfs
+
+content = pytest.fixture(archive_samples.content)
+busybox_image = pytest.fixture(archive_samples.busybox_image)
 
 
 def test_import_hashes_and_compresses_in_one_pass(busybox_rootfs_tar, content):
