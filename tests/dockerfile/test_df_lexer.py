@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wharfie.dockerfile.errors import DockerfileError
 from wharfie.dockerfile.lexer.shell import ShellError, ShellLex
@@ -92,3 +94,43 @@ def test_empty_quotes_make_no_word():
     # BuildKit only emits a word when its buffer holds text.
     assert ShellLex().process_words('"" x', {}) == ["x"]
     assert ShellLex().process_words("''", {}) == []
+
+
+def _regex_prefix_end(pattern: str, value: str, greedy: bool) -> int | None:
+    """Reference: the pattern as a backtracking regex (fine for tiny inputs)."""
+    import re
+
+    rx = "".join(".*" if c == "*" and greedy else ".*?" if c == "*" else "." if c == "?"
+                 else re.escape(c) for c in pattern)
+    m = re.match(rx, value, re.DOTALL)
+    return m.end() if m else None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="ab*?", max_size=6), st.text(alphabet="ab\n", max_size=8), st.booleans())
+def test_glob_matches_like_a_regex(pattern: str, value: str, greedy: bool):
+    from wharfie.dockerfile.lexer.shell import _Glob
+
+    # greedy stars give the longest prefix match, lazy ones the shortest
+    assert _Glob(pattern).match_prefix(value, greedy) == _regex_prefix_end(pattern, value, greedy)
+
+
+@pytest.mark.parametrize(("word", "expected"), [
+    ("${v//*/-}", "-"),          # Go: no second replacement for the empty match at the end
+    ("${e//x/-}", ""),
+    ("${v///-}", "-a-X-b-X-c-"),  # empty pattern matches between every character
+    ("${v/X*/-}", "a-"),
+    ("${v/\\*/-}", "aXbXc"),
+])
+def test_replace_follows_go_semantics(word: str, expected: str):
+    assert ShellLex().process_word(word, {"v": "aXbXc", "e": ""}) == expected
+
+
+@pytest.mark.timeout(10)
+def test_pathological_patterns_do_not_hang():
+    value = "a" * 3000
+    pattern = "*a" * 40 + "b"
+    lex = ShellLex()
+    assert lex.process_word("${v#" + pattern + "}", {"v": value}) == value
+    assert lex.process_word("${v%%" + pattern + "}", {"v": value}) == value
+    assert lex.process_word("${v//" + pattern + "/x}", {"v": value[:300]}) == value[:300]

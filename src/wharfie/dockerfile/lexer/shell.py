@@ -8,7 +8,6 @@ lexer so ``ENV``, ``COPY`` and friends see exactly what ``docker build`` sees.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -327,11 +326,7 @@ class _ShellWord:
             value = self.get_env(name)
             if self.lex.skip_unset_env and value is None:
                 return "${" + name + "/" + pattern + "/" + replacement + "}"
-            regex = _pattern_to_regex(pattern, greedy=True, anchored=False)
-            value = value or ""
-            if replace_all:
-                return regex.sub(lambda _m: replacement, value)
-            return regex.sub(lambda _m: replacement, value, count=1)
+            return _Glob(pattern).replace(value or "", replacement, replace_all)
         raise ShellError(f"unsupported modifier ({chs}) in substitution")
 
     def process_name(self) -> str:
@@ -359,38 +354,108 @@ class _ShellWord:
         return value
 
 
-_REGEX_SPECIAL = frozenset("[]{}.+()|^$")
+class _Glob:
+    """A ``${v#pattern}`` pattern (``*``, ``?``, ``\\`` escapes, no brackets).
 
+    BuildKit turns these into Go (RE2) regexes, which never backtrack. Python's
+    ``re`` would, exponentially on patterns like ``*a*a*a*b``, so this matcher
+    simulates the pattern over a bitset of positions: linear in the pattern per
+    start position, whatever the input.
+    """
 
-def _pattern_to_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:
-    """A shell wildcard pattern (``*``, ``?``, ``\\`` escapes) as a regex, as BuildKit converts it."""
-    out = ["^"] if anchored else []
-    star = ".*" if greedy else ".*?"
-    i, n = 0, len(pattern)
-    while i < n:
-        tok = pattern[i]
-        i += 1
-        if tok == "*":
-            out.append(star)
-        elif tok == "?":
-            out.append(".")
-        elif tok == "\\":
-            if i < n and pattern[i] in "}/":
-                continue
-            nxt = pattern[i] if i < n else ""
+    def __init__(self, pattern: str) -> None:
+        self.kinds: list[int] = []          # 0 literal, 1 any character, 2 star
+        self.tokens: list[str | None] = []  # the literal character for kind 0
+        i, n = 0, len(pattern)
+        while i < n:
+            tok = pattern[i]
             i += 1
-            if nxt not in ("*", "?", "\\"):
-                raise ShellError(f"invalid pattern ({pattern}) in substitution: "
-                                 f"invalid escape '\\{nxt}'")
-            out.append("\\" + nxt)
-        else:
-            out.append(re.escape(tok) if tok in _REGEX_SPECIAL or not tok.isalnum() else tok)
-    return re.compile("".join(out))
+            if tok == "*":
+                if not self.kinds or self.kinds[-1] != 2:  # ** == *
+                    self.kinds.append(2)
+                    self.tokens.append(None)
+            elif tok == "?":
+                self.kinds.append(1)
+                self.tokens.append(None)
+            elif tok == "\\":
+                if i < n and pattern[i] in "}/":
+                    continue
+                nxt = pattern[i] if i < n else ""
+                i += 1
+                if nxt not in ("*", "?", "\\"):
+                    raise ShellError(f"invalid pattern ({pattern}) in substitution: "
+                                     f"invalid escape '\\{nxt}'")
+                self.kinds.append(0)
+                self.tokens.append(nxt)
+            else:
+                self.kinds.append(0)
+                self.tokens.append(tok)
+
+    def _ends(self, value: str, start: int, masks: dict[str, int]) -> int:
+        """Bitset of end positions of matches of the whole pattern starting at ``start``."""
+        n = len(value)
+        below_n = (1 << n) - 1
+        states = 1 << start
+        for kind, tok in zip(self.kinds, self.tokens, strict=True):
+            if not states:
+                return 0
+            if kind == 0:
+                states = (states & masks.get(tok, 0)) << 1  # type: ignore[arg-type]
+            elif kind == 1:
+                states = (states & below_n) << 1
+            else:
+                lowest = states & -states
+                states = (1 << (n + 1)) - lowest
+        return states
+
+    @staticmethod
+    def _masks(value: str) -> dict[str, int]:
+        masks: dict[str, int] = {}
+        for pos, ch in enumerate(value):
+            masks[ch] = masks.get(ch, 0) | (1 << pos)
+        return masks
+
+    def match_prefix(self, value: str, greedy: bool) -> int | None:
+        """End of the shortest (or longest) match anchored at the start, if any."""
+        ends = self._ends(value, 0, self._masks(value))
+        if not ends:
+            return None
+        return ends.bit_length() - 1 if greedy else (ends & -ends).bit_length() - 1
+
+    def find(self, value: str, start: int, masks: dict[str, int]) -> tuple[int, int] | None:
+        """The leftmost match at or after ``start``, longest at that position."""
+        for i in range(start, len(value) + 1):
+            ends = self._ends(value, i, masks)
+            if ends:
+                return i, ends.bit_length() - 1
+        return None
+
+    def replace(self, value: str, repl: str, replace_all: bool) -> str:
+        """Go's ReplaceAllString (or the first match only), empty-match rules included."""
+        masks = self._masks(value)
+        if not replace_all:
+            m = self.find(value, 0, masks)
+            return value if m is None else value[:m[0]] + repl + value[m[1]:]
+        out: list[str] = []
+        last_end = search = 0
+        n = len(value)
+        while search <= n:
+            m = self.find(value, search, masks)
+            if m is None:
+                break
+            a0, a1 = m
+            out.append(value[last_end:a0])
+            if a1 > last_end or a0 == 0:
+                out.append(repl)
+            last_end = a1
+            search = search + 1 if search + 1 > a1 else a1
+        out.append(value[last_end:])
+        return "".join(out)
 
 
 def _trim_prefix(pattern: str, value: str, greedy: bool) -> str:
-    m = _pattern_to_regex(pattern, greedy=greedy, anchored=True).search(value)
-    return value[m.end():] if m else value
+    end = _Glob(pattern).match_prefix(value, greedy)
+    return value if end is None else value[end:]
 
 
 def _reverse_pattern(pattern: str) -> str:
@@ -408,5 +473,5 @@ def _reverse_pattern(pattern: str) -> str:
 
 
 def _trim_suffix(pattern: str, value: str, greedy: bool) -> str:
-    # Regexes find leftmost matches only: reverse both to find the shortest rightmost one.
+    # Find the shortest rightmost match as a leftmost one: reverse pattern and value.
     return _trim_prefix(_reverse_pattern(pattern), value[::-1], greedy)[::-1]
