@@ -71,6 +71,7 @@ def error(body: str) -> str:
     ("SHELL bash -c", "SHELL requires the arguments to be in JSON form"),
     ("WORKDIR", "WORKDIR requires exactly one argument"),
     ("EXPOSE 99999", "invalid port range"),
+    ("STOPSIGNAL SIGBOGUS", "invalid signal: SIGBOGUS"),
     ("EXPOSE 80/icmp", "invalid port"),
     ("ENV =x", "ENV names can not be blank"),
     ("ARG =x", "ARG names can not be blank"),

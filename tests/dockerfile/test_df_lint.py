@@ -52,6 +52,15 @@ def found(text: str, **kw) -> list[tuple[str, int]]:
     ("from a:1 AS build\n", [("FromAsCasing", 1)]),
     ("FROM a:1\nCOPY . .\nRUN pip install -r requirements.txt\n", [("CopyBeforeInstall", 2)]),
     ("FROM a:1\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\nCOPY . .\n", []),
+    ("FROM a:1 AS scratch\n", [("ReservedStageName", 1)]),
+    ("FROM a:1\nENV K V\nLABEL a=b\n", [("LegacyKeyValueFormat", 2)]),
+    ("FROM a:1\nrun x\nCMD [\"a\"]\n", [("ConsistentInstructionCasing", 2)]),
+    ("from a:1\nrun x\n", []),
+    ("FROM a:1\nRUN a \\\n\n  b\n", [("NoEmptyContinuation", 2)]),
+    ("FROM a:1\nWORKDIR app\nWORKDIR /srv\nWORKDIR sub\n", [("WorkdirRelativePath", 2)]),
+    ("ARG TAG=1\nFROM a:$TAG\nFROM b:${NOPE}\nFROM --platform=$BUILDPLATFORM c:1\n",
+     [("UndefinedArgInFrom", 3)]),
+    ("# check=experimental=all\nFROM a:1\n", []),
 ])
 def test_rules(text: str, expected: list[tuple[str, int]]):
     assert found(text) == expected

@@ -44,8 +44,8 @@ def test_env_pairs_on_one_line_use_previous_env():
 
 
 def test_expansion_only_where_docker_expands():
-    text = ("FROM a\nENV D=/data P=8080 U=app\nRUN echo $D\nCMD echo $D\nCOPY --chown=$U $D/x $D/\n"
-            "EXPOSE $P/udp\nUSER $U\nVOLUME $D\nWORKDIR $D\nLABEL k=$U\nSTOPSIGNAL SIG$U\n")
+    text = ("FROM a\nENV D=/data P=8080 U=app S=TERM\nRUN echo $D\nCMD echo $D\nCOPY --chown=$U $D/x $D/\n"
+            "EXPOSE $P/udp\nUSER $U\nVOLUME $D\nWORKDIR $D\nLABEL k=$U\nSTOPSIGNAL SIG$S\n")
     _, ins = steps(text)
     assert isinstance(ins[1], Run) and ins[1].command == ["echo $D"]
     assert ins[2].command == ["echo $D"]
@@ -54,7 +54,7 @@ def test_expansion_only_where_docker_expands():
     assert isinstance(ins[4], Expose) and ins[4].ports == ["8080/udp"]
     assert isinstance(ins[5], User) and ins[5].user == "app"
     assert isinstance(ins[6], Volume) and ins[6].paths == ["/data"]
-    assert ins[8].pairs == [("k", "app")] and ins[9].signal == "SIGapp"
+    assert ins[8].pairs == [("k", "app")] and ins[9].signal == "SIGTERM"
 
 
 def test_copy_heredoc_expansion_respects_quoting():
@@ -154,5 +154,7 @@ def test_structure_errors():
         parse_dockerfile("ARG X=1\n")
     with pytest.raises(DockerfileError, match="Dockerfile:2: failed to process"):
         resolve(parse_dockerfile("FROM a\nWORKDIR ${X:?needed}\n"))
+    with pytest.raises(DockerfileError, match="Dockerfile:3: invalid signal: SIGNOPE"):
+        resolve(parse_dockerfile("FROM a\nENV S=NOPE\nSTOPSIGNAL SIG$S\n"))
     with pytest.raises(DockerfileError, match="should not be blank"):
         resolve(parse_dockerfile("ARG B\nFROM $B\n"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import signal
 from dataclasses import dataclass, field
 
 from wharfie.dockerfile.errors import DockerfileError
@@ -574,9 +575,24 @@ def _parse_maintainer(node: Node) -> Maintainer:
     return Maintainer(**_base(node), maintainer=_exactly_one(node))
 
 
+def validate_signal(sig: str) -> None:
+    """Check an expanded STOPSIGNAL: a number, or a name like SIGTERM / TERM / SIGRTMIN+3."""
+    if sig.isdigit() and 0 < int(sig) < 65:
+        return
+    name = sig.upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    m = re.fullmatch(r"SIGRTM(IN|AX)([+-]\d+)?", name)
+    if m or isinstance(getattr(signal.Signals, name, None), signal.Signals):
+        return
+    raise DockerfileError(f"invalid signal: {sig}")
+
+
 def _parse_stopsignal(node: Node) -> Stopsignal:
     _no_flags(node)
-    return Stopsignal(**_base(node), signal=_exactly_one(node))
+    sig = _exactly_one(node)
+    if "$" not in sig:
+        validate_signal(sig)
+    return Stopsignal(**_base(node), signal=sig)
 
 
 def _parse_user(node: Node) -> User:

@@ -24,13 +24,22 @@ from wharfie.dockerfile.instructions import (
     Entrypoint,
     Env,
     Instruction,
+    Label,
     Maintainer,
     Onbuild,
     Run,
     User,
+    Workdir,
     suggest,
 )
-from wharfie.dockerfile.stages import Dockerfile, Stage, parse_dockerfile, resolve
+from wharfie.dockerfile.lexer.shell import ShellLex
+from wharfie.dockerfile.stages import (
+    PLATFORM_ARGS,
+    Dockerfile,
+    Stage,
+    parse_dockerfile,
+    resolve,
+)
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 
@@ -91,6 +100,18 @@ RULES: dict[str, Rule] = {r.id: r for r in [
          "write FROM ... AS name (or from ... as name) consistently"),
     Rule("CopyBeforeInstall", WARNING, "Whole context copied before dependencies are installed",
          "copy the dependency manifests first, install, then COPY the rest"),
+    Rule("ReservedStageName", WARNING, "A stage is named 'scratch' or 'context'",
+         "pick another stage name: these words mean something else to FROM and COPY"),
+    Rule("LegacyKeyValueFormat", WARNING, "ENV or LABEL in the legacy 'key value' form",
+         "write key=value"),
+    Rule("ConsistentInstructionCasing", WARNING, "Instruction casing differs from the rest",
+         "write every instruction in the same case (upper case is usual)"),
+    Rule("NoEmptyContinuation", WARNING, "Empty line inside a continued instruction",
+         "remove the blank line or the trailing escape before it"),
+    Rule("WorkdirRelativePath", WARNING, "Relative WORKDIR before any absolute one",
+         "use an absolute path: the base image decides what it is relative to"),
+    Rule("UndefinedArgInFrom", WARNING, "FROM uses an ARG not declared before the first FROM",
+         "declare it with ARG before the first FROM, with a default"),
     Rule("MissingDockerignore", WARNING, "No .dockerignore beside a large build context",
          "add a .dockerignore to keep .git, build output and caches out of the context"),
 ]}
@@ -320,6 +341,51 @@ def _casing(df: Dockerfile, _ctx: Path | None):
                 yield "FromAsCasing", f.line, f"'{f.as_keyword}' does not match '{kw}'"
 
 
+@_check
+def _buildkit_style(df: Dockerfile, _ctx: Path | None):
+    for s in df.stages:
+        if s.name in ("scratch", "context"):
+            yield "ReservedStageName", s.from_.line, f"stage name {s.name!r} is reserved"
+        relative_ok = False
+        for ins in s.instructions:
+            if isinstance(ins, Env | Label) and ins.legacy:
+                yield "LegacyKeyValueFormat", ins.line, f"{ins.name} key value: write key=value"
+            if isinstance(ins, Workdir):
+                if ins.path.startswith(("/", "$")) or re.match(r"^[A-Za-z]:[\\/]", ins.path):
+                    relative_ok = True
+                elif not relative_ok:
+                    yield "WorkdirRelativePath", ins.line, f"WORKDIR {ins.path} is relative " \
+                        "to whatever the base image set"
+    nodes = [n for n in df.ast.nodes]
+    words = [n.value for n in nodes] + [n.sub.value for n in nodes if n.sub is not None]
+    upper = sum(w.isupper() for w in words)
+    lower = sum(w.islower() for w in words)
+    want_upper = upper >= lower
+    for n in nodes:
+        for w in [n.value] + ([n.sub.value] if n.sub is not None else []):
+            if (want_upper and not w.isupper()) or (not want_upper and not w.islower()):
+                yield "ConsistentInstructionCasing", n.start_line, f"{w!r} should be " \
+                    f"{'upper' if want_upper else 'lower'} case like the other instructions"
+    for line in df.ast.empty_continuations:
+        yield "NoEmptyContinuation", line, "an empty line continues this instruction"
+
+
+@_check
+def _undefined_arg_in_from(df: Dockerfile, _ctx: Path | None):
+    declared = set(PLATFORM_ARGS) | {n for a in df.meta_args for n, _ in a.args}
+    lex = ShellLex(df.escape)
+    env = {k: "x" for k in declared}
+    for s in df.stages:
+        for word in filter(None, (s.from_.base, s.from_.platform)):
+            try:
+                unmatched = lex.process(word, env).unmatched
+            except DockerfileError:
+                continue  # resolve() reports the expansion error itself
+            for name in sorted(unmatched):
+                yield "UndefinedArgInFrom", s.from_.line, f"FROM uses ${name}, which no ARG " \
+                    "before the first FROM declares"
+
+
 def _whole_context(ins: Copy) -> bool:
     return not ins.from_ and any(src in (".", "./", "*", "./*") for src in ins.sources)
 
@@ -380,6 +446,8 @@ def _check_directive(value: str | None) -> tuple[set[str], bool]:
             skip |= {x.strip() for x in v.split(",") if x.strip()}
         elif key == "error":
             error = v.strip().lower() == "true"
+        elif key == "experimental":
+            continue  # BuildKit's opt-in for experimental rules; wharfie has none
         elif key:
             raise DockerfileError(f"invalid check directive key {key!r} (use skip= or error=)")
     for rule in skip - {"all"}:

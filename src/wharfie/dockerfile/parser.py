@@ -89,6 +89,7 @@ class ParseResult:
     directives: list[Directive] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     filename: str = "Dockerfile"
+    empty_continuations: list[int] = field(default_factory=list)  # instruction start lines
 
     def directive(self, name: str) -> str | None:
         for d in self.directives:
@@ -176,6 +177,7 @@ def parse(source: str | bytes, filename: str = "Dockerfile") -> ParseResult:
     nodes: list[Node] = []
     warnings: list[str] = []
     comments: list[str] = []
+    empty_continuations: list[int] = []
     current = 0
     i = 0
     n = len(lines)
@@ -225,6 +227,7 @@ def parse(source: str | bytes, filename: str = "Dockerfile") -> ParseResult:
 
         if has_empty:
             warnings.append(f"{filename}:{start}: empty continuation line")
+            empty_continuations.append(start)
 
         try:
             node = _node_from_line(line, d, comments)
@@ -267,7 +270,8 @@ def parse(source: str | bytes, filename: str = "Dockerfile") -> ParseResult:
         raise DockerfileError("file with no instructions", filename=filename,
                               line=current or None)
     return ParseResult(nodes=nodes, escape=d.escape, directives=d.seen,
-                       warnings=warnings, filename=filename)
+                       warnings=warnings, filename=filename,
+                       empty_continuations=empty_continuations)
 
 
 def _trim_continuation(line: str, d: _Directives) -> tuple[str, bool]:

@@ -34,6 +34,7 @@ from wharfie.dockerfile.instructions import (
     parse_instruction,
     suggest,
     validate_port,
+    validate_signal,
 )
 from wharfie.dockerfile.lexer.shell import ShellError, ShellLex
 from wharfie.dockerfile.parser import ParseResult, parse
@@ -233,7 +234,9 @@ def _expand(ins: Instruction, x: _Expander) -> Instruction:
             validate_port(p)
         return rep(ins, ports=ports)
     if isinstance(ins, Stopsignal):
-        return rep(ins, signal=x.word(ins.signal))
+        signal = x.word(ins.signal)
+        validate_signal(signal)
+        return rep(ins, signal=signal)
     if isinstance(ins, User):
         return rep(ins, user=x.word(ins.user))
     if isinstance(ins, Workdir):
@@ -354,7 +357,10 @@ def resolve(df: Dockerfile, target: str | int | None = None, *,
                         args[name] = meta_env[name]
                 expanded: Instruction = ins
             else:
-                expanded = _expand(ins, x)
+                try:
+                    expanded = _expand(ins, x)
+                except DockerfileError as e:
+                    raise e.located(df.filename, ins.line, ins.end_line) from None
             if isinstance(expanded, Env):
                 for k, v in expanded.pairs:
                     env[k] = v

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from wharfie.dockerfile.errors import DockerfileError
+from wharfie.dockerfile.gostr import quote
 
 # Go's unicode.IsSpace (the White_Space property), which differs from str.isspace.
 _GO_SPACE = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
@@ -122,14 +123,8 @@ class ShellLex:
         try:
             result, words = sw.process_stop_on(_EOF, self.raw_escapes)
         except ShellError as e:
-            raise ShellError(f"failed to process {_go_quote(word)}: {e.problem}") from None
+            raise ShellError(f"failed to process {quote(word)}: {e.problem}") from None
         return WordResult(result, words, sw.matched, sw.unmatched)
-
-
-def _go_quote(s: str) -> str:
-    from wharfie.dockerfile.gostr import quote
-
-    return quote(s)
 
 
 class _ShellWord:
