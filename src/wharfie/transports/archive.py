@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import tarfile
 from collections.abc import Callable, Iterable
@@ -87,7 +88,7 @@ class _Reader:
 
     def scan(self, stream: BinaryIO) -> None:
         try:
-            with tarfile.open(fileobj=auto_decompress(stream), mode="r|", bufsize=1 << 20) as tf:
+            with _open_tar(stream) as tf:
                 for member in tf:
                     self._member(tf, member)
         except (tarfile.TarError, EOFError) as e:
@@ -310,6 +311,20 @@ class _Reader:
         if not out:
             raise InvalidInput("invalid archive: index.json lists no images")
         return out
+
+
+def _open_tar(stream: BinaryIO) -> tarfile.TarFile:
+    """A plain tar file is read in place (members straight from the file, one pass front to
+    back); a pipe or a compressed tar through tarfile's stream mode."""
+    seekable = False
+    try:
+        seekable = stream.seekable() and os.fstat(stream.fileno()).st_size > 0 and \
+            sniff(os.pread(stream.fileno(), 6, stream.tell())) == "none"
+    except (OSError, AttributeError, ValueError):
+        pass  # not a plain file: stream it
+    if seekable:
+        return tarfile.open(fileobj=stream, mode="r:")
+    return tarfile.open(fileobj=auto_decompress(stream), mode="r|", bufsize=1 << 20)
 
 
 def _parse_tag(text: str, where: str) -> Reference:
