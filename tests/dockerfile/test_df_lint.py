@@ -96,6 +96,9 @@ def test_missing_dockerignore_only_for_large_context(tmp_path: Path, monkeypatch
     for i in range(10):
         (tmp_path / f"f{i}").write_text("x")
     assert found("FROM a:1\n", context=tmp_path) == [("MissingDockerignore", 1)]
+    (tmp_path / "Dockerfile.dockerignore").write_text(".git\n")
+    assert found("FROM a:1\n", filename=str(tmp_path / "Dockerfile"), context=tmp_path) == []
+    (tmp_path / "Dockerfile.dockerignore").unlink()
     (tmp_path / ".dockerignore").write_text(".git\n")
     assert found("FROM a:1\n", context=tmp_path) == []
 

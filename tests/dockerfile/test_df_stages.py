@@ -158,3 +158,16 @@ def test_structure_errors():
         resolve(parse_dockerfile("FROM a\nENV S=NOPE\nSTOPSIGNAL SIG$S\n"))
     with pytest.raises(DockerfileError, match="should not be blank"):
         resolve(parse_dockerfile("ARG B\nFROM $B\n"))
+
+
+def test_onbuild_triggers_round_trip_and_expand():
+    from wharfie.dockerfile import expand_instruction, parse_triggers
+
+    df = parse_dockerfile("FROM a\nONBUILD COPY <<EOF /cfg\nv=$V\nEOF\nONBUILD WORKDIR /$V\n")
+    stored = [ins.expression for ins in df.stages[0].instructions]
+    copy, workdir = parse_triggers(stored, "img:1")
+    assert isinstance(copy, Copy) and copy.contents[0].data == "v=$V\n"
+    assert expand_instruction(copy, {"V": "1"}).contents[0].data == "v=1\n"
+    assert expand_instruction(workdir, {"V": "x"}).path == "/x"
+    with pytest.raises(DockerfileError, match="ONBUILD trigger of img:1: FROM isn't allowed"):
+        parse_triggers(["FROM x"], "img:1")

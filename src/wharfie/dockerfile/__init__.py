@@ -6,6 +6,7 @@ Public API for the build engine:
 - :func:`resolve` -> :class:`ResolvedBuild` (ARG scoping, build args, expanded words,
   unused-build-arg warnings) for a target;
 - :func:`needed_stages` -> the stage indexes a target depends on;
+- :func:`expand_instruction` and :func:`parse_triggers` for base-image ONBUILD triggers;
 - :class:`ShellLex` for word expansion (``process_word``, ``process_words``).
 """
 
@@ -16,8 +17,11 @@ from wharfie.dockerfile.stages import (
     Dockerfile,
     ResolvedBuild,
     ResolvedStage,
+    Step,
+    expand_instruction,
     needed_stages,
     parse_dockerfile,
+    parse_triggers,
     resolve,
 )
 
@@ -29,8 +33,11 @@ __all__ = [
     "ResolvedBuild",
     "ResolvedStage",
     "ShellLex",
+    "Step",
+    "expand_instruction",
     "needed_stages",
     "parse",
     "parse_dockerfile",
+    "parse_triggers",
     "resolve",
 ]

@@ -424,7 +424,8 @@ def context_is_large(context: Path) -> bool:
 def _dockerignore(df: Dockerfile, ctx: Path | None):
     if ctx is None or (ctx / ".dockerignore").exists():
         return
-    if Path(df.filename).name and (ctx / (Path(df.filename).name + ".dockerignore")).exists():
+    own = Path(df.filename)  # <Dockerfile>.dockerignore beside the Dockerfile also counts
+    if own.with_name(own.name + ".dockerignore").exists():
         return
     if context_is_large(ctx):
         yield "MissingDockerignore", 1, f"context {ctx} is large and has no .dockerignore"

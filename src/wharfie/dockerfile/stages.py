@@ -249,6 +249,41 @@ def _expand(ins: Instruction, x: _Expander) -> Instruction:
     return ins
 
 
+def expand_instruction(ins: Instruction, env: Mapping[str, str], escape: str = "\\",
+                       filename: str = "Dockerfile") -> Instruction:
+    """A copy of ``ins`` with its words expanded against ``env``, where Docker expands them.
+
+    For instructions the engine meets outside :func:`resolve`, such as the ONBUILD
+    triggers of a base image (see :func:`parse_triggers`).
+    """
+    x = _Expander(escape, env, set(env), filename, [], ins)
+    try:
+        return _expand(ins, x)
+    except DockerfileError as e:
+        raise e.located(filename, ins.line, ins.end_line) from None
+
+
+def parse_triggers(triggers: list[str], image: str = "base image") -> list[Instruction]:
+    """The ONBUILD triggers of a base image's config, typed, in order.
+
+    Each trigger is one instruction (heredoc bodies included) as ``ONBUILD`` stored it.
+    """
+    out: list[Instruction] = []
+    for text in triggers:
+        name = f"ONBUILD trigger of {image}"
+        ast = parse(text, name)
+        if len(ast.nodes) != 1:
+            raise DockerfileError(f"{name}: expected one instruction, got {len(ast.nodes)}")
+        trigger = ast.nodes[0].value.upper()
+        if trigger in ("ONBUILD", "FROM", "MAINTAINER"):
+            raise DockerfileError(f"{name}: {trigger} isn't allowed as an ONBUILD trigger")
+        try:
+            out.append(parse_instruction(ast.nodes[0]))
+        except DockerfileError as e:
+            raise e.located(name) from None
+    return out
+
+
 def _stage_refs(df: Dockerfile, meta_env: Mapping[str, str]) -> dict[int, tuple[str, int | None]]:
     """For each stage: its expanded base and the earlier stage it builds on, if any."""
     out: dict[int, tuple[str, int | None]] = {}
