@@ -14,7 +14,9 @@ import fcntl
 import hashlib
 import json
 import os
+import queue
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +26,7 @@ from wharfie.errors import DigestMismatch, NotFound, WharfieError
 from wharfie.oci.digest import Digest
 
 CHUNK = 1 << 20
+PIPE_CHUNK = 4 << 20  # buffers of the hash/write pipeline: big enough to amortize each call
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
 
 
@@ -44,6 +47,102 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, path)
     fsync_dir(path.parent)
+
+
+def _read_into(stream: BinaryIO, buf: bytearray) -> int:
+    """Fill ``buf`` from ``stream`` as far as it goes; 0 only at end of stream."""
+    view = memoryview(buf)
+    readinto = getattr(stream, "readinto", None)
+    got = 0
+    while got < len(buf):
+        if readinto is not None:
+            n = readinto(view[got:])
+        else:
+            data = stream.read(len(buf) - got)
+            n = len(data)
+            view[got:got + n] = data
+        if not n:
+            break
+        got += n
+    return got
+
+
+class _Pipeline:
+    """Writes buffers to a file in a writer thread; buffers come back once written.
+
+    A flusher thread calls fdatasync every FLUSH_EVERY bytes, so the kernel writes
+    back while we still hash and write. An error in either thread is raised in the
+    caller at its next call or at exit.
+    """
+
+    BUFFERS = 4
+    FLUSH_EVERY = 64 << 20
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self._free: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(self.BUFFERS):
+            self._free.put(bytearray(PIPE_CHUNK))
+        self._todo: queue.SimpleQueue = queue.SimpleQueue()
+        self._flush = threading.Event()
+        self._stop = False
+        self._error: BaseException | None = None
+        self._threads = [threading.Thread(target=self._writer, daemon=True),
+                         threading.Thread(target=self._flusher, daemon=True)]
+        for t in self._threads:
+            t.start()
+
+    def free_buffer(self) -> bytearray:
+        buf = self._free.get()
+        if buf is None:
+            raise self._error or OSError("blob writer stopped")
+        return buf
+
+    def give_back(self, buf: bytearray) -> None:
+        self._free.put(buf)
+
+    def write(self, buf: bytearray, n: int) -> None:
+        self._todo.put((buf, n))
+
+    def _writer(self) -> None:
+        since_flush = 0
+        try:
+            while (item := self._todo.get()) is not None:
+                buf, n = item
+                self._file.write(memoryview(buf)[:n])
+                self._free.put(buf)
+                since_flush += n
+                if since_flush >= self.FLUSH_EVERY:
+                    since_flush = 0
+                    self._flush.set()
+            self._file.flush()
+        except BaseException as e:  # handed to the caller, which raises it
+            self._error = e
+            self._free.put(None)
+
+    def _flusher(self) -> None:
+        while True:
+            self._flush.wait()
+            self._flush.clear()
+            if self._stop:
+                return
+            try:
+                os.fdatasync(self._file.fileno())
+            except OSError as e:
+                self._error = self._error or e
+                return
+
+    def __enter__(self) -> _Pipeline:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._todo.put(None)
+        self._threads[0].join()
+        self._stop = True
+        self._flush.set()
+        self._threads[1].join()
+        if self._error is not None and exc is None:
+            raise self._error
 
 
 class BlobWriter:
@@ -67,24 +166,25 @@ class BlobWriter:
         self.size += len(data)
 
     def copy_from(self, stream: BinaryIO, progress=None) -> None:
-        """Read ``stream`` to its end into the blob, calling ``progress(nbytes)`` per chunk."""
-        buf = bytearray(CHUNK)
-        view = memoryview(buf)
-        readinto = getattr(stream, "readinto", None)
-        while True:
-            if readinto is not None:
-                n = readinto(view)
+        """Read ``stream`` to its end into the blob, calling ``progress(nbytes)`` per chunk.
+
+        Hashing and writing overlap: this thread reads and hashes while a writer thread
+        writes the previous buffers (both release the GIL), and a flusher starts the
+        disk writeback early so the final fsync has little left to do.
+        """
+        with _Pipeline(self._file) as pipe:
+            while True:
+                buf = pipe.free_buffer()
+                n = _read_into(stream, buf)
                 if not n:
+                    pipe.give_back(buf)
                     break
-                chunk = view[:n]
-            else:
-                data = stream.read(CHUNK)
-                if not data:
-                    break
-                chunk, n = data, len(data)
-            self.write(chunk)
-            if progress:
-                progress(n)
+                chunk = memoryview(buf)[:n]
+                pipe.write(buf, n)
+                self._hash.update(chunk)
+                self.size += n
+                if progress:
+                    progress(n)
 
     def commit(self) -> Digest:
         """Verify size and digest, fsync, and make the blob visible. Idempotent per content."""
