@@ -157,7 +157,8 @@ def _commands(run: Run) -> list[list[str]]:
         except ValueError:
             words = seg.split()
         # drop leading env assignments and sudo
-        while words and ("=" in words[0] and not words[0].startswith("-") or words[0] == "sudo"):
+        while words and (("=" in words[0] and not words[0].startswith("-"))
+                         or words[0] == "sudo"):
             words = words[1:]
         if words:
             out.append(words)
@@ -194,9 +195,8 @@ def _base_image_tags(df: Dockerfile, _ctx: Path | None):
     names: set[str] = set()
     for s in df.stages:
         base = s.from_.base
-        if base.lower() in names or base == "scratch" or "$" in base:
-            pass
-        elif "@" not in base:
+        # stage references, scratch, digests and variables are not tags to pin
+        if not (base.lower() in names or base == "scratch" or "$" in base or "@" in base):
             last = base.rsplit("/", 1)[-1]
             if ":" not in last:
                 yield "UntaggedBaseImage", s.from_.line, f"FROM {base}: no tag or digest"
@@ -356,7 +356,7 @@ def _buildkit_style(df: Dockerfile, _ctx: Path | None):
                 elif not relative_ok:
                     yield "WorkdirRelativePath", ins.line, f"WORKDIR {ins.path} is relative " \
                         "to whatever the base image set"
-    nodes = [n for n in df.ast.nodes]
+    nodes = df.ast.nodes
     words = [n.value for n in nodes] + [n.sub.value for n in nodes if n.sub is not None]
     upper = sum(w.isupper() for w in words)
     lower = sum(w.islower() for w in words)

@@ -291,7 +291,11 @@ def _split_command(line: str) -> tuple[str, list[str], str]:
 
 
 def _extract_flags(line: str) -> tuple[str, list[str]]:
-    """Leading ``--flag[=value]`` words; the rest of the line is returned untouched."""
+    """Leading ``--flag[=value]`` words; the rest of the line is returned untouched.
+
+    BuildKit walks bytes here, which mangles non-ASCII flag values (``é`` -> ``Ã©``);
+    this walks characters, deliberately keeping them intact.
+    """
     in_spaces, in_word, in_quote = 0, 1, 2
     words: list[str] = []
     phase = in_spaces
