@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import subprocess
 import tarfile
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -109,3 +113,58 @@ def test_skopeo_reads_wharfie_layout_dir(skopeo_layout, imported):
     img = imported.resolve("busybox:latest")
     info = json.loads(run("skopeo", "inspect", f"oci:{skopeo_layout}:latest"))
     assert info["Digest"] == img.manifest_digest
+
+
+@pytest.fixture(scope="module")
+def dockerd(tmp_path_factory):
+    """Debian's dockerd on a private socket and data root (no bridge, no iptables)."""
+    exe = shutil.which("dockerd")
+    assert exe, "docker.io is not installed (scripts/install-system-deps.sh)"
+    d = Path(tempfile.mkdtemp(prefix="wharfie-dockerd-", dir="/tmp"))  # short: socket path limit
+    sock = d / "sock"
+    log = open(d / "log", "wb")  # noqa: SIM115 - closed below, after dockerd exits
+    proc = subprocess.Popen(
+        [exe, "--data-root", str(d / "data"), "--exec-root", str(d / "exec"),
+         "--pidfile", str(d / "pid"), "-H", f"unix://{sock}", "--storage-driver", "overlay2",
+         "--iptables=false", "--bridge=none"],
+        stdout=subprocess.DEVNULL, stderr=log)
+    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}"}
+    try:
+        deadline = time.monotonic() + 60
+        while subprocess.run(["/usr/bin/docker", "version"], env=env,
+                             capture_output=True).returncode != 0:
+            assert proc.poll() is None, (d / "log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "dockerd did not come up"
+            time.sleep(0.3)
+        yield env
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def docker(env: dict, *args: str) -> str:
+    res = subprocess.run(["/usr/bin/docker", *args], env=env, capture_output=True, text=True)
+    assert res.returncode == 0, f"docker {' '.join(args)}:\n{res.stderr}"
+    return res.stdout
+
+
+def test_docker_loads_and_runs_what_wharfie_saves_and_back(wharfie, imported, dockerd, tmp_path):
+    img = imported.resolve("busybox:latest")
+    out = tmp_path / "bb.tar"
+    wharfie("save", "-o", str(out), "busybox:latest")
+    assert docker(dockerd, "load", "-i", str(out)) == "Loaded image: busybox:latest\n"
+    assert docker(dockerd, "image", "inspect", "-f", "{{.Id}}", "busybox:latest").strip() == img.id
+    assert docker(dockerd, "run", "--rm", "busybox:latest", "sh", "-c", "echo $GREETING") == "hi\n"
+
+    docker(dockerd, "tag", "busybox:latest", "example.com/tools/bb:2")
+    back = tmp_path / "docker-save.tar"
+    docker(dockerd, "save", "-o", str(back), "busybox:latest", "example.com/tools/bb:2")
+    fresh = tmp_path / "fresh"
+    res = wharfie("load", "-i", str(back), env={"WHARFIE_ROOT": str(fresh)})
+    assert sorted(res.stdout.decode().splitlines()) == [
+        "Loaded image: busybox:latest", "Loaded image: example.com/tools/bb:2"]
+    loaded = ImageStore(fresh).resolve("example.com/tools/bb:2")
+    assert loaded.id == img.id
+    assert loaded.config.diff_ids == img.config.diff_ids

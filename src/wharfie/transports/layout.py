@@ -192,13 +192,27 @@ class LayoutDestination(ImageDestination):
                 if config.get("os") and config.get("architecture"):
                     platform = Platform(config["os"], config["architecture"],
                                         config.get("variant") or None)
-        desc = Descriptor(parsed.media_type, digest, len(raw), annotations, platform)
-        kept = [d for d in self._read_entries()
-                if not (ref is not None and d.get("annotations", {}).get(IMAGE_NAME) == str(ref))
-                and not (not annotations and d.get("digest") == digest
-                         and not d.get("annotations"))]
-        self.content.write_index(kept + [desc.to_dict()])
+        desc = Descriptor(parsed.media_type, digest, len(raw), annotations, platform).to_dict()
+        entries = self._read_entries()
+        if isinstance(parsed, Index):  # its children were put untagged just before: not roots
+            children = {d.digest for d in parsed.manifests}
+            entries = [e for e in entries if e.get("annotations") or e.get("digest") not in children]
+        for i, entry in enumerate(entries):
+            if self._same_name(entry.get("annotations") or {}, annotations, entry, digest):
+                entries[i] = desc  # a name moves: replace its entry where it was
+                break
+        else:
+            entries.append(desc)
+        self.content.write_index(entries)
         return digest
+
+    @staticmethod
+    def _same_name(old: dict, new: dict, entry: dict, digest: Digest) -> bool:
+        if not new:  # untagged: one entry per digest
+            return not old and entry.get("digest") == digest
+        if old.get(IMAGE_NAME):
+            return old[IMAGE_NAME] == new[IMAGE_NAME]
+        return bool(old.get(REF_NAME)) and old.get(REF_NAME) == new.get(REF_NAME)
 
     def _read_entries(self) -> list[dict]:
         doc = json.loads((self.root / "index.json").read_bytes())
