@@ -7,6 +7,7 @@ bb=/bin/busybox
 [ -x "$bb" ] || { echo "busybox-static is not installed" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+chmod 755 "$tmp"  # mktemp -d makes it 0700: no user but root could enter /
 mkdir -p "$tmp"/{bin,sbin,etc,tmp,root,home,proc,sys,dev,usr/bin,var/tmp}
 chmod 1777 "$tmp/tmp" "$tmp/var/tmp"
 cp "$bb" "$tmp/bin/busybox"

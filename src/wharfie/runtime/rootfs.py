@@ -1,0 +1,121 @@
+"""Paths inside a container's root filesystem, resolved as the container would see them.
+
+The rootfs is untrusted: ``/etc`` may be a symlink to ``/`` or ``../../host``. Every
+lookup here follows symlinks relative to the rootfs and never leaves it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from pathlib import Path, PurePosixPath
+
+from wharfie.errors import InvalidInput
+
+MAX_SYMLINKS = 40
+
+
+def resolve(root: Path, path: str) -> Path:
+    """The host path of container path ``path``, symlinks followed but clamped to ``root``."""
+    parts = [p for p in PurePosixPath("/", path).parts[1:]]
+    done: list[str] = []
+    links = 0
+    while parts:
+        name = parts.pop(0)
+        if name in ("", "."):
+            continue
+        if name == "..":
+            if done:
+                done.pop()
+            continue
+        host = root.joinpath(*done, name)
+        try:
+            st = host.lstat()
+        except (FileNotFoundError, NotADirectoryError):
+            return root.joinpath(*done, name, *parts)
+        if stat.S_ISLNK(st.st_mode):
+            links += 1
+            if links > MAX_SYMLINKS:
+                raise InvalidInput(f"too many levels of symbolic links in {path}")
+            target = os.readlink(host)
+            if target.startswith("/"):
+                done = []
+            parts = [p for p in PurePosixPath(target).parts if p != "/"] + parts
+            continue
+        done.append(name)
+    return root.joinpath(*done)
+
+
+def read_text(root: Path, path: str) -> str | None:
+    """A text file of the container, or None if it is missing or not a regular file."""
+    host = resolve(root, path)
+    try:
+        if not stat.S_ISREG(host.lstat().st_mode):
+            return None
+        return host.read_text(errors="replace")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def makedirs(root: Path, path: str, mode: int = 0o755) -> None:
+    """``mkdir -p`` a container path (as Docker does for a missing working directory)."""
+    host = resolve(root, path)
+    host.mkdir(mode=mode, parents=True, exist_ok=True)
+    if resolve(root, path) != host:
+        raise InvalidInput(f"working directory {path} changed while it was created")
+
+
+def _open_parent(root: Path, path: str) -> tuple[int, str] | None:
+    """An fd of ``path``'s parent directory walked with O_NOFOLLOW, and its last name."""
+    parts = [p for p in PurePosixPath("/", path).parts[1:] if p not in ("", ".")]
+    if not parts or ".." in parts:
+        return None
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for name in parts[:-1]:
+            nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+    except OSError:
+        os.close(fd)
+        return None
+    return fd, parts[-1]
+
+
+def exists(root: Path, path: str) -> bool:
+    """Whether ``path`` exists in the rootfs, without following any symlink."""
+    opened = _open_parent(root, path)
+    if opened is None:
+        return False
+    fd, name = opened
+    try:
+        os.stat(name, dir_fd=fd, follow_symlinks=False)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def remove_stub(root: Path, path: str) -> None:
+    """Remove an empty file or empty directory the runtime created as a mount point.
+
+    Walks with O_NOFOLLOW so that a container which swapped a parent for a symlink
+    cannot make this touch the host; anything non-empty is left alone.
+    """
+    opened = _open_parent(root, path)
+    if opened is None:
+        return
+    fd, name = opened
+    try:
+        st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+            os.unlink(name, dir_fd=fd)
+        elif stat.S_ISDIR(st.st_mode):
+            with contextlib.suppress(OSError):  # not empty: the container put something there
+                os.rmdir(name, dir_fd=fd)
+    except FileNotFoundError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,334 @@
+"""Drive an OCI runtime (Debian's runc): one bundle, one ``runc run``, nothing left behind.
+
+Each container gets a unique ID ``wharfie-<pid>-<random>``, a bundle directory
+and runc state under ``<wharfie root>/runtime``. Whatever happens (exit, error,
+Ctrl-C) the container is deleted with ``runc delete --force`` and its bundle
+removed; a later run also sweeps containers whose wharfie process died.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import BinaryIO
+
+from wharfie.errors import InvalidInput
+from wharfie.runtime import rootfs as rfs
+from wharfie.runtime.errors import (
+    CommandNotExecutable,
+    CommandNotFound,
+    ContainerError,
+    RuntimeUnavailable,
+)
+from wharfie.runtime.spec import ProcessConfig, make_spec
+from wharfie.runtime.user import resolve_user
+
+# Where output goes: None inherits our fd, an int is an fd passed through, a callable or a
+# binary file receives chunks as they arrive.
+Sink = Callable[[bytes], None] | BinaryIO | int | None
+
+RUNTIMES = ("runc", "crun")
+START_FAILED = b"runc run failed: "  # runc's own report on stderr, also in its log
+
+
+class Runtime:
+    """One OCI runtime binary with its state under ``state_dir``."""
+
+    def __init__(self, name: str, path: str, state_dir: Path) -> None:
+        self.name, self.path, self.state_dir = name, path, Path(state_dir)
+
+    def _cmd(self, *args: str) -> list[str]:
+        return [self.path, "--root", str(self.state_dir / self.name), *args]
+
+    def list(self) -> list[dict]:
+        """Containers the runtime knows under our state root."""
+        res = subprocess.run(self._cmd("list", "--format", "json"), capture_output=True)
+        if res.returncode != 0:
+            raise ContainerError(f"{self.name} list failed: {res.stderr.decode().strip()}")
+        return json.loads(res.stdout or b"null") or []
+
+    def delete(self, container_id: str) -> None:
+        """Kill and remove a container; quiet if it is already gone."""
+        res = subprocess.run(self._cmd("delete", "--force", container_id), capture_output=True)
+        if res.returncode != 0 and b"does not exist" not in res.stderr \
+                and b"not found" not in res.stderr:
+            raise ContainerError(
+                f"{self.name} delete {container_id} failed: {res.stderr.decode().strip()}")
+
+    def sweep(self) -> None:
+        """Delete containers (and bundles) left by wharfie processes that no longer exist."""
+        bundles = self.state_dir / "bundles"
+        ids = {c["id"] for c in self.list()}
+        if bundles.is_dir():
+            ids |= {p.name for p in bundles.iterdir()}
+        for cid in ids:
+            owner = _owner_pid(cid)
+            if owner is None or _alive(owner):
+                continue
+            self.delete(cid)
+            shutil.rmtree(bundles / cid, ignore_errors=True)
+
+    def run(self, rootfs: Path, cfg: ProcessConfig, *, stdin: BinaryIO | int | None = None,
+            stdout: Sink = None, stderr: Sink = None) -> int:
+        """Run ``cfg`` in ``rootfs`` to completion and return its exit status.
+
+        Raises CommandNotFound (127) / CommandNotExecutable (126) when the command cannot
+        start and ContainerError (125) for other runtime failures. ``stdin`` None means
+        /dev/null, as ``docker run`` without ``-i``.
+        """
+        rootfs = Path(rootfs).resolve()
+        if not rootfs.is_dir():
+            raise InvalidInput(f"root filesystem {rootfs} is not a directory")
+        if not cfg.cwd.startswith("/"):
+            raise InvalidInput(
+                f"the working directory '{cfg.cwd}' is invalid, it needs to be an absolute path")
+        self.sweep()
+        user = resolve_user(rootfs, cfg.user)
+        rfs.makedirs(rootfs, cfg.cwd)
+        cid = f"wharfie-{os.getpid()}-{secrets.token_hex(6)}"
+        bundle = self.state_dir / "bundles" / cid
+        bundle.mkdir(parents=True)
+        stubs: list[str] = []
+        try:
+            spec = make_spec(rootfs, cfg, user, _etc_files(bundle, cfg))
+            stubs = [m["destination"] for m in spec["mounts"]
+                     if not rfs.exists(rootfs, m["destination"])]
+            (bundle / "config.json").write_text(json.dumps(spec, indent=1))
+            return self._run_bundle(cid, bundle, cfg.tty, stdin, stdout, stderr)
+        finally:
+            shutil.rmtree(bundle, ignore_errors=True)
+            for dest in sorted(stubs, key=len, reverse=True):
+                rfs.remove_stub(rootfs, dest)
+
+    def _run_bundle(self, cid: str, bundle: Path, tty: bool, stdin, stdout: Sink,
+                    stderr: Sink) -> int:
+        log = bundle / "log.json"
+        cmd = self._cmd("--log", str(log), "--log-format", "json", "run", "--bundle",
+                        str(bundle), cid)
+        if tty:
+            stdout = stderr = None  # the terminal is runc's pty, passed straight through
+        out_fd, err_fd = _pipe_or_fd(stdout), _pipe_or_fd(stderr)
+        try:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL if stdin is None else stdin,
+                stdout=out_fd, stderr=err_fd)
+        except OSError as e:
+            raise RuntimeUnavailable(f"cannot execute {self.path}: {e.strerror}") from None
+        pumps: list[_Pump] = []
+        try:
+            if out_fd == subprocess.PIPE:
+                pumps.append(_Pump(proc.stdout, _writer(stdout), lambda: self.delete(cid)))
+            if err_fd == subprocess.PIPE:
+                pumps.append(_Pump(proc.stderr, _writer(stderr), lambda: self.delete(cid),
+                                   hold=START_FAILED))
+            proc.wait()
+            for p in pumps:
+                p.join()
+        except BaseException:
+            self.delete(cid)
+            proc.wait()
+            for p in pumps:
+                p.join()
+            raise
+        finally:
+            self.delete(cid)
+        for p in pumps:
+            if p.error is not None:  # a sink failed: the container was stopped for it
+                raise p.error
+        held = b"".join(b"".join(p.held) for p in pumps)
+        failure = _start_failure(log)
+        if proc.returncode != 0 and failure:
+            raise _classify(failure)
+        if held:  # it was the container's own output after all
+            _writer(stderr)(held)
+        return proc.returncode
+
+
+def _pipe_or_fd(sink: Sink):
+    if sink is None or isinstance(sink, int):
+        return sink
+    return subprocess.PIPE
+
+
+def _writer(sink: Sink) -> Callable[[bytes], None]:
+    if callable(sink):
+        return sink
+
+    def write(data: bytes) -> None:
+        sink.write(data)  # type: ignore[union-attr]
+        sink.flush()  # type: ignore[union-attr]
+
+    return write
+
+
+class _Pump:
+    """Copies a pipe to a sink as data arrives, on its own thread.
+
+    A chunk starting with ``hold`` (runc's start-failure report) is kept back until the
+    run's outcome is known. If the sink fails, ``on_error`` stops the container, the
+    pipe is drained to its end and the error is kept for the caller to raise.
+    """
+
+    def __init__(self, stream, write: Callable[[bytes], None], on_error: Callable[[], None],
+                 hold: bytes | None = None) -> None:
+        self.held: list[bytes] = []
+        self.error: BaseException | None = None
+        self._stream, self._write, self._on_error, self._hold = stream, write, on_error, hold
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        fd = self._stream.fileno()
+        while chunk := os.read(fd, 65536):
+            if self.error is not None:
+                continue
+            if self._hold is not None and (self.held or chunk.startswith(self._hold)):
+                self.held.append(chunk)
+                continue
+            try:
+                self._write(chunk)
+            except BaseException as e:  # handed to the caller's thread in join()
+                self.error = e
+                self._on_error()
+        self._stream.close()
+
+    def join(self) -> None:
+        self._thread.join()
+
+
+def _start_failure(log: Path) -> str | None:
+    """The runtime's own error, if it logged one (the container never ran)."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return None
+    errors = []
+    for line in lines:
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line)
+            if entry.get("level") in ("error", "fatal"):
+                errors.append(str(entry.get("msg", "")))
+    return errors[-1] if errors else None
+
+
+def _classify(msg: str) -> ContainerError:
+    for prefix in ("runc run failed: ", "unable to start container process: "):
+        msg = msg.removeprefix(prefix)
+    if "exec:" in msg or "exec " in msg:
+        if "not found" in msg or "no such file or directory" in msg:
+            return CommandNotFound(f"failed to start container: {msg}")
+        if "permission denied" in msg or "is a directory" in msg:
+            return CommandNotExecutable(f"failed to start container: {msg}")
+    return ContainerError(f"failed to start container: {msg}")
+
+
+def _etc_files(bundle: Path, cfg: ProcessConfig) -> dict[str, Path]:
+    """/etc/hostname, /etc/hosts and /etc/resolv.conf to bind read-only, as Docker does."""
+    files = {"/etc/hostname": bundle / "hostname"}
+    files["/etc/hostname"].write_text(cfg.hostname + "\n")
+    if cfg.network == "host" and Path("/etc/hosts").is_file():
+        files["/etc/hosts"] = Path("/etc/hosts")
+    else:
+        hosts = bundle / "hosts"
+        hosts.write_text("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                         f"127.0.0.1\t{cfg.hostname}\n")
+        files["/etc/hosts"] = hosts
+    if Path("/etc/resolv.conf").is_file():
+        files["/etc/resolv.conf"] = Path("/etc/resolv.conf")
+    return files
+
+
+def _owner_pid(cid: str) -> int | None:
+    parts = cid.split("-")
+    if len(parts) == 3 and parts[0] == "wharfie" and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --- detection ---------------------------------------------------------------------------
+
+@cache
+def _probe(path: str) -> str | None:
+    """Run ``true`` from the host's /usr in a throwaway container; the error text if it fails."""
+    with tempfile.TemporaryDirectory(prefix="wharfie-probe-") as tmp:
+        root = Path(tmp) / "rootfs"
+        root.mkdir()
+        mounts = [{"destination": "/proc", "type": "proc", "source": "proc"}]
+        for d in ("/usr", "/bin", "/lib", "/lib64", "/sbin"):
+            p = Path(d)
+            if p.is_symlink():
+                (root / d[1:]).symlink_to(os.readlink(p))
+            elif p.is_dir():
+                mounts.append({"destination": d, "type": "bind", "source": d,
+                               "options": ["rbind", "ro"]})
+        spec = {
+            "ociVersion": "1.0.2",
+            "process": {"args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+                        "env": ["PATH=/usr/bin:/bin"]},
+            "root": {"path": str(root)}, "hostname": "probe", "mounts": mounts,
+            "linux": {"namespaces": [{"type": t} for t in ("pid", "mount", "ipc", "uts")]},
+        }
+        (Path(tmp) / "config.json").write_text(json.dumps(spec))
+        cid = f"wharfie-probe-{os.getpid()}-{secrets.token_hex(4)}"
+        state = Path(tmp) / "state"
+        res = subprocess.run([path, "--root", str(state), "run", "--bundle", tmp, cid],
+                             capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
+        subprocess.run([path, "--root", str(state), "delete", "--force", cid],
+                       capture_output=True)
+        if res.returncode == 0:
+            return None
+        return (res.stderr.decode(errors="replace").strip().splitlines() or ["exit status "
+                f"{res.returncode}"])[-1]
+
+
+def _usable(name: str, path: str) -> None:
+    """Refuse a runtime that cannot run a trivial container here, saying why."""
+    err = _probe(path)
+    if err is not None:
+        hint = " (Debian's crun 1.8 does not support this host's cgroup setup)" \
+            if name == "crun" else ""
+        raise RuntimeUnavailable(
+            f"the OCI runtime {path} does not work on this host: {err}{hint}; "
+            "install runc (apt-get install runc) or set WHARFIE_RUNTIME")
+
+
+def find_runtime(state_dir: Path, wanted: str | None = None) -> Runtime:
+    """The runtime to use: ``wanted`` or $WHARFIE_RUNTIME if set, else runc, else crun.
+
+    runc is trusted without a probe (it is what we test against); any other runtime is
+    probed once per process and refused with its own error if it cannot run a container.
+    """
+    wanted = wanted or os.environ.get("WHARFIE_RUNTIME") or None
+    if wanted:
+        path = shutil.which(wanted)
+        if path is None:
+            raise RuntimeUnavailable(f"OCI runtime {wanted!r} not found")
+        name = Path(path).name
+        _usable(name, path)
+        return Runtime(name, path, state_dir)
+    if path := shutil.which("runc"):
+        return Runtime("runc", path, state_dir)
+    if path := shutil.which("crun"):
+        _usable("crun", path)
+        return Runtime("crun", path, state_dir)
+    raise RuntimeUnavailable(
+        "no OCI runtime found: install runc (apt-get install runc) or set WHARFIE_RUNTIME")
