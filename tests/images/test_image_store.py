@@ -184,3 +184,25 @@ def test_stores_are_shared_between_instances(store):
     add_image(store, [BASE], ("busybox",))
     other = ImageStore(store.root)
     assert other.resolve("busybox").repo_tags[0].familiar() == "busybox:latest"
+
+
+def _tag_many(root, prefix, digest):
+    s = ImageStore(root)
+    for i in range(40):
+        s.tag(parse_reference(f"{prefix}:{i}"), digest)
+
+
+def test_concurrent_writers_keep_index_json_in_step(store):
+    import multiprocessing
+
+    d = add_image(store, [BASE])
+    procs = [multiprocessing.Process(target=_tag_many, args=(store.root, p, d))
+             for p in ("one", "two", "three")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+        assert p.exitcode == 0
+    assert len(store.refs(d)) == 120
+    on_disk = json.loads((store.root / "index.json").read_bytes())["manifests"]
+    assert on_disk == store.index_entries() and len(on_disk) == 120

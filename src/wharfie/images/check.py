@@ -132,6 +132,7 @@ def _repair(store: ImageStore, rep: CheckReport, corrupt: set[str], broken: dict
     for name in dangling_refs:
         store.untag(ref_from_name(name))
         by_subject[name].repair = "removed the reference"
+    store.sync_index()  # before any blob goes: index.json must not list what is removed
     # Blobs: the corrupt ones, the orphans, and what forgetting broken images left unneeded.
     removal = store.remove_blobs([Digest(d) for d in corrupt] + [d for d, _ in orphans])
     gone = {d for d, _ in removal.deleted_blobs}
