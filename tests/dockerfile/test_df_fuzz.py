@@ -133,3 +133,21 @@ def test_differential_against_go_parser(text: str):
             parse(text)
         return
     assert ours_as_oracle(text) == expected
+
+
+def test_atheris_coverage_guided_run(tmp_path):
+    """A short libFuzzer session over parser, resolve, lint and lexer: no crash, no hang."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    harness = Path(__file__).with_name("atheris_harness.py")
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "a").write_text('FROM a AS b\nRUN <<EOF\nx\nEOF\nCOPY --from=b ["x", "y"] /z\n')
+    (seeds / "b").write_text("ARG V=1\nFROM img:$V\nENV A=${V:-2} B=${A#*}\nCMD run\n")
+    res = subprocess.run([sys.executable, str(harness), "-runs=4000", "-max_len=512",
+                          "-timeout=10", str(seeds)],
+                         capture_output=True, text=True, timeout=110)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "Done 4000 runs" in res.stderr
