@@ -302,7 +302,8 @@ class FaultProxy:
     requests of that method and path kind so far; an action is ``None`` (forward),
     ``("status", code, headers)``, ``("drop-mid-body", nbytes)`` (send the headers and
     ``nbytes`` of the body, then close), ``("corrupt",)`` (flip a byte of the body) or
-    ``("close",)`` (close without answering). ``log`` records (method, path, range).
+    ``("close",)`` (close without answering), ``("stall-mid-body", nbytes)`` (send part of
+    the body, set ``stalled``, and hang until ``release``). ``log`` records (method, path, range).
     """
 
     def __init__(self, upstream: str) -> None:
@@ -313,6 +314,7 @@ class FaultProxy:
         self.log: list[tuple[str, str, str | None]] = []
         self.counts: dict[tuple[str, str], int] = {}
         self.on_request: Callable[[str, str], None] | None = None
+        self.stalled, self.release = threading.Event(), threading.Event()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -364,6 +366,13 @@ class FaultProxy:
                     self.wfile.flush()
                     self.close_connection = True
                     return
+                if action and action[0] == "stall-mid-body":
+                    self.wfile.write(data[:action[1]])
+                    self.wfile.flush()
+                    proxy.stalled.set()
+                    proxy.release.wait(30)
+                    self.close_connection = True
+                    return
                 if action and action[0] == "corrupt" and data:
                     data = bytes([data[0] ^ 0xFF]) + data[1:]
                 self.wfile.write(data)
@@ -399,6 +408,7 @@ def fault_proxy():
 
     yield make
     for p in made:
+        p.release.set()
         p.httpd.shutdown()
         p.httpd.server_close()
 

@@ -302,6 +302,10 @@ class Registry:
         raise RegistryError(f"{self.host}: too many redirects")
 
     # -- the API ------------------------------------------------------------------------------
+    def check_login(self) -> None:
+        """``GET /v2/`` with our credentials (a scopeless token for Bearer), as docker login."""
+        self.request("GET", "/v2/", ok=(200,))
+
     def get_manifest(self, repo: str, reference: str) -> tuple[bytes, str, Digest]:
         """Exact bytes, media type and verified digest of a manifest or index."""
         resp = self.request("GET", f"/v2/{repo}/manifests/{reference}",
@@ -447,21 +451,22 @@ class Registry:
         A failed chunk is resumed from the offset the registry reports; if the session
         itself is lost (say the registry restarted) and the stream can rewind, start over.
         """
+        start_pos = _tell(stream)
         restarts = 0
         while True:
-            start_pos = _tell(stream)
             try:
                 self._upload_once(repo, desc, stream, progress)
                 return
-            except (RegistryError, _SessionLost) as e:
+            except (RegistryError, NotFound, _SessionLost) as e:
+                # NotFound here is "blob upload unknown": the session is gone.
                 if start_pos is None or restarts >= self.options.retries:
-                    if isinstance(e, _SessionLost):
-                        raise RegistryError(f"{self.host}/{repo}: upload of {desc.digest} "
-                                            f"failed: {e}") from None
-                    raise
-                restarts += 1
-                stream.seek(start_pos)
-                time.sleep(self.options.backoff * 2 ** restarts)
+                    if isinstance(e, RegistryError):
+                        raise
+                    raise RegistryError(f"{self.host}/{repo}: upload of {desc.digest} "
+                                        f"failed: {e}") from None
+            restarts += 1
+            stream.seek(start_pos)
+            time.sleep(self.options.backoff * 2 ** restarts)
 
     def _upload_once(self, repo: str, desc: Descriptor, stream: BinaryIO,
                      progress: Callable[[int], None]) -> None:

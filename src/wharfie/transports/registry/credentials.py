@@ -68,7 +68,7 @@ def server_key(host: str) -> str:
     return DOCKER_HUB_KEY if host in (DEFAULT_DOMAIN, LEGACY_DOMAIN) else host
 
 
-def _host_of_key(key: str) -> str:
+def host_of(key: str) -> str:
     """``https://host:5000/v2/`` -> ``host:5000``, as Docker matches config keys."""
     k = key.split("://", 1)[-1].split("/", 1)[0]
     return DEFAULT_DOMAIN if k == LEGACY_DOMAIN else k
@@ -100,7 +100,7 @@ def _decode_auth(host: str, entry: dict) -> Credentials:
 def _from_auths(doc: dict, host: str) -> Credentials | None:
     auths = doc.get("auths") or {}
     for key, entry in auths.items():
-        if _host_of_key(key) == host and isinstance(entry, dict):
+        if host_of(key) == host and isinstance(entry, dict):
             creds = _decode_auth(host, entry)
             if creds:
                 return creds
@@ -189,7 +189,7 @@ def erase(host: str) -> bool:
     if helper:
         found = _run_helper(helper, "erase", server_key(host).encode()) is not None
     auths = doc.get("auths") or {}
-    for key in [k for k in auths if _host_of_key(k) == host]:
+    for key in [k for k in auths if host_of(k) == host]:
         del auths[key]
         found = True
     if found:

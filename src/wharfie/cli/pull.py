@@ -1,0 +1,92 @@
+"""``wharfie pull``: Docker's flags and output, over the registry transport and the store."""
+
+from __future__ import annotations
+
+import click
+
+from wharfie.cli.context import App, pass_app
+from wharfie.cli.transfer import LayerProgress, interruptible, registry_options, tls_flags
+from wharfie.errors import NotFound, WharfieError
+from wharfie.oci.digest import Digest
+from wharfie.oci.image import Image, ImageIndex
+from wharfie.oci.platform import host_platform, parse_platform
+from wharfie.oci.reference import Reference, parse_reference
+from wharfie.transports.base import copy_image
+from wharfie.transports.registry.client import RegistryOptions
+from wharfie.transports.registry.provenance import BlobProvenance
+from wharfie.transports.registry.source import open_remote
+
+
+@click.command("pull")
+@click.argument("name")
+@click.option("-a", "--all-tags", is_flag=True, help="Download all tagged images in the repository.")
+@click.option("--platform", help="Pull the image for this platform (os/arch[/variant]).")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress verbose output.")
+@click.option("--max-concurrent-downloads", type=click.IntRange(1, 64), default=4,
+              show_default=True, help="Blobs downloaded at once.")
+@tls_flags
+@pass_app
+def pull(app: App, name: str, all_tags: bool, platform: str | None, quiet: bool,
+         max_concurrent_downloads: int, tls_verify: bool, insecure: bool,
+         ca_cert: str | None) -> None:
+    """Download an image from a registry into the local store."""
+    ref = parse_reference(name, default_tag=False)
+    opts = registry_options(tls_verify, insecure, ca_cert, max_concurrent_downloads)
+    if all_tags:
+        if ref.tag or ref.digest:
+            raise WharfieError("tag can't be used with --all-tags/-a")
+        tags = sorted(opts.registry(ref.domain).tags(ref.path))
+        if not tags:
+            raise NotFound(f"{ref.familiar_name}: the repository has no tags")
+        for tag in tags:
+            pull_one(app, ref.with_tag(tag), opts, platform, quiet)
+        if not quiet:
+            click.echo(ref.name)
+        return
+    if not ref.tag and not ref.digest:
+        if not quiet:
+            click.echo("Using default tag: latest")
+        ref = ref.with_tag("latest")
+    pull_one(app, ref, opts, platform, quiet)
+    click.echo(str(ref))
+
+
+def pull_one(app: App, ref: Reference, opts: RegistryOptions, platform: str | None,
+             quiet: bool) -> Digest:
+    """Pull one tag or digest; prints Docker's per-layer lines, then Digest and Status."""
+    if not quiet:
+        click.echo(f"{ref.tag or ref.digest}: Pulling from {ref.path}")
+    remote = open_remote(ref, opts)
+    top = remote.digest
+    wanted = parse_platform(platform) if platform else host_platform()
+    image: Image = remote.image_for(wanted) if isinstance(remote, ImageIndex) else remote
+    if platform and not isinstance(remote, ImageIndex):
+        have = image.config.platform
+        if have.os and not wanted.matches(have):
+            raise NotFound(f"image {ref.familiar()} is for {have}, not {wanted}")
+    store = app.images
+    try:
+        before = store.lookup(str(ref))
+    except NotFound:
+        before = None
+    labels = {d.digest: d.digest.short for d in image.manifest.layers}
+    view = LayerProgress("pull", labels, quiet=quiet)
+    with interruptible():
+        try:
+            digest = copy_image(image, store.destination(), _tag_ref(ref, image),
+                                progress=view, jobs=opts.jobs)
+        finally:
+            view.close()
+    BlobProvenance(app.root).add(ref.domain, ref.path, [d.digest for d in image.blobs()])
+    if not quiet:
+        click.echo(f"Digest: {top}")
+        fresh = "Image is up to date for" if before == digest else "Downloaded newer image for"
+        click.echo(f"Status: {fresh} {ref.familiar()}")
+    return digest
+
+
+def _tag_ref(ref: Reference, image: Image) -> Reference:
+    """Tags name the pulled image; a digest pull of an index names the platform's image."""
+    if ref.tag:
+        return Reference(ref.domain, ref.path, ref.tag)
+    return ref.with_digest(image.digest)
