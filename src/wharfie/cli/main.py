@@ -21,6 +21,15 @@ from wharfie.paths import default_root
 
 # command name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
+    "pull": "wharfie.cli.pull:pull",
+    "push": "wharfie.cli.push:push",
+    "login": "wharfie.cli.login:login",
+    "logout": "wharfie.cli.login:logout",
+    "copy": "wharfie.cli.copy:copy_cmd",
+    "manifest": "wharfie.cli.remote:manifest",
+    "remote": "wharfie.cli.remote:remote",
+    "tags": "wharfie.cli.remote:tags",
+    "delete": "wharfie.cli.remote:delete",
     "images": "wharfie.cli.images:images",
     "image": "wharfie.cli.image:image",
     "tag": "wharfie.cli.images:tag",
