@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -100,6 +101,10 @@ def bad_archives(image) -> dict[str, tuple[bytes, type, str]]:
     corrupt[len(corrupt) // 2] ^= 0xFF
     bad_tag = json.loads(json.dumps(manifest))
     bad_tag[0]["RepoTags"] = ["BusyBox:latest"]
+    zipped = gzip.compress(good, mtime=0)
+    corrupt_gzip = bytearray(zipped)
+    corrupt_gzip[len(zipped) // 3: len(zipped) // 3 + 64] = b"\x5a" * 64
+    corrupt_gzip = bytes(corrupt_gzip)
     return {
         "truncated": (good[: len(good) // 2], InvalidInput, "unexpected end of data"),
         "missing blob": (_swap(good, blob_name, None), NotFound, "not in the archive"),
@@ -117,6 +122,13 @@ def bad_archives(image) -> dict[str, tuple[bytes, type, str]]:
                           "points outside the archive"),
         "not a tar": (b"hello, this is not an archive" * 100, InvalidInput, "invalid archive"),
         "no manifest": (make_tar([("hello.txt", b"hi")]), InvalidInput, "no manifest.json"),
+        "corrupt gzip": (corrupt_gzip, InvalidInput, "invalid archive: "),
+        "truncated gzip": (zipped[: len(zipped) // 2], InvalidInput, "unexpected end of data"),
     }
+
+
+BAD_CASES = ["truncated", "missing blob", "digest mismatch", "bad RepoTags", "bad repositories",
+             "dot-dot entry", "absolute entry", "escaping link", "not a tar", "no manifest",
+             "corrupt gzip", "truncated gzip"]
 
 

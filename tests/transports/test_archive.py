@@ -10,7 +10,7 @@ from pathlib import Path
 
 import archive_samples
 import pytest
-from archive_samples import bad_archives, make_tar, old_docker_save, saved, sha
+from archive_samples import BAD_CASES, bad_archives, make_tar, old_docker_save, saved, sha
 
 from wharfie.content.store import ContentStore
 from wharfie.errors import DigestMismatch, WharfieError
@@ -158,9 +158,7 @@ def test_oci_archive_with_only_tag_names(busybox_image, other, tmp_path):
 
 # -- bad input -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("case", ["truncated", "missing blob", "digest mismatch", "bad RepoTags",
-                                  "bad repositories", "dot-dot entry", "absolute entry",
-                                  "escaping link", "not a tar", "no manifest"])
+@pytest.mark.parametrize("case", BAD_CASES)
 def test_bad_archives_are_refused(busybox_image, other, case):
     data, error, message = bad_archives(busybox_image)[case]
     with pytest.raises(error, match=message) as info:

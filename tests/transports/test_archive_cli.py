@@ -11,7 +11,7 @@ import tarfile
 
 import archive_samples
 import pytest
-from archive_samples import bad_archives
+from archive_samples import BAD_CASES, bad_archives
 
 from wharfie.images.store import ImageStore
 from wharfie.oci.reference import parse_reference
@@ -127,9 +127,7 @@ def test_import_refuses_bad_input(wharfie, root, tmp_path):
     assert_untouched(root)
 
 
-@pytest.mark.parametrize("case", ["truncated", "missing blob", "digest mismatch", "bad RepoTags",
-                                  "bad repositories", "dot-dot entry", "absolute entry",
-                                  "escaping link", "not a tar", "no manifest"])
+@pytest.mark.parametrize("case", BAD_CASES)
 def test_load_refuses_bad_archives(wharfie, busybox_image, root, tmp_path, case):
     data, _, message = bad_archives(busybox_image)[case]
     path = tmp_path / "bad.tar"

@@ -40,7 +40,14 @@ from wharfie.transports.layout import (
     descriptor_reference,
     open_descriptor,
 )
-from wharfie.transports.tarstream import TarWriter, link_target, safe_name
+from wharfie.transports.tarstream import (
+    DECODE_ERRORS,
+    TarWriter,
+    describe,
+    is_corrupt_input,
+    link_target,
+    safe_name,
+)
 
 if TYPE_CHECKING:
     from wharfie.images.store import ImageStore
@@ -91,12 +98,10 @@ class _Reader:
             with _open_tar(stream) as tf:
                 for member in tf:
                     self._member(tf, member)
-        except (tarfile.TarError, EOFError) as e:
-            raise InvalidInput(f"invalid archive: {_tar_reason(e)}") from None
-        except (OSError, ValueError) as e:
-            if isinstance(e, PermissionError | FileNotFoundError):
+        except DECODE_ERRORS as e:
+            if not is_corrupt_input(e):
                 raise
-            raise InvalidInput(f"invalid archive: {e}") from None
+            raise InvalidInput(f"invalid archive: {describe(e)}") from None
         for name, target in self.links.items():
             seen: set[str] = set()
             while target in self.links and target not in seen:
@@ -246,9 +251,11 @@ class _Reader:
             try:
                 while chunk := stream.read(1 << 20):
                     h.update(chunk)
-            except (OSError, EOFError, ValueError) as e:
-                raise InvalidInput(f"invalid archive: layer {digest} does not decompress: {e}") \
-                    from None
+            except DECODE_ERRORS as e:
+                if not is_corrupt_input(e):
+                    raise
+                raise InvalidInput(f"invalid archive: layer {digest} does not decompress: "
+                                   f"{describe(e)}") from None
         return Digest.from_hasher(h)
 
     def _oci_manifests(self) -> list[Manifest]:
@@ -338,15 +345,6 @@ def _parse_tag(text: str, where: str) -> Reference:
     if ref.digest is not None:
         raise InvalidInput(f"invalid archive: {where} names {text!r} by digest, not by tag")
     return ref
-
-
-def _tar_reason(e: BaseException) -> str:
-    text = str(e) or type(e).__name__
-    if isinstance(e, EOFError) or "unexpected end" in text or "truncated" in text:
-        return "unexpected end of data (truncated tar?)"
-    if "empty file" in text:
-        return "empty file"
-    return text
 
 
 def read_archive(stream: BinaryIO, content: ContentStore, *,

@@ -27,6 +27,7 @@ from wharfie.oci.image import BytesImage, Image
 from wharfie.oci.manifest import Descriptor, ImageConfig, Manifest
 from wharfie.oci.platform import Platform, host_platform
 from wharfie.transports.archive import ContentBlobs
+from wharfie.transports.tarstream import DECODE_ERRORS, describe, is_corrupt_input
 
 CHANGE_INSTRUCTIONS = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "USER",
                        "VOLUME", "WORKDIR")
@@ -83,11 +84,10 @@ def import_rootfs(stream: BinaryIO, content: ContentStore, *, changes: list[str]
                 for member in tf:
                     _check_member(member)
             tee.drain()
-        except (tarfile.TarError, EOFError, OSError, ValueError) as e:
-            if isinstance(e, PermissionError | FileNotFoundError):
+        except DECODE_ERRORS as e:
+            if not is_corrupt_input(e):
                 raise
-            raise InvalidInput(f"invalid root filesystem tarball: {e or type(e).__name__}") \
-                from None
+            raise InvalidInput(f"invalid root filesystem tarball: {describe(e)}") from None
         if tee.size == 0:
             raise InvalidInput("invalid root filesystem tarball: empty input")
         compressor.finish()

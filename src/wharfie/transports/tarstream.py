@@ -7,16 +7,41 @@ copies blob data straight through in 1 MiB chunks.
 
 from __future__ import annotations
 
+import lzma
 import posixpath
 import tarfile
+import zlib
 from collections.abc import Callable
 from typing import BinaryIO
+
+import zstandard
+from isal import isal_zlib
 
 from wharfie.errors import InvalidInput
 
 BLOCK = 512
 RECORD = 20 * BLOCK
 CHUNK = 1 << 20
+
+
+# What reading a corrupt tar or compressed stream raises (beside the system's own OSErrors).
+DECODE_ERRORS = (tarfile.TarError, EOFError, ValueError, OSError, zlib.error, isal_zlib.error,
+                 zstandard.ZstdError, lzma.LZMAError)
+
+
+def is_corrupt_input(e: BaseException) -> bool:
+    """True for a decoding failure; False for a system error (disk full, EIO, permissions)."""
+    if isinstance(e, OSError):
+        return e.errno is None  # BadGzipFile and friends carry no errno
+    return isinstance(e, DECODE_ERRORS)
+
+
+def describe(e: BaseException) -> str:
+    """A one-line reason for a corrupt input."""
+    text = str(e) or type(e).__name__
+    if isinstance(e, EOFError) or "unexpected end" in text or "ended before" in text:
+        return "unexpected end of data (truncated?)"
+    return text
 
 
 def safe_name(name: str) -> str:
