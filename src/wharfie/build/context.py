@@ -15,6 +15,7 @@ import sqlite3
 import stat
 import tarfile
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -35,12 +36,14 @@ class HashCache:
         self._db: sqlite3.Connection | None = None
         if db_path is not None:
             db_path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(db_path, timeout=30, isolation_level=None)
+            self._db = sqlite3.connect(db_path, timeout=30, isolation_level=None,
+                                       check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, "
                              "sig TEXT NOT NULL, digest TEXT NOT NULL)")
         self._memo: dict[tuple[str, str], str] = {}
         self._pending: list[tuple[str, str, str]] = []
+        self._lock = threading.Lock()  # stages hash in parallel threads
 
     def digest(self, path: Path, st: os.stat_result) -> str:
         sig = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
@@ -48,8 +51,9 @@ class HashCache:
         if key in self._memo:
             return self._memo[key]
         if self._db is not None:
-            row = self._db.execute("SELECT digest FROM files WHERE path=? AND sig=?",
-                                   key).fetchone()
+            with self._lock:
+                row = self._db.execute("SELECT digest FROM files WHERE path=? AND sig=?",
+                                       key).fetchone()
             if row:
                 self._memo[key] = row[0]
                 return row[0]
@@ -58,15 +62,18 @@ class HashCache:
             while chunk := f.read(CHUNK):
                 h.update(chunk)
         d = h.hexdigest()
-        self._memo[key] = d
-        self._pending.append((str(path), sig, d))
+        with self._lock:
+            self._memo[key] = d
+            self._pending.append((str(path), sig, d))
         return d
 
     def flush(self) -> None:
-        if self._db is not None and self._pending:
-            with self._db:
-                self._db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?)", self._pending)
-            self._pending.clear()
+        with self._lock:
+            if self._db is not None and self._pending:
+                with self._db:
+                    self._db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?)",
+                                         self._pending)
+                self._pending.clear()
 
 
 class BuildContext:

@@ -43,6 +43,11 @@ COMMANDS: dict[str, str] = {
     "import": "wharfie.cli.archive:import_",
     "lint": "wharfie.cli.dockerfile:lint_cmd",
     "debug": "wharfie.cli.dockerfile:debug",
+    "run": "wharfie.cli.run:run",
+    "export": "wharfie.cli.run:export",
+    "ps": "wharfie.cli.run:ps",
+    "rm": "wharfie.cli.run:rm",
+    "build": "wharfie.cli.build:build_cmd",
 }
 
 

@@ -1,0 +1,574 @@
+"""``wharfie build``: run a resolved Dockerfile, step by step, into the image store.
+
+Stages run in dependency order, independent ones side by side. Each step that
+changes the filesystem (RUN, COPY, ADD, WORKDIR) runs in a fresh snapshot of
+its parent's layers and is committed as one layer; a step whose cache key is
+already known reuses the layer it made before. Everything else only edits the
+image config (``imageconfig.StageImage``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from wharfie.build.cache import BuildCache, CacheRecord, step_key
+from wharfie.build.chmod import ModeSpec
+from wharfie.build.context import BuildContext, HashCache, checksum_tree
+from wharfie.build.copy import CopyError, CopyOptions, copy_sources
+from wharfie.build.fetch import fetch_url
+from wharfie.build.imageconfig import StageImage, empty_config
+from wharfie.build.mounts import MountContext, Secret, key_of, prepared
+from wharfie.build.scope import secure_join
+from wharfie.dockerfile import instructions as ins
+from wharfie.dockerfile.stages import (
+    ResolvedStage,
+    expand_instruction,
+    parse_dockerfile,
+    parse_triggers,
+    resolve,
+)
+from wharfie.errors import NotFound, WharfieError
+from wharfie.images.store import ImageStore, StoredImage
+from wharfie.oci import mediatypes as mt
+from wharfie.oci.digest import Digest
+from wharfie.oci.image import BlobSource, Layer
+from wharfie.oci.manifest import Descriptor, Manifest, canonical_json
+from wharfie.oci.platform import host_platform, parse_platform
+from wharfie.oci.reference import parse_reference
+from wharfie.runtime import Bind, ProcessConfig, merge_env, resolve_user
+from wharfie.runtime import run as run_process
+from wharfie.snapshots import Snapshotter, chain_id, for_root
+
+OUTPUT_TAIL = 20
+
+
+class BuildError(WharfieError):
+    """A build step that failed: says which, and shows the tail of its output."""
+
+
+@dataclass
+class BuildRequest:
+    dockerfile: str
+    dockerfile_name: str = "Dockerfile"
+    context: BuildContext | None = None
+    tags: list[str] = field(default_factory=list)
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    no_cache: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    squash: bool = False
+    platform: str | None = None
+    network: str = "default"
+    secrets: list[Secret] = field(default_factory=list)
+    epoch: int | None = None
+    compression: str = "gzip"
+    jobs: int = 2
+
+
+@dataclass
+class BuildEvent:
+    """Progress, for the CLI to render: ``kind`` is step, cached, output, done or warning."""
+
+    kind: str
+    step: int
+    text: str
+    seconds: float = 0.0
+
+
+@dataclass
+class BuildResult:
+    manifest_digest: Digest
+    image_id: Digest
+    warnings: list[str]
+
+
+@dataclass
+class StageState:
+    """A stage being built: its config, its layers (blob, diffID) and its cache key."""
+
+    image: StageImage
+    layers: list[tuple[Descriptor, Digest]]
+    key: str
+    base_layers: int = 0
+
+
+class _Blobs(BlobSource):
+    def __init__(self, store: ImageStore) -> None:
+        self.store = store
+
+    def open_blob(self, desc: Descriptor) -> BinaryIO:
+        return self.store.content.open(desc.digest)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        ".000000Z", "Z")
+
+
+class Builder:
+    """Builds images from Dockerfiles into one wharfie root."""
+
+    def __init__(self, root: Path, store: ImageStore,
+                 emit: Callable[[BuildEvent], None] | None = None,
+                 snapshotter: Snapshotter | None = None) -> None:
+        self.root = Path(root)
+        self.store = store
+        self.emit = emit or (lambda e: None)
+        self.snap = snapshotter or for_root(self.root)
+        self.cache = BuildCache(self.root / "build", store.content)
+        self.hashes = HashCache(self.root / "build" / "hashes.db")
+        self.blobs = _Blobs(store)
+        self._lock = threading.Lock()
+        self._step_counter = 0
+        self._views: dict[str, Path] = {}
+
+    # -- the whole build ------------------------------------------------------------------
+
+    def build(self, req: BuildRequest) -> BuildResult:
+        df = parse_dockerfile(req.dockerfile, req.dockerfile_name)
+        self.req = req
+        self.platform = parse_platform(req.platform) if req.platform else host_platform()
+        self.external: dict[str, StoredImage] = {}
+        self.secrets = {s.id: s for s in req.secrets}
+        rb = resolve(df, req.target, build_args=req.build_args, platform=self.platform,
+                     base_env=self._base_env)
+        self.escape = df.escape
+        self.proxy_env = rb.proxy_env
+        for w in rb.warnings:
+            self.emit(BuildEvent("warning", 0, w))
+        stages = {s.index: s for s in rb.stages}
+        results: dict[int, StageState] = {}
+        self.stage_names = {s.name: s.index for s in rb.stages if s.name}
+        try:
+            self._run_stages(stages, results)
+            final = results[rb.target]
+            digest, image_id = self._commit_image(final, req)
+        finally:
+            for chain in list(self._views):
+                with contextlib.suppress(WharfieError, OSError):
+                    self.snap.release(chain)
+            self._views.clear()
+            self.hashes.flush()
+        if req.squash:
+            digest, image_id = self._squash(digest, final.base_layers, req)
+        for tag in req.tags:
+            self.store.tag(parse_reference(tag), digest)
+        return BuildResult(digest, image_id, rb.warnings)
+
+    def _run_stages(self, stages: dict[int, ResolvedStage], results: dict[int, StageState]) -> None:
+        """Run every stage once its dependencies are done; independent ones in parallel."""
+        pending = dict(stages)
+        running: dict[Future, int] = {}
+        with ThreadPoolExecutor(max_workers=max(1, self.req.jobs)) as pool:
+            while pending or running:
+                ready = [i for i, s in pending.items() if all(d in results for d in s.depends_on)]
+                for i in ready:
+                    running[pool.submit(self._run_stage, pending.pop(i), results)] = i
+                if not running:
+                    raise BuildError("stages wait on each other: the dependency graph has a cycle")
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = running.pop(fut)
+                    results[i] = fut.result()  # re-raises the stage's error
+
+    # -- one stage -------------------------------------------------------------------------
+
+    def _run_stage(self, stage: ResolvedStage, results: dict[int, StageState]) -> StageState:
+        label = f"stage-{stage.index}" if stage.name is None else stage.name
+        state = self._base_state(stage, results)
+        step = self._announce(f"[{label}] FROM {stage.base}")
+        self.emit(BuildEvent("done", step, ""))
+        triggers: list[ins.Instruction] = []
+        if stage.base_stage is None and stage.base.lower() != "scratch":
+            onbuild = (self.external[stage.base].config.config.get("OnBuild") or [])
+            triggers = [expand_instruction(t, state.image.env_dict(), self.escape)
+                        for t in parse_triggers(onbuild, stage.base)]
+        todo = [(t, {}) for t in triggers] + [(s.instruction, s.args) for s in stage.steps]
+        for instruction, args in todo:
+            self._step(state, instruction, args, label, results)
+        return state
+
+    def _base_state(self, stage: ResolvedStage, results: dict[int, StageState]) -> StageState:
+        if stage.base_stage is not None:
+            parent = results[stage.base_stage]
+            image = StageImage.from_base(parent.image.doc, parent.image.created)
+            image.cmd_set = False
+            return StageState(image, list(parent.layers), parent.key, len(parent.layers))
+        if stage.base.lower() == "scratch":
+            p = self.platform
+            doc = empty_config(p.os, p.architecture, p.variant)
+            return StageState(StageImage(doc, created=self._epoch_iso()), [],
+                              step_key("", "scratch", platform=str(p)))
+        img = self._external(stage.base)
+        layers = [(layer.descriptor, layer.diff_id) for layer in img.layers()]
+        created = self._epoch_iso() or img.config.created
+        return StageState(StageImage.from_base(img.config.doc, created), layers,
+                          step_key("", "from", manifest=str(img.digest)), len(layers))
+
+    def _base_env(self, name: str) -> dict[str, str]:
+        env = {}
+        for item in self._external(name).config.config.get("Env") or []:
+            k, _, v = item.partition("=")
+            env[k] = v
+        return env
+
+    def _external(self, name: str) -> StoredImage:
+        """A base image from the store (resolved once per build)."""
+        with self._lock:
+            if name not in self.external:
+                try:
+                    self.external[name] = self.store.resolve(name)
+                except NotFound:
+                    raise NotFound(
+                        f"{name}: base image not found in the local store "
+                        "(import, load or pull it first)") from None
+            return self.external[name]
+
+    # -- one instruction ---------------------------------------------------------------------
+
+    def _step(self, st: StageState, i: ins.Instruction, args: dict[str, str], label: str,
+              results: dict[int, StageState]) -> None:
+        img = st.image
+        if isinstance(i, ins.Env):
+            img.set_env(i.pairs)
+        elif isinstance(i, ins.Label):
+            img.set_labels(i.pairs)
+        elif isinstance(i, ins.Arg):
+            img.add_arg_history([(k, args.get(k, v)) for k, v in i.args])
+        elif isinstance(i, ins.Expose):
+            img.add_ports([p if "/" in p else f"{p}/tcp" for p in _expand_ports(i.ports)])
+        elif isinstance(i, ins.Volume):
+            img.add_volumes(i.paths)
+        elif isinstance(i, ins.User):
+            img.set_user(i.user)
+        elif isinstance(i, ins.Stopsignal):
+            img.set_stopsignal(i.signal)
+        elif isinstance(i, ins.Shell):
+            img.set_shell(i.shell)
+        elif isinstance(i, ins.Maintainer):
+            img.set_maintainer(i.maintainer)
+        elif isinstance(i, ins.Cmd):
+            img.set_cmd(i.command, i.shell_form)
+        elif isinstance(i, ins.Entrypoint):
+            img.set_entrypoint(i.command, i.shell_form)
+        elif isinstance(i, ins.Healthcheck):
+            img.set_healthcheck(i.test, i.interval, i.timeout, i.start_period, i.start_interval,
+                                i.retries)
+        elif isinstance(i, ins.Onbuild):
+            img.add_onbuild(i.expression)
+        elif isinstance(i, ins.Workdir):
+            self._workdir(st, i, label)
+        elif isinstance(i, ins.Run):
+            self._run(st, i, args, label, results)
+        elif isinstance(i, ins.Copy):
+            self._copy(st, i, label, results)
+        else:
+            raise BuildError(f"line {i.line}: {i.name} is not supported by wharfie build")
+
+    def _workdir(self, st: StageState, i: ins.Workdir, label: str) -> None:
+        wd = st.image.set_workdir(i.path)
+        if wd == "/":
+            st.image.history(f"WORKDIR {wd}", layer=False)
+            return
+        key = step_key(st.key, "workdir", path=wd, user=st.image.user)
+
+        def mkdir(rootfs: Path, step_no: int) -> None:
+            target = secure_join(rootfs, wd)
+            if not target.exists():
+                target.mkdir(parents=True, mode=0o755)
+                if st.image.user:
+                    u = resolve_user(rootfs, st.image.user)
+                    os.chown(target, u.uid, u.gid)
+
+        self._layer_step(st, key, f"WORKDIR {wd}", f"[{label}] WORKDIR {wd}", mkdir,
+                         buildkit_suffix=False)
+
+    def _run(self, st: StageState, i: ins.Run, args: dict[str, str], label: str,
+             results: dict[int, StageState]) -> None:
+        img = st.image
+        argv, files = _run_argv(i, img.shell)
+        env_list = img.env
+        env_keys = {e.partition("=")[0] for e in env_list}
+        arg_env = [f"{k}={v}" for k, v in args.items() if k not in env_keys]
+        proxy = [f"{k}={v}" for k, v in self.proxy_env.items()]
+        env = merge_env(merge_env(env_list, arg_env), proxy)
+        network = i.network or self.req.network
+        network = "host" if network in ("default", "host") else network
+        created_by = "RUN " + _run_command_string(argv, args)
+        key = step_key(st.key, "run", argv=argv, env=env, user=img.user, workdir=img.workdir,
+                       network=network, mounts=[key_of(m) for m in i.mounts], files=files)
+        stage_dirs = {}
+        for m in i.mounts:
+            src = m.source_stage
+            if src and m.type in ("bind", "cache"):
+                stage_dirs[src] = self._source_root(src, results)
+
+        def execute(rootfs: Path, step_no: int) -> None:
+            mctx = MountContext(self.root / "build" / "cache-mounts",
+                                self.req.context.root if self.req.context else None,
+                                stage_dirs, self.secrets, self.root / "build" / "tmp")
+            mctx.cache_root.mkdir(parents=True, exist_ok=True)
+            mctx.scratch.mkdir(parents=True, exist_ok=True)
+            with prepared(i.mounts, mctx, rootfs, img.workdir, env) as (binds, secret_env), \
+                    _heredoc_files(files, mctx.scratch) as file_binds:
+                tail: deque[str] = deque(maxlen=OUTPUT_TAIL)
+                buf = bytearray()
+
+                def out(data: bytes) -> None:
+                    buf.extend(data)
+                    while b"\n" in buf:
+                        line, _, rest = bytes(buf).partition(b"\n")
+                        buf[:] = rest
+                        text = line.decode(errors="replace")
+                        tail.append(text)
+                        self.emit(BuildEvent("output", step_no, text))
+
+                cfg = ProcessConfig(args=argv, env=merge_env(env, secret_env), cwd=img.workdir,
+                                    user=img.user, network=network,
+                                    binds=binds + file_binds)
+                code = run_process(self.root, rootfs, cfg, stdout=out, stderr=out)
+                if buf:
+                    out(b"\n")
+                if code != 0:
+                    shown = " ".join(argv)
+                    raise BuildError(
+                        f'process "{shown}" did not complete successfully: exit code: {code}'
+                        + ("\n" + "\n".join(tail) if tail else ""), exit_code=1)
+
+        title = f"[{label}] RUN {' '.join(i.command)}"
+        self._layer_step(st, key, created_by, title, execute)
+
+    def _copy(self, st: StageState, i: ins.Copy, label: str,
+              results: dict[int, StageState]) -> None:
+        is_add = isinstance(i, ins.Add)
+        word = "ADD" if is_add else "COPY"
+        chmod = ModeSpec(i.chmod) if i.chmod else None
+        created_by = " ".join([word] + (["--parents"] if i.parents else [])
+                              + ([f"--chown={i.chown}"] if i.chown else [])
+                              + ([f"--chmod={i.chmod}"] if i.chmod else [])
+                              + i.sources + [c.path for c in i.contents] + [i.dest])
+        title = f"[{label}] {word} {' '.join(i.flags + i.sources)} {i.dest}"
+        with contextlib.ExitStack() as stack:
+            scratch = self.root / "build" / "tmp"
+            scratch.mkdir(parents=True, exist_ok=True)
+            sources = list(i.sources)
+            ignore = None
+            if i.contents:  # COPY <<EOF /path: the heredocs are the sources
+                src_root = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch)))
+                for c in i.contents:
+                    (src_root / c.path).write_text(c.data)
+                    os.chmod(src_root / c.path, 0o644)
+                sources = [c.path for c in i.contents]
+                digest = checksum_tree(src_root, sources, None, i.exclude, self.hashes)
+            elif i.from_:
+                src_root = self._source_root(i.from_, results)
+                digest = checksum_tree(src_root, sources, None, i.exclude, self.hashes)
+            elif is_add and any(_is_url(s) for s in sources):
+                src_root = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch)))
+                names = []
+                for s in sources:
+                    if not _is_url(s):
+                        raise CopyError("ADD: mixing URLs and local files is not supported")
+                    names.append(fetch_url(s, src_root, i.checksum))
+                sources = names
+                digest = checksum_tree(src_root, sources, None, i.exclude, self.hashes)
+            else:
+                ctx = self.req.context
+                if ctx is None or ctx.root is None:
+                    raise CopyError(f"line {i.line}: {word} needs a build context "
+                                    "(the context was '-')")
+                src_root, ignore = ctx.root, ctx.ignore
+                digest = ctx.checksum(sources, i.exclude)
+            key = step_key(st.key, word.lower(), sources=digest, dest=i.dest,
+                           workdir=st.image.workdir, chown=i.chown, chmod=i.chmod,
+                           parents=i.parents, exclude=i.exclude, link=i.link,
+                           names=sources)
+            extract = is_add and not any(_is_url(s) for s in i.sources) and i.unpack is not False
+
+            def execute(rootfs: Path, step_no: int) -> None:
+                owner = None
+                if i.chown:
+                    u = resolve_user(rootfs, i.chown)
+                    owner = (u.uid, u.gid)
+                opts = CopyOptions(chown=owner, chmod=chmod, parents=i.parents,
+                                   excludes=list(i.exclude), ignore=ignore,
+                                   extract_archives=extract)
+                copy_sources(src_root, sources, rootfs, i.dest, st.image.workdir, opts)
+
+            self._layer_step(st, key, created_by, title, execute)
+
+    def _source_root(self, name: str, results: dict[int, StageState]) -> Path:
+        """The root filesystem of a stage (by name or index) or an image, for reading."""
+        idx = self.stage_names.get(name.lower())
+        if idx is None and name.isdigit():
+            idx = int(name)
+        layers = results[idx].layers if idx is not None else \
+            [(x.descriptor, x.diff_id) for x in self._external(name).layers()]
+        chain = self._ensure_chain(layers)
+        if chain is None:
+            empty = self.root / "build" / "empty"
+            empty.mkdir(parents=True, exist_ok=True)
+            return empty
+        with self._lock:
+            if chain not in self._views:
+                self._views[chain] = self.snap.view(chain)
+            return self._views[chain]
+
+    # -- layers and the cache ------------------------------------------------------------------
+
+    def _layer_step(self, st: StageState, key: str, created_by: str, title: str,
+                    action: Callable[[Path, int], None], *, buildkit_suffix: bool = True) -> int:
+        step_no = self._announce(title)
+        started = time.monotonic()
+        record = None if self.req.no_cache else self.cache.get(key)
+        if record is not None:
+            self.emit(BuildEvent("cached", step_no, "CACHED"))
+        else:
+            chain = self._ensure_chain(st.layers)
+            skey = f"build-{uuid.uuid4().hex[:16]}"
+            rootfs = self.snap.prepare(skey, chain)
+            try:
+                action(rootfs, step_no)
+            except BaseException:
+                self.snap.remove(skey)
+                raise
+            commit = self.snap.commit(skey, self.store.content, compression=self.req.compression,
+                                      epoch=self.req.epoch)
+            layer = commit.layer
+            desc = Descriptor(layer.media_type, layer.digest, layer.size) if layer.entries else None
+            record = CacheRecord(self._epoch_iso() or _iso(time.time()), desc,
+                                 layer.diff_id if layer.entries else None)
+            self.cache.put(key, record)
+            self.emit(BuildEvent("done", step_no, "DONE", time.monotonic() - started))
+        st.image.created = record.created
+        suffix = " # buildkit" if buildkit_suffix else ""
+        if record.layer is not None and record.diff_id is not None:
+            st.layers.append((record.layer, record.diff_id))
+            st.image.add_layer(record.diff_id)
+            st.image.history(created_by + suffix, layer=True)
+        else:
+            st.image.history(created_by + suffix, layer=False)
+        st.key = key
+        return step_no
+
+    def _ensure_chain(self, layers: list[tuple[Descriptor, Digest]]) -> Digest | None:
+        """Extract whatever of these layers is not unpacked yet; the top chain ID."""
+        parent: Digest | None = None
+        for desc, diff_id in layers:
+            chain = chain_id(parent, diff_id)
+            with self._lock:
+                if not self.snap.has(chain):
+                    layer = Layer(desc, diff_id, self.blobs)
+                    chain = self.snap.add_layer(parent, diff_id, layer.open_uncompressed)
+            parent = chain
+        return parent
+
+    def _announce(self, text: str) -> int:
+        with self._lock:
+            self._step_counter += 1
+            n = self._step_counter
+        self.emit(BuildEvent("step", n, text))
+        return n
+
+    def _epoch_iso(self) -> str | None:
+        return _iso(self.req.epoch) if self.req.epoch is not None else None
+
+    # -- the image -------------------------------------------------------------------------------
+
+    def _commit_image(self, st: StageState, req: BuildRequest) -> tuple[Digest, Digest]:
+        doc = st.image.doc
+        if req.labels:
+            labels = dict(doc["config"].get("Labels") or {})
+            labels.update(req.labels)
+            doc["config"]["Labels"] = labels
+        created = st.image.created or _iso(time.time())
+        doc["created"] = created
+        return self._put_image(doc, [d for d, _ in st.layers])
+
+    def _put_image(self, doc: dict, layers: list[Descriptor]) -> tuple[Digest, Digest]:
+        config_raw = canonical_json(doc)
+        config = Descriptor(mt.OCI_CONFIG, self.store.content.put(config_raw), len(config_raw))
+        manifest = Manifest.build(config, layers)
+        self.store.content.put(manifest.raw)
+        digest = self.store.put_manifest(manifest.raw, manifest.media_type)
+        return digest, config.digest
+
+    def _squash(self, digest: Digest, keep: int, req: BuildRequest) -> tuple[Digest, Digest]:
+        from wharfie.squash import squash
+
+        image = self.store.get(digest)
+        new = squash(self.store, image, keep_base=keep, epoch=req.epoch)
+        return new.manifest_digest, new.id
+
+
+def _expand_ports(ports: list[str]) -> list[str]:
+    """``8000-8002/udp`` -> each port, as BuildKit records ranges."""
+    out = []
+    for p in ports:
+        port, _, proto = p.partition("/")
+        proto = (proto or "tcp").lower()
+        if "-" in port:
+            lo, hi = (int(x) for x in port.split("-"))
+            out.extend(f"{n}/{proto}" for n in range(lo, hi + 1))
+        else:
+            out.append(f"{int(port)}/{proto}")
+    return out
+
+
+def _is_url(s: str) -> bool:
+    return s.startswith(("http://", "https://"))
+
+
+def _run_command_string(argv: list[str], args: dict[str, str]) -> str:
+    """BuildKit's history text for RUN: ``|N K=V ... argv`` when build ARGs are in scope."""
+    prefix = [f"|{len(args)}"] + [f"{k}={v}" for k, v in args.items()] if args else []
+    return " ".join(prefix + argv)
+
+
+def _run_argv(i: ins.Run, shell: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The argv of a RUN, and heredoc files to mount as executables (BuildKit's rules)."""
+    if not i.heredocs:
+        return (shell + [" ".join(i.command)] if i.shell_form else list(i.command)), []
+    cmd = " ".join(i.command).strip()
+    first = i.heredocs[0]
+    if len(i.heredocs) == 1 and cmd in (f"<<{first.name}", f"<<-{first.name}",
+                                        f"<<'{first.name}'", f'<<"{first.name}"',
+                                        f"<<-'{first.name}'", f'<<-"{first.name}"'):
+        data = first.body()
+        if data.startswith("#!"):
+            name = f"/dev/pipes/{first.name}"
+            return [name], [(name, data)]
+        return shell + [data], []
+    script = cmd
+    for h in i.heredocs:
+        script += "\n" + h.content + h.name
+    return shell + [script], []
+
+
+@contextlib.contextmanager
+def _heredoc_files(files: list[tuple[str, str]], scratch: Path) -> Iterator[list]:
+    """Executable heredocs (``RUN <<EOF`` with a shebang) as read-only files bound in."""
+    if not files:
+        yield []
+        return
+    with tempfile.TemporaryDirectory(dir=scratch, prefix="heredoc-") as tmp:
+        binds = []
+        for n, (target, data) in enumerate(files):
+            path = Path(tmp) / f"doc-{n}"
+            path.write_text(data)
+            os.chmod(path, 0o755)
+            binds.append(Bind(path, target, True))
+        yield binds
+

@@ -1,0 +1,85 @@
+"""The build cache: step keys and what each keyed step produced.
+
+A key is a hash of the parent key and everything the step's result depends
+on (command, environment and ARGs it sees, user, working directory, mounts,
+content checksums of what it copies): never of a secret's value. A record
+holds the layer the step produced (or none) and when it was made, so a fully
+cached rebuild gives a bit-identical image. Layers live in the content store;
+a record whose blob has since been removed counts as a miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from wharfie.content.store import ContentStore
+from wharfie.oci.digest import Digest
+from wharfie.oci.manifest import Descriptor
+
+
+def step_key(parent: str, kind: str, **inputs: object) -> str:
+    """A cache key: sha256 of the parent key, the step kind and its inputs (canonical JSON)."""
+    payload = json.dumps({"parent": parent, "kind": kind, "inputs": inputs}, sort_keys=True,
+                         separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CacheRecord:
+    created: str
+    layer: Descriptor | None
+    diff_id: Digest | None
+
+
+class BuildCache:
+    """Step results by key, in SQLite beside the content store."""
+
+    def __init__(self, root: Path, content: ContentStore) -> None:
+        self.content = content
+        self._lock = threading.Lock()  # stages run in parallel threads
+        root.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(root / "build-cache.db", timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS steps (key TEXT PRIMARY KEY, created TEXT NOT NULL, "
+            "layer TEXT, diff_id TEXT, used REAL NOT NULL) WITHOUT ROWID")
+
+    def get(self, key: str) -> CacheRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT created, layer, diff_id FROM steps WHERE key = ?",
+                                   (key,)).fetchone()
+        if row is None:
+            return None
+        layer = Descriptor.from_dict(json.loads(row[1])) if row[1] else None
+        if layer is not None and not self.content.exists(layer.digest):
+            return None
+        with self._lock:
+            self._db.execute("UPDATE steps SET used = ? WHERE key = ?", (time.time(), key))
+        return CacheRecord(row[0], layer, Digest(row[2]) if row[2] else None)
+
+    def put(self, key: str, record: CacheRecord) -> None:
+        layer = json.dumps(record.layer.to_dict()) if record.layer else None
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?)",
+                             (key, record.created, layer, record.diff_id, time.time()))
+
+    def layers(self) -> set[Digest]:
+        """Every layer blob the cache refers to (what cache pruning may reclaim)."""
+        return {Descriptor.from_dict(json.loads(r[0])).digest
+                for r in self._db.execute("SELECT layer FROM steps WHERE layer IS NOT NULL")}
+
+    def prune(self, older_than: float | None = None) -> int:
+        """Forget records not used since ``older_than`` (epoch seconds), or all of them."""
+        cur = self._db.execute("DELETE FROM steps WHERE ? IS NULL OR used < ?",
+                               (older_than, older_than))
+        return cur.rowcount
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,194 @@
+"""``RUN --mount``: cache, secret, bind and tmpfs mounts, as host directories bound in.
+
+Mounts never reach a layer: what they put in the root filesystem (mount points
+runc had to create) is removed before the step is committed, and a secret's
+value never enters a cache key (only its id and target do).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from wharfie.build.scope import secure_join
+from wharfie.dockerfile.instructions import Mount
+from wharfie.errors import WharfieError
+from wharfie.runtime import Bind
+
+
+class MountError(WharfieError):
+    """A RUN --mount that cannot be set up."""
+
+
+@dataclass
+class Secret:
+    """A build secret: ``--secret id=ID,src=PATH`` or ``--secret id=ID,env=VAR``."""
+
+    id: str
+    data: bytes
+
+
+def parse_secret(spec: str) -> Secret:
+    """Read one ``--secret`` flag value (the value is read now, never stored)."""
+    opts = dict(p.partition("=")[::2] for p in spec.split(",") if p)
+    sid = opts.get("id")
+    src = opts.get("src") or opts.get("source")
+    env = opts.get("env")
+    if not sid:
+        raise MountError(f"invalid --secret {spec!r}: id= is required")
+    if src:
+        try:
+            return Secret(sid, Path(src).expanduser().read_bytes())
+        except OSError as e:
+            raise MountError(f"secret {sid}: cannot read {src}: {e.strerror}") from None
+    name = env or sid
+    if name not in os.environ:
+        raise MountError(f"secret {sid}: environment variable {name} is not set")
+    return Secret(sid, os.environ[name].encode())
+
+
+def key_of(m: Mount) -> dict:
+    """What of a mount belongs in the RUN cache key (never secret contents)."""
+    return {"type": m.type, **{k: v for k, v in sorted(m.options.items())}}
+
+
+@dataclass
+class MountContext:
+    """What mounts can draw on while one build runs."""
+
+    cache_root: Path                      # persistent cache mounts live here
+    context_dir: Path | None              # bind mounts without from=
+    stage_dirs: dict[str, Path]           # bind mounts with from=<stage or image>
+    secrets: dict[str, Secret]
+    scratch: Path                         # where per-step temporary dirs go
+
+
+@contextlib.contextmanager
+def prepared(mounts: list[Mount], ctx: MountContext, rootfs: Path, workdir: str,
+             env: list[str]) -> Iterator[tuple[list[Bind], list[str]]]:
+    """Host binds for ``mounts`` (and env entries for env= secrets); cleans up after."""
+    binds: list[Bind] = []
+    extra_env: list[str] = []
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=ctx.scratch,
+                                                                   prefix="mounts-")))
+        for n, m in enumerate(mounts):
+            target = m.target
+            if target and not target.startswith("/"):
+                target = workdir.rstrip("/") + "/" + target
+            if m.type == "cache":
+                binds.append(Bind(_cache_dir(m, ctx, stack), target, _readonly(m)))
+            elif m.type == "secret":
+                sid = m.options.get("id") or os.path.basename(target or "")
+                secret = ctx.secrets.get(sid)
+                if secret is None:
+                    if m.options.get("required", "false").lower() == "true":
+                        raise MountError(f"secret {sid} is required but was not given "
+                                         "(--secret id=...)")
+                    continue
+                if m.options.get("env"):
+                    extra_env.append(f"{m.options['env']}={secret.data.decode()}")
+                    if not m.options.get("target"):
+                        continue
+                path = tmp / f"secret-{n}"
+                path.write_bytes(secret.data)
+                os.chmod(path, int(m.options.get("mode", "0400"), 8))
+                os.chown(path, int(m.options.get("uid", "0")), int(m.options.get("gid", "0")))
+                binds.append(Bind(path, target or f"/run/secrets/{sid}", True))
+            elif m.type == "bind":
+                src_root = _bind_root(m, ctx)
+                source = secure_join(src_root, m.options.get("source") or
+                                     m.options.get("src") or "/")
+                if not source.exists():
+                    raise MountError(f"--mount type=bind: source {source.name!r} not found")
+                if not _readonly(m, default=True):
+                    # rw bind mounts see writes for this step only: give them a copy.
+                    copy = tmp / f"bind-{n}"
+                    if source.is_dir():
+                        shutil.copytree(source, copy, symlinks=True)
+                    else:
+                        shutil.copy2(source, copy)
+                    source = copy
+                binds.append(Bind(source, target, _readonly(m, default=True)))
+            elif m.type == "tmpfs":
+                d = tmp / f"tmpfs-{n}"
+                d.mkdir(mode=0o1777)
+                binds.append(Bind(d, target, False))
+            else:
+                raise MountError(f"--mount type={m.type} is not supported by wharfie")
+        stubs = {p for b in binds for p in _missing_paths(rootfs, b.destination)}
+        try:
+            yield binds, extra_env
+        finally:
+            _remove_stubs(rootfs, stubs)
+
+
+def _readonly(m: Mount, default: bool = False) -> bool:
+    o = m.options
+    if o.get("ro", o.get("readonly", "")).lower() in ("true", "1"):
+        return True
+    if o.get("rw", o.get("readwrite", "")).lower() in ("true", "1"):
+        return False
+    return default
+
+
+def _bind_root(m: Mount, ctx: MountContext) -> Path:
+    src = m.options.get("from")
+    if src:
+        if src not in ctx.stage_dirs:
+            raise MountError(f"--mount from={src}: no such stage or image")
+        return ctx.stage_dirs[src]
+    if ctx.context_dir is None:
+        raise MountError("--mount type=bind needs a build context")
+    return ctx.context_dir
+
+
+def _cache_dir(m: Mount, ctx: MountContext, stack: contextlib.ExitStack) -> Path:
+    cid = m.options.get("id") or m.target or "default"
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in cid)
+    d = ctx.cache_root / safe
+    fresh = not d.exists()
+    d.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        os.chmod(d, int(m.options.get("mode", "0755"), 8))
+        os.chown(d, int(m.options.get("uid", "0")), int(m.options.get("gid", "0")))
+    sharing = m.options.get("sharing", "shared")
+    if sharing == "locked":
+        lock = stack.enter_context(open(ctx.cache_root / f".{safe}.lock", "a+b"))  # noqa: SIM115
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+    elif sharing == "private":
+        lock = stack.enter_context(open(ctx.cache_root / f".{safe}.lock", "a+b"))  # noqa: SIM115
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            private = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=ctx.scratch)))
+            return private
+    return d
+
+
+def _missing_paths(rootfs: Path, target: str) -> list[str]:
+    """``target`` and each of its ancestors that does not exist yet in ``rootfs``."""
+    out = []
+    path = os.path.normpath("/" + target)
+    while path != "/" and not os.path.lexists(secure_join(rootfs, path, follow_last=False)):
+        out.append(path)
+        path = os.path.dirname(path)
+    return out
+
+
+def _remove_stubs(rootfs: Path, targets: set[str]) -> None:
+    """Delete mount points runc created for targets that did not exist, deepest first."""
+    for target in sorted(targets, key=len, reverse=True):
+        path = secure_join(rootfs, target, follow_last=False)
+        with contextlib.suppress(FileNotFoundError):
+            if path.is_dir() and not path.is_symlink():
+                with contextlib.suppress(OSError):
+                    os.rmdir(path)
+            else:
+                path.unlink()

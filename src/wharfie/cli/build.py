@@ -1,0 +1,148 @@
+"""``wharfie build``: docker build's flags on top of build.builder."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from wharfie.cli.context import App, pass_app
+from wharfie.errors import WharfieError
+
+
+def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not key:
+            raise WharfieError(f"invalid {what} {item!r}: want KEY=VALUE")
+        if not eq:
+            if not from_env:
+                raise WharfieError(f"invalid {what} {item!r}: want KEY=VALUE")
+            if key not in os.environ:
+                continue  # docker: --build-arg NAME takes the value from the environment, if set
+            value = os.environ[key]
+        out[key] = value
+    return out
+
+
+class PlainProgress:
+    """BuildKit's plain progress: ``#N title``, output lines, ``#N DONE 1.2s`` / ``#N CACHED``."""
+
+    def __init__(self, stream, quiet: bool) -> None:
+        self.stream = stream
+        self.quiet = quiet
+        self.started = time.monotonic()
+
+    def __call__(self, event) -> None:
+        if self.quiet:
+            return
+        n = event.step
+        if event.kind == "step":
+            line = f"#{n} {event.text}"
+        elif event.kind == "cached":
+            line = f"#{n} CACHED"
+        elif event.kind == "done":
+            line = f"#{n} DONE {event.seconds:.1f}s"
+        elif event.kind == "output":
+            line = f"#{n} {time.monotonic() - self.started:.3f} {event.text}"
+        else:
+            line = f"WARNING: {event.text}"
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+@click.command("build")
+@click.argument("context_arg", metavar="PATH|-")
+@click.option("-t", "--tag", "tags", multiple=True, help="Name and optionally a tag (name:tag).")
+@click.option("-f", "--file", "dockerfile", help="Name of the Dockerfile (default PATH/Dockerfile).")
+@click.option("--build-arg", "build_args", multiple=True, help="Set build-time variables.")
+@click.option("--target", help="Set the target build stage to build.")
+@click.option("--no-cache", is_flag=True, help="Do not use cache when building the image.")
+@click.option("--pull", is_flag=True, help="Always attempt to pull a newer version of the image.")
+@click.option("--label", "labels", multiple=True, help="Set metadata for an image.")
+@click.option("--squash", is_flag=True, help="Squash newly built layers into a single new layer.")
+@click.option("--iidfile", type=click.Path(path_type=Path), help="Write the image ID to the file.")
+@click.option("--progress", type=click.Choice(["auto", "plain", "tty", "quiet"]), default="auto")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress the build output and print image ID.")
+@click.option("--network", type=click.Choice(["default", "host", "none"]), default="default")
+@click.option("--secret", "secrets", multiple=True, help="id=ID,src=PATH or id=ID,env=VAR")
+@click.option("--platform", help="Set target platform for build (os/arch[/variant]).")
+@click.option("--compression", type=click.Choice(["gzip", "zstd", "none"]), default="gzip",
+              help="Layer compression.")
+@pass_app
+def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, no_cache, pull,
+              labels, squash, iidfile, progress, quiet, network, secrets, platform,
+              compression) -> None:
+    """Build an image from a Dockerfile."""
+    from wharfie.build.builder import Builder, BuildRequest
+    from wharfie.build.context import BuildContext, HashCache
+    from wharfie.build.dockerignore import load_for
+    from wharfie.build.mounts import parse_secret
+    from wharfie.oci.reference import parse_reference
+
+    for t in tags:
+        parse_reference(t)  # fail before doing any work
+    epoch_env = os.environ.get("SOURCE_DATE_EPOCH")
+    epoch = int(epoch_env) if epoch_env and epoch_env.isdigit() else None
+    work = app.root / "build" / "tmp"
+    work.mkdir(parents=True, exist_ok=True)
+    hashes = HashCache(app.root / "build" / "hashes.db")
+    if context_arg == "-":
+        data = sys.stdin.buffer.read()
+        if data[:512].rstrip(b"\0") and _looks_like_tar(data):
+            import io
+
+            ctx = BuildContext.from_tar(io.BytesIO(data), work, hash_cache=hashes)
+            df_path = ctx.root / (dockerfile or "Dockerfile")
+            if not df_path.is_file():
+                raise WharfieError(f"{dockerfile or 'Dockerfile'}: not found in the context tar")
+            ctx.ignore = load_for(ctx.root, df_path)
+            text, name = df_path.read_text(), df_path.name
+        else:
+            ctx, text, name = None, data.decode(), "Dockerfile"
+    else:
+        root = Path(context_arg)
+        if not root.is_dir():
+            raise WharfieError(f"unable to prepare context: path {context_arg!r} not found")
+        if dockerfile == "-":
+            text, name, df_path = sys.stdin.read(), "Dockerfile", None
+        else:
+            df_path = Path(dockerfile) if dockerfile else root / "Dockerfile"
+            if not df_path.is_file():
+                raise WharfieError(f"failed to read dockerfile: open {df_path}: "
+                                   "no such file or directory")
+            text, name = df_path.read_text(), df_path.name
+        ctx = BuildContext(root, load_for(root, df_path), hash_cache=hashes)
+    show = not quiet and progress != "quiet"
+    req = BuildRequest(
+        dockerfile=text, dockerfile_name=name, context=ctx, tags=list(tags),
+        build_args=_key_values(build_args, "--build-arg", from_env=True), target=target,
+        no_cache=no_cache, labels=_key_values(labels, "--label"), squash=squash,
+        platform=platform, network=network, secrets=[parse_secret(s) for s in secrets],
+        epoch=epoch, compression=compression)
+    builder = Builder(app.root, app.images, emit=PlainProgress(sys.stderr, not show))
+    try:
+        result = builder.build(req)
+    finally:
+        if ctx is not None:
+            ctx.close()
+    if iidfile:
+        iidfile.write_text(result.image_id)
+    if quiet:
+        click.echo(result.image_id)
+        return
+    if show:
+        sys.stderr.write(f"#{builder._step_counter + 1} writing image {result.image_id} done\n")
+        for t in tags:
+            sys.stderr.write(f"#{builder._step_counter + 1} naming to "
+                             f"{parse_reference(t)} done\n")
+
+
+def _looks_like_tar(data: bytes) -> bool:
+    from wharfie.layers.compression import sniff
+
+    return sniff(data[:6]) != "none" or data[257:262] == b"ustar"

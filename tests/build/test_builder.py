@@ -1,0 +1,165 @@
+"""Real builds: RUN in runc over the snapshotter, COPY from a context, the cache, stages."""
+
+import json
+import tarfile
+
+import pytest
+
+from wharfie.build.builder import Builder, BuildError, BuildRequest
+from wharfie.build.context import BuildContext
+from wharfie.build.dockerignore import PatternMatcher
+from wharfie.build.mounts import Secret
+from wharfie.images.store import ImageStore
+from wharfie.layers.compression import open_uncompressed
+from wharfie.oci.reference import parse_reference
+from wharfie.transports.rootfs import import_rootfs
+
+
+@pytest.fixture
+def store(root, busybox_rootfs_tar):
+    s = ImageStore(root)
+    with open(busybox_rootfs_tar, "rb") as f:
+        image = import_rootfs(f, s.content, changes=['CMD ["sh"]'])
+    s.tag(parse_reference("busybox:local"), s.put_image(image))
+    return s
+
+
+@pytest.fixture
+def ctxdir(tmp_path):
+    d = tmp_path / "ctx"
+    d.mkdir()
+    (d / "app.txt").write_text("payload\n")
+    (d / "notes.md").write_text("ignored\n")
+    return d
+
+
+def build(store, dockerfile, ctxdir=None, events=None, **kw):
+    ctx = BuildContext(ctxdir, PatternMatcher(["*.md"])) if ctxdir else None
+    builder = Builder(store.content.root, store, emit=(events.append if events is not None
+                                                        else None))
+    result = builder.build(BuildRequest(dockerfile=dockerfile, context=ctx, **kw))
+    return store.get(result.manifest_digest), result
+
+
+def files_of(image):
+    """{path: bytes-or-None} over all layers, later layers winning (no whiteouts needed here)."""
+    out = {}
+    for layer in image.layers():
+        with layer.open() as raw, tarfile.open(
+                fileobj=open_uncompressed(raw, layer.media_type), mode="r|") as t:
+            for m in t:
+                out[m.name] = (t.extractfile(m).read() if m.isfile() else None, m)
+    return out
+
+
+def test_run_copy_env_workdir_and_history(store, ctxdir):
+    df = """FROM busybox:local
+ARG WHO=world
+ENV GREETING=hello
+WORKDIR /app
+COPY app.txt .
+RUN echo "$GREETING $WHO $(id -u)" > out.txt && cat app.txt >> out.txt
+USER app
+CMD ["cat", "/app/out.txt"]
+"""
+    image, _ = build(store, df, ctxdir, build_args={"WHO": "wharfie"})
+    files = files_of(image)
+    assert files["app/out.txt"][0] == b"hello wharfie 0\npayload\n"
+    assert files["app/app.txt"][1].uid == 0
+    cfg = image.config.doc
+    assert cfg["config"]["WorkingDir"] == "/app" and cfg["config"]["User"] == "app"
+    assert cfg["config"]["Cmd"] == ["cat", "/app/out.txt"]
+    assert "GREETING=hello" in cfg["config"]["Env"]
+    by = [h["created_by"] for h in cfg["history"] if "created_by" in h]
+    assert by[-5:] == ["WORKDIR /app", "COPY app.txt . # buildkit",
+                       'RUN |1 WHO=wharfie /bin/sh -c echo "$GREETING $WHO $(id -u)" > out.txt '
+                       "&& cat app.txt >> out.txt # buildkit",
+                       "USER app", 'CMD ["cat" "/app/out.txt"]']
+    assert len(cfg["rootfs"]["diff_ids"]) == len(image.manifest.layers) == 4
+
+
+def test_second_build_is_fully_cached_and_identical(store, ctxdir):
+    df = "FROM busybox:local\nCOPY app.txt /\nRUN echo $RANDOM > /rand\n"
+    first, _ = build(store, df, ctxdir)
+    events = []
+    second, _ = build(store, df, ctxdir, events=events)
+    assert second.digest == first.digest
+    assert [e.kind for e in events].count("cached") == 2
+    (ctxdir / "app.txt").write_text("changed\n")
+    third, _ = build(store, df, ctxdir)
+    assert third.id != first.id
+    assert files_of(third)["app.txt"][0] == b"changed\n"
+    fourth, _ = build(store, df, ctxdir, no_cache=True)
+    assert fourth.id != third.id  # RUN ran again: a new history time, a new image
+
+
+def test_ignored_files_are_not_in_the_context(store, ctxdir):
+    with pytest.raises(Exception, match="not found"):
+        build(store, "FROM busybox:local\nCOPY notes.md /\n", ctxdir)
+
+
+def test_failing_run_reports_command_exit_code_and_output(store):
+    with pytest.raises(BuildError) as err:
+        build(store, "FROM busybox:local\nRUN echo about to fail && exit 3\n")
+    msg = str(err.value)
+    assert 'process "/bin/sh -c echo about to fail && exit 3"' in msg
+    assert "exit code: 3" in msg and "about to fail" in msg
+
+
+def test_multi_stage_copy_from_and_target_pruning(store):
+    df = """FROM busybox:local AS builder
+RUN mkdir /out && echo compiled > /out/bin
+FROM busybox:local AS unused
+RUN exit 1
+FROM scratch
+COPY --from=builder /out/bin /bin/tool
+"""
+    image, _ = build(store, df)
+    assert files_of(image)["bin/tool"][0] == b"compiled\n"
+    assert len(image.manifest.layers) == 1
+
+
+def test_heredocs_secrets_and_cache_mounts(store):
+    df = """FROM busybox:local
+RUN --mount=type=secret,id=token cat /run/secrets/token > /seen
+RUN --mount=type=cache,target=/cache echo x >> /cache/log && wc -l < /cache/log > /count
+COPY <<EOF /greeting
+hi $HOSTNAME
+hi $HOSTNAME
+EOF
+RUN <<EOF
+echo from heredoc > /h
+EOF
+"""
+    secret = Secret("token", b"s3cr3t")
+    image, _ = build(store, df, secrets=[secret])
+    files = files_of(image)
+    assert files["seen"][0] == b"s3cr3t"
+    assert not any(name.startswith("run/secrets") for name in files)
+    assert files["greeting"][0].startswith(b"hi ")
+    assert files["h"][0] == b"from heredoc\n"
+    assert files["count"][0].strip() == b"1"
+    again, _ = build(store, df.replace("wc -l", "wc  -l"), secrets=[secret])
+    assert files_of(again)["count"][0].strip() == b"2"  # the cache mount persisted
+
+
+def test_onbuild_triggers_run_in_the_child(store):
+    parent, _ = build(store, "FROM busybox:local\nONBUILD RUN echo triggered > /t\n",
+                      tags=["parent:1"])
+    assert parent.config.config["OnBuild"] == ["RUN echo triggered > /t"]
+    child, _ = build(store, "FROM parent:1\nRUN cat /t > /copy\n")
+    assert files_of(child)["copy"][0] == b"triggered\n"
+    assert "OnBuild" not in child.config.config
+
+
+def test_reproducible_with_source_date_epoch(store, ctxdir):
+    df = "FROM busybox:local\nCOPY app.txt /\nRUN touch /stamp\n"
+    a, _ = build(store, df, ctxdir, epoch=1_700_000_000, no_cache=True)
+    b, _ = build(store, df, ctxdir, epoch=1_700_000_000, no_cache=True)
+    assert a.manifest.layers == b.manifest.layers and a.id == b.id  # RUN re-ran: mtimes clamped
+    assert json.loads(a.config.raw)["created"] == "2023-11-14T22:13:20Z"
+
+
+def test_missing_base_image_is_a_clear_error(store):
+    with pytest.raises(Exception, match="base image not found"):
+        build(store, "FROM nosuch:image\nRUN true\n")
