@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from layers.treeutil import tree_state
 from wharfie.layers.apply import apply_layer
 from wharfie.layers.compression import decompress_stream
-from wharfie.layers.diff import diff_trees
+from wharfie.layers.diff import diff_overlay, diff_trees
 from wharfie.layers.writer import write_layer
 
 NAMES = ["a", "b", "c", "dd", "long-" + "x" * 120, "ünï"]
@@ -50,14 +51,14 @@ def trees(draw, depth: int = 0) -> dict:
     """A directory: name -> ("file", data, meta) | ("link", target) | ("fifo",) | ("dir", tree)."""
     out = {}
     for name in draw(st.lists(st.sampled_from(NAMES), unique=True, max_size=4)):
-        kind = draw(st.sampled_from(["file", "file", "link", "fifo", "dir"] if depth < 2
+        kind = draw(st.sampled_from(["file", "file", "link", "fifo", "dev", "dir"] if depth < 2
                                     else ["file", "link"]))
         if kind == "file":
             out[name] = ("file", draw(contents), draw(file_meta), draw(st.booleans()))
         elif kind == "link":
             out[name] = ("link", draw(st.sampled_from(["a", "../b", "/etc/passwd"])))
-        elif kind == "fifo":
-            out[name] = ("fifo",)
+        elif kind in ("fifo", "dev"):
+            out[name] = (kind,)
         else:
             out[name] = ("dir", draw(trees(depth + 1)), draw(st.sampled_from(DIR_MODES)))
     return out
@@ -78,6 +79,9 @@ def build(root: Path, tree: dict) -> None:
             os.utime(p, (MTIMES[1],) * 2, follow_symlinks=False)
         elif node[0] == "fifo":
             os.mkfifo(p)
+            os.utime(p, (MTIMES[1],) * 2)
+        elif node[0] == "dev":
+            os.mknod(p, stat.S_IFCHR | 0o666, os.makedev(1, 3))
             os.utime(p, (MTIMES[1],) * 2)
         else:
             os.mkdir(p)
@@ -177,3 +181,53 @@ def test_diff_then_apply_on_parent_gives_the_change(tree, data, steps, compressi
         blob2, result2 = layer_bytes(None, upper, compression)
         apply_layer(decompress_stream(io.BytesIO(blob2), compression), fresh)
         assert tree_state(fresh, dir_mtimes=False) == tree_state(upper, dir_mtimes=False)
+
+
+class Recorder:
+    """Records what ``mutate`` draws, so the same change can be replayed on another tree."""
+
+    def __init__(self, data) -> None:
+        self.data, self.log = data, []
+
+    def draw(self, strategy):
+        value = self.data.draw(strategy)
+        self.log.append(value)
+        return value
+
+
+class Replay:
+    def __init__(self, log: list) -> None:
+        self.log = list(log)
+
+    def draw(self, strategy):
+        return self.log.pop(0)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(tree=trees(), data=st.data(), steps=st.integers(1, 6))
+def test_overlay_upperdir_diff_equals_tree_diff(tree, data, steps):
+    """The same change made through overlayfs and on a copy gives the same layer, byte for byte."""
+    with tempfile.TemporaryDirectory() as t:
+        d = {n: Path(t, n) for n in ("lower", "upper", "work", "merged", "copy")}
+        for p in d.values():
+            p.mkdir()
+        build(d["lower"], tree)
+        _cp(d["lower"], d["copy"])
+        opts = (f"lowerdir={d['lower']},upperdir={d['upper']},workdir={d['work']},"
+                "redirect_dir=off,metacopy=off,index=off")
+        subprocess.run(["mount", "-t", "overlay", "overlay", "-o", opts, str(d["merged"])],
+                       check=True)
+        try:
+            rec = Recorder(data)
+            mutate(d["merged"], rec, steps)
+            mutate(d["copy"], Replay(rec.log), steps)
+        finally:
+            subprocess.run(["umount", str(d["merged"])], check=True)
+        epoch = 1_700_000_000  # after every generated mtime: "now" clamps to it in both
+        via_overlay, via_copy = io.BytesIO(), io.BytesIO()
+        a = write_layer(diff_overlay(d["upper"], d["lower"]), via_overlay, compression="none",
+                        epoch=epoch)
+        b = write_layer(diff_trees(d["lower"], d["copy"]), via_copy, compression="none",
+                        epoch=epoch)
+        assert via_overlay.getvalue() == via_copy.getvalue()
+        assert a == b

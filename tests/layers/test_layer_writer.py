@@ -193,3 +193,40 @@ def test_overlay_upperdir_becomes_oci_whiteouts(overlay, tmp_path):
     assert refined == [Change(c.path, c.source and c.source.replace(str(copy), str(overlay["upper"])))
                        for c in diff_trees(overlay["lower"], copy)]
     assert "deep" not in [c.path for c in refined] and "dir/.wh.old1" in [c.path for c in refined]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="overlayfs needs root")
+def test_apply_in_overlay_format_serves_as_a_lowerdir(tmp_path):
+    """``overlay=True`` writes whiteouts as 0/0 devices and opaque xattrs: stacked as
+    lowerdirs, the layers show what applying them in order to one directory shows."""
+    base, top = tmp_path / "base", tmp_path / "top"
+    (base / "dir").mkdir(parents=True)
+    (base / "dir" / "old").write_bytes(b"o")
+    (base / "gone").write_bytes(b"g")
+    (base / "keep").write_bytes(b"k")
+    (top / "dir").mkdir(parents=True)
+    (top / "dir" / "new").write_bytes(b"n")
+    for p in [*base.rglob("*"), *top.rglob("*")]:
+        os.utime(p, (1_000_000_000,) * 2)
+    changes = [Change("dir", str(top / "dir")), Change("dir/.wh..wh..opq", None),
+               Change("dir/new", str(top / "dir" / "new")), Change(".wh.gone", None)]
+    buf, res = layer(changes, "none")
+    lower1, lower2, plain = tmp_path / "l1", tmp_path / "l2", tmp_path / "plain"
+    for d in (lower1, lower2, plain):
+        d.mkdir()
+    base_tar, _ = layer(diff_trees(None, base), "none")
+    apply_layer(io.BytesIO(base_tar.getvalue()), lower1)
+    apply_layer(io.BytesIO(base_tar.getvalue()), plain)
+    assert apply_layer(io.BytesIO(buf.getvalue()), lower2, overlay=True) == res.diff_id
+    apply_layer(io.BytesIO(buf.getvalue()), plain)
+    assert os.stat(lower2 / "gone").st_rdev == 0 and os.path.exists(lower2 / "gone")
+    assert os.getxattr(lower2 / "dir", "trusted.overlay.opaque") == b"y"
+    merged = tmp_path / "merged"
+    merged.mkdir()
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={lower2}:{lower1}",
+                    str(merged)], check=True)
+    try:
+        assert tree_state(merged, dir_mtimes=False) == tree_state(plain, dir_mtimes=False)
+        assert sorted(os.listdir(merged)) == ["dir", "keep"]
+    finally:
+        subprocess.run(["umount", str(merged)], check=True)

@@ -23,6 +23,7 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -303,7 +304,15 @@ class Snapshotter(ABC):
                 os.close(fd)
 
     def _rmtree(self, path: Path) -> None:
-        shutil.rmtree(path)
+        """``rmtree`` that lets a concurrent sweep remove entries first, and nothing else."""
+        def tolerate_vanished(func, p, exc: BaseException) -> None:
+            if not isinstance(exc, FileNotFoundError):
+                raise exc
+
+        if sys.version_info >= (3, 12):
+            shutil.rmtree(path, onexc=tolerate_vanished)
+        else:
+            shutil.rmtree(path, onerror=lambda f, p, info: tolerate_vanished(f, p, info[1]))
 
     # -- what a driver provides ---------------------------------------------------------------
 

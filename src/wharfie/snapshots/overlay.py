@@ -70,8 +70,11 @@ class OverlaySnapshotter(Snapshotter):
         try:
             current = os.readlink(link)
         except FileNotFoundError:
-            os.symlink(target, link)
-            return name
+            try:
+                os.symlink(target, link)
+                return name
+            except FileExistsError:  # another process made it just now
+                current = os.readlink(link)
         if current != target:  # a 64-bit prefix collision: use the full name
             return f"layers/{chain.hex}/fs"
         return name
