@@ -374,6 +374,8 @@ def write_archive(out: BinaryIO, images: Iterable[tuple[Image, list[Reference]]]
 
     Metadata comes first, so a streaming reader knows what follows; every blob is
     re-hashed on its way out, so a corrupt store cannot produce a silently bad archive.
+    ``repositories`` maps tags to the image ID (Docker put a v1 layer ID there, which no
+    loader since Docker 1.10 reads when ``manifest.json`` is present).
     """
     entries: list[dict] = []
     items: list[dict] = []

@@ -15,6 +15,7 @@ import os
 import posixpath
 import shlex
 import tarfile
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import BinaryIO
 
@@ -67,7 +68,7 @@ def created_now() -> str:
     return when.isoformat().replace("+00:00", "Z")
 
 
-def import_rootfs(stream: BinaryIO, content: ContentStore, *, changes: list[str] = (),
+def import_rootfs(stream: BinaryIO, content: ContentStore, *, changes: Sequence[str] = (),
                   message: str | None = None, platform: Platform | None = None,
                   source: str = "-") -> Image:
     """Store ``stream`` as a gzip layer plus config and manifest blobs; return the image.
@@ -121,7 +122,7 @@ def _check_member(member: tarfile.TarInfo) -> None:
 
 # -- --change ----------------------------------------------------------------------------------
 
-def apply_changes(config: dict, changes: list[str]) -> dict:
+def apply_changes(config: dict, changes: Sequence[str]) -> dict:
     """Apply Dockerfile-style change lines to an image ``config`` dict (a new dict)."""
     config = json.loads(json.dumps(config))
     cmd_set = False
