@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.runtime.conftest import runc_containers
 
 from wharfie.errors import InvalidInput
 from wharfie.runtime import (
@@ -28,6 +27,8 @@ from wharfie.runtime import (
 )
 from wharfie.runtime.spec import DEFAULT_CAPABILITIES, DEFAULT_PATH, make_spec, safe_rlimits
 from wharfie.runtime.user import ExecUser
+
+from .conftest import runc_containers
 
 # Linux capability numbers of Docker's 14 defaults (linux/capability.h).
 CAP_NUMBERS = {"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_FOWNER": 3, "CAP_FSETID": 4,
