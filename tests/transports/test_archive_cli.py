@@ -145,3 +145,17 @@ def test_gzipped_archive_from_stdin(wharfie, busybox_image, root):
     res = wharfie("load", input=gzip.compress(out.getvalue()))
     assert res.stdout.decode() == "Loaded image: bb:gz\n"
     assert ImageStore(root).resolve("bb:gz").manifest_digest == busybox_image.digest
+
+
+def test_failed_save_leaves_no_file(wharfie, busybox_rootfs_tar, root, tmp_path):
+    wharfie("image", "import", str(busybox_rootfs_tar), "bb:1")
+    store = ImageStore(root)
+    (layer,) = store.resolve("bb:1").layers()
+    path = store.content.path(layer.digest)
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 0x01  # bit rot in the store
+    path.write_bytes(bytes(blob))
+    out = tmp_path / "out.tar"
+    line = one_error_line(wharfie("image", "save", "-o", str(out), "bb:1", check=False))
+    assert f"blob {layer.digest} is corrupt in the store" in line
+    assert list(tmp_path.glob("*out.tar*")) == []
