@@ -240,8 +240,14 @@ def test_crash_mid_extraction_leaves_no_layer(snap, tmp_path):
     assert snap.chains() == [] and os.listdir(snap.tmp_dir) == []
     # debris of a killed process (no flock held) is swept by the next snapshotter
     (snap.tmp_dir / "layer-dead" / "fs").mkdir(parents=True)
+    (snap.tmp_dir / "layer-young").mkdir()
+    os.utime(snap.tmp_dir / "layer-dead", (1, 1))
     again = for_root(tmp_path / "root", snap.driver)
-    assert os.listdir(again.tmp_dir) == []
+    assert os.listdir(again.tmp_dir) == ["layer-young"]  # may not be locked by its owner yet
+    with again._workdir("layer-") as live:  # an old dir still locked by a live extraction
+        os.utime(live, (1, 1))
+        for_root(tmp_path / "root", snap.driver)
+        assert live.is_dir()
 
 
 def test_remove_chain_refuses_parents(snap):

@@ -25,6 +25,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -273,9 +274,15 @@ class Snapshotter(ABC):
     # -- housekeeping -----------------------------------------------------------------------
 
     def _sweep_tmp(self) -> None:
-        """Remove what crashed runs left in ``tmp/``: dirs whose owner's flock is gone."""
+        """Remove what crashed runs left in ``tmp/``: dirs whose owner's flock is gone.
+
+        Dirs younger than a minute are left alone: their owner may not have locked them yet.
+        """
+        now = time.time()
         for p in self.tmp_dir.iterdir():
             try:
+                if now - p.lstat().st_mtime < 60:
+                    continue
                 fd = os.open(p, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
             except OSError:
                 continue
