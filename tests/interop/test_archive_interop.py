@@ -70,9 +70,9 @@ def test_skopeo_and_umoci_read_what_wharfie_saves(wharfie, imported, tmp_path):
 def skopeo_layout(imported, tmp_path) -> Path:
     """The imported image as an OCI layout written by wharfie's layout transport."""
     path = tmp_path / "oci"
-    with LayoutDestination(path) as dst:
-        copy_image(imported.resolve("busybox:latest"), dst, parse_reference("busybox:latest"))
-    assert not (path / "ingest").exists()
+    dst = LayoutDestination(path)  # no close(): writing the manifest tidies up
+    copy_image(imported.resolve("busybox:latest"), dst, parse_reference("busybox:latest"))
+    assert sorted(p.name for p in path.iterdir()) == ["blobs", "index.json", "oci-layout"]
     return path
 
 

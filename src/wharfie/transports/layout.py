@@ -4,7 +4,8 @@ Images are found through ``index.json``: by the ``org.opencontainers.image.ref.n
 annotation (a tag such as ``latest``), by the fuller ``io.containerd.image.name``
 Docker 25+ adds, or, if the layout holds a single image, without naming it.
 Blobs are written through a ``ContentStore`` rooted at the layout, so a blob is
-visible only once verified; the ``ingest/`` scratch directory is removed at the end.
+visible only once verified; its ``ingest/`` scratch directory is removed once a manifest
+is written (the last step of a copy).
 """
 
 from __future__ import annotations
@@ -204,6 +205,7 @@ class LayoutDestination(ImageDestination):
         else:
             entries.append(desc)
         self.content.write_index(entries)
+        self.close()  # the manifest comes last: nothing is being ingested now
         return digest
 
     @staticmethod
@@ -222,6 +224,7 @@ class LayoutDestination(ImageDestination):
         """Drop the empty scratch directory so the layout holds only what the spec names."""
         with contextlib.suppress(OSError):
             self.content.ingest_dir.rmdir()
+            self.content = ContentStore(self.root)  # recreates it if more blobs come
 
     def __enter__(self) -> LayoutDestination:
         return self
