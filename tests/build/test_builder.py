@@ -1,6 +1,7 @@
 """Real builds: RUN in runc over the snapshotter, COPY from a context, the cache, stages."""
 
 import json
+import os
 import tarfile
 
 import pytest
@@ -163,3 +164,39 @@ def test_reproducible_with_source_date_epoch(store, ctxdir):
 def test_missing_base_image_is_a_clear_error(store):
     with pytest.raises(Exception, match="base image not found"):
         build(store, "FROM nosuch:image\nRUN true\n")
+
+
+def test_cache_miss_is_explained_with_the_changed_file(store, ctxdir):
+    df = "FROM busybox:local\nCOPY . /src\nRUN ls /src > /list\n"
+    build(store, df, ctxdir)
+    (ctxdir / "app.txt").write_text("new content\n")
+    events = []
+    build(store, df, ctxdir, events=events)
+    explained = [e.text for e in events if e.kind == "explain"]
+    assert explained == ["cache miss: files changed: app.txt"]
+
+
+def test_chmod_makes_the_cache_key_independent_of_source_modes(store, ctxdir):
+    df = "FROM busybox:local\nCOPY --chmod=0640 app.txt /a\n"
+    first, _ = build(store, df, ctxdir)
+    os.chmod(ctxdir / "app.txt", 0o600)  # another machine's umask
+    events = []
+    second, _ = build(store, df, ctxdir, events=events)
+    assert "cached" in [e.kind for e in events] and second.digest == first.digest
+    assert files_of(second)["a"][1].mode == 0o640
+
+
+def test_independent_stages_overlap_in_time(store, tmp_path):
+    df = """FROM busybox:local AS a
+RUN cut -d" " -f1 /proc/uptime > /start && sleep 1.5 && cut -d" " -f1 /proc/uptime > /end
+FROM busybox:local AS b
+RUN cut -d" " -f1 /proc/uptime > /start && sleep 1.5 && cut -d" " -f1 /proc/uptime > /end
+FROM scratch
+COPY --from=a /start /a.start
+COPY --from=a /end /a.end
+COPY --from=b /start /b.start
+COPY --from=b /end /b.end
+"""
+    image, _ = build(store, df, jobs=2)
+    f = {k: float(v[0]) for k, v in files_of(image).items()}
+    assert f["a.start"] < f["b.end"] and f["b.start"] < f["a.end"]  # the runs overlapped

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from wharfie.build.cache import BuildCache, CacheRecord, step_key
+from wharfie.build.cache import BuildCache, CacheRecord, explain_miss, step_key
 from wharfie.build.chmod import ModeSpec
 from wharfie.build.context import BuildContext, HashCache, checksum_tree
 from wharfie.build.copy import CopyError, CopyOptions, copy_sources
@@ -102,6 +102,7 @@ class StageState:
     layers: list[tuple[Descriptor, Digest]]
     key: str
     base_layers: int = 0
+    label: str = ""
 
 
 class _Blobs(BlobSource):
@@ -142,6 +143,9 @@ class Builder:
         self.platform = parse_platform(req.platform) if req.platform else host_platform()
         self.external: dict[str, StoredImage] = {}
         self.secrets = {s.id: s for s in req.secrets}
+        self._explained = False
+        ctx_root = req.context.root if req.context and req.context.root else "-"
+        self.ident = f"{os.path.abspath(ctx_root)}|{req.dockerfile_name}"
         rb = resolve(df, req.target, build_args=req.build_args, platform=self.platform,
                      base_env=self._base_env)
         self.escape = df.escape
@@ -188,6 +192,7 @@ class Builder:
     def _run_stage(self, stage: ResolvedStage, results: dict[int, StageState]) -> StageState:
         label = f"stage-{stage.index}" if stage.name is None else stage.name
         state = self._base_state(stage, results)
+        state.label = label
         step = self._announce(f"[{label}] FROM {stage.base}")
         self.emit(BuildEvent("done", step, ""))
         triggers: list[ins.Instruction] = []
@@ -282,7 +287,6 @@ class Builder:
         if wd == "/":
             st.image.history(f"WORKDIR {wd}", layer=False)
             return
-        key = step_key(st.key, "workdir", path=wd, user=st.image.user)
 
         def mkdir(rootfs: Path, step_no: int) -> None:
             target = secure_join(rootfs, wd)
@@ -292,8 +296,8 @@ class Builder:
                     u = resolve_user(rootfs, st.image.user)
                     os.chown(target, u.uid, u.gid)
 
-        self._layer_step(st, key, f"WORKDIR {wd}", f"[{label}] WORKDIR {wd}", mkdir,
-                         buildkit_suffix=False)
+        self._layer_step(st, "workdir", {"path": wd, "user": st.image.user}, f"WORKDIR {wd}",
+                         f"[{label}] WORKDIR {wd}", mkdir, buildkit_suffix=False)
 
     def _run(self, st: StageState, i: ins.Run, args: dict[str, str], label: str,
              results: dict[int, StageState]) -> None:
@@ -307,8 +311,9 @@ class Builder:
         network = i.network or self.req.network
         network = "host" if network in ("default", "host") else network
         created_by = "RUN " + _run_command_string(argv, args)
-        key = step_key(st.key, "run", argv=argv, env=env, user=img.user, workdir=img.workdir,
-                       network=network, mounts=[key_of(m) for m in i.mounts], files=files)
+        inputs = {"argv": argv, "env": env, "user": img.user, "workdir": img.workdir,
+                  "network": network, "mounts": [key_of(m) for m in i.mounts],
+                  "heredocs": files}
         stage_dirs = {}
         for m in i.mounts:
             src = m.source_stage
@@ -348,7 +353,7 @@ class Builder:
                         + ("\n" + "\n".join(tail) if tail else ""), exit_code=1)
 
         title = f"[{label}] RUN {' '.join(i.command)}"
-        self._layer_step(st, key, created_by, title, execute)
+        self._layer_step(st, "run", inputs, created_by, title, execute)
 
     def _copy(self, st: StageState, i: ins.Copy, label: str,
               results: dict[int, StageState]) -> None:
@@ -365,6 +370,7 @@ class Builder:
             scratch.mkdir(parents=True, exist_ok=True)
             sources = list(i.sources)
             ignore = None
+            files: dict[str, str] = {}
             if i.contents:  # COPY <<EOF /path: the heredocs are the sources
                 src_root = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch)))
                 for c in i.contents:
@@ -374,7 +380,8 @@ class Builder:
                 digest = checksum_tree(src_root, sources, None, i.exclude, self.hashes)
             elif i.from_:
                 src_root = self._source_root(i.from_, results)
-                digest = checksum_tree(src_root, sources, None, i.exclude, self.hashes)
+                digest = checksum_tree(src_root, sources, None, i.exclude, self.hashes,
+                                       with_modes=chmod is None, files=files)
             elif is_add and any(_is_url(s) for s in sources):
                 src_root = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch)))
                 names = []
@@ -390,11 +397,10 @@ class Builder:
                     raise CopyError(f"line {i.line}: {word} needs a build context "
                                     "(the context was '-')")
                 src_root, ignore = ctx.root, ctx.ignore
-                digest = ctx.checksum(sources, i.exclude)
-            key = step_key(st.key, word.lower(), sources=digest, dest=i.dest,
-                           workdir=st.image.workdir, chown=i.chown, chmod=i.chmod,
-                           parents=i.parents, exclude=i.exclude, link=i.link,
-                           names=sources)
+                digest = ctx.checksum(sources, i.exclude, with_modes=chmod is None, files=files)
+            inputs = {"sources": digest, "dest": i.dest, "workdir": st.image.workdir,
+                      "chown": i.chown, "chmod": i.chmod, "parents": i.parents,
+                      "exclude": i.exclude, "link": i.link, "names": sources}
             extract = is_add and not any(_is_url(s) for s in i.sources) and i.unpack is not False
 
             def execute(rootfs: Path, step_no: int) -> None:
@@ -407,7 +413,7 @@ class Builder:
                                    extract_archives=extract)
                 copy_sources(src_root, sources, rootfs, i.dest, st.image.workdir, opts)
 
-            self._layer_step(st, key, created_by, title, execute)
+            self._layer_step(st, word.lower(), inputs, created_by, title, execute, files)
 
     def _source_root(self, name: str, results: dict[int, StageState]) -> Path:
         """The root filesystem of a stage (by name or index) or an image, for reading."""
@@ -428,14 +434,23 @@ class Builder:
 
     # -- layers and the cache ------------------------------------------------------------------
 
-    def _layer_step(self, st: StageState, key: str, created_by: str, title: str,
-                    action: Callable[[Path, int], None], *, buildkit_suffix: bool = True) -> int:
+    def _layer_step(self, st: StageState, kind: str, inputs: dict, created_by: str, title: str,
+                    action: Callable[[Path, int], None], files: dict | None = None, *,
+                    buildkit_suffix: bool = True) -> int:
+        """Run (or reuse from the cache) one step that makes a layer, and record it."""
+        key = step_key(st.key, kind, **inputs)
         step_no = self._announce(title)
         started = time.monotonic()
         record = None if self.req.no_cache else self.cache.get(key)
+        ident = f"{self.ident}|{st.label}|{len(st.image.doc['history'])}|{kind}"
+        previous = self.cache.remember(ident, {"parent": st.key, **inputs, "files": files})
         if record is not None:
             self.emit(BuildEvent("cached", step_no, "CACHED"))
         else:
+            if not self.req.no_cache and not self._explained:
+                self._explained = True
+                why = explain_miss(previous, {"parent": st.key, **inputs, "files": files})
+                self.emit(BuildEvent("explain", step_no, f"cache miss: {why}"))
             chain = self._ensure_chain(st.layers)
             skey = f"build-{uuid.uuid4().hex[:16]}"
             rootfs = self.snap.prepare(skey, chain)

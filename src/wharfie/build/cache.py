@@ -50,6 +50,9 @@ class BuildCache:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS steps (key TEXT PRIMARY KEY, created TEXT NOT NULL, "
             "layer TEXT, diff_id TEXT, used REAL NOT NULL) WITHOUT ROWID")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS explain (ident TEXT PRIMARY KEY, inputs TEXT NOT NULL) "
+            "WITHOUT ROWID")
 
     def get(self, key: str) -> CacheRecord | None:
         with self._lock:
@@ -70,6 +73,15 @@ class BuildCache:
             self._db.execute("INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?)",
                              (key, record.created, layer, record.diff_id, time.time()))
 
+    def remember(self, ident: str, inputs: dict) -> dict | None:
+        """Record the inputs a step ran with; return those of its previous run, if any."""
+        text = json.dumps(inputs, sort_keys=True, default=str)
+        with self._lock:
+            row = self._db.execute("SELECT inputs FROM explain WHERE ident = ?",
+                                   (ident,)).fetchone()
+            self._db.execute("INSERT OR REPLACE INTO explain VALUES (?, ?)", (ident, text))
+        return json.loads(row[0]) if row else None
+
     def layers(self) -> set[Digest]:
         """Every layer blob the cache refers to (what cache pruning may reclaim)."""
         return {Descriptor.from_dict(json.loads(r[0])).digest
@@ -83,3 +95,30 @@ class BuildCache:
 
     def close(self) -> None:
         self._db.close()
+
+
+def explain_miss(old: dict | None, new: dict) -> str:
+    """Why a step missed the cache, in words: the inputs that differ from its last run."""
+    if old is None:
+        return "no earlier build of this step"
+    reasons = []
+    for field in sorted(set(old) | set(new)):
+        if field in ("files", "parent", "sources") or old.get(field) == new.get(field):
+            continue
+        reasons.append(f"{field} changed ({_short(old.get(field))} -> {_short(new.get(field))})")
+    before, after = old.get("files") or {}, new.get("files") or {}
+    if before != after:
+        changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5
+                                          else "")
+        reasons.append(f"files changed: {shown}")
+    if not reasons and old.get("sources") != new.get("sources"):
+        reasons.append("the source files changed")
+    if not reasons and old.get("parent") != new.get("parent"):
+        reasons.append("an earlier step or the base image changed")
+    return "; ".join(reasons) or "the step's record was evicted from the cache"
+
+
+def _short(value: object) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -106,16 +106,25 @@ class BuildContext:
             self._tmp.cleanup()
             self._tmp = None
 
-    def checksum(self, sources: list[str], excludes: Sequence[str] = ()) -> str:
+    def checksum(self, sources: list[str], excludes: Sequence[str] = (), *,
+                 with_modes: bool = True, files: dict[str, str] | None = None) -> str:
         """One digest over everything ``COPY sources`` would read from the context."""
         if self.root is None:
             raise CopyError("no build context: COPY and ADD need one (the context was '-')")
-        return checksum_tree(self.root, sources, self.ignore, excludes, self.hashes)
+        return checksum_tree(self.root, sources, self.ignore, excludes, self.hashes,
+                             with_modes=with_modes, files=files)
 
 
 def checksum_tree(src_root: Path, sources: list[str], ignore: PatternMatcher | None,
-                  excludes: Sequence[str], hashes: HashCache) -> str:
-    """Digest of the entries ``sources`` select under ``src_root`` (a context or a stage)."""
+                  excludes: Sequence[str], hashes: HashCache, *, with_modes: bool = True,
+                  files: dict[str, str] | None = None) -> str:
+    """Digest of the entries ``sources`` select under ``src_root`` (a context or a stage).
+
+    Ownership and mtimes never count (COPY sets the owner; BuildKit ignores mtimes); the
+    permission bits count unless ``--chmod`` replaces them (``with_modes=False``), so a
+    different umask on another machine cannot cost the cache. ``files``, if given, gets
+    a short digest per entry, so that a cache miss can name the files that changed.
+    """
     excl = PatternMatcher(list(excludes)) if excludes else None
     h = hashlib.sha256()
     for src in sources:
@@ -127,12 +136,16 @@ def checksum_tree(src_root: Path, sources: list[str], ignore: PatternMatcher | N
         for rel in found:
             for entry_rel, path, st in _walk(src_root, rel, ignore, excl):
                 kind = stat.S_IFMT(st.st_mode)
-                line = f"{entry_rel}\0{kind:o}\0{stat.S_IMODE(st.st_mode):o}\0"
+                perms = stat.S_IMODE(st.st_mode) if with_modes else 0
+                line = f"{entry_rel}\0{kind:o}\0{perms:o}\0"
                 if stat.S_ISLNK(st.st_mode):
                     line += os.readlink(path)
                 elif stat.S_ISREG(st.st_mode):
                     line += hashes.digest(path, st)
-                h.update(line.encode(errors="surrogateescape") + b"\n")
+                data = line.encode(errors="surrogateescape") + b"\n"
+                h.update(data)
+                if files is not None:
+                    files[entry_rel] = hashlib.sha256(data).hexdigest()[:16]
     hashes.flush()
     return "sha256:" + h.hexdigest()
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import click
 
+from wharfie.cli.buildprogress import PlainProgress, TtyProgress
 from wharfie.cli.context import App, pass_app
 from wharfie.errors import WharfieError
 
@@ -29,32 +29,6 @@ def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) ->
     return out
 
 
-class PlainProgress:
-    """BuildKit's plain progress: ``#N title``, output lines, ``#N DONE 1.2s`` / ``#N CACHED``."""
-
-    def __init__(self, stream, quiet: bool) -> None:
-        self.stream = stream
-        self.quiet = quiet
-        self.started = time.monotonic()
-
-    def __call__(self, event) -> None:
-        if self.quiet:
-            return
-        n = event.step
-        if event.kind == "step":
-            line = f"#{n} {event.text}"
-        elif event.kind == "cached":
-            line = f"#{n} CACHED"
-        elif event.kind == "done":
-            line = f"#{n} DONE {event.seconds:.1f}s"
-        elif event.kind == "output":
-            line = f"#{n} {time.monotonic() - self.started:.3f} {event.text}"
-        else:
-            line = f"WARNING: {event.text}"
-        self.stream.write(line + "\n")
-        self.stream.flush()
-
-
 @click.command("build")
 @click.argument("context_arg", metavar="PATH|-")
 @click.option("-t", "--tag", "tags", multiple=True, help="Name and optionally a tag (name:tag).")
@@ -71,12 +45,14 @@ class PlainProgress:
 @click.option("--network", type=click.Choice(["default", "host", "none"]), default="default")
 @click.option("--secret", "secrets", multiple=True, help="id=ID,src=PATH or id=ID,env=VAR")
 @click.option("--platform", help="Set target platform for build (os/arch[/variant]).")
+@click.option("--explain-cache", is_flag=True,
+              help="Say which input changed for the first step that missed the cache.")
 @click.option("--compression", type=click.Choice(["gzip", "zstd", "none"]), default="gzip",
               help="Layer compression.")
 @pass_app
 def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, no_cache, pull,
               labels, squash, iidfile, progress, quiet, network, secrets, platform,
-              compression) -> None:
+              explain_cache, compression) -> None:
     """Build an image from a Dockerfile."""
     from wharfie.build.builder import Builder, BuildRequest
     from wharfie.build.context import BuildContext, HashCache
@@ -124,10 +100,16 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
         no_cache=no_cache, labels=_key_values(labels, "--label"), squash=squash,
         platform=platform, network=network, secrets=[parse_secret(s) for s in secrets],
         epoch=epoch, compression=compression)
-    builder = Builder(app.root, app.images, emit=PlainProgress(sys.stderr, not show))
+    explain = explain_cache or progress == "plain"
+    if show and (progress == "tty" or (progress == "auto" and sys.stderr.isatty())):
+        renderer = TtyProgress(sys.stderr, explain=explain)
+    else:
+        renderer = PlainProgress(sys.stderr, quiet=not show, explain=explain)
+    builder = Builder(app.root, app.images, emit=renderer)
     try:
         result = builder.build(req)
     finally:
+        renderer.close()
         if ctx is not None:
             ctx.close()
     if iidfile:

@@ -1,0 +1,69 @@
+"""``wharfie build`` from the command line: flags, output, errors."""
+
+import subprocess
+
+import pytest
+
+
+@pytest.fixture
+def based(wharfie, busybox_rootfs_tar):
+    wharfie("import", str(busybox_rootfs_tar), "busybox:local")
+    return wharfie
+
+
+def test_quiet_build_prints_only_the_image_id_and_writes_iidfile(based, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN echo hi > /hi\nCMD [\"cat\", \"/hi\"]\n")
+    res = based("build", "-q", "-t", "hi:1", "--iidfile", str(tmp_path / "iid"), str(ctx))
+    image_id = res.stdout.decode().strip()
+    assert image_id.startswith("sha256:") and len(image_id) == 71
+    assert (tmp_path / "iid").read_text() == image_id
+    listed = based("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").stdout.decode()
+    assert f"hi:1 {image_id[7:19]}" in listed
+
+
+def test_dockerfile_from_stdin_without_context(based):
+    res = based("build", "-t", "stdin:1", "--progress", "plain", "-",
+                input=b"FROM busybox:local\nLABEL from=stdin\n")
+    assert b"naming to docker.io/library/stdin:1 done" in res.stderr
+    out = based("inspect", "--format", "{{json .Config.Labels}}", "stdin:1").stdout
+    assert b'"from":"stdin"' in out
+
+
+def test_labels_build_args_and_target(based, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "build.Dockerfile").write_text(
+        "FROM busybox:local AS one\nARG V\nRUN echo $V > /v\nFROM one AS two\nRUN exit 9\n")
+    based("build", "-f", str(ctx / "build.Dockerfile"), "--target", "one", "--build-arg",
+          "V=42", "--label", "team=dock", "-t", "t:1", str(ctx))
+    out = based("inspect", "--format", "{{json .Config.Labels}}", "t:1").stdout
+    assert b'"team":"dock"' in out
+
+
+def test_errors_are_one_line_with_nonzero_exit(based, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:local\nRNU echo\n")
+    res = based("build", str(ctx), check=False)
+    err = res.stderr.decode()
+    assert res.returncode != 0 and "Traceback" not in err
+    assert "wharfie: error:" in err and "RUN" in err
+    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN exit 7\n")
+    res = based("build", str(ctx), check=False)
+    assert res.returncode != 0 and b"exit code: 7" in res.stderr
+    res = based("build", "-t", "Bad:Name", str(ctx), check=False)
+    assert res.returncode != 0 and b"must be lowercase" in res.stderr
+
+
+def test_built_image_runs_with_runc_directly(based, tmp_path, root):
+    """The layers a build writes unpack into a tree that really runs (no wharfie run needed)."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN echo ok > /ok\n")
+    based("build", "-t", "ok:1", str(ctx))
+    out = tmp_path / "ok.tar"
+    based("save", "-o", str(out), "ok:1")
+    listing = subprocess.run(["tar", "-tf", str(out)], capture_output=True, check=True).stdout
+    assert b"manifest.json" in listing and b"index.json" in listing
