@@ -297,7 +297,8 @@ class ImageStore:
                 f"manifest digest {record.digest} does not match reference {ref.familiar()}")
         self.content.put(raw, record.digest)
         with self.content.lock(shared=True), self._write() as db:
-            for blob, _ in record.blobs:  # re-check under the lock: a GC may have run since
+            # Re-check under the lock: a removal in another process may have collected some.
+            for blob in [record.digest, *(b for b, _ in record.blobs)]:
                 if not self.content.exists(blob):
                     raise NotFound(f"manifest {record.digest} needs blob {blob}, "
                                    "which is not in the store")
@@ -590,14 +591,13 @@ class ImageStore:
         raise NotFound(f"No such image: {ref.familiar()}")
 
     def _by_ref(self, ref: Reference) -> Digest | None:
+        """A tag's manifest; for ``name@digest`` (tag or not, as Docker) the digest itself."""
         with self._db_lock:
-            if ref.tag:
-                row = self.db.execute("SELECT manifest FROM refs WHERE name = ?",
-                                      (str(Reference(ref.domain, ref.path, ref.tag)),)).fetchone()
-                if row is None or (ref.digest and row[0] != ref.digest):
-                    return Digest(ref.digest) if ref.digest and self._repo_has(ref) else None
-                return Digest(row[0])
-            return Digest(ref.digest) if self._repo_has(ref) else None
+            if ref.digest:
+                return Digest(ref.digest) if self._repo_has(ref) else None
+            row = self.db.execute("SELECT manifest FROM refs WHERE name = ?",
+                                  (str(ref),)).fetchone()
+            return Digest(row[0]) if row else None
 
     def _repo_has(self, ref: Reference) -> bool:
         """``repo@digest``: the digest is recorded and some reference of ``repo`` points at it."""
