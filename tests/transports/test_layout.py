@@ -12,6 +12,7 @@ import pytest
 from wharfie.content.store import ContentStore
 from wharfie.errors import InvalidInput, NotFound
 from wharfie.oci import mediatypes as mt
+from wharfie.oci.digest import Digest
 from wharfie.oci.image import ImageIndex
 from wharfie.oci.manifest import Descriptor, Index
 from wharfie.oci.platform import Platform, host_platform
@@ -100,3 +101,21 @@ def test_index_in_layout_and_in_oci_archive(busybox_image, content, tmp_path):
     (loaded,) = read_archive(io.BytesIO(buf.getvalue()), other)
     assert loaded.image.digest == busybox_image.digest
     assert [t.familiar() for t in loaded.tags] == ["multi:1"]
+
+
+def test_oci_archive_index_with_only_the_host_image(busybox_image, tmp_path):
+    """A sparse index (other platforms not copied, as skopeo does without --all) loads."""
+    root = tmp_path / "layout"
+    dst = LayoutDestination(root)
+    copy_image(busybox_image, dst)
+    raw, media_type = busybox_image.manifest_bytes()
+    absent = Descriptor(media_type, Digest.of(b"not here"), 8, platform=Platform("linux", "s390x"))
+    host = Descriptor(media_type, busybox_image.digest, len(raw), platform=host_platform())
+    index = Index.build([absent, host])
+    dst.put_manifest(index.raw, mt.OCI_INDEX, parse_reference("sparse:1"))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        tf.add(root, arcname=".")
+    (loaded,) = read_archive(io.BytesIO(buf.getvalue()), ContentStore(tmp_path / "other"))
+    assert loaded.image.digest == busybox_image.digest
+    assert [t.familiar() for t in loaded.tags] == ["sparse:1"]

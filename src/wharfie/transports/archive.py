@@ -281,13 +281,12 @@ class _Reader:
         """The image an index.json entry leads to, checked to be wholly in the archive."""
         self._require(desc, "index.json")
         found = open_descriptor(desc, ContentBlobs(self.content))
-        while isinstance(found, ImageIndex):
-            for child in found.index.manifests:
-                self._require(child, f"index {found.digest}")
-            try:
-                found = found.image_for(platform or host_platform())
-            except NotFound:
+        while isinstance(found, ImageIndex):  # the platform's image; others may be absent
+            child = found.index.find(platform or host_platform())
+            if child is None:
                 return None
+            self._require(child, f"index {found.digest}")
+            found = found.child(child)
         for blob in found.blobs():
             self._require(blob, f"manifest {found.digest}")
         return found
