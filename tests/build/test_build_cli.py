@@ -67,3 +67,29 @@ def test_built_image_runs_with_runc_directly(based, tmp_path, root):
     based("save", "-o", str(out), "ok:1")
     listing = subprocess.run(["tar", "-tf", str(out)], capture_output=True, check=True).stdout
     assert b"manifest.json" in listing and b"index.json" in listing
+
+
+def test_outputs_and_squash(based, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox:local\nRUN echo one > /one\nRUN echo two > /two && rm /one\n")
+    based("build", "--squash", "-t", "sq:1", "-o", f"type=local,dest={tmp_path / 'tree'}",
+          "-o", f"type=docker,dest={tmp_path / 'img.tar'}", "-o",
+          f"type=tar,dest={tmp_path / 'fs.tar'}", str(ctx))
+    assert (tmp_path / "tree" / "two").read_text() == "two\n"
+    assert not (tmp_path / "tree" / "one").exists()
+    assert (tmp_path / "tree" / "bin" / "busybox").is_file()
+    names = subprocess.run(["tar", "-tf", str(tmp_path / "fs.tar")], capture_output=True,
+                           check=True).stdout.decode().split()
+    assert "two" in names and "one" not in names
+    layers = based("inspect", "--format", "{{len .RootFS.Layers}}", "sq:1").stdout.strip()
+    assert layers == b"2"  # the busybox base, then one squashed layer
+    res = subprocess.run(["skopeo", "inspect", f"docker-archive:{tmp_path / 'img.tar'}"],
+                         capture_output=True, check=True)
+    assert res.stdout.count(b'"sha256:') >= 3  # digest + two layers
+
+
+def test_bad_output_spec(based, tmp_path):
+    res = based("build", "-o", "type=zip,dest=x", "-", input=b"FROM scratch\n", check=False)
+    assert res.returncode != 0 and b"unsupported --output type" in res.stderr

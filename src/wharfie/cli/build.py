@@ -45,6 +45,8 @@ def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) ->
 @click.option("--network", type=click.Choice(["default", "host", "none"]), default="default")
 @click.option("--secret", "secrets", multiple=True, help="id=ID,src=PATH or id=ID,env=VAR")
 @click.option("--platform", help="Set target platform for build (os/arch[/variant]).")
+@click.option("-o", "--output", "outputs", multiple=True,
+              help="Output destination (type=image|docker|oci|tar|local,dest=PATH).")
 @click.option("--explain-cache", is_flag=True,
               help="Say which input changed for the first step that missed the cache.")
 @click.option("--compression", type=click.Choice(["gzip", "zstd", "none"]), default="gzip",
@@ -52,16 +54,18 @@ def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) ->
 @pass_app
 def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, no_cache, pull,
               labels, squash, iidfile, progress, quiet, network, secrets, platform,
-              explain_cache, compression) -> None:
+              outputs, explain_cache, compression) -> None:
     """Build an image from a Dockerfile."""
     from wharfie.build.builder import Builder, BuildRequest
     from wharfie.build.context import BuildContext, HashCache
     from wharfie.build.dockerignore import load_for
     from wharfie.build.mounts import parse_secret
+    from wharfie.build.outputs import parse_output, write_output
     from wharfie.oci.reference import parse_reference
 
     for t in tags:
         parse_reference(t)  # fail before doing any work
+    outs = [parse_output(o) for o in outputs]
     epoch_env = os.environ.get("SOURCE_DATE_EPOCH")
     epoch = int(epoch_env) if epoch_env and epoch_env.isdigit() else None
     work = app.root / "build" / "tmp"
@@ -112,6 +116,9 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
         renderer.close()
         if ctx is not None:
             ctx.close()
+    for out in outs:
+        write_output(out, app.root, app.images, result.manifest_digest,
+                     [parse_reference(t) for t in tags])
     if iidfile:
         iidfile.write_text(result.image_id)
     if quiet:
