@@ -8,8 +8,11 @@ import hashlib
 import io
 import os
 import shutil
+import stat
 import subprocess
+import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -230,3 +233,34 @@ def test_apply_in_overlay_format_serves_as_a_lowerdir(tmp_path):
         assert sorted(os.listdir(merged)) == ["dir", "keep"]
     finally:
         subprocess.run(["umount", str(merged)], check=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch to another user")
+def test_unprivileged_apply_keeps_modes_and_refuses_nothing_it_can_do(tmp_path):
+    """As an ordinary user: read-only directories still get their children, setuid bits
+    and owners are dropped, the layer still applies (the copy driver's everywhere case)."""
+    src = tmp_path / "src"
+    (src / "ro").mkdir(parents=True)
+    (src / "ro" / "f").write_bytes(b"f")
+    (src / "suid").write_bytes(b"s")
+    os.chmod(src / "suid", 0o4755)
+    os.chmod(src / "ro", 0o555)
+    buf, res = layer(diff_trees(None, src), "none")
+    (tmp_path / "l.tar").write_bytes(buf.getvalue())
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as t:  # pytest's tmp is root-only
+        out = Path(t, "out")
+        out.mkdir()
+        os.chown(out, 65534, 65534)
+        os.chmod(t, 0o755)
+        code = ("import os, sys; from wharfie.layers.apply import apply_layer; "
+                "layer = open(sys.argv[1], 'rb'); "  # opened, imported: now drop root
+                "os.setgroups([]); os.setgid(65534); os.setuid(65534); "
+                "print(apply_layer(layer, sys.argv[2]))")
+        run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "l.tar"), str(out)],
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.strip() == res.diff_id
+        assert (out / "ro" / "f").read_bytes() == b"f"
+        assert stat.S_IMODE(os.stat(out / "ro").st_mode) == 0o555
+        assert stat.S_IMODE(os.stat(out / "suid").st_mode) == 0o755
+        assert os.stat(out / "suid").st_uid == 65534

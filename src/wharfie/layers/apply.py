@@ -95,6 +95,8 @@ class _State:
     # directory -> mtime to give it at the end
     dir_times: dict[tuple[str, ...], tuple[int, int]] = field(default_factory=dict)
     listed_dirs: set[tuple[str, ...]] = field(default_factory=set)
+    # unprivileged: directory -> mode to set at the end (until then it stays writable to us)
+    dir_modes: dict[tuple[str, ...], int] = field(default_factory=dict)
 
 
 class _Resolver:
@@ -226,6 +228,9 @@ class _Applier:
             fd = os.open(base, _DIR_FLAGS, dir_fd=pfd)
             try:
                 self._meta_fd(fd, m)
+                if not self.s.privileged and m.mode & 0o700 != 0o700:
+                    self.s.dir_modes[path] = m.mode & 0o7777 & ~(stat.S_ISUID | stat.S_ISGID)
+                    os.fchmod(fd, m.mode & 0o7777 & ~(stat.S_ISUID | stat.S_ISGID) | 0o700)
             finally:
                 os.close(fd)
             self.s.listed_dirs.add(path)
@@ -350,12 +355,15 @@ class _Applier:
             os.close(pfd)
 
     def finish(self) -> None:
-        """Set directory mtimes last: creating their children changed them."""
+        """Set directory mtimes (and unprivileged, read-only modes) last: creating their
+        children changed them, or needed them writable."""
         for path, (atime, mtime) in sorted(self.s.dir_times.items(), reverse=True):
             fd = self._open_dir(path)
             if fd is None:
                 continue
             try:
+                if path in self.s.dir_modes:
+                    os.fchmod(fd, self.s.dir_modes[path])
                 if path in self.s.listed_dirs:
                     os.utime(fd, ns=(atime * 10**9, mtime * 10**9))
                 else:
