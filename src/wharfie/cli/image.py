@@ -22,6 +22,7 @@ IMAGE_COMMANDS: dict[str, str] = {
     "save": "wharfie.cli.archive:save",
     "load": "wharfie.cli.archive:load",
     "import": "wharfie.cli.archive:import_",
+    "squash": "wharfie.cli.squash:squash_cmd",
 }
 
 

@@ -142,13 +142,14 @@ def rm(app: App, force: bool, containers: tuple[str, ...]) -> None:
     from wharfie.runtime.launch import remove_container
 
     store = ContainerStore(app.root)
-    failed: list[str] = []
+    failed = 0
     for ref in containers:
         try:
             remove_container(app.root, store.get(ref), force=force)
-            click.echo(ref)
         except WharfieError as e:
-            click.echo(f"Error response: {e.message}", err=True)
-            failed.append(ref)
+            click.echo(f"wharfie: error: {e.message}", err=True)
+            failed = e.exit_code or 1
+            continue
+        click.echo(ref)
     if failed:
-        raise WharfieError(f"failed to remove {len(failed)} container(s): {', '.join(failed)}")
+        sys.exit(failed)
