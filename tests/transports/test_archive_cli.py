@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -159,3 +160,23 @@ def test_failed_save_leaves_no_file(wharfie, busybox_rootfs_tar, root, tmp_path)
     line = one_error_line(wharfie("image", "save", "-o", str(out), "bb:1", check=False))
     assert f"blob {layer.digest} is corrupt in the store" in line
     assert list(tmp_path.glob("*out.tar*")) == []
+
+
+def test_load_on_a_terminal_shows_progress_then_the_names(wharfie, busybox_image, root,
+                                                          tmp_path):
+    path = tmp_path / "bb.tar"
+    with open(path, "wb") as f:
+        write_archive(f, [(busybox_image, [parse_reference("bb:tty")])])
+    primary, secondary = os.openpty()
+    env = {**os.environ, "WHARFIE_ROOT": str(root), "COLUMNS": "100"}
+    res = subprocess.run([sys.executable, "-m", "wharfie", "load", "-i", str(path)], env=env,
+                         stdout=secondary, stderr=subprocess.PIPE, timeout=60)
+    os.close(secondary)
+    out = b""
+    with contextlib.suppress(OSError):
+        while chunk := os.read(primary, 65536):
+            out += chunk
+    os.close(primary)
+    assert res.returncode == 0, res.stderr
+    text = out.decode(errors="replace")
+    assert "Loading layers" in text and text.rstrip().endswith("Loaded image: bb:tty")

@@ -86,6 +86,23 @@ def save(app: App, output: Path | None, images: tuple[str, ...]) -> None:
             tmp.unlink()
 
 
+@contextlib.contextmanager
+def _load_progress(stream: BinaryIO, quiet: bool):
+    """A byte-count bar on a terminal, as ``docker load`` shows; nothing otherwise."""
+    if quiet or not sys.stdout.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    total = None
+    with contextlib.suppress(OSError, ValueError):
+        total = os.fstat(stream.fileno()).st_size or None
+    with Progress(TextColumn("Loading layers"), BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), transient=True) as bars:
+        task = bars.add_task("load", total=total)
+        yield lambda n: bars.advance(task, n)
+
+
 @click.command("load")
 @click.option("-i", "--input", "input_", metavar="FILE",
               help="Read from tar archive file, instead of STDIN.")
@@ -95,8 +112,8 @@ def load(app: App, input_: str | None, quiet: bool) -> None:
     """Load images from a tar archive (docker save, docker-archive, oci-archive)."""
     from wharfie.transports.archive import load_archive
 
-    with _open_input(input_, "tar archive") as stream:
-        loaded = load_archive(stream, app.images)
+    with _open_input(input_, "tar archive") as stream, _load_progress(stream, quiet) as progress:
+        loaded = load_archive(stream, app.images, progress=progress)
     for item in loaded:
         for ref in item.tags:
             old = item.replaced.get(ref)
