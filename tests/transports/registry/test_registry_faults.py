@@ -86,7 +86,7 @@ def test_chunked_upload_resumes_after_failed_patch(anon_registry, fault_proxy, f
     # The third PATCH fails without reaching the registry, the fourth is cut off: both resume.
     proxy.faults.append(lambda m, p, h, n: ("status", 500) if m == "PATCH" and n == 3 else None)
     proxy.faults.append(lambda m, p, h, n: ("close",) if m == "PATCH" and n == 4 else None)
-    opts = RegistryOptions(backoff=0.05, chunk_size=1 << 20)
+    opts = RegistryOptions(backoff=0.05, chunk_size=1 << 20, file_chunk_size=1 << 20)
     push(image, proxy.host, "faults/chunks", opts)
     patches = proxy.requests("PATCH", "uploads")
     assert len(patches) == 6 + 2  # 6 chunks of 1 MiB, two of them sent twice
@@ -112,7 +112,7 @@ def test_registry_killed_mid_push_and_restarted(docker_registry_factory, fault_p
         return None
     proxy.faults.append(kill_on_second_patch)
     t0 = time.monotonic()
-    push(image, proxy.host, "faults/restart", RegistryOptions(backoff=0.1, chunk_size=1 << 20))
+    push(image, proxy.host, "faults/restart", RegistryOptions(backoff=0.1, chunk_size=1 << 20, file_chunk_size=1 << 20))
     assert time.monotonic() - t0 >= 1.0
     assert len(proxy.requests("PATCH", "uploads")) >= 5
     src = open_remote(parse_reference(f"{reg.host}/faults/restart:v1"), options_plain())
@@ -128,3 +128,20 @@ def test_unreachable_registry_is_one_clear_error():
     opts = RegistryOptions(backoff=0.01, retries=2)
     with pytest.raises(WharfieError, match="cannot connect to the registry: connection refused"):
         open_remote(parse_reference(f"127.0.0.1:{port}/x:y"), opts)
+
+
+def test_registry_to_registry_chunks_a_stream(anon_registry, docker_registry, fault_proxy,
+                                              factory, pulled):
+    """A source that cannot seek (another registry) is buffered a chunk at a time."""
+    image = factory.image([factory.raw_layer(3 << 20 | 5, seed=9)])
+    push(image, anon_registry, "faults/r2r", options_plain())
+    src = open_remote(parse_reference(f"{anon_registry}/faults/r2r:v1"), options_plain())
+    proxy = fault_proxy(docker_registry)
+    proxy.faults.append(lambda m, p, h, n: ("close",) if m == "PATCH" and n == 2 else None)
+    opts = RegistryOptions(backoff=0.05, chunk_size=1 << 20)
+    ref = parse_reference(f"{proxy.host}/faults/r2r:v1")
+    assert copy_image(src, RegistryDestination(opts.registry(proxy.host), ref.path), ref) \
+        == image.digest
+    assert len(proxy.requests("PATCH", "uploads")) == 4 + 1
+    back = open_remote(parse_reference(f"{docker_registry}/faults/r2r:v1"), options_plain())
+    assert copy_image(back, pulled) == image.digest

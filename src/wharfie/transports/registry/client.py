@@ -59,7 +59,8 @@ class RegistryOptions:
     retries: int = 5
     backoff: float = 0.25  # first delay; doubles each attempt
     max_retry_after: float = 30.0
-    chunk_size: int = 8 << 20  # blobs bigger than this go up in PATCH chunks of this size
+    chunk_size: int = 8 << 20  # bigger blobs go up in PATCH chunks; others buffer this much
+    file_chunk_size: int = 64 << 20  # PATCH size when the blob is read from a file
     timeout: float = 60.0
     jobs: int = 4
     _registries: dict[str, Registry] = field(default_factory=dict, repr=False)
@@ -231,7 +232,8 @@ class Registry:
         return urllib.parse.urljoin(self.base() + "/", path)
 
     def request(self, method: str, path: str, *, scopes: tuple[str, ...] = (),
-                headers: dict[str, str] | None = None, body: bytes | None = None,
+                headers: dict[str, str] | None = None,
+                body: bytes | Iterator[bytes] | None = None,
                 ok: tuple[int, ...] = (200,), stream: bool = False,
                 retry: bool = True) -> urllib3.BaseHTTPResponse:
         """One call with auth, redirects and retries. Non-``ok`` statuses raise, except 404
@@ -281,7 +283,7 @@ class Registry:
                                 f"{_error_text(resp)}")
 
     def _send(self, method: str, url: str, auth: str | None, headers: dict[str, str],
-              body: bytes | None, stream: bool) -> urllib3.BaseHTTPResponse:
+              body: bytes | Iterator[bytes] | None, stream: bool) -> urllib3.BaseHTTPResponse:
         """Send, following redirects by hand so credentials never leave the registry's origin."""
         origin = self.base()
         hdrs = {"User-Agent": "wharfie", **headers}
@@ -478,29 +480,30 @@ class Registry:
             self._finish(location, desc, scopes, data)
             progress(len(data))
             return
+        # A file is sent straight from disk (re-read on retry), so chunks can be big and
+        # memory stays flat; any other stream is buffered one chunk at a time.
+        base = _tell(stream)
+        size = self.options.chunk_size if base is None else self.options.file_chunk_size
         offset = 0
         while offset < desc.size:
-            chunk = _read_exact(stream, min(self.options.chunk_size, desc.size - offset))
-            location = self._patch(location, chunk, offset, scopes, repo)
-            offset += len(chunk)
-            progress(len(chunk))
+            chunk = _Chunk(stream, base, offset, min(size, desc.size - offset))
+            location = self._patch(location, chunk, scopes, progress)
+            offset += chunk.length
         self._finish(location, desc, scopes, None)
 
-    def _patch(self, location: str, chunk: bytes, offset: int, scopes: tuple[str, ...],
-               repo: str) -> str:
-        """Send one chunk at ``offset``; on failure ask the registry how much it has and
-        send the rest. Returns the next Location."""
-        sent_from = offset
+    def _patch(self, location: str, chunk: _Chunk, scopes: tuple[str, ...],
+               progress: Callable[[int], None]) -> str:
+        """Send one chunk; on failure ask the registry how much it has and send the rest.
+        Returns the next Location."""
+        sent_from, end = chunk.offset, chunk.offset + chunk.length
         for attempt in range(self.options.retries + 1):
-            body = chunk[sent_from - offset:]
-            end = offset + len(chunk) - 1
             try:
                 resp = self.request(
-                    "PATCH", location, scopes=scopes, body=bytes(body) if sent_from > offset
-                    else chunk, retry=False, ok=(202,),
+                    "PATCH", location, scopes=scopes, body=chunk.body(sent_from, progress),
+                    retry=False, ok=(202,),
                     headers={"Content-Type": "application/octet-stream",
-                             "Content-Range": f"{sent_from}-{end}",
-                             "Content-Length": str(len(body))})
+                             "Content-Range": f"{sent_from}-{end - 1}",
+                             "Content-Length": str(end - sent_from)})
                 return urllib.parse.urljoin(location, resp.headers.get("Location") or location)
             except RegistryError as e:
                 if attempt >= self.options.retries:
@@ -510,10 +513,10 @@ class Registry:
                 if have is None:
                     raise _SessionLost(str(e)) from None
                 location, committed = have
-                if not offset <= committed <= offset + len(chunk):
+                if not chunk.offset <= committed <= end:
                     raise _SessionLost(f"registry holds {committed} bytes, "
-                                       f"expected {offset}..{offset + len(chunk)}") from None
-                if committed == offset + len(chunk):
+                                       f"expected {chunk.offset}..{end}") from None
+                if committed == end:
                     return location
                 sent_from = committed
         raise AssertionError("unreachable")
@@ -544,6 +547,37 @@ class Registry:
         got = resp.headers.get("Docker-Content-Digest")
         if got and Digest(got) != desc.digest:
             raise DigestMismatch(f"{self.host}: registry stored {desc.digest} as {got}")
+
+
+class _Chunk:
+    """``length`` bytes of a blob at ``offset``: read from a seekable file at ``base + offset``
+    each time it is sent, or buffered once from any other stream."""
+
+    PIECE = 1 << 20
+
+    def __init__(self, stream: BinaryIO, base: int | None, offset: int, length: int) -> None:
+        self.stream, self.base, self.offset, self.length = stream, base, offset, length
+        self.data = _read_exact(stream, length) if base is None else None
+
+    def body(self, start: int, progress: Callable[[int], None]) -> Iterator[bytes]:
+        """The bytes from blob offset ``start`` to the chunk's end, reporting as they go."""
+        if self.data is not None:
+            view = memoryview(self.data)[start - self.offset:]
+            for i in range(0, len(view), self.PIECE):
+                piece = view[i:i + self.PIECE]
+                yield piece  # type: ignore[misc]
+                progress(len(piece))
+            return
+        assert self.base is not None
+        self.stream.seek(self.base + start)
+        left = self.offset + self.length - start
+        while left > 0:
+            piece = self.stream.read(min(self.PIECE, left))
+            if not piece:
+                raise InvalidInput(f"blob stream ended {left} bytes early")
+            left -= len(piece)
+            yield piece
+            progress(len(piece))
 
 
 class _SessionLost(Exception):
@@ -641,7 +675,10 @@ def _skip(resp: urllib3.BaseHTTPResponse, n: int) -> None:
 
 
 def _read_exact(stream: BinaryIO, n: int) -> bytes:
-    buf = bytearray()
+    first = stream.read(n)  # one read, one buffer, for files
+    if len(first) == n:
+        return first
+    buf = bytearray(first)
     while len(buf) < n:
         data = stream.read(n - len(buf))
         if not data:

@@ -1,0 +1,136 @@
+"""Registry push and pull throughput on loopback: wharfie against skopeo, same registry.
+
+Run: .venv/bin/python bench/bench_registry.py [TOTAL_MB] [LAYERS]   (default 1000 MB, 5 layers)
+
+An image of incompressible uncompressed layers goes into a wharfie store and an OCI
+layout. Then, against one Debian docker-registry: ``wharfie push`` vs ``skopeo copy
+oci:DIR docker://...`` and ``wharfie pull`` vs ``skopeo copy docker://... oci:DIR``
+(neither recompresses anything). Prints MB/s, the wharfie/skopeo speed ratio and each
+process's peak RSS (from wait4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from wharfie.content.store import ContentStore
+from wharfie.images.store import ImageStore
+from wharfie.oci import mediatypes as mt
+from wharfie.oci.image import BytesImage
+from wharfie.oci.manifest import Descriptor, Manifest, canonical_json
+from wharfie.oci.reference import parse_reference
+from wharfie.transports.archive import ContentBlobs
+from wharfie.transports.base import copy_image
+from wharfie.transports.layout import LayoutDestination
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_layer(content: ContentStore, size: int, seed: int) -> tuple[Descriptor, str]:
+    """An uncompressed 'layer' of ``size`` incompressible bytes (diffID = digest)."""
+    block = b"".join(hashlib.sha512(f"{seed}-{i}".encode()).digest() for i in range(16384))
+    with content.writer() as w:
+        left, n = size, 0
+        while left > 0:
+            chunk = os.urandom(64) + block[64:]
+            w.write(chunk[:left])
+            left -= min(left, len(chunk))
+            n += 1
+        digest = w.commit()
+    return Descriptor(mt.OCI_LAYER, digest, size), digest
+
+
+def build(root: Path, layout: Path, total: int, layers: int, ref: str) -> None:
+    images = ImageStore(root)
+    content = images.content
+    content.ensure()
+    descs = [make_layer(content, total // layers, i) for i in range(layers)]
+    config = canonical_json({"architecture": "amd64", "os": "linux",
+                             "rootfs": {"type": "layers", "diff_ids": [d for _, d in descs]},
+                             "config": {"Cmd": ["sh"]}})
+    cdesc = Descriptor(mt.OCI_CONFIG, content.put(config), len(config))
+    man = Manifest.build(cdesc, [d for d, _ in descs])
+    content.put(man.raw)
+    image = BytesImage(man.raw, man.media_type, ContentBlobs(content))
+    images.put_manifest(man.raw, man.media_type, parse_reference(ref))
+    with LayoutDestination(layout) as dst:
+        copy_image(image, dst, parse_reference(ref).with_tag("bench"))
+    images.close()
+
+
+def timed(cmd: list[str], env: dict | None = None) -> tuple[float, int]:
+    """(seconds, peak RSS in MB) of one child process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()[-2000:]}")
+    proc.stderr.close()
+    return elapsed, usage.ru_maxrss // 1024
+
+
+def main() -> None:
+    total_mb = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    layers = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    total = total_mb << 20
+    work = Path(tempfile.mkdtemp(prefix="bench-registry-", dir="/var/tmp"))
+    port = free_port()
+    host = f"127.0.0.1:{port}"
+    cfg = work / "registry.yml"
+    cfg.write_text("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+                   f"    rootdirectory: {work / 'registry'}\nhttp:\n  addr: {host}\n")
+    reg = subprocess.Popen(["docker-registry", "serve", str(cfg)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        ref = f"{host}/bench/wharfie:1"
+        print(f"image: {layers} layers, {total_mb} MB in all; registry docker-registry "
+              f"(distribution 2.8) on {host}")
+        build(work / "root", work / "layout", total, layers, ref)
+        wharfie = [str(VENV_BIN / "python"), "-m", "wharfie"]
+        env = {**os.environ, "WHARFIE_ROOT": str(work / "root")}
+        skopeo = ["skopeo", "--insecure-policy", "copy"]
+        rows = []
+        wt, wm = timed([*wharfie, "push", ref], env)
+        st, sm = timed([*skopeo, "--dest-tls-verify=false", f"oci:{work / 'layout'}:bench",
+                        f"docker://{host}/bench/skopeo:1"])
+        rows.append(("push", wt, wm, st, sm))
+        env2 = {**env, "WHARFIE_ROOT": str(work / "root2")}
+        wt, wm = timed([*wharfie, "pull", f"{host}/bench/skopeo:1"], env2)
+        st, sm = timed([*skopeo, "--src-tls-verify=false", f"docker://{host}/bench/wharfie:1",
+                        f"oci:{work / 'pulled'}:1"])
+        rows.append(("pull", wt, wm, st, sm))
+        mb = total / 1e6
+        print(f"{'':6}{'wharfie':>12}{'skopeo':>12}{'ratio':>8}{'wharfie RSS':>13}"
+              f"{'skopeo RSS':>12}")
+        for name, wt, wm, st, sm in rows:
+            print(f"{name:6}{mb / wt:>8.0f} MB/s{mb / st:>7.0f} MB/s{st / wt:>7.2f}x"
+                  f"{wm:>10} MB{sm:>9} MB")
+    finally:
+        reg.terminate()
+        reg.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
