@@ -78,6 +78,14 @@ def go_time(ts: float | None) -> str:
     return dt.strftime("%Y-%m-%d %H:%M:%S %z ") + (dt.tzname() or "")
 
 
+def go_rfc3339(ts: float | None) -> str:
+    """``time.Unix(ts, 0).Format(time.RFC3339)`` in the local zone (``Z`` for UTC)."""
+    if ts is None:
+        return ""
+    text = datetime.fromtimestamp(int(ts)).astimezone().isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 def ellipsis(text: str, width: int) -> str:
     """Shorten to ``width`` characters, the last one ``…`` (Docker's Ellipsis)."""
     if len(text) <= width:

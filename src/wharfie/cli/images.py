@@ -15,6 +15,7 @@ from wharfie.cli.context import App, pass_app
 from wharfie.cli.format import (
     ellipsis,
     go_json,
+    go_rfc3339,
     go_time,
     human_size,
     since,
@@ -205,13 +206,12 @@ def history(app: App, name: str, fmt: str | None, human: bool, no_trunc: bool,
             quiet: bool) -> None:
     """Show the history of an image."""
     from wharfie.images.inspect import history as image_history
-    from wharfie.images.inspect import rfc3339
 
     entries = image_history(app.images.resolve(name))
     now = time.time()
     rows = []
     for e in entries:
-        created_at = rfc3339(e.created) if e.created else ""
+        created_at = go_rfc3339(e.created)
         by = e.created_by.replace("\t", " ")
         rows.append({
             "ID": short_id(e.id, True) if e.id != "<missing>" and not no_trunc else e.id,
@@ -220,7 +220,6 @@ def history(app: App, name: str, fmt: str | None, human: bool, no_trunc: bool,
             "CreatedBy": by if no_trunc else ellipsis(by, 45),
             "Size": human_size(e.size) if human else str(e.size),
             "Comment": e.comment,
-            "Tags": ", ".join(e.tags),
         })
     if quiet and (not fmt or fmt.startswith("table")):
         fmt = "{{.ID}}"

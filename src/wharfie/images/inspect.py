@@ -88,7 +88,6 @@ class HistoryEntry:
     created_by: str
     size: int
     comment: str
-    tags: list[str]
 
 
 def history(img: StoredImage) -> list[HistoryEntry]:
@@ -111,7 +110,5 @@ def history(img: StoredImage) -> list[HistoryEntry]:
         rows.append((parse_time(h.get("created")), h.get("created_by", "") or "", size,
                      h.get("comment", "") or ""))
     rows.reverse()
-    tags = [r.familiar() for r in img.repo_tags]
-    return [HistoryEntry(str(img.id) if i == 0 else "<missing>", c, by, n, com,
-                         tags if i == 0 else [])
+    return [HistoryEntry(str(img.id) if i == 0 else "<missing>", c, by, n, com)
             for i, (c, by, n, com) in enumerate(rows)]
