@@ -175,3 +175,54 @@ def test_interrupted_pull_leaves_no_partial_blob_and_no_tag(
     assert store.verify(layer["digest"])
     store.cleanup_ingests(min_age=0)
     assert list(store.ingest_dir.iterdir()) == []
+
+
+def test_pull_platform_from_index_and_all_tags(wharfie, anon_registry, factory):
+    from wharfie.oci import mediatypes as mt
+    from wharfie.oci.manifest import Descriptor, Index
+    from wharfie.oci.platform import Platform
+    from wharfie.oci.reference import parse_reference
+    from wharfie.transports.base import copy_image
+    from wharfie.transports.registry.client import RegistryOptions
+    from wharfie.transports.registry.destination import RegistryDestination
+
+    amd = factory.image([factory.gzip_layer({"arch": b"amd64"})], arch="amd64")
+    arm = factory.image([factory.gzip_layer({"arch": b"arm64"})], arch="arm64")
+    dst = RegistryDestination(RegistryOptions().registry(anon_registry), "cli/multi")
+    for img in (amd, arm):
+        copy_image(img, dst)
+    index = Index.build([Descriptor(mt.OCI_MANIFEST, i.digest, len(i.manifest.raw),
+                                    platform=Platform("linux", a))
+                         for i, a in ((amd, "amd64"), (arm, "arm64"))])
+    for tag in ("v1", "v2"):
+        dst.put_manifest(index.raw, index.media_type,
+                         parse_reference(f"{anon_registry}/cli/multi:{tag}"))
+    lines = out(wharfie("pull", "--platform", "linux/arm64", f"{anon_registry}/cli/multi:v1"))
+    assert f"Digest: {index.digest}" in lines  # Docker prints the index's digest
+    ids = wharfie("images", "--no-trunc", "-q").stdout.decode().split()
+    assert ids == [arm.id]
+    bad = wharfie("pull", "--platform", "linux/s390x", f"{anon_registry}/cli/multi:v1",
+                  check=False)
+    assert "no image for platform linux/s390x" in bad.stderr.decode()
+    lines = out(wharfie("pull", "-a", "--platform", "linux/amd64", f"{anon_registry}/cli/multi"))
+    assert "v1: Pulling from cli/multi" in lines and "v2: Pulling from cli/multi" in lines
+    assert lines[-1] == f"{anon_registry}/cli/multi"
+    tags = wharfie("images", "--format", "{{.Tag}} {{.ID}}").stdout.decode().splitlines()
+    # v1 moved from the arm64 image (now dangling, as in Docker) to the amd64 one.
+    assert sorted(tags) == [f"<none> {arm.id.short}", f"v1 {amd.id.short}",
+                            f"v2 {amd.id.short}"]
+
+
+def test_login_with_token_server(wharfie, tmp_path, token_registry, token_server,
+                                 busybox_rootfs_tar):
+    env = {"DOCKER_CONFIG": str(tmp_path / "cfg"),
+           "REGISTRY_AUTH_FILE": str(tmp_path / "none.json")}
+    name = f"{token_registry}/cli/tokened:v1"
+    wharfie("import", str(busybox_rootfs_tar), name, env=env)
+    assert "wharfie login" in wharfie("push", name, check=False, env=env).stderr.decode()
+    bad = wharfie("login", token_registry, "-u", "alice", "-p", "nope", check=False, env=env)
+    assert bad.returncode != 0 and "refused the credentials" in bad.stderr.decode()
+    ok = wharfie("login", token_registry, "-u", "alice", "-p", "s3cret-pass", env=env)
+    assert "WARNING! Using --password via the CLI is insecure" in ok.stderr.decode()
+    assert out(ok) == ["Login Succeeded"]
+    assert out(wharfie("push", name, env=env))[1].endswith(": Pushed")
