@@ -93,3 +93,19 @@ def test_outputs_and_squash(based, tmp_path):
 def test_bad_output_spec(based, tmp_path):
     res = based("build", "-o", "type=zip,dest=x", "-", input=b"FROM scratch\n", check=False)
     assert res.returncode != 0 and b"unsupported --output type" in res.stderr
+
+
+def test_builder_prune_reclaims_cache_only_layers(based, tmp_path, root):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN head -c 300000 /dev/urandom > /r\n")
+    based("build", "-t", "tmp:1", str(ctx))
+    kept = based("builder", "prune", "-f").stdout.decode()
+    assert "Total reclaimed space: 0B" in kept  # the layer is still in an image
+    based("rmi", "tmp:1")
+    pruned = based("builder", "prune", "-f").stdout.decode()
+    assert "Deleted build cache objects:" in pruned and "Total reclaimed space: 0B" not in pruned
+    res = based("build", "--progress", "plain", "-t", "tmp:1", str(ctx))
+    assert b"CACHED" not in res.stderr
+    bad = based("builder", "prune", "-f", "--filter", "color=red", check=False)
+    assert bad.returncode != 0 and b"invalid filter" in bad.stderr

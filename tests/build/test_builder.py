@@ -10,9 +10,11 @@ from wharfie.build.builder import Builder, BuildError, BuildRequest
 from wharfie.build.context import BuildContext
 from wharfie.build.dockerignore import PatternMatcher
 from wharfie.build.mounts import Secret
+from wharfie.errors import WharfieError
 from wharfie.images.store import ImageStore
 from wharfie.layers.compression import open_uncompressed
 from wharfie.oci.reference import parse_reference
+from wharfie.transports.base import copy_image
 from wharfie.transports.rootfs import import_rootfs
 
 
@@ -200,3 +202,21 @@ COPY --from=b /end /b.end
     image, _ = build(store, df, jobs=2)
     f = {k: float(v[0]) for k, v in files_of(image).items()}
     assert f["a.start"] < f["b.end"] and f["b.start"] < f["a.end"]  # the runs overlapped
+
+
+def test_cache_export_and_import_between_stores(store, ctxdir, tmp_path):
+    df = "FROM busybox:local\nCOPY app.txt /\nRUN echo slow > /result\n"
+    first, _ = build(store, df, ctxdir, cache_to=tmp_path / "cache")
+    assert (tmp_path / "cache" / "index.json").is_file()
+    other = ImageStore(tmp_path / "other-root")  # another machine, same base image
+    ref = parse_reference("busybox:local")
+    copy_image(store.resolve("busybox:local"), other.destination(), ref)
+    events = []
+    second, _ = build(other, df, ctxdir, events=events, cache_from=[tmp_path / "cache"])
+    assert [e.kind for e in events].count("cached") == 2
+    assert second.digest == first.digest
+
+
+def test_cache_from_a_bad_directory_is_a_clear_error(store, tmp_path):
+    with pytest.raises(WharfieError, match="not a cache directory"):
+        build(store, "FROM busybox:local\n", cache_from=[tmp_path])

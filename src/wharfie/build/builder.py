@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from wharfie.build.cache import BuildCache, CacheRecord, explain_miss, step_key
+from wharfie.build.cache_io import export_cache, import_cache
 from wharfie.build.chmod import ModeSpec
 from wharfie.build.context import BuildContext, HashCache, checksum_tree
 from wharfie.build.copy import CopyError, CopyOptions, copy_sources
@@ -52,6 +53,7 @@ from wharfie.runtime import run as run_process
 from wharfie.snapshots import Snapshotter, chain_id, for_root
 
 OUTPUT_TAIL = 20
+CACHE_PIN = "build-cache"  # image removal keeps layers the build cache still holds
 
 
 class BuildError(WharfieError):
@@ -75,6 +77,8 @@ class BuildRequest:
     epoch: int | None = None
     compression: str = "gzip"
     jobs: int = 2
+    cache_from: list[Path] = field(default_factory=list)
+    cache_to: Path | None = None
 
 
 @dataclass
@@ -144,6 +148,9 @@ class Builder:
         self.external: dict[str, StoredImage] = {}
         self.secrets = {s.id: s for s in req.secrets}
         self._explained = False
+        self.used_keys: list[str] = []
+        for src in req.cache_from:
+            self.store.pin(import_cache(self.cache, src), CACHE_PIN)
         ctx_root = req.context.root if req.context and req.context.root else "-"
         self.ident = f"{os.path.abspath(ctx_root)}|{req.dockerfile_name}"
         rb = resolve(df, req.target, build_args=req.build_args, platform=self.platform,
@@ -165,6 +172,8 @@ class Builder:
                     self.snap.release(chain)
             self._views.clear()
             self.hashes.flush()
+        if req.cache_to is not None:
+            export_cache(self.cache, self.used_keys, req.cache_to)
         if req.squash:
             digest, image_id = self._squash(digest, final.base_layers, req)
         for tag in req.tags:
@@ -466,6 +475,8 @@ class Builder:
             record = CacheRecord(self._epoch_iso() or _iso(time.time()), desc,
                                  layer.diff_id if layer.entries else None)
             self.cache.put(key, record)
+            if desc is not None:
+                self.store.pin([desc.digest], CACHE_PIN)
             self.emit(BuildEvent("done", step_no, "DONE", time.monotonic() - started))
         st.image.created = record.created
         suffix = " # buildkit" if buildkit_suffix else ""
@@ -476,6 +487,8 @@ class Builder:
         else:
             st.image.history(created_by + suffix, layer=False)
         st.key = key
+        with self._lock:
+            self.used_keys.append(key)
         return step_no
 
     def _ensure_chain(self, layers: list[tuple[Descriptor, Digest]]) -> Digest | None:

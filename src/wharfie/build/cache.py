@@ -82,16 +82,51 @@ class BuildCache:
             self._db.execute("INSERT OR REPLACE INTO explain VALUES (?, ?)", (ident, text))
         return json.loads(row[0]) if row else None
 
+    def records(self, keys: list[str] | None = None) -> dict[str, CacheRecord]:
+        """Records by key: the given keys (those present), or all of them."""
+        with self._lock:
+            rows = self._db.execute("SELECT key, created, layer, diff_id FROM steps").fetchall()
+        wanted = set(keys) if keys is not None else None
+        return {k: CacheRecord(c, Descriptor.from_dict(json.loads(la)) if la else None,
+                               Digest(d) if d else None)
+                for k, c, la, d in rows if wanted is None or k in wanted}
+
+    def usage(self) -> tuple[int, int]:
+        """(records, bytes of layer blobs they hold)."""
+        recs = self.records()
+        sizes = {r.layer.digest: r.layer.size for r in recs.values() if r.layer}
+        return len(recs), sum(sizes.values())
+
     def layers(self) -> set[Digest]:
         """Every layer blob the cache refers to (what cache pruning may reclaim)."""
         return {Descriptor.from_dict(json.loads(r[0])).digest
                 for r in self._db.execute("SELECT layer FROM steps WHERE layer IS NOT NULL")}
 
-    def prune(self, older_than: float | None = None) -> int:
-        """Forget records not used since ``older_than`` (epoch seconds), or all of them."""
-        cur = self._db.execute("DELETE FROM steps WHERE ? IS NULL OR used < ?",
-                               (older_than, older_than))
-        return cur.rowcount
+    def prune(self, *, everything: bool, older_than: float | None, keep_bytes: int | None,
+              in_images: set[Digest]) -> list[CacheRecord]:
+        """Forget records: all (``everything``), else those whose layer no image uses;
+        either way only those unused since ``older_than``, least recently used first,
+        stopping once the rest fits in ``keep_bytes``. Returns the forgotten records."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, created, layer, diff_id, used FROM steps ORDER BY used").fetchall()
+        entries = [(k, CacheRecord(c, Descriptor.from_dict(json.loads(la)) if la else None,
+                                   Digest(d) if d else None), used)
+                   for k, c, la, d, used in rows]
+        total = sum(r.layer.size for _, r, _ in entries if r.layer)
+        doomed: list[tuple[str, CacheRecord]] = []
+        for key, rec, used in entries:
+            if keep_bytes is not None and total <= keep_bytes:
+                break
+            if older_than is not None and used >= older_than:
+                continue
+            if not everything and rec.layer is not None and rec.layer.digest in in_images:
+                continue
+            doomed.append((key, rec))
+            total -= rec.layer.size if rec.layer else 0
+        with self._lock:
+            self._db.executemany("DELETE FROM steps WHERE key = ?", [(k,) for k, _ in doomed])
+        return [r for _, r in doomed]
 
     def close(self) -> None:
         self._db.close()

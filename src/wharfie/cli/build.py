@@ -47,6 +47,9 @@ def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) ->
 @click.option("--platform", help="Set target platform for build (os/arch[/variant]).")
 @click.option("-o", "--output", "outputs", multiple=True,
               help="Output destination (type=image|docker|oci|tar|local,dest=PATH).")
+@click.option("--cache-from", "cache_from", multiple=True,
+              help="External cache sources (type=local,src=DIR).")
+@click.option("--cache-to", "cache_to", help="Cache export destination (type=local,dest=DIR).")
 @click.option("--explain-cache", is_flag=True,
               help="Say which input changed for the first step that missed the cache.")
 @click.option("--compression", type=click.Choice(["gzip", "zstd", "none"]), default="gzip",
@@ -54,9 +57,10 @@ def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) ->
 @pass_app
 def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, no_cache, pull,
               labels, squash, iidfile, progress, quiet, network, secrets, platform,
-              outputs, explain_cache, compression) -> None:
+              outputs, cache_from, cache_to, explain_cache, compression) -> None:
     """Build an image from a Dockerfile."""
     from wharfie.build.builder import Builder, BuildRequest
+    from wharfie.build.cache_io import parse_cache_spec
     from wharfie.build.context import BuildContext, HashCache
     from wharfie.build.dockerignore import load_for
     from wharfie.build.mounts import parse_secret
@@ -103,7 +107,9 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
         build_args=_key_values(build_args, "--build-arg", from_env=True), target=target,
         no_cache=no_cache, labels=_key_values(labels, "--label"), squash=squash,
         platform=platform, network=network, secrets=[parse_secret(s) for s in secrets],
-        epoch=epoch, compression=compression)
+        epoch=epoch, compression=compression,
+        cache_from=[parse_cache_spec(c, "src").path for c in cache_from],
+        cache_to=parse_cache_spec(cache_to, "dest").path if cache_to else None)
     explain = explain_cache or progress == "plain"
     if show and (progress == "tty" or (progress == "auto" and sys.stderr.isatty())):
         renderer = TtyProgress(sys.stderr, explain=explain)

@@ -48,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "ps": "wharfie.cli.run:ps",
     "rm": "wharfie.cli.run:rm",
     "build": "wharfie.cli.build:build_cmd",
+    "builder": "wharfie.cli.builder:builder",
 }
 
 

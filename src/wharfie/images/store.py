@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
 ANNOTATION_IMAGE_NAME = "io.containerd.image.name"
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS manifests (
     digest TEXT PRIMARY KEY,        -- manifest or index digest
@@ -72,6 +72,11 @@ CREATE TABLE IF NOT EXISTS refs (
     updated REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS refs_by_manifest ON refs(manifest);
+CREATE TABLE IF NOT EXISTS pins (
+    blob TEXT NOT NULL,             -- kept although no image needs it (e.g. the build cache)
+    owner TEXT NOT NULL,
+    PRIMARY KEY (blob, owner)
+) WITHOUT ROWID;
 """
 
 _SELECT = """
@@ -455,6 +460,8 @@ class ImageStore:
         """True if a remaining manifest needs ``blob`` (or it is itself a referenced manifest)."""
         if db.execute("SELECT 1 FROM manifest_blobs WHERE blob = ? LIMIT 1", (blob,)).fetchone():
             return True
+        if db.execute("SELECT 1 FROM pins WHERE blob = ? LIMIT 1", (blob,)).fetchone():
+            return True
         if db.execute("SELECT 1 FROM refs WHERE manifest = ? LIMIT 1", (blob,)).fetchone():
             return True
         if rows_only:
@@ -471,10 +478,21 @@ class ImageStore:
         for d in dirs:
             fsync_dir(d)
 
+    def pin(self, blobs: list[Digest], owner: str) -> None:
+        """Keep ``blobs`` through image removal until ``owner`` unpins them (build cache)."""
+        with self._write() as db:
+            db.executemany("INSERT OR IGNORE INTO pins VALUES (?, ?)", [(b, owner) for b in blobs])
+
+    def unpin(self, blobs: list[Digest], owner: str) -> None:
+        with self._write() as db:
+            db.executemany("DELETE FROM pins WHERE blob = ? AND owner = ?",
+                           [(b, owner) for b in blobs])
+
     def unreferenced_blobs(self) -> list[tuple[Digest, int]]:
         """Blobs on disk that no recorded manifest needs (left by a crash or a foreign tool)."""
         known = {r[0] for r in self.db.execute(
-            "SELECT blob FROM manifest_blobs UNION SELECT digest FROM manifests")}
+            "SELECT blob FROM manifest_blobs UNION SELECT digest FROM manifests "
+            "UNION SELECT blob FROM pins")}
         return [(d, n) for d, n in self.content.walk() if d not in known]
 
     def remove_blobs(self, blobs: list[Digest]) -> Removal:

@@ -1,0 +1,77 @@
+"""``wharfie builder prune``: reclaim the build cache, as ``docker builder prune``."""
+
+from __future__ import annotations
+
+import shutil
+
+import click
+
+from wharfie.cli.context import App, pass_app
+from wharfie.errors import WharfieError
+
+
+def parse_size(text: str) -> int:
+    """``512MB``, ``2g``, ``1024``: bytes, with Docker's decimal units."""
+    units = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
+             "gb": 10**9, "t": 10**12, "tb": 10**12}
+    t = text.strip().lower()
+    num = t.rstrip("kmgtb")
+    try:
+        return int(float(num) * units[t[len(num):]])
+    except (KeyError, ValueError):
+        raise WharfieError(f"invalid size {text!r}: use e.g. 512MB or 2GB") from None
+
+
+@click.group("builder")
+def builder() -> None:
+    """Manage the build cache."""
+
+
+@builder.command("prune")
+@click.option("-a", "--all", "everything", is_flag=True,
+              help="Remove all unused build cache, not just dangling ones.")
+@click.option("--filter", "filters", multiple=True, help="Provide filter values (until=24h).")
+@click.option("--keep-storage", help="Amount of disk space to keep for cache (e.g. 1GB).")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation.")
+@pass_app
+def prune(app: App, everything: bool, filters: tuple[str, ...], keep_storage: str | None,
+          force: bool) -> None:
+    """Remove build cache."""
+    from wharfie.build.builder import CACHE_PIN
+    from wharfie.build.cache import BuildCache
+    from wharfie.cli.format import human_size
+    from wharfie.images.filters import parse_until
+
+    older = None
+    for f in filters:
+        key, _, value = f.partition("=")
+        if key != "until" or not value:
+            raise WharfieError(f"invalid filter {f!r}: builder prune supports until=DURATION")
+        older = parse_until(value)  # a Go duration or a time, as image prune reads it
+    if not force:
+        what = "all build cache" if everything else "all dangling build cache"
+        if not click.confirm(f"WARNING! This will remove {what}.\nAre you sure you want to "
+                             "continue?", default=False):
+            return
+    store = app.images
+    cache = BuildCache(app.root / "build", store.content)
+    in_images = {d.digest for img in store.list(all=True) for d in img.manifest.layers}
+    doomed = cache.prune(everything=everything, older_than=older,
+                         keep_bytes=parse_size(keep_storage) if keep_storage else None,
+                         in_images=in_images)
+    still = cache.layers()
+    blobs = [r.layer.digest for r in doomed if r.layer and r.layer.digest not in still]
+    store.unpin(blobs, CACHE_PIN)
+    removed = store.remove_blobs(blobs)
+    reclaimed = removed.reclaimed
+    if everything:
+        mounts = app.root / "build" / "cache-mounts"
+        if mounts.exists():
+            reclaimed += sum(p.stat().st_size for p in mounts.rglob("*") if p.is_file())
+            shutil.rmtree(mounts)
+    if doomed:
+        click.echo("Deleted build cache objects:")
+        for rec in doomed:
+            click.echo(rec.layer.digest.hex[:25] if rec.layer else "(empty step)")
+        click.echo("")
+    click.echo(f"Total reclaimed space: {human_size(reclaimed)}")

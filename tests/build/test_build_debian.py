@@ -1,0 +1,143 @@
+"""Builds on a real Debian base: bookworm minbase with gcc, made by mmdebstrap and imported
+with ``wharfie import``. A multi-stage C compile, and RUN's view of the network."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wharfie.images.store import ImageStore
+
+HELLO_C = """#include <stdio.h>
+int main(int argc, char **argv) {
+    printf("hello from %s, built by wharfie\\n", argc > 1 ? argv[1] : "C");
+    return 0;
+}
+"""
+
+MULTI_STAGE = """\
+FROM debian:gcc AS build
+WORKDIR /src
+COPY hello.c .
+RUN mkdir /out && gcc -O2 -static -o /out/hello hello.c
+
+FROM busybox:local
+COPY --from=build /out/hello /usr/local/bin/hello
+RUN hello RUN > /greeting && ! test -e /usr/bin/gcc
+ENTRYPOINT ["hello"]
+"""
+
+
+class Cli:
+    """The real CLI on one wharfie root shared by this module's tests."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        res = subprocess.run([sys.executable, "-m", "wharfie", *args], capture_output=True,
+                             env={**os.environ, "WHARFIE_ROOT": str(self.root)})
+        if check:
+            assert res.returncode == 0, \
+                f"wharfie {' '.join(args)}:\n{res.stderr.decode(errors='replace')}"
+        return res
+
+
+@pytest.fixture(scope="module")
+def debian(tmp_path_factory, debian_gcc_rootfs_tar, busybox_rootfs_tar) -> Cli:
+    cli = Cli(tmp_path_factory.mktemp("debian") / "root")
+    cli("import", str(debian_gcc_rootfs_tar), "debian:gcc")
+    cli("import", str(busybox_rootfs_tar), "busybox:local")
+    return cli
+
+
+def layer_files(root: Path, ref: str) -> dict[str, bytes | None]:
+    """{path: content (None unless a regular file)} over the image's layers, later winning."""
+    import tarfile
+
+    from wharfie.layers.compression import open_uncompressed
+
+    image = ImageStore(root).resolve(ref)
+    out: dict[str, bytes | None] = {}
+    for layer in image.layers():
+        with layer.open() as raw, tarfile.open(
+                fileobj=open_uncompressed(raw, layer.media_type), mode="r|") as t:
+            for m in t:
+                out[m.name] = t.extractfile(m).read() if m.isfile() else None
+    return out
+
+
+def test_multi_stage_c_compile(debian, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "hello.c").write_text(HELLO_C)
+    (ctx / "Dockerfile").write_text(MULTI_STAGE)
+    debian("build", "-q", "-t", "hello:1", str(ctx))
+
+    image = ImageStore(debian.root).resolve("hello:1")
+    busybox = ImageStore(debian.root).resolve("busybox:local")
+    # busybox's layer, the COPY and the RUN: nothing of the 380 MB compile stage
+    assert len(image.manifest.layers) == 3
+    assert image.config.diff_ids[0] == busybox.config.diff_ids[0]
+    assert sum(d.size for d in image.manifest.layers) < 5 << 20
+    files = layer_files(debian.root, "hello:1")
+    binary = files["usr/local/bin/hello"]
+    assert binary is not None and binary[:4] == b"\x7fELF"
+    assert b"/lib64/ld-linux" not in binary  # static: no interpreter to find in busybox
+    assert files["greeting"] == b"hello from RUN, built by wharfie\n"
+    assert image.config.config["Entrypoint"] == ["hello"]
+
+    run = debian("run", "--rm", "hello:1", "docker-less")
+    assert run.stdout == b"hello from docker-less, built by wharfie\n"
+
+    # Rebuild: all cached. Then one changed source file misses exactly the compile chain.
+    again = debian("build", "--progress", "plain", "-t", "hello:1", str(ctx))
+    assert again.stderr.count(b"CACHED") == 5  # WORKDIR, COPY, RUN gcc, COPY --from, RUN
+    assert ImageStore(debian.root).resolve("hello:1").id == image.id
+    (ctx / "hello.c").write_text(HELLO_C.replace("hello from", "hi from"))
+    changed = debian("build", "--progress", "plain", "-t", "hello:2", str(ctx))
+    err = changed.stderr.decode()
+    assert err.count("CACHED") == 1, err  # only WORKDIR
+    assert "cache miss: files changed: hello.c" in err
+    assert layer_files(debian.root, "hello:2")["greeting"] == \
+        b"hi from RUN, built by wharfie\n"
+
+
+def interfaces(proc_net_dev: bytes) -> list[str]:
+    """Interface names from /proc/net/dev (two header lines, then ``name: counters``)."""
+    return sorted(line.split(b":")[0].strip().decode()
+                  for line in proc_net_dev.splitlines()[2:] if b":" in line)
+
+
+@pytest.mark.parametrize("network", ["host", "none"])
+def test_run_sees_the_network_it_was_given(debian, tmp_path, network):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        "FROM debian:gcc\n"
+        "RUN cat /proc/net/dev > /net-dev && (cat /etc/resolv.conf > /resolv || true)\n"
+        "RUN --network=none cat /proc/net/dev > /net-dev-none\n")
+    debian("build", "-q", "--network", network, "-t", f"net:{network}", str(ctx))
+    files = layer_files(debian.root, f"net:{network}")
+    seen = interfaces(files["net-dev"])
+    host = interfaces(Path("/proc/net/dev").read_bytes())
+    assert interfaces(files["net-dev-none"]) == ["lo"]  # RUN --network=none wins
+    if network == "none":
+        assert seen == ["lo"]
+    else:
+        assert seen == host and len(host) > 1  # the host's interfaces, not just lo
+        assert files["resolv"] == Path("/etc/resolv.conf").read_bytes()  # names resolve
+
+
+def test_unknown_network_mode_is_one_clear_error(debian, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM debian:gcc\nRUN true\n")
+    res = debian("build", "--network", "bridge0", str(ctx), check=False)
+    err = res.stderr.decode()
+    assert res.returncode != 0 and "Traceback" not in err
+    assert "bridge0" in err
