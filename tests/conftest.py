@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -209,3 +210,36 @@ def htpasswd(tmp_path_factory):
     """``htpasswd({user: password})`` -> path of a bcrypt htpasswd file."""
     d = tmp_path_factory.mktemp("htpasswd")
     return lambda users: write_htpasswd(d / f"htpasswd-{len(list(d.iterdir()))}", users)
+
+
+# Debian bookworm minbase with a C toolchain, made by mmdebstrap (debootstrap if that fails).
+DEBIAN_GCC_ARGS = ["--variant=minbase", "--mode=root", "--format=tar", "--quiet",
+                   "--include=gcc,libc6-dev", "bookworm"]
+DEBIAN_MIRROR = "http://deb.debian.org/debian"  # the host's apt source (debian.sources)
+
+
+def _make_debian_gcc(path: Path) -> None:
+    res = subprocess.run(["mmdebstrap", *DEBIAN_GCC_ARGS, str(path), DEBIAN_MIRROR],
+                         capture_output=True)
+    if res.returncode == 0:
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="debootstrap-", dir=CACHE))
+    try:
+        boot = subprocess.run(["debootstrap", "--variant=minbase", "--include=gcc,libc6-dev",
+                               "bookworm", str(tmp), DEBIAN_MIRROR], capture_output=True)
+        assert boot.returncode == 0, (
+            "neither mmdebstrap nor debootstrap could make a Debian base:\n"
+            f"{res.stderr.decode(errors='replace')[-1500:]}\n"
+            f"{boot.stderr.decode(errors='replace')[-1500:]}")
+        subprocess.run(["tar", "--numeric-owner", "-C", str(tmp), "-cf", str(path), "."],
+                       check=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def debian_gcc_rootfs_tar() -> Path:
+    """A root filesystem tarball of Debian bookworm minbase plus gcc and libc6-dev (~380 MB,
+    made once per machine, ~2 min; keyed by the mmdebstrap arguments and mirror)."""
+    return cached("debian-gcc-rootfs.tar", ["mmdebstrap", *DEBIAN_GCC_ARGS, DEBIAN_MIRROR],
+                  _make_debian_gcc)
