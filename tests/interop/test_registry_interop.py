@@ -146,3 +146,60 @@ def test_docker_pulls_and_runs_wharfie_push(wharfie, busybox_rootfs_tar, docker_
     run("/usr/bin/docker", "push", back, env=dockerd)
     want = skopeo_digest(back)
     assert f"Digest: {want}" in wharfie("pull", back).stdout.decode().splitlines()
+
+
+
+@pytest.fixture
+def wharfie_registry(tmp_path, htpasswd):
+    """wharfie's own registry server (issue 7): token auth over an htpasswd file."""
+    import socket
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    users = htpasswd({"bob": "bob-pass"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wharfie", "registry", "serve", "--addr", f"127.0.0.1:{port}",
+         "--data", str(tmp_path / "wreg"), "--htpasswd", str(users)],
+        env={**os.environ, "WHARFIE_ROOT": str(tmp_path / "wreg-root")},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+        assert proc.poll() is None and time.monotonic() < deadline, "registry did not start"
+        time.sleep(0.1)
+    yield f"127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_against_wharfie_registry_server(wharfie, wharfie_registry, busybox_rootfs_tar,
+                                         tmp_path):
+    """Login through its token flow, push, pull back, and use its referrers API."""
+    from wharfie.oci import mediatypes as mt
+    from wharfie.oci.digest import Digest
+    from wharfie.oci.manifest import Descriptor, Manifest
+    from wharfie.transports.registry.client import RegistryOptions, referrers_tag
+    from wharfie.transports.registry.credentials import Credentials
+
+    env = {"DOCKER_CONFIG": str(tmp_path / "cfg"),
+           "REGISTRY_AUTH_FILE": str(tmp_path / "none.json")}
+    ref = f"{wharfie_registry}/interop/own:v1"
+    wharfie("import", str(busybox_rootfs_tar), ref, env=env)
+    wharfie("login", wharfie_registry, "-u", "bob", "--password-stdin", input=b"bob-pass",
+            env=env)
+    pushed = wharfie("push", ref, env=env).stdout.decode().splitlines()[-1].split()[2]
+    pulled = wharfie("pull", ref, env={**env, "WHARFIE_ROOT": str(tmp_path / "r2")})
+    assert f"Digest: {pushed}" in pulled.stdout.decode().splitlines()
+
+    reg = RegistryOptions(credentials=Credentials("bob", "bob-pass")).registry(wharfie_registry)
+    raw, media_type, digest = reg.get_manifest("interop/own", "v1")
+    empty = Descriptor(mt.OCI_EMPTY, Digest.of(b"{}"), 2)
+    import io
+    reg.upload_blob("interop/own", empty, io.BytesIO(b"{}"), lambda n: None)
+    sig = Manifest.build(empty, [], subject=Descriptor(media_type, digest, len(raw)))
+    reg.put_manifest("interop/own", sig.digest, sig.raw, sig.media_type)
+    found = reg.referrers("interop/own", digest)
+    assert [d.digest for d in found.manifests] == [sig.digest]
+    # The server answered OCI-Subject, so no fallback tag was written.
+    assert reg.head_manifest("interop/own", referrers_tag(digest)) is None
