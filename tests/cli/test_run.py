@@ -5,13 +5,17 @@ from __future__ import annotations
 import io
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
 import tarfile
 import time
+from pathlib import Path
 
 import pytest
+
+from conftest import cached
 
 
 def runc_list(root) -> list[dict]:
@@ -152,3 +156,52 @@ def test_interrupt_stops_and_cleans_up(image, root, sig):
     assert runc_list(root) == []
     assert list(root.glob("snapshots/*/active/*")) == []
     assert list((root / "containers").glob("*.json")) == []
+
+
+@pytest.fixture(scope="session")
+def minbase_rootfs_tar() -> Path:
+    """A Debian bookworm minbase root filesystem made by mmdebstrap (cached between runs)."""
+    return cached("debian-minbase.tar", ["mmdebstrap --variant=minbase bookworm v1"],
+                  lambda p: subprocess.run(["mmdebstrap", "--variant=minbase", "--mode=root",
+                                            "--format=tar", "--quiet", "bookworm", str(p)],
+                                           check=True))
+
+
+def test_debian_minbase(wharfie, root, minbase_rootfs_tar):
+    """A real distribution: its users resolve, and root can drop privileges as apt does."""
+    wharfie("import", str(minbase_rootfs_tar), "debian:minbase")
+    script = ("cat /etc/debian_version; id; "
+              "setpriv --reuid=_apt --regid=nogroup --clear-groups id; test -s /etc/resolv.conf")
+    res = wharfie("run", "--rm", "debian:minbase", "sh", "-c", script)
+    lines = out(res).splitlines()
+    assert lines[0].startswith("12.")
+    assert lines[1] == "uid=0(root) gid=0(root) groups=0(root)"
+    assert lines[2] == "uid=42(_apt) gid=65534(nogroup) groups=65534(nogroup)"
+    assert out(wharfie("run", "--rm", "-u", "_apt", "debian:minbase", "id")) == \
+        "uid=42(_apt) gid=65534(nogroup) groups=65534(nogroup)\n"
+    assert runc_list(root) == []
+
+
+def test_tty_and_interactive(wharfie, image, root):
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: wharfie on a terminal, as a user would run it
+        os.environ["WHARFIE_ROOT"] = str(root)
+        os.execv(sys.executable, [sys.executable, "-m", "wharfie", "run", "-t", "--rm", image,
+                                  "sh", "-c", "tty; echo $TERM; exit 5"])
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:  # EIO: the terminal's other side closed
+            break
+        if not chunk:
+            break
+        data += chunk
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 5
+    assert data.split(b"\r\n")[:2] == [b"/dev/pts/0", b"xterm"]
+    assert out(wharfie("run", "-i", "--rm", image, "cat", input=b"piped\n")) == "piped\n"
+    assert out(wharfie("run", "--rm", image, "cat", input=b"ignored\n")) == ""  # no -i
+    res = wharfie("run", "-t", "--rm", image, "true", check=False)
+    assert res.returncode == 125 and b"not a TTY" in res.stderr
