@@ -258,8 +258,30 @@ class Template:
         self.nodes, end = self._parse_list(())
         if end is not None:
             raise TemplateError(f"template parsing error: unexpected {{{{{end}}}}}")
+        self._fields = self._plain_fields(self.nodes)
+
+    @staticmethod
+    def _plain_fields(nodes: list) -> list[tuple[bool, str]] | None:
+        """For templates of text and ``{{.Field}}`` only (table rows): (is_field, text) parts."""
+        parts = []
+        for node in nodes:
+            if node[0] == "text":
+                parts.append((False, node[1]))
+            elif node[0] == "action" and len(node[1]) == 1 and len(node[1][0]) == 1 \
+                    and node[1][0][0][0] == "field" and re.fullmatch(r"\.\w+", node[1][0][0][1]):
+                parts.append((True, node[1][0][0][1][1:]))
+            else:
+                return None
+        return parts
 
     def render(self, data: Any) -> str:
+        if self._fields is not None and type(data) is Fields:
+            try:  # the fast path for rows; a missing field takes the slow path to its error
+                return "".join(
+                    (v if type(v := data[t]) is str else go_str(v)) if f else t
+                    for f, t in self._fields)
+            except KeyError:
+                pass
         out: list[str] = []
         self._exec(self.nodes, data, {"$": data}, out)
         return "".join(out)

@@ -104,12 +104,17 @@ def parse_time(text: str | None) -> float | None:
         return None
 
 
+def _stored_digest(value: str) -> Digest:
+    """A digest read back from the database, validated when it was written."""
+    return str.__new__(Digest, value)
+
+
 def ref_from_name(name: str) -> Reference:
     """Rebuild a Reference from its stored, already normalized string (no re-validation)."""
     if "@" in name:
         repo, _, digest = name.partition("@")
         domain, _, path = repo.partition("/")
-        return Reference(domain, path, None, Digest(digest))
+        return Reference(domain, path, None, _stored_digest(digest))
     repo, _, tag = name.rpartition(":")
     domain, _, path = repo.partition("/")
     return Reference(domain, path, tag, None)
@@ -121,7 +126,7 @@ class StoredImage(Image):
     def __init__(self, content: ContentStore, manifest_digest: Digest, media_type: str, *,
                  target: Digest, id: Digest, repo_tags: list[Reference],
                  repo_digests: list[Reference], created: str | None, created_ts: float | None,
-                 size: int, labels: dict[str, str], diff_ids: list[str],
+                 size: int, labels: dict[str, str] | str, diff_ids: list[str] | str,
                  last_tag_time: float | None = None) -> None:
         self.content = content
         self.manifest_digest = manifest_digest
@@ -133,9 +138,21 @@ class StoredImage(Image):
         self.created = created
         self.created_ts = created_ts
         self.size = size
-        self.labels = labels
-        self.diff_ids = diff_ids
+        self._labels = labels  # parsed, or the stored JSON parsed on first use
+        self._diff_ids = diff_ids
         self.last_tag_time = last_tag_time
+
+    @property
+    def labels(self) -> dict[str, str]:
+        if isinstance(self._labels, str):
+            self._labels = json.loads(self._labels)
+        return self._labels
+
+    @property
+    def diff_ids(self) -> list[str]:
+        if isinstance(self._diff_ids, str):
+            self._diff_ids = json.loads(self._diff_ids)
+        return self._diff_ids
 
     @property
     def id(self) -> Digest:  # type: ignore[override]
@@ -563,12 +580,12 @@ class ImageStore:
             if ref.tag:
                 tags.append(ref)
             repos[ref.name] = None
-        target = Digest(digest)
+        target = _stored_digest(digest)
         digests = [ref_from_name(f"{repo}@{target}") for repo in repos]
-        return StoredImage(self.content, Digest(image), image_media_type, target=target,
-                           id=Digest(config), repo_tags=tags, repo_digests=digests,
+        return StoredImage(self.content, _stored_digest(image), image_media_type, target=target,
+                           id=_stored_digest(config), repo_tags=tags, repo_digests=digests,
                            created=created, created_ts=created_ts, size=size,
-                           labels=json.loads(labels), diff_ids=json.loads(diff_ids),
+                           labels=labels, diff_ids=diff_ids,
                            last_tag_time=tagged_at)
 
     def list(self, *, all: bool = False) -> list[StoredImage]:
