@@ -16,6 +16,7 @@ saves them; ``docker load`` decompresses), so manifest digests survive the trip.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -245,7 +246,7 @@ class _Reader:
         if compression not in ("gzip", "zstd"):
             raise InvalidInput(f"invalid archive: layer {digest} uses unsupported "
                                f"compression {compression}")
-        h = Digest("sha256:" + "0" * 64).hasher()
+        h = hashlib.sha256()
         with self.content.open(digest) as blob:
             stream = decompress_stream(blob, compression)
             try:
