@@ -282,3 +282,24 @@ def test_gnu_tar_rootfs_applies_and_round_trips(busybox_rootfs_tar, tmp_path):
     with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(buf.getvalue())) as tar:
         assert apply_layer(tar, second) == res.diff_id
     assert tree_state(second) == tree_state(first)
+
+
+@pytest.mark.parametrize("fmt", ["gnu", "posix"])
+def test_gnu_tar_sparse_files_fifos_and_fractional_mtimes_apply(tmp_path, fmt):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    with open(src / "sparse", "wb") as f:
+        f.truncate(10 << 20)
+        f.seek(5_000_000)
+        f.write(b"middle")
+    os.mkfifo(src / "fifo")
+    os.utime(src / "sparse", ns=(1_500_000_000_250_000_000,) * 2)
+    archive = tmp_path / "a.tar"
+    subprocess.run(["tar", f"--format={fmt}", "-S", "-C", str(src), "-cf", str(archive), "."],
+                   check=True)
+    with open(archive, "rb") as f:
+        assert apply_layer(f, out) == "sha256:" + hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert (out / "sparse").read_bytes() == (src / "sparse").read_bytes()
+    assert stat.S_ISFIFO(os.lstat(out / "fifo").st_mode)
+    assert os.stat(out / "sparse").st_mtime_ns // 10**9 == 1_500_000_000

@@ -92,9 +92,8 @@ class _State:
     privileged: bool
     # resolved paths (component tuples) this layer wrote: an opaque marker keeps these
     written: set[tuple[str, ...]] = field(default_factory=set)
-    # directory -> mtime to give it at the end
+    # directory -> (atime, mtime) in ns to give it at the end
     dir_times: dict[tuple[str, ...], tuple[int, int]] = field(default_factory=dict)
-    listed_dirs: set[tuple[str, ...]] = field(default_factory=set)
     # unprivileged: directory -> mode to set at the end (until then it stays writable to us)
     dir_modes: dict[tuple[str, ...], int] = field(default_factory=dict)
 
@@ -197,7 +196,7 @@ class _Applier:
         for key in m.pax_headers:
             if key.startswith("SCHILY.xattr." + OVERLAY_XATTR_PREFIX):
                 raise _Refuse(f"it carries the overlayfs-internal xattr {key[13:]}")
-        if m.isdev() and not self.s.privileged:
+        if (m.ischr() or m.isblk()) and not self.s.privileged:
             raise _Refuse("it is a device node, which only root may create")
         if self.s.overlay and m.ischr() and m.devmajor == 0 and m.devminor == 0:
             raise _Refuse("it is a 0/0 character device, reserved for overlayfs whiteouts")
@@ -233,8 +232,7 @@ class _Applier:
                     os.fchmod(fd, m.mode & 0o7777 & ~(stat.S_ISUID | stat.S_ISGID) | 0o700)
             finally:
                 os.close(fd)
-            self.s.listed_dirs.add(path)
-            self.s.dir_times[path] = (m.mtime, m.mtime)
+            self.s.dir_times[path] = (_ns(m), _ns(m))
             return
         if m.islnk():
             self._hardlink(m, pfd, base, existing)
@@ -250,7 +248,7 @@ class _Applier:
                 while chunk := src.read(CHUNK):
                     _write_all(fd, chunk)
                 self._meta_fd(fd, m)
-                os.utime(fd, ns=(m.mtime * 10**9, m.mtime * 10**9))
+                os.utime(fd, ns=(_ns(m), _ns(m)))
             finally:
                 os.close(fd)
             return
@@ -312,7 +310,7 @@ class _Applier:
             if not self.s.privileged:
                 mode &= ~(stat.S_ISUID | stat.S_ISGID)
             os.chmod(base, mode, dir_fd=pfd)
-        os.utime(base, ns=(m.mtime * 10**9, m.mtime * 10**9), dir_fd=pfd, follow_symlinks=False)
+        os.utime(base, ns=(_ns(m), _ns(m)), dir_fd=pfd, follow_symlinks=False)
 
     def whiteout(self, parts: list[str]) -> None:
         base = parts[-1]
@@ -364,10 +362,7 @@ class _Applier:
             try:
                 if path in self.s.dir_modes:
                     os.fchmod(fd, self.s.dir_modes[path])
-                if path in self.s.listed_dirs:
-                    os.utime(fd, ns=(atime * 10**9, mtime * 10**9))
-                else:
-                    os.utime(fd, ns=(atime, mtime))
+                os.utime(fd, ns=(atime, mtime))
             finally:
                 os.close(fd)
 
@@ -385,8 +380,14 @@ class _Applier:
         return fd
 
 
-_KINDS = {tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE, tarfile.LNKTYPE, tarfile.SYMTYPE,
-          tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.DIRTYPE, tarfile.FIFOTYPE}
+_KINDS = {tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE, tarfile.GNUTYPE_SPARSE,
+          tarfile.LNKTYPE, tarfile.SYMTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.DIRTYPE,
+          tarfile.FIFOTYPE}
+
+
+def _ns(m: tarfile.TarInfo) -> int:
+    """An entry's mtime in ns (PAX headers may give fractional seconds, as floats)."""
+    return int(m.mtime * 10**9) if isinstance(m.mtime, float) else m.mtime * 10**9
 
 
 def _write_all(fd: int, data: bytes) -> None:
