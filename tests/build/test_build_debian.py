@@ -141,3 +141,14 @@ def test_unknown_network_mode_is_one_clear_error(debian, tmp_path):
     err = res.stderr.decode()
     assert res.returncode != 0 and "Traceback" not in err
     assert "bridge0" in err
+
+
+def test_a_relative_root_builds_and_runs(debian, tmp_path):
+    """--root given relative to the working directory: overlay mounts (made by ``mount`` in
+    the snapshotter's home) and runc's bundle paths must still resolve."""
+    (tmp_path / "Dockerfile").write_text("FROM busybox:local\nRUN echo relative > /r\n")
+    res = subprocess.run([sys.executable, "-m", "wharfie", "--root", debian.root.name, "build",
+                          "-q", "--no-cache", "-t", "rel:1", str(tmp_path)],
+                         cwd=debian.root.parent, capture_output=True)
+    assert res.returncode == 0, res.stderr.decode(errors="replace")
+    assert layer_files(debian.root, "rel:1")["r"] == b"relative\n"

@@ -77,7 +77,8 @@ class LazyGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, root: Path | None, debug: bool) -> None:
     """wharfie: build, manage, share and secure container images without a daemon."""
-    ctx.obj = App(root=root or default_root(), debug=debug)
+    # absolute: mount (run in the snapshotter's home) and runc resolve paths elsewhere
+    ctx.obj = App(root=(root or default_root()).absolute(), debug=debug)
 
 
 def run(argv: list[str] | None = None) -> None:
