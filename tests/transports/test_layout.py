@@ -119,3 +119,9 @@ def test_oci_archive_index_with_only_the_host_image(busybox_image, tmp_path):
     (loaded,) = read_archive(io.BytesIO(buf.getvalue()), ContentStore(tmp_path / "other"))
     assert loaded.image.digest == busybox_image.digest
     assert [t.familiar() for t in loaded.tags] == ["sparse:1"]
+    with pytest.raises(NotFound, match="names blob sha256:.* which is not in the archive"):
+        read_archive(io.BytesIO(buf.getvalue()), ContentStore(tmp_path / "other"),
+                     platform=Platform("linux", "s390x"))
+    with pytest.raises(NotFound, match="has no image for linux/riscv64"):
+        read_archive(io.BytesIO(buf.getvalue()), ContentStore(tmp_path / "other"),
+                     platform=Platform("linux", "riscv64"))

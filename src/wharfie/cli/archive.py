@@ -107,13 +107,16 @@ def _load_progress(stream: BinaryIO, quiet: bool):
 @click.option("-i", "--input", "input_", metavar="FILE",
               help="Read from tar archive file, instead of STDIN.")
 @click.option("-q", "--quiet", is_flag=True, help="Suppress the load output.")
+@click.option("--platform", help="The image to load from a multi-platform index "
+              "(default: the host's).")
 @pass_app
-def load(app: App, input_: str | None, quiet: bool) -> None:
+def load(app: App, input_: str | None, quiet: bool, platform: str | None) -> None:
     """Load images from a tar archive (docker save, docker-archive, oci-archive)."""
     from wharfie.transports.archive import load_archive
 
     with _open_input(input_, "tar archive") as stream, _load_progress(stream, quiet) as progress:
-        loaded = load_archive(stream, app.images, progress=progress)
+        loaded = load_archive(stream, app.images, progress=progress,
+                              platform=parse_platform(platform) if platform else None)
     for item in loaded:
         for ref in item.tags:
             old = item.replaced.get(ref)

@@ -86,9 +86,11 @@ class _File:
 class _Reader:
     """One pass over the tar stream, then assembly of the images it holds."""
 
-    def __init__(self, content: ContentStore, progress: Callable[[int], None] | None) -> None:
+    def __init__(self, content: ContentStore, progress: Callable[[int], None] | None,
+                 platform: Platform | None = None) -> None:
         self.content = content
         self.progress = progress
+        self.platform = platform or host_platform()  # the image taken from an index
         self.meta: dict[str, bytes] = {}
         self.files: dict[str, _File] = {}
         self.links: dict[str, str] = {}
@@ -278,12 +280,12 @@ class _Reader:
                 raise InvalidInput(f"invalid archive: unsupported OCI layout version {version!r}")
         return list(Index.parse(self.meta["index.json"]).manifests)
 
-    def _entry_image(self, desc: Descriptor, platform: Platform | None = None) -> Image | None:
+    def _entry_image(self, desc: Descriptor) -> Image | None:
         """The image an index.json entry leads to, checked to be wholly in the archive."""
         self._require(desc, "index.json")
         found = open_descriptor(desc, ContentBlobs(self.content))
         while isinstance(found, ImageIndex):  # the platform's image; others may be absent
-            child = found.index.find(platform or host_platform())
+            child = found.index.find(self.platform)
             if child is None:
                 return None
             self._require(child, f"index {found.digest}")
@@ -307,7 +309,7 @@ class _Reader:
             image = self._entry_image(entry)
             if image is None:
                 raise NotFound(f"invalid archive: index {entry.digest} has no image for "
-                               f"{host_platform()}")
+                               f"{self.platform}")
             ref = descriptor_reference(entry)
             found = by_digest.get(image.digest)
             if found is None:
@@ -348,13 +350,14 @@ def _parse_tag(text: str, where: str) -> Reference:
 
 
 def read_archive(stream: BinaryIO, content: ContentStore, *,
-                 progress: Callable[[int], None] | None = None) -> list[ArchiveImage]:
+                 progress: Callable[[int], None] | None = None,
+                 platform: Platform | None = None) -> list[ArchiveImage]:
     """Read a docker-archive or oci-archive stream; blobs land in ``content``, verified.
 
     Nothing is named here: the caller tags the returned images only once all is read
     and checked, so a bad archive leaves at most some verified, unreferenced blobs.
     """
-    reader = _Reader(content, progress)
+    reader = _Reader(content, progress, platform)
     reader.scan(stream)
     return reader.images()
 
@@ -452,14 +455,15 @@ class Loaded:
 
 
 def load_archive(stream: BinaryIO, store: ImageStore, *,
-                 progress: Callable[[int], None] | None = None) -> list[Loaded]:
+                 progress: Callable[[int], None] | None = None,
+                 platform: Platform | None = None) -> list[Loaded]:
     """``docker load``: read the whole archive, record every image, and only then tag them.
 
     The shared store lock is held throughout, so a concurrent garbage collection cannot
     remove a verified blob between its ingest and the manifest that needs it.
     """
     with store.content.lock(shared=True):
-        found = read_archive(stream, store.content, progress=progress)
+        found = read_archive(stream, store.content, progress=progress, platform=platform)
         loaded = [Loaded(a.image.id, store.put_image(a.image), a.tags) for a in found]
         for item in loaded:
             for ref in item.tags:
