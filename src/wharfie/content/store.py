@@ -68,27 +68,30 @@ def _read_into(stream: BinaryIO, buf: bytearray) -> int:
 
 
 class _Pipeline:
-    """Writes buffers to a file in a writer thread; buffers come back once written.
+    """Three stages in three threads: the caller reads, one thread hashes, one writes.
 
-    A flusher thread calls fdatasync every FLUSH_EVERY bytes, so the kernel writes
-    back while we still hash and write. An error in either thread is raised in the
-    caller at its next call or at exit.
+    hashlib and file writes release the GIL, so reading the next buffer, hashing the
+    previous one and writing the one before overlap. A flusher thread calls fdatasync
+    every FLUSH_EVERY bytes so the kernel writes back while we work, leaving little for
+    the final fsync. Buffers return to the caller once written; an error in a thread is
+    raised in the caller at its next buffer or at exit.
     """
 
-    BUFFERS = 4
+    BUFFERS = 6
     FLUSH_EVERY = 64 << 20
 
-    def __init__(self, file: BinaryIO) -> None:
-        self._file = file
+    def __init__(self, file: BinaryIO, hasher) -> None:
+        self._file, self._hasher = file, hasher
         self._free: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(self.BUFFERS):
             self._free.put(bytearray(PIPE_CHUNK))
-        self._todo: queue.SimpleQueue = queue.SimpleQueue()
+        self._to_hash: queue.SimpleQueue = queue.SimpleQueue()
+        self._to_write: queue.SimpleQueue = queue.SimpleQueue()
         self._flush = threading.Event()
         self._stop = False
         self._error: BaseException | None = None
-        self._threads = [threading.Thread(target=self._writer, daemon=True),
-                         threading.Thread(target=self._flusher, daemon=True)]
+        self._threads = [threading.Thread(target=f, daemon=True)
+                         for f in (self._hash_stage, self._write_stage, self._flusher)]
         for t in self._threads:
             t.start()
 
@@ -101,13 +104,21 @@ class _Pipeline:
     def give_back(self, buf: bytearray) -> None:
         self._free.put(buf)
 
-    def write(self, buf: bytearray, n: int) -> None:
-        self._todo.put((buf, n))
+    def submit(self, buf: bytearray, n: int) -> None:
+        """Hash then write the first ``n`` bytes of ``buf``; it comes back once written."""
+        self._to_hash.put((buf, n))
 
-    def _writer(self) -> None:
+    def _hash_stage(self) -> None:
+        while (item := self._to_hash.get()) is not None:
+            buf, n = item
+            self._hasher.update(memoryview(buf)[:n])
+            self._to_write.put(item)
+        self._to_write.put(None)
+
+    def _write_stage(self) -> None:
         since_flush = 0
         try:
-            while (item := self._todo.get()) is not None:
+            while (item := self._to_write.get()) is not None:
                 buf, n = item
                 self._file.write(memoryview(buf)[:n])
                 self._free.put(buf)
@@ -136,11 +147,12 @@ class _Pipeline:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self._todo.put(None)
+        self._to_hash.put(None)
         self._threads[0].join()
+        self._threads[1].join()
         self._stop = True
         self._flush.set()
-        self._threads[1].join()
+        self._threads[2].join()
         if self._error is not None and exc is None:
             raise self._error
 
@@ -168,20 +180,16 @@ class BlobWriter:
     def copy_from(self, stream: BinaryIO, progress=None) -> None:
         """Read ``stream`` to its end into the blob, calling ``progress(nbytes)`` per chunk.
 
-        Hashing and writing overlap: this thread reads and hashes while a writer thread
-        writes the previous buffers (both release the GIL), and a flusher starts the
-        disk writeback early so the final fsync has little left to do.
+        Reading, hashing and writing overlap in a three-stage pipeline (``_Pipeline``).
         """
-        with _Pipeline(self._file) as pipe:
+        with _Pipeline(self._file, self._hash) as pipe:
             while True:
                 buf = pipe.free_buffer()
                 n = _read_into(stream, buf)
                 if not n:
                     pipe.give_back(buf)
                     break
-                chunk = memoryview(buf)[:n]
-                pipe.write(buf, n)
-                self._hash.update(chunk)
+                pipe.submit(buf, n)
                 self.size += n
                 if progress:
                     progress(n)
