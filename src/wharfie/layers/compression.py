@@ -20,12 +20,14 @@ BZIP2_MAGIC = b"BZh"
 XZ_MAGIC = b"\xfd7zXZ\x00"
 
 # isal level 1, chosen by bench/bench_compress.py on the layer tar of a Debian minbase rootfs
-# (170 MB, one core, this 2-core host): level 0 204 MB/s ratio 2.24; level 1 267 MB/s 2.51;
-# level 2 183 MB/s 2.54; level 3 102 MB/s 2.59; stdlib zlib 6 17 MB/s 2.82. Level 1 is the
-# fastest level *and* beats level 0 on ratio; levels 2-3 cost 30-60% of the speed for 1-3%
-# smaller blobs. Pushing is bound by compression long before the network on loopback or a
-# LAN, so 16x zlib's speed is worth its 11% larger blobs; zstd 3 (205 MB/s, 3.36) is the
-# choice when size matters and clients support it.
+# (170 MB; one thread; this 2-core host, shared, so best of 3 runs, over 3 runs of the bench):
+#   level 0: 204-397 MB/s, ratio 2.24     level 2: 183-276 MB/s, ratio 2.54
+#   level 1: 267-351 MB/s, ratio 2.51     level 3: 102-183 MB/s, ratio 2.59
+#   stdlib zlib 6 (gzip's and Docker's default): 14-17 MB/s, ratio 2.82
+# Level 0 is no faster within the noise but its blobs are 12% bigger; levels 2 and 3 cost
+# 20-45% of the speed for 1-3% smaller blobs. Level 1 runs ~20x zlib's speed for 11% bigger
+# blobs: pushing and building are bound by compression long before the network. When size
+# matters more, zstd 3 (140-205 MB/s, ratio 3.38) is the better trade.
 DEFAULT_GZIP_LEVEL = 1
 DEFAULT_ZSTD_LEVEL = 3
 
