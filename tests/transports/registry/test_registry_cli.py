@@ -226,3 +226,17 @@ def test_login_with_token_server(wharfie, tmp_path, token_registry, token_server
     assert "WARNING! Using --password via the CLI is insecure" in ok.stderr.decode()
     assert out(ok) == ["Login Succeeded"]
     assert out(wharfie("push", name, env=env))[1].endswith(": Pushed")
+
+
+def test_tls_flags(wharfie, tls_registry, busybox_rootfs_tar, tmp_path):
+    host, cert = tls_registry
+    ref = f"{host}/cli/tls:v1"
+    wharfie("import", str(busybox_rootfs_tar), ref)
+    refused = wharfie("push", ref, check=False)
+    assert refused.returncode != 0
+    assert "TLS certificate not trusted" in refused.stderr.decode()
+    assert "--ca-cert" in refused.stderr.decode()
+    assert out(wharfie("push", "--ca-cert", str(cert), ref))[1].endswith(": Pushed")
+    env = {"WHARFIE_ROOT": str(tmp_path / "tls-root")}
+    pulled = out(wharfie("pull", "--tls-verify=false", ref, env=env))
+    assert pulled[-1] == ref

@@ -145,3 +145,33 @@ def test_registry_to_registry_chunks_a_stream(anon_registry, docker_registry, fa
     assert len(proxy.requests("PATCH", "uploads")) == 4 + 1
     back = open_remote(parse_reference(f"{docker_registry}/faults/r2r:v1"), options_plain())
     assert copy_image(back, pulled) == image.digest
+
+
+def test_token_expiring_mid_upload_is_renewed_and_chunk_resent(
+        token_registry, token_server, fault_proxy, factory, alice, docker_config, pulled):
+    image = factory.image([factory.raw_layer(3 << 20, seed=11)])
+    proxy = fault_proxy(token_registry)
+    challenge = (f'Bearer realm="{token_server.realm}",service="{token_server.service}",'
+                 'scope="repository:faults/expiry:pull,push",error="invalid_token"')
+    proxy.faults.append(lambda m, p, h, n: ("status", 401, {"WWW-Authenticate": challenge})
+                        if m == "PATCH" and n == 2 else None)
+    before = len(token_server.issued)
+    opts = RegistryOptions(credentials=alice, backoff=0.05, chunk_size=1 << 20,
+                           file_chunk_size=1 << 20)
+    push(image, proxy.host, "faults/expiry", opts)
+    assert len(proxy.requests("PATCH", "uploads")) == 3 + 1
+    push_tokens = [s for s in token_server.issued[before:]
+                   if s == ["repository:faults/expiry:pull,push"]]
+    assert len(push_tokens) == 2  # the first, and the one after the 401
+    src = open_remote(parse_reference(f"{token_registry}/faults/expiry:v1"),
+                      RegistryOptions(credentials=alice))
+    assert copy_image(src, pulled) == image.digest
+
+
+def test_retry_after_http_date():
+    from wharfie.transports.registry.client import _retry_after
+
+    when = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 5))
+    assert 3.5 < _retry_after(when) <= 5.0
+    assert _retry_after("7") == 7.0
+    assert _retry_after("soon") is None

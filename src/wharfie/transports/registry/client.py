@@ -9,6 +9,7 @@ downloads with ``Range`` and uploads chunks with ``Content-Range``.
 
 from __future__ import annotations
 
+import email.utils
 import io
 import ipaddress
 import json
@@ -194,10 +195,11 @@ class Registry:
         raise RegistryError(f"{self.host}: cannot connect to the registry: {_short(last)}")
 
     def _delay(self, resp: urllib3.BaseHTTPResponse | None, attempt: int) -> float:
+        """Retry-After (seconds or an HTTP date) on 429/503, else exponential backoff."""
         if resp is not None and resp.status in (429, 503):
-            ra = resp.headers.get("Retry-After")
-            if ra and ra.strip().isdigit():
-                return min(float(ra), self.options.max_retry_after)
+            wait = _retry_after(resp.headers.get("Retry-After"))
+            if wait is not None:
+                return min(wait, self.options.max_retry_after)
         return self.options.backoff * 2 ** attempt
 
     # -- auth ---------------------------------------------------------------------------------
@@ -233,18 +235,22 @@ class Registry:
 
     def request(self, method: str, path: str, *, scopes: tuple[str, ...] = (),
                 headers: dict[str, str] | None = None,
-                body: bytes | Iterator[bytes] | None = None,
+                body: bytes | Callable[[], Iterator[bytes]] | None = None,
                 ok: tuple[int, ...] = (200,), stream: bool = False,
                 retry: bool = True) -> urllib3.BaseHTTPResponse:
-        """One call with auth, redirects and retries. Non-``ok`` statuses raise, except 404
-        when 404 is in ``ok``. ``stream`` leaves the body unread (caller releases it)."""
+        """One call with auth, redirects and retries. Non-``ok`` statuses raise.
+
+        ``body`` is bytes, or a function giving a fresh stream of them for each attempt
+        (a 401 answered with a new token sends it again). ``stream`` leaves the response
+        body unread (the caller releases it)."""
         url = self.url(path)
         refreshed = False
         attempt = 0
         auth = self._authorization(scopes)
         while True:
             try:
-                resp = self._send(method, url, auth, headers or {}, body, stream)
+                resp = self._send(method, url, auth, headers or {},
+                                  body() if callable(body) else body, stream)
             except HTTPError as e:
                 if retry and attempt < self.options.retries:
                     time.sleep(self.options.backoff * 2 ** attempt)
@@ -499,7 +505,8 @@ class Registry:
         for attempt in range(self.options.retries + 1):
             try:
                 resp = self.request(
-                    "PATCH", location, scopes=scopes, body=chunk.body(sent_from, progress),
+                    "PATCH", location, scopes=scopes,
+                    body=lambda start=sent_from: chunk.body(start, progress),
                     retry=False, ok=(202,),
                     headers={"Content-Type": "application/octet-stream",
                              "Content-Range": f"{sent_from}-{end - 1}",
@@ -641,6 +648,19 @@ class BlobReader(io.RawIOBase):
             self._resp.release_conn()
             self._resp = None
         super().close()
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def referrers_tag(digest: Digest) -> str:
