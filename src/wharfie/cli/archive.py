@@ -12,12 +12,12 @@ import click
 
 from wharfie.cli.context import App, pass_app
 from wharfie.errors import InvalidInput, InvalidReference, NotFound, WharfieError
-from wharfie.oci.image import Image
 from wharfie.oci.platform import parse_platform
-from wharfie.oci.reference import Reference, parse_reference
+from wharfie.oci.reference import parse_reference
 
 
-def _open_input(path: str | None, what: str) -> contextlib.AbstractContextManager[BinaryIO]:
+def _open_input(path: str | None, what: str,
+                verb: str) -> contextlib.AbstractContextManager[BinaryIO]:
     """A file, or stdin when it is not a terminal (``-`` or no path)."""
     if path and path != "-":
         try:
@@ -27,35 +27,8 @@ def _open_input(path: str | None, what: str) -> contextlib.AbstractContextManage
         except IsADirectoryError:
             raise InvalidInput(f"{path} is a directory, not a {what}") from None
     if sys.stdin.isatty():
-        raise InvalidInput("requested load from stdin, but stdin is empty")
+        raise InvalidInput(f"requested {verb} from stdin, but stdin is empty")
     return contextlib.nullcontext(sys.stdin.buffer)
-
-
-def images_to_save(app: App, names: tuple[str, ...]) -> list[tuple[Image, list[Reference]]]:
-    """Docker's rules: a tag saves that tag, a bare repository all its tags, an ID no tag."""
-    store = app.images
-    chosen: dict[str, tuple[Image, list[Reference]]] = {}
-
-    def add(image, ref: Reference | None) -> None:
-        entry = chosen.setdefault(image.manifest_digest, (image, []))
-        if ref is not None and ref not in entry[1]:
-            entry[1].append(ref)
-
-    for name in names:
-        ref = None
-        if not name.startswith("sha256:"):
-            with contextlib.suppress(InvalidReference):
-                ref = parse_reference(name, default_tag=False)
-        if ref is not None and ref.tag is None and ref.digest is None:
-            tagged = [(img, r) for img in store.list() for r in img.repo_tags
-                      if r.name == ref.name]
-            for img, r in tagged:
-                add(img, r)
-            if not tagged:  # maybe an image ID prefix that also looks like a name
-                add(store.resolve(name), None)
-            continue
-        add(store.resolve(name), ref if ref is not None and ref.digest is None else None)
-    return list(chosen.values())
 
 
 @click.command("save")
@@ -65,9 +38,9 @@ def images_to_save(app: App, names: tuple[str, ...]) -> list[tuple[Image, list[R
 @pass_app
 def save(app: App, output: Path | None, images: tuple[str, ...]) -> None:
     """Save one or more images to a tar archive (streamed to STDOUT by default)."""
-    from wharfie.transports.archive import write_archive
+    from wharfie.transports.archive import select_images, write_archive
 
-    chosen = images_to_save(app, images)
+    chosen = select_images(app.images, images)
     if output is None:
         if sys.stdout.isatty():
             raise WharfieError("cowardly refusing to save to a terminal. "
@@ -114,7 +87,7 @@ def load(app: App, input_: str | None, quiet: bool, platform: str | None) -> Non
     """Load images from a tar archive (docker save, docker-archive, oci-archive)."""
     from wharfie.transports.archive import load_archive
 
-    with _open_input(input_, "tar archive") as stream, _load_progress(stream, quiet) as progress:
+    with _open_input(input_, "tar archive", "load") as stream, _load_progress(stream, quiet) as progress:
         loaded = load_archive(stream, app.images, progress=progress,
                               platform=parse_platform(platform) if platform else None)
     for item in loaded:
@@ -148,7 +121,7 @@ def import_(app: App, file: str, repository: str | None, changes: tuple[str, ...
             raise InvalidReference(f"invalid reference format: {repository!r} has a digest; "
                                    "import takes REPOSITORY[:TAG]")
     store = app.images
-    with _open_input(file, "tarball") as stream, store.content.lock(shared=True):
+    with _open_input(file, "tarball", "import") as stream, store.content.lock(shared=True):
         image = import_rootfs(stream, store.content, changes=list(changes), message=message,
                               platform=parse_platform(platform) if platform else None)
         digest = store.put_image(image)

@@ -16,6 +16,7 @@ saves them; ``docker load`` decompresses), so manifest digests survive the trip.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -27,7 +28,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
 from wharfie.content.store import ContentStore
-from wharfie.errors import DigestMismatch, InvalidDigest, InvalidInput, InvalidReference, NotFound
+from wharfie.errors import (
+    DigestMismatch,
+    InvalidDigest,
+    InvalidInput,
+    InvalidReference,
+    NotFound,
+)
 from wharfie.layers.compression import auto_decompress, decompress_stream, sniff
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
@@ -51,7 +58,7 @@ from wharfie.transports.tarstream import (
 )
 
 if TYPE_CHECKING:
-    from wharfie.images.store import ImageStore
+    from wharfie.images.store import ImageStore, StoredImage
 
 METADATA = {"manifest.json", "index.json", "oci-layout", "repositories"}
 METADATA_MAX = 64 << 20
@@ -475,3 +482,31 @@ def load_archive(stream: BinaryIO, store: ImageStore, *,
                     item.replaced[ref] = previous.id
                 store.tag(ref, item.manifest_digest)
     return loaded
+
+
+def select_images(store: ImageStore,
+                  names: Iterable[str]) -> list[tuple[Image, list[Reference]]]:
+    """What ``docker save NAME...`` saves: a tag that tag, a bare repository all its tags,
+    an ID or digest the image without a name. Each image once, with all its chosen tags."""
+    chosen: dict[str, tuple[Image, list[Reference]]] = {}
+
+    def add(image: StoredImage, ref: Reference | None) -> None:
+        entry = chosen.setdefault(image.manifest_digest, (image, []))
+        if ref is not None and ref not in entry[1]:
+            entry[1].append(ref)
+
+    for name in names:
+        ref = None
+        if not name.startswith("sha256:"):
+            with contextlib.suppress(InvalidReference):
+                ref = parse_reference(name, default_tag=False)
+        if ref is not None and ref.tag is None and ref.digest is None:
+            tagged = [(img, r) for img in store.list() for r in img.repo_tags
+                      if r.name == ref.name]
+            for img, r in tagged:
+                add(img, r)
+            if not tagged:  # maybe an image ID prefix that also looks like a name
+                add(store.resolve(name), None)
+            continue
+        add(store.resolve(name), ref if ref is not None and ref.digest is None else None)
+    return list(chosen.values())
