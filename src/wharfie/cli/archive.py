@@ -112,7 +112,7 @@ def load(app: App, input_: str | None, quiet: bool, platform: str | None) -> Non
 def import_(app: App, file: str, repository: str | None, changes: tuple[str, ...],
             message: str | None, platform: str | None) -> None:
     """Import the contents from a tarball to create a filesystem image."""
-    from wharfie.transports.rootfs import import_rootfs
+    from wharfie.transports.rootfs import import_image
 
     ref = None
     if repository:
@@ -120,11 +120,7 @@ def import_(app: App, file: str, repository: str | None, changes: tuple[str, ...
         if ref.digest is not None:
             raise InvalidReference(f"invalid reference format: {repository!r} has a digest; "
                                    "import takes REPOSITORY[:TAG]")
-    store = app.images
-    with _open_input(file, "tarball", "import") as stream, store.content.lock(shared=True):
-        image = import_rootfs(stream, store.content, changes=list(changes), message=message,
-                              platform=parse_platform(platform) if platform else None)
-        digest = store.put_image(image)
-        if ref is not None:
-            store.tag(ref, digest)
+    with _open_input(file, "tarball", "import") as stream:
+        image = import_image(stream, app.images, ref, changes=changes, message=message,
+                             platform=parse_platform(platform) if platform else None)
     click.echo(str(image.id))

@@ -17,7 +17,7 @@ import shlex
 import tarfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from wharfie.content.store import ContentStore
 from wharfie.errors import InvalidInput
@@ -27,8 +27,12 @@ from wharfie.oci.digest import Digest
 from wharfie.oci.image import BytesImage, Image
 from wharfie.oci.manifest import Descriptor, ImageConfig, Manifest
 from wharfie.oci.platform import Platform, host_platform
+from wharfie.oci.reference import Reference
 from wharfie.transports.archive import ContentBlobs
 from wharfie.transports.tarstream import DECODE_ERRORS, describe, is_corrupt_input
+
+if TYPE_CHECKING:
+    from wharfie.images.store import ImageStore
 
 CHANGE_INSTRUCTIONS = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "USER",
                        "VOLUME", "WORKDIR")
@@ -111,6 +115,23 @@ def import_rootfs(stream: BinaryIO, content: ContentStore, *, changes: Sequence[
         [Descriptor(mt.OCI_LAYER_GZIP, layer_digest, layer_size)])
     content.put(manifest.raw)
     return BytesImage(manifest.raw, manifest.media_type, ContentBlobs(content))
+
+
+def import_image(stream: BinaryIO, store: ImageStore, ref: Reference | None = None, *,
+                 changes: Sequence[str] = (), message: str | None = None,
+                 platform: Platform | None = None) -> Image:
+    """``docker import``: import into the image store, then name it ``ref`` if given.
+
+    The shared store lock spans ingest to record, so garbage collection cannot take the
+    new layer before the manifest that needs it exists.
+    """
+    with store.content.lock(shared=True):
+        image = import_rootfs(stream, store.content, changes=changes, message=message,
+                              platform=platform)
+        digest = store.put_image(image)
+        if ref is not None:
+            store.tag(ref, digest)
+    return image
 
 
 def _check_member(member: tarfile.TarInfo) -> None:
