@@ -38,25 +38,16 @@ def _open_input(path: str | None, what: str,
 @pass_app
 def save(app: App, output: Path | None, images: tuple[str, ...]) -> None:
     """Save one or more images to a tar archive (streamed to STDOUT by default)."""
-    from wharfie.transports.archive import select_images, write_archive
+    from wharfie.transports.archive import save_archive, select_images, write_archive
 
     chosen = select_images(app.images, images)
-    if output is None:
-        if sys.stdout.isatty():
-            raise WharfieError("cowardly refusing to save to a terminal. "
-                               "Use the -o flag or redirect")
-        write_archive(sys.stdout.buffer, chosen)
+    if output is not None:
+        save_archive(output, chosen)
         return
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write_archive(f, chosen)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, output)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    if sys.stdout.isatty():
+        raise WharfieError("cowardly refusing to save to a terminal. "
+                           "Use the -o flag or redirect")
+    write_archive(sys.stdout.buffer, chosen)
 
 
 @contextlib.contextmanager

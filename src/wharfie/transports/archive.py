@@ -25,6 +25,7 @@ import re
 import tarfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from wharfie.content.store import ContentStore
@@ -437,6 +438,20 @@ def write_archive(out: BinaryIO, images: Iterable[tuple[Image, list[Reference]]]
         if h.hexdigest() != digest.hex:
             raise DigestMismatch(f"blob {digest} is corrupt in the store: refusing to save it")
     tar.close()
+
+
+def save_archive(path: Path, images: Iterable[tuple[Image, list[Reference]]]) -> None:
+    """``write_archive`` to a file that appears only whole: temp file, fsync, rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write_archive(f, images)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class _ManifestBlob(BlobSource):
