@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
 import json
+import lzma
 import tarfile
 from pathlib import Path
 
 import archive_samples
 import pytest
+import zstandard
 from archive_samples import BAD_CASES, bad_archives, make_tar, old_docker_save, saved, sha
 
 from wharfie.content.store import ContentStore
@@ -194,3 +197,11 @@ def test_archive_path_helper_is_exact(tmp_path: Path):
     data, _ = old_docker_save([make_tar([("x", b"1")])], ["a:b"])
     with tarfile.open(fileobj=io.BytesIO(data)) as tf:
         assert "manifest.json" in tf.getnames()
+
+
+@pytest.mark.parametrize("compress", [
+    lambda b: zstandard.ZstdCompressor().compress(b), lzma.compress, bz2.compress,
+], ids=["zstd", "xz", "bzip2"])
+def test_other_compressions_of_the_whole_archive(busybox_image, other, compress):
+    (found,) = read_archive(io.BytesIO(compress(saved(busybox_image, "bb:z"))), other)
+    assert found.image.digest == busybox_image.digest
