@@ -240,3 +240,21 @@ def test_tls_flags(wharfie, tls_registry, busybox_rootfs_tar, tmp_path):
     env = {"WHARFIE_ROOT": str(tmp_path / "tls-root")}
     pulled = out(wharfie("pull", "--tls-verify=false", ref, env=env))
     assert pulled[-1] == ref
+
+
+def test_short_names_through_a_mirror(wharfie, imported, anon_registry, tmp_path):
+    """``busybox`` means docker.io/library/busybox; a mirror serves docker.io here."""
+    ref = imported("library/busybox:1.36")
+    digest = out(wharfie("push", ref))[-1].split()[2]
+    env = {"WHARFIE_ROOT": str(tmp_path / "mirror-root"),
+           "WHARFIE_REGISTRY_MIRRORS": f"docker.io={anon_registry}"}
+    lines = out(wharfie("pull", "busybox:1.36", env=env))
+    assert lines[0] == "1.36: Pulling from library/busybox"
+    assert lines[-3:] == [f"Digest: {digest}",
+                          "Status: Downloaded newer image for busybox:1.36",
+                          "docker.io/library/busybox:1.36"]
+    assert "busybox" in wharfie("images", "--format", "{{.Repository}}",
+                                env=env).stdout.decode().split()
+    bad = wharfie("pull", "busybox", check=False,
+                  env={**env, "WHARFIE_REGISTRY_MIRRORS": "docker.io"})
+    assert "invalid WHARFIE_REGISTRY_MIRRORS entry" in bad.stderr.decode()

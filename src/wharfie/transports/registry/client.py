@@ -13,6 +13,7 @@ import email.utils
 import io
 import ipaddress
 import json
+import os
 import threading
 import time
 import urllib.parse
@@ -64,15 +65,31 @@ class RegistryOptions:
     file_chunk_size: int = 64 << 20  # PATCH size when the blob is read from a file
     timeout: float = 60.0
     jobs: int = 4
+    # Where to reach a registry name instead (Docker's registry mirrors): "docker.io" has no
+    # built-in endpoint here, so point it at a mirror to pull short names like "busybox".
+    mirrors: dict[str, str] = field(default_factory=lambda: parse_mirrors(
+        os.environ.get("WHARFIE_REGISTRY_MIRRORS", "")))
     _registries: dict[str, Registry] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def registry(self, host: str) -> Registry:
-        """The (shared) client for ``host``."""
+        """The (shared) client for ``host``, connected to its mirror if it has one."""
         with self._lock:
             if host not in self._registries:
-                self._registries[host] = Registry(host, self)
+                self._registries[host] = Registry(self.mirrors.get(host, host), self)
             return self._registries[host]
+
+
+def parse_mirrors(text: str) -> dict[str, str]:
+    """``docker.io=127.0.0.1:5000,quay.example=mirror:5000`` -> {name: endpoint}."""
+    out = {}
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        name, sep, endpoint = item.partition("=")
+        if not sep or not name or not endpoint:
+            raise WharfieError(f"invalid WHARFIE_REGISTRY_MIRRORS entry {item!r}: "
+                               "want NAME=HOST[:PORT]")
+        out[name.strip()] = endpoint.strip()
+    return out
 
 
 def is_loopback(host: str) -> bool:
