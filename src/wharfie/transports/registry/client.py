@@ -177,14 +177,23 @@ class Registry:
                 self._base = self._ping()
             return self._base
 
+    def _schemes(self) -> list[str]:
+        """HTTPS, except that loopback may be plain HTTP (tried first: an HTTPS server
+        answers a plain request at once, while a TLS hello can leave an HTTP server
+        waiting) and --insecure falls back to HTTP."""
+        if self.options.ca_cert:
+            return ["https"]
+        if is_loopback(self.host):
+            return ["http", "https"]
+        return ["https", "http"] if self.options.insecure else ["https"]
+
     def _ping(self) -> str:
-        schemes = ["https"]
-        if (self.options.insecure or is_loopback(self.host)) and not self.options.ca_cert:
-            schemes.append("http")
-        last: Exception | None = None
-        for scheme in schemes:
-            url = f"{scheme}://{self.host}/v2/"
-            for attempt in range(self.options.retries + 1):
+        schemes = self._schemes()
+        last: Exception | str = "no answer"
+        for attempt in range(self.options.retries + 1):
+            delay = self.options.backoff * 2 ** attempt
+            for scheme in schemes:
+                url = f"{scheme}://{self.host}/v2/"
                 try:
                     resp = self.pool.request("GET", url, redirect=False, retries=False,
                                              headers={"User-Agent": "wharfie"})
@@ -194,22 +203,27 @@ class Registry:
                             f"{self.host}: TLS certificate not trusted ({_ssl_reason(e)}); "
                             "pass --ca-cert FILE or --tls-verify=false") from None
                     last = e
-                    break  # not TLS: try the next scheme
-                except HTTPError as e:
-                    last = e
-                    if attempt < self.options.retries:
-                        time.sleep(self.options.backoff * 2 ** attempt)
-                        continue
-                    break
-                if resp.status in RETRY_STATUSES and attempt < self.options.retries:
-                    time.sleep(self._delay(resp, attempt))
+                    continue  # not TLS: try the next scheme
+                except urllib3.exceptions.ProtocolError as e:
+                    last = e  # e.g. a TLS server hanging up on plain HTTP
                     continue
+                except HTTPError as e:
+                    last = e  # nothing listens (yet): wait and retry
+                    break
+                if scheme == "http" and resp.status == 400 and scheme != schemes[-1]:
+                    continue  # an HTTPS server refusing plain HTTP
+                if resp.status in RETRY_STATUSES:
+                    last, delay = f"HTTP {resp.status}", self._delay(resp, attempt)
+                    break
                 if resp.status == 401:
                     self._challenge = parse_challenge(resp.headers.get("WWW-Authenticate", ""))
                 elif resp.status not in (200, 404):
                     raise RegistryError(f"{self.host}: ping /v2/ failed: {_error_text(resp)}")
                 return f"{scheme}://{self.host}"
-        raise RegistryError(f"{self.host}: cannot connect to the registry: {_short(last)}")
+            if attempt < self.options.retries:
+                time.sleep(delay)
+        raise RegistryError(f"{self.host}: cannot connect to the registry: "
+                            f"{last if isinstance(last, str) else _short(last)}")
 
     def _delay(self, resp: urllib3.BaseHTTPResponse | None, attempt: int) -> float:
         """Retry-After (seconds or an HTTP date) on 429/503, else exponential backoff."""
