@@ -6,7 +6,7 @@ An image of incompressible uncompressed layers goes into a wharfie store and an 
 layout. Then, against one Debian docker-registry: ``wharfie push`` vs ``skopeo copy
 oci:DIR docker://...`` and ``wharfie pull`` vs ``skopeo copy docker://... oci:DIR``
 (neither recompresses anything). Prints MB/s, the wharfie/skopeo speed ratio and each
-process's peak RSS (from wait4).
+process's peak RSS (its VmHWM).
 """
 
 from __future__ import annotations
@@ -73,16 +73,29 @@ def build(root: Path, layout: Path, total: int, layers: int, ref: str) -> None:
 
 
 def timed(cmd: list[str], env: dict | None = None) -> tuple[float, int]:
-    """(seconds, peak RSS in MB) of one child process."""
+    """(seconds, peak RSS in MB) of one child process.
+
+    Peak RSS is the child's own VmHWM, polled from /proc: wait4's ru_maxrss would also
+    count this (bigger) parent, whose high-water mark a child inherits across fork and exec.
+    """
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    peak = 0
+    status = Path(f"/proc/{proc.pid}/status")
+    while proc.poll() is None:
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) // 1024)
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+        time.sleep(0.02)
     elapsed = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()[-2000:]}")
+    err = proc.stderr.read().decode()
     proc.stderr.close()
-    return elapsed, usage.ru_maxrss // 1024
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {err[-2000:]}")
+    return elapsed, peak
 
 
 def main() -> None:
