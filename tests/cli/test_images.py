@@ -373,3 +373,61 @@ def test_moved_tag_leaves_old_image_dangling(wharfie, sample, store):
     fmt = ("--format", "{{.Repository}}:{{.Tag}}:{{.ID}}")
     rows = lines(wharfie("images", "-f", "dangling=true", *fmt))
     assert f"<none>:<none>:{store.get(sample['app']).id.short}" in rows
+
+
+def test_inspect_type(wharfie, sample):
+    assert json.loads(wharfie("inspect", "--type", "image", "app:v1").stdout)[0]["RepoTags"] \
+        == ["app:v1"]
+    res = wharfie("inspect", "--type", "container", "app:v1", check=False)
+    assert res.returncode != 0
+    assert res.stderr == b'wharfie: error: "container" is not a valid value for --type\n'
+
+
+def test_images_until_filter(wharfie, sample):
+    fmt = ("--format", "{{.Repository}}:{{.Tag}}")
+    assert lines(wharfie("images", "-f", "until=2025-01-01T00:00:00Z", *fmt)) == \
+        ["busybox:1.36", "busybox:latest", "localhost:5000/bb:x"]
+
+
+def test_rmi_by_repo_digest(wharfie, sample, store):
+    out = lines(wharfie("rmi", f"localhost:5000/bb@{sample['busybox']}"))
+    assert out == [f"Untagged: localhost:5000/bb@{sample['busybox']}"]
+    assert [r.familiar() for r in store.resolve("busybox").repo_tags] == \
+        ["busybox:1.36", "busybox:latest"]
+
+
+def test_multi_platform_index(wharfie, store):
+    from imagefactory import build_image
+
+    from wharfie.oci import mediatypes as mt
+    from wharfie.oci.manifest import Descriptor, Index
+    from wharfie.oci.platform import Platform, host_platform
+
+    host = host_platform()
+    other = Platform("linux", "s390x")
+    mine, theirs = build_image([layer_tar({"m": b"mine"})]), build_image([layer_tar({"t": b"x"})])
+    descs = [Descriptor(mt.OCI_MANIFEST, store.put_image(img), len(img.manifest.raw),
+                        platform=p) for img, p in ((theirs, other), (mine, host))]
+    ix = Index.build(descs)
+    store.content.put(ix.raw)
+    store.put_manifest(ix.raw, ix.media_type, parse_reference("multi:1"))
+    out = lines(wharfie("images", "--digests", "--format", "{{.Repository}} {{.Digest}} {{.ID}}"))
+    assert out == [f"multi {ix.digest} {mine.id.short}"]  # the index, shown as the host's image
+    [doc] = json.loads(wharfie("inspect", "multi:1").stdout)
+    assert doc["Id"] == mine.id and doc["RepoDigests"] == [f"multi@{ix.digest}"]
+    out = lines(wharfie("rmi", "multi:1"))
+    assert out[:2] == ["Untagged: multi:1", f"Untagged: multi@{ix.digest}"]
+    assert {f"Deleted: {mine.id}", f"Deleted: {theirs.id}"} <= set(out)
+    assert list(store.content.walk()) == []
+
+
+def test_system_check_repairs_tag_to_missing_manifest(wharfie, sample, store):
+    store.db.execute("INSERT INTO refs VALUES (?,?,?,?,?)",
+                     ("docker.io/library/ghost:1", "docker.io/library/ghost", "1",
+                      "sha256:" + "e" * 64, 0.0))
+    res = wharfie("system", "check", check=False)
+    assert res.returncode == 1
+    assert f"docker.io/library/ghost:1: reference points at missing manifest sha256:{'e' * 64}" \
+        in res.stdout.decode()
+    assert "removed the reference" in wharfie("system", "check", "--repair").stdout.decode()
+    assert lines(wharfie("system", "check"))[-1] == "no problems found"
