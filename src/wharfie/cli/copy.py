@@ -6,9 +6,11 @@ import click
 
 from wharfie.cli.context import App, pass_app
 from wharfie.cli.transfer import interruptible, registry_options, scratch_dir, tls_flags
+from wharfie.errors import WharfieError
 from wharfie.oci.manifest import Descriptor
 from wharfie.oci.platform import parse_platform
 from wharfie.transports.names import Endpoints, copy, parse_name
+from wharfie.transports.registry.credentials import Credentials
 
 
 @click.command("copy")
@@ -17,12 +19,16 @@ from wharfie.transports.names import Endpoints, copy, parse_name
 @click.option("--all", "all_", is_flag=True, help="Copy a whole index, every platform.")
 @click.option("--platform", help="The image to take from an index (default: the host's).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("--src-creds", metavar="USER:PASS", help="Credentials for the source registry.")
+@click.option("--dest-creds", metavar="USER:PASS",
+              help="Credentials for the destination registry.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Blobs copied at once.")
 @tls_flags
 @pass_app
 def copy_cmd(app: App, src: str, dst: str, all_: bool, platform: str | None, quiet: bool,
-             jobs: int, tls_verify: bool, insecure: bool, ca_cert: str | None) -> None:
+             src_creds: str | None, dest_creds: str | None, jobs: int, tls_verify: bool,
+             insecure: bool, ca_cert: str | None) -> None:
     """Copy an image between transports.
 
     \b
@@ -33,9 +39,16 @@ def copy_cmd(app: App, src: str, dst: str, all_: bool, platform: str | None, qui
     wharfie:REF           the local image store
     """
     source, dest = parse_name(src), parse_name(dst)
-    env = Endpoints(images=lambda: app.images,
-                    options=registry_options(tls_verify, insecure, ca_cert, jobs),
-                    scratch=scratch_dir(app.root))
+    options = registry_options(tls_verify, insecure, ca_cert, jobs)
+    for name, creds in ((source, src_creds), (dest, dest_creds)):
+        if creds:
+            if name.reference is None or name.transport != "docker":
+                raise WharfieError(f"credentials given for {name}, which is not a registry")
+            user, sep, password = creds.partition(":")
+            if not sep:
+                raise WharfieError("credentials must be USER:PASSWORD")
+            options.credentials_for[name.reference.domain] = Credentials(user, password)
+    env = Endpoints(images=lambda: app.images, options=options, scratch=scratch_dir(app.root))
 
     def progress(event: str, desc: Descriptor, n: int) -> None:
         if quiet or event not in ("skip", "start"):

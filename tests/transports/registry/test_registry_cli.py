@@ -212,6 +212,13 @@ def test_pull_platform_from_index_and_all_tags(wharfie, anon_registry, factory):
     assert sorted(tags) == [f"<none> {arm.id.short}", f"v1 {amd.id.short}",
                             f"v2 {amd.id.short}"]
 
+    # The whole index into the store (copy --all), then pushed elsewhere: same index digest.
+    wharfie("copy", "--all", f"docker://{anon_registry}/cli/multi:v1",
+            f"wharfie:{anon_registry}/cli/multi-copy:v1")
+    pushed = out(wharfie("push", f"{anon_registry}/cli/multi-copy:v1"))
+    assert pushed[-1] == f"v1: digest: {index.digest} size: {len(index.raw)}"
+    assert sum(line.endswith(": Mounted from cli/multi") for line in pushed) == 2
+
 
 def test_login_with_token_server(wharfie, tmp_path, token_registry, token_server,
                                  busybox_rootfs_tar):
@@ -258,3 +265,20 @@ def test_short_names_through_a_mirror(wharfie, imported, anon_registry, tmp_path
     bad = wharfie("pull", "busybox", check=False,
                   env={**env, "WHARFIE_REGISTRY_MIRRORS": "docker.io"})
     assert "invalid WHARFIE_REGISTRY_MIRRORS entry" in bad.stderr.decode()
+
+
+def test_copy_with_src_creds(wharfie, tmp_path, basic_registry, anon_registry,
+                             busybox_rootfs_tar):
+    env = {"DOCKER_CONFIG": str(tmp_path / "cfg"),
+           "REGISTRY_AUTH_FILE": str(tmp_path / "none.json")}
+    private = f"{basic_registry}/cli/src-creds:v1"
+    wharfie("import", str(busybox_rootfs_tar), private, env=env)
+    wharfie("copy", "--dest-creds", "alice:s3cret-pass", f"wharfie:{private}",
+            f"docker://{private}", env=env)
+    mirror = f"{anon_registry}/cli/from-private:v1"
+    denied = wharfie("copy", f"docker://{private}", f"docker://{mirror}", check=False, env=env)
+    assert "wharfie login" in denied.stderr.decode()
+    res = out(wharfie("copy", "--src-creds", "alice:s3cret-pass", f"docker://{private}",
+                      f"docker://{mirror}", env=env))
+    digest = res[-1].split()[1]
+    assert out(wharfie("pull", mirror, env=env))[-3] == f"Digest: {digest}"

@@ -58,6 +58,7 @@ class RegistryOptions:
     insecure: bool = False  # --tls-verify=false: plain HTTP allowed, certificates unchecked
     ca_cert: str | None = None  # --ca-cert: a PEM bundle to trust
     credentials: Credentials | None = None  # given on the command line; else looked up
+    credentials_for: dict[str, Credentials] = field(default_factory=dict)  # per host
     retries: int = 5
     backoff: float = 0.25  # first delay; doubles each attempt
     max_retry_after: float = 30.0
@@ -142,8 +143,9 @@ class Registry:
     def __init__(self, host: str, options: RegistryOptions) -> None:
         self.host = host
         self.options = options
-        self._creds: Credentials | None = options.credentials
-        self._creds_loaded = options.credentials is not None
+        self._creds: Credentials | None = options.credentials_for.get(host) or \
+            options.credentials
+        self._creds_loaded = self._creds is not None
         self._base: str | None = None
         self._challenge: Challenge | None = None
         self._tokens = TokenCache()
@@ -222,8 +224,10 @@ class Registry:
                 return f"{scheme}://{self.host}"
             if attempt < self.options.retries:
                 time.sleep(delay)
+        hint = ("; no endpoint is built in for docker.io: set WHARFIE_REGISTRY_MIRRORS="
+                "docker.io=HOST:PORT" if self.host == "docker.io" else "")
         raise RegistryError(f"{self.host}: cannot connect to the registry: "
-                            f"{last if isinstance(last, str) else _short(last)}")
+                            f"{last if isinstance(last, str) else _short(last)}{hint}")
 
     def _delay(self, resp: urllib3.BaseHTTPResponse | None, attempt: int) -> float:
         """Retry-After (seconds or an HTTP date) on 429/503, else exponential backoff."""
@@ -754,6 +758,8 @@ def _short(e: Exception | None) -> str:
     text = str(reason or e)
     if "Connection refused" in text:
         return "connection refused"
+    if "Failed to resolve" in text or "Name or service not known" in text:
+        return "cannot resolve the host name"
     return text.split(": ", 1)[-1] if len(text) > 200 else text
 
 
