@@ -351,9 +351,15 @@ class Registry:
 
     def get_manifest(self, repo: str, reference: str) -> tuple[bytes, str, Digest]:
         """Exact bytes, media type and verified digest of a manifest or index."""
-        resp = self.request("GET", f"/v2/{repo}/manifests/{reference}",
-                            scopes=(scope_for(repo, "pull"),),
-                            headers={"Accept": mt.MANIFEST_ACCEPT}, ok=(200,), stream=True)
+        try:
+            resp = self.request("GET", f"/v2/{repo}/manifests/{reference}",
+                                scopes=(scope_for(repo, "pull"),),
+                                headers={"Accept": mt.MANIFEST_ACCEPT}, ok=(200,), stream=True)
+        except NotFound as e:  # Docker's wording: "manifest for NAME:TAG not found: ..."
+            sep = "@" if ":" in reference else ":"
+            reason = e.message.removeprefix(f"{self.host}: ")
+            raise NotFound(f"manifest for {self.host}/{repo}{sep}{reference} not found: "
+                           f"{reason}") from None
         try:
             raw = resp.read(MANIFEST_MAX + 1)
         finally:
