@@ -1,7 +1,9 @@
 """The image commands end to end: the real CLI in a subprocess, on a store built in-process."""
 
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -323,16 +325,21 @@ def test_system_check_finds_and_repairs(wharfie, sample, store):
     path = store.content.path(top)
     path.write_bytes(b"corrupted")  # bit rot in a layer only app uses
     orphan = store.content.put(b"left behind by a crash")
+    fresh = store.content.put(b"ingested by a pull that has not recorded its manifest yet")
+    os.utime(store.content.path(orphan), (time.time() - 7200, time.time() - 7200))
     res = wharfie("system", "check", check=False)
     assert res.returncode == 1
     out = res.stdout.decode()
     assert f"{top}: blob content does not match its digest" in out
     assert f"{sample['app']}: image (app:v1): blob {top} is corrupt" in out
     assert f"{orphan}: blob of 22 bytes needed by no image" in out
-    assert "run 'wharfie system check --repair'" in out
+    assert "run 'wharfie system check --repair'" in out and fresh not in out
     res = wharfie("system", "check", "--repair")
     assert "forgot the image and removed app:v1" in res.stdout.decode()
     assert not path.exists() and not store.content.exists(orphan)
+    assert store.content.exists(fresh)  # younger than the grace period: a writer may need it
+    for blob in (sample["app"], app.id):  # what only the forgotten image needed went with it
+        assert not store.content.exists(blob)
     assert lines(wharfie("system", "check"))[-1] == "no problems found"
     bb = store.resolve("busybox")  # the other images are intact
     for d in bb.blobs():

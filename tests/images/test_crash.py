@@ -67,7 +67,7 @@ def test_sigkill_at_many_points_leaves_store_sound(tmp_path):
         start += 100
     store = ImageStore(root)
     assert store.list(), "the worker never completed an image"
-    report = check_store(store, repair=True)
+    report = check_store(store, repair=True, grace=0)
     assert report.ok
-    assert check_store(store).problems == []
+    assert check_store(store, grace=0).problems == []
     assert store.resolve("app:latest").config.diff_ids

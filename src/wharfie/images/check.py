@@ -37,7 +37,13 @@ class CheckReport:
         return not self.problems or (self.repaired and all(p.repair for p in self.problems))
 
 
-def check_store(store: ImageStore, *, repair: bool = False) -> CheckReport:
+# Unreferenced blobs younger than this are left alone: a pull or load in another process may
+# have ingested them and not yet recorded the manifest that needs them.
+ORPHAN_GRACE = 3600.0
+
+
+def check_store(store: ImageStore, *, repair: bool = False,
+                grace: float = ORPHAN_GRACE) -> CheckReport:
     """Check (and with ``repair`` fix) the store; see the module docstring."""
     rep = CheckReport(repaired=repair)
     db = store.db
@@ -85,12 +91,13 @@ def check_store(store: ImageStore, *, repair: bool = False) -> CheckReport:
     if not index_ok:
         rep.problems.append(Problem(str(store.root / "index.json"), "out of date with the tags"))
 
-    orphans = [(d, n) for d, n in store.unreferenced_blobs() if d not in corrupt]
+    orphans = [(d, n) for d, n in store.unreferenced_blobs(grace) if d not in corrupt]
     for d, n in orphans:
         rep.problems.append(Problem(d, f"blob of {n} bytes needed by no image"))
 
     if repair:
-        _repair(store, rep, corrupt, broken, dangling_refs, index_ok, orphans)
+        forgotten = {b for d in broken for b in (d, *needs.get(d, []))}
+        _repair(store, rep, corrupt, broken, dangling_refs, index_ok, orphans, forgotten)
     return rep
 
 
@@ -123,7 +130,8 @@ def _index_in_sync(store: ImageStore) -> bool:
 
 
 def _repair(store: ImageStore, rep: CheckReport, corrupt: set[str], broken: dict[str, str],
-            dangling_refs: list[str], index_ok: bool, orphans: list) -> None:
+            dangling_refs: list[str], index_ok: bool, orphans: list, forgotten: set[str]
+            ) -> None:
     by_subject = {p.subject: p for p in rep.problems}
     for digest in broken:
         removed = store.remove_manifest_row(Digest(digest))
@@ -139,7 +147,8 @@ def _repair(store: ImageStore, rep: CheckReport, corrupt: set[str], broken: dict
     for d in [*corrupt, *(d for d, _ in orphans)]:
         if d in gone:
             by_subject[d].repair = "removed the blob"
-    extra = store.remove_blobs([d for d, _ in store.unreferenced_blobs()])
+    extra = store.remove_blobs([Digest(d) for d in sorted(forgotten - gone)
+                                if store.content.exists(d)])
     rep.problems += [Problem(d, "blob no longer needed after repair", "removed the blob")
                      for d, _ in extra.deleted_blobs]
     store.sync_index()

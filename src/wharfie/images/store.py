@@ -505,12 +505,28 @@ class ImageStore:
             db.executemany("DELETE FROM pins WHERE blob = ? AND owner = ?",
                            [(b, owner) for b in blobs])
 
-    def unreferenced_blobs(self) -> list[tuple[Digest, int]]:
-        """Blobs on disk that no recorded manifest needs (left by a crash or a foreign tool)."""
+    def unreferenced_blobs(self, min_age: float = 0.0) -> list[tuple[Digest, int]]:
+        """Blobs on disk that no recorded manifest needs (left by a crash or a foreign tool).
+
+        With ``min_age``, only those unchanged for that many seconds: a younger one may
+        belong to a writer between its blob ingest and its manifest record.
+        """
         known = {r[0] for r in self.db.execute(
             "SELECT blob FROM manifest_blobs UNION SELECT digest FROM manifests "
             "UNION SELECT blob FROM pins")}
-        return [(d, n) for d, n in self.content.walk() if d not in known]
+        now = time.time()
+        out = []
+        for d, n in self.content.walk():
+            if d in known:
+                continue
+            if min_age:
+                try:
+                    if now - self.content.path(d).stat().st_mtime < min_age:
+                        continue
+                except FileNotFoundError:
+                    continue
+            out.append((d, n))
+        return out
 
     def remove_blobs(self, blobs: list[Digest]) -> Removal:
         """Delete blobs that are still unreferenced, under the exclusive lock (GC)."""
