@@ -21,7 +21,7 @@ from wharfie.cli.format import (
     since,
     write_rows,
 )
-from wharfie.errors import WharfieError
+from wharfie.errors import NotFound, WharfieError
 from wharfie.images.store import StoredImage
 from wharfie.oci.reference import parse_reference
 
@@ -144,18 +144,20 @@ def rmi(app: App, names: tuple[str, ...], force: bool) -> None:
         sys.exit(failed)
 
 
-def _inspect(app: App, names: tuple[str, ...], fmt: str | None, missing: str) -> None:
+def _inspect(app: App, names: tuple[str, ...], fmt: str | None, *, generic: bool) -> None:
+    """Docker prints what it found, then one error per name it did not find, and exits 1."""
     from wharfie.images.inspect import inspect_image
 
     found, failed = [], False
     for name in names:
         try:
             found.append(inspect_image(app.images.resolve(name), str(app.root)))
+        except NotFound as e:  # `docker inspect` looks for any object, not only images
+            click.echo(f"wharfie: error: {f'No such object: {name}' if generic else e.message}",
+                       err=True)
+            failed = True
         except WharfieError as e:
-            if not missing or "No such image" not in e.message:
-                click.echo(f"wharfie: error: {e.message}", err=True)
-            else:
-                click.echo(f"wharfie: error: {missing}: {name}", err=True)
+            click.echo(f"wharfie: error: {e.message}", err=True)
             failed = True
     if fmt == "json":
         out("".join(go_json(x) + "\n" for x in found))
@@ -180,7 +182,7 @@ def inspect(app: App, names: tuple[str, ...], fmt: str | None, type_: str | None
     """Return low-level information on images."""
     if type_ not in (None, "image"):
         raise WharfieError(f'"{type_}" is not a valid value for --type')
-    _inspect(app, names, fmt, "" if type_ == "image" else "No such object")
+    _inspect(app, names, fmt, generic=type_ is None)
 
 
 @click.command("inspect")
@@ -190,7 +192,7 @@ def inspect(app: App, names: tuple[str, ...], fmt: str | None, type_: str | None
 @pass_app
 def image_inspect(app: App, names: tuple[str, ...], fmt: str | None) -> None:
     """Display detailed information on one or more images."""
-    _inspect(app, names, fmt, "")
+    _inspect(app, names, fmt, generic=False)
 
 
 @click.command("history")
