@@ -309,8 +309,10 @@ def test_system_df(wharfie, sample, store):
     total = sum(n for _, n in store.content.walk())
     assert row[3] == f"{total / 1e6:.4g}MB"
     assert row[5].startswith("(") and row[5].endswith("%)")
-    j = json.loads(wharfie("system", "df", "--format", "json").stdout)
-    assert j["Type"] == "Images" and j["TotalCount"] == "3"
+    objs = [json.loads(x) for x in lines(wharfie("system", "df", "--format", "json"))]
+    assert objs[0]["Type"] == "Images" and objs[0]["TotalCount"] == "3"
+    assert objs[1] == {"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": "0B",
+                       "Reclaimable": "0B"}
     verbose = lines(wharfie("system", "df", "-v"))
     assert verbose[0] == "Images space usage:"
     assert verbose[2].split()[:6] == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
@@ -438,3 +440,13 @@ def test_system_check_repairs_tag_to_missing_manifest(wharfie, sample, store):
         in res.stdout.decode()
     assert "removed the reference" in wharfie("system", "check", "--repair").stdout.decode()
     assert lines(wharfie("system", "check"))[-1] == "no problems found"
+
+
+def test_system_df_build_cache_row(wharfie, sample, store):
+    shared = store.resolve("busybox").manifest.layers[0]
+    cache_only = store.content.put(b"a layer only the build cache holds" * 100)
+    store.pin([shared.digest, cache_only], "build-cache")
+    out = lines(wharfie("system", "df", "--format", "{{.Type}}|{{.TotalCount}}|{{.Active}}|"
+                        "{{.Size}}|{{.Reclaimable}}"))
+    size = shared.size + 3400
+    assert out[1] == f"Build Cache|2|1|{size / 1e6:.4g}MB|3.4kB"

@@ -57,11 +57,15 @@ def df(app: App, fmt: str | None, verbose: bool) -> None:
         out("Images space usage:\n\n")
         write_rows(None, rows, default=DF_IMAGES_TABLE, headers=DF_IMAGES_HEADERS, echo=out)
         return
+    images_size = u.total - u.cache_reclaimable  # cache-only blobs count in Build Cache
     reclaim = human_size(u.reclaimable, 4)
-    if u.total:
-        reclaim += f" ({u.reclaimable * 100 // u.total}%)"
+    if images_size:
+        reclaim += f" ({u.reclaimable * 100 // images_size}%)"
     rows = [{"Type": "Images", "TotalCount": str(len(u.images)), "Active": str(u.active),
-             "Size": human_size(u.total, 4), "Reclaimable": reclaim}]
+             "Size": human_size(images_size, 4), "Reclaimable": reclaim},
+            {"Type": "Build Cache", "TotalCount": str(u.cache_blobs),
+             "Active": str(u.cache_active), "Size": human_size(u.cache_size, 4),
+             "Reclaimable": human_size(u.cache_reclaimable, 4)}]
     write_rows(fmt, rows, default=DF_TABLE, headers=DF_HEADERS, echo=out)
 
 

@@ -26,6 +26,10 @@ class DiskUsage:
     total: int = 0  # distinct bytes on disk (shared blobs once, unreferenced blobs included)
     reclaimable: int = 0
     unreferenced: int = 0  # bytes of blobs no image needs
+    cache_blobs: int = 0  # blobs pinned by the build cache
+    cache_active: int = 0  # of which an image needs too
+    cache_size: int = 0
+    cache_reclaimable: int = 0  # bytes pinned only by the cache (``builder prune`` frees them)
 
     @property
     def active(self) -> int:
@@ -70,4 +74,15 @@ def disk_usage(store: ImageStore) -> DiskUsage:
     out.unreferenced = sum(n for _, n in store.unreferenced_blobs())
     out.total = sum(all_blobs.values()) + out.unreferenced
     out.reclaimable = sum(n for b, n in all_blobs.items() if b not in kept) + out.unreferenced
+    for (blob,) in store.db.execute("SELECT DISTINCT blob FROM pins"):
+        if not store.content.exists(blob):
+            continue
+        n = store.content.size(blob)
+        out.cache_blobs += 1
+        out.cache_size += n
+        if blob in all_blobs:
+            out.cache_active += 1
+        else:
+            out.cache_reclaimable += n
+            out.total += n
     return out
