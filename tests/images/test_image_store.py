@@ -173,6 +173,8 @@ def test_index_is_listed_as_its_host_child_and_deleted_with_it(store):
     [listed] = store.list()  # the children are not listed as dangling images
     assert listed.target == di and listed.manifest_digest == da and listed.id == amd.id
     assert [r.familiar() for r in listed.repo_digests] == [f"multi@{di}"]
+    with pytest.raises(Conflict, match="image is part of index"):
+        store.delete(dr)  # the index still needs it
     target = store.open_target("multi:1")
     assert target.digest == di and target.image_for(Platform("linux", "arm64")).id == arm.id
     removal = store.delete(di, untag=True)

@@ -438,9 +438,15 @@ class ImageStore:
                     "SELECT name FROM refs WHERE manifest = ? ORDER BY name", (digest,))]
                 if names and not untag:
                     raise Conflict(f"image {digest} is still referenced by {len(names)} name(s)")
-                if not db.execute("SELECT 1 FROM manifests WHERE digest = ?",
-                                  (digest,)).fetchone():
+                row = db.execute("SELECT config FROM manifests WHERE digest = ?",
+                                 (digest,)).fetchone()
+                if row is None:
                     raise NotFound(f"No such image: {digest}")
+                parent = db.execute("SELECT manifest FROM manifest_blobs WHERE blob = ? LIMIT 1",
+                                    (digest,)).fetchone()
+                if parent is not None:
+                    raise Conflict(f"conflict: unable to delete {Digest(row[0]).short} (cannot be "
+                                   f"forced) - image is part of index {Digest(parent[0]).short}")
                 db.execute("DELETE FROM refs WHERE manifest = ?", (digest,))
                 out.untagged = [ref_from_name(n) for n in names]
                 candidates = self._delete_rows(db, digest, out)
