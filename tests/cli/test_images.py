@@ -450,3 +450,13 @@ def test_system_df_build_cache_row(wharfie, sample, store):
                         "{{.Size}}|{{.Reclaimable}}"))
     size = shared.size + 3400
     assert out[1] == f"Build Cache|2|1|{size / 1e6:.4g}MB|3.4kB"
+
+
+def test_corrupt_database_is_one_error_line(wharfie, root):
+    root.mkdir(parents=True)
+    (root / "images.db").write_bytes(b"not a database at all, not even close" * 10)
+    res = wharfie("images", check=False)
+    assert res.returncode == 1 and res.stdout == b""
+    assert res.stderr.decode().splitlines() == [
+        f"wharfie: error: cannot open the image database {root / 'images.db'}: "
+        "file is not a database (is it a wharfie store?)"]

@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from wharfie.content.store import ContentStore, fsync_dir
-from wharfie.errors import Conflict, DigestMismatch, InvalidInput, InvalidReference, NotFound
+from wharfie.errors import (
+    Conflict,
+    DigestMismatch,
+    InvalidInput,
+    InvalidReference,
+    NotFound,
+    WharfieError,
+)
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import Image, ImageIndex
@@ -250,20 +257,28 @@ class ImageStore:
     def db(self) -> sqlite3.Connection:
         if self._db is None:
             self.content.ensure()
-            db = sqlite3.connect(self.root / "images.db", timeout=60, isolation_level=None,
-                                 check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            # FULL: a committed removal must survive power loss before its blobs are unlinked.
-            db.execute("PRAGMA synchronous=FULL")
-            if db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
-                db.execute("BEGIN IMMEDIATE")
-                for stmt in _SCHEMA.split(";"):
-                    if stmt.strip():
-                        db.execute(stmt)
-                db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
-                db.execute("COMMIT")
-            self._db = db
+            path = self.root / "images.db"
+            try:
+                self._db = self._open(path)
+            except sqlite3.DatabaseError as e:
+                raise WharfieError(f"cannot open the image database {path}: {e} "
+                                   "(is it a wharfie store?)") from None
         return self._db
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a committed removal must survive power loss before its blobs are unlinked.
+        db.execute("PRAGMA synchronous=FULL")
+        if db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
+            db.execute("BEGIN IMMEDIATE")
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    db.execute(stmt)
+            db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        return db
 
     def close(self) -> None:
         if self._db is not None:
