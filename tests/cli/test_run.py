@@ -205,3 +205,24 @@ def test_tty_and_interactive(wharfie, image, root):
     assert out(wharfie("run", "--rm", image, "cat", input=b"ignored\n")) == ""  # no -i
     res = wharfie("run", "-t", "--rm", image, "true", check=False)
     assert res.returncode == 125 and b"not a TTY" in res.stderr
+
+
+def test_ps_and_rm_force_of_a_running_container(wharfie, image, root):
+    env = {**os.environ, "WHARFIE_ROOT": str(root)}
+    proc = subprocess.Popen([sys.executable, "-m", "wharfie", "run", "--name", "long", image,
+                             "sh", "-c", "echo started; sleep 600"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"started\n"
+        ps = out(wharfie("ps")).splitlines()
+        assert len(ps) == 2 and "long" in ps[1] and " Up " in ps[1]
+        res = wharfie("rm", "long", check=False)
+        assert res.returncode != 0 and b"container is running" in res.stderr
+        wharfie("rm", "-f", "long")
+        assert proc.wait(30) == 137
+    finally:
+        proc.kill()
+        proc.wait()
+    assert out(wharfie("ps", "-a", "-q")) == ""
+    assert runc_list(root) == []
+    assert list(root.glob("snapshots/*/active/*")) == []

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -258,3 +259,21 @@ def test_runs_are_quick(wroot, rootfs):
     for _ in range(5):
         assert sh(wroot, rootfs, "true")[0] == 0
     assert time.monotonic() - start < 5
+
+
+def test_killed_by_signal_exits_128_plus_signal(wroot, rootfs):
+    result: dict[str, int] = {}
+    t = threading.Thread(target=lambda: result.setdefault(
+        "code", run(wroot, rootfs, ProcessConfig(args=["sleep", "600"]))))
+    t.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not [c for c in runc_containers(wroot) if c["status"] == "running"]:
+            assert time.monotonic() < deadline, "container never started"
+            time.sleep(0.05)
+        (c,) = runc_containers(wroot)
+        subprocess.run(["runc", "--root", str(wroot / "runtime" / "runc"), "kill", c["id"],
+                        "KILL"], check=True)
+    finally:
+        t.join(30)
+    assert result == {"code": 128 + signal.SIGKILL}

@@ -124,6 +124,8 @@ def ps(app: App, all_: bool, quiet: bool, no_trunc: bool) -> None:
             status = f"Up {since(c.created, now).removesuffix(' ago')}"
         elif c.state == "created":
             status = "Created"
+        elif c.state == "running":  # its wharfie process died without recording the end
+            status = "Dead"
         else:
             status = f"Exited ({c.exit_code}) {since(c.finished, now)}"
         lines.append("\t".join([c.id if no_trunc else c.id[:12], c.image,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from wharfie.errors import Conflict, InvalidInput, NotFound
+from wharfie.errors import Conflict, InvalidInput, NotFound, WharfieError
 from wharfie.images.store import ImageStore
 from wharfie.layers.diff import diff_trees
 from wharfie.layers.writer import Sink as LayerSink
@@ -141,12 +141,16 @@ def run_image(root: Path, store: ImageStore, name: str, opts: RunOptions, *,
         if on_created:
             on_created(c)
         started = True
-        code: int | None = None
+        code = 125  # wharfie's own failure, unless the runtime says otherwise
         try:
-            code = runtime.run(rootfs, cfg, stdin=stdin, stdout=stdout, stderr=stderr)
+            code = runtime.run(rootfs, cfg, stdin=stdin, stdout=stdout, stderr=stderr,
+                               tag=c.id[:12])
+        except WharfieError as e:
+            code = e.exit_code if e.exit_code in (126, 127) else 125
+            raise
         finally:
             c.state, c.pid, c.finished = "exited", None, time.time()
-            c.exit_code = code if code is not None else 125
+            c.exit_code = code
             containers.save(c)
     finally:
         if opts.remove or not started:
@@ -155,12 +159,26 @@ def run_image(root: Path, store: ImageStore, name: str, opts: RunOptions, *,
 
 
 def remove_container(root: Path, c: Container, *, force: bool = False) -> None:
-    """Delete a container's snapshot and record; a running one only with ``force``."""
+    """Delete a container's snapshot and record; a running one only with ``force``,
+    which kills it first (its ``wharfie run`` then exits 137, as with ``docker rm -f``)."""
     from wharfie import snapshots
 
-    if c.running and not force:
-        raise Conflict(f"cannot remove container {c.name}: container is running: "
-                       "stop the wharfie run process first")
+    if c.running:
+        if not force:
+            raise Conflict(f"cannot remove container {c.name}: container is running: "
+                           "stop it or use --force")
+        assert c.pid is not None
+        runtime = runc.find_runtime(Path(root) / "runtime")
+        runtime.delete(runc.container_id(c.pid, c.id[:12]))
+        store = ContainerStore(root)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # let its wharfie run record the end
+            try:
+                if not store.get(c.id).running:
+                    break
+            except NotFound:
+                break
+            time.sleep(0.05)
     snapshots.for_root(root).remove(c.snapshot)
     ContainerStore(root).delete(c)
 

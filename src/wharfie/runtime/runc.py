@@ -78,12 +78,13 @@ class Runtime:
             shutil.rmtree(bundles / cid, ignore_errors=True)
 
     def run(self, rootfs: Path, cfg: ProcessConfig, *, stdin: BinaryIO | int | None = None,
-            stdout: Sink = None, stderr: Sink = None) -> int:
+            stdout: Sink = None, stderr: Sink = None, tag: str | None = None) -> int:
         """Run ``cfg`` in ``rootfs`` to completion and return its exit status.
 
         Raises CommandNotFound (127) / CommandNotExecutable (126) when the command cannot
         start and ContainerError (125) for other runtime failures. ``stdin`` None means
-        /dev/null, as ``docker run`` without ``-i``.
+        /dev/null, as ``docker run`` without ``-i``. ``tag`` (12 hex digits) makes the
+        runtime's container ID ``container_id(os.getpid(), tag)``, so others can find it.
         """
         rootfs = Path(rootfs).resolve()
         if not rootfs.is_dir():
@@ -94,7 +95,7 @@ class Runtime:
         self.sweep()
         user = resolve_user(rootfs, cfg.user)
         rfs.makedirs(rootfs, cfg.cwd)
-        cid = f"wharfie-{os.getpid()}-{secrets.token_hex(6)}"
+        cid = container_id(os.getpid(), tag or secrets.token_hex(6))
         bundle = self.state_dir / "bundles" / cid
         bundle.mkdir(parents=True)
         stubs: list[str] = []
@@ -245,6 +246,13 @@ def _etc_files(bundle: Path, cfg: ProcessConfig) -> dict[str, Path]:
     if Path("/etc/resolv.conf").is_file():
         files["/etc/resolv.conf"] = Path("/etc/resolv.conf")
     return files
+
+
+def container_id(owner_pid: int, tag: str) -> str:
+    """The runtime's ID of a container run by process ``owner_pid``."""
+    if len(tag) != 12 or any(ch not in "0123456789abcdef" for ch in tag):
+        raise InvalidInput(f"container tag {tag!r} is not 12 hex digits")
+    return f"wharfie-{owner_pid}-{tag}"
 
 
 def _owner_pid(cid: str) -> int | None:
