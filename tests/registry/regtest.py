@@ -46,7 +46,7 @@ class Http:
 
     def __init__(self, base: str, auth: tuple[str, str] | None = None, **pool) -> None:
         self.base = base
-        self.pool = urllib3.PoolManager(retries=False, **pool)
+        self.pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=120), **pool)
         self.headers = urllib3.make_headers(basic_auth=":".join(auth)) if auth else {}
 
     def __call__(self, method: str, path: str, body=None, headers: dict | None = None,

@@ -83,16 +83,20 @@ class _Concat:
         self._driver, self._keys, self._cur = driver, list(keys), None
 
     def read(self, n: int = -1) -> bytes:
-        while True:
+        """Up to ``n`` bytes (all with -1), crossing object boundaries like one file."""
+        out = bytearray()
+        while n < 0 or len(out) < n:
             if self._cur is None:
                 if not self._keys:
-                    return b""
+                    break
                 self._cur = self._driver.open(self._keys.pop(0))
-            data = self._cur.read(n)
+            data = self._cur.read(-1 if n < 0 else n - len(out))
             if data:
-                return data
-            self._cur.close()
-            self._cur = None
+                out += data
+            else:
+                self._cur.close()
+                self._cur = None
+        return bytes(out)
 
     def close(self) -> None:
         if self._cur is not None:
