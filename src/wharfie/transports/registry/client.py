@@ -3,8 +3,9 @@
 It pings ``/v2/``, picks HTTPS or (for loopback and ``--insecure``) plain HTTP,
 answers 401 challenges (Basic or Bearer, tokens cached per scope), follows
 ``Location`` exactly as given (dropping credentials when a redirect leaves the
-host), retries 5xx, 429 and dropped connections with backoff, resumes blob
-downloads with ``Range`` and uploads chunks with ``Content-Range``.
+host), retries 5xx, 429 and dropped connections with backoff. Blob transfers live
+beside it: ``download.py`` (resumed with ``Range``) and ``upload.py`` (chunks with
+``Content-Range``).
 """
 
 from __future__ import annotations
@@ -227,7 +228,7 @@ class Registry:
         hint = ("; no endpoint is built in for docker.io: set WHARFIE_REGISTRY_MIRRORS="
                 "docker.io=HOST:PORT" if self.host == "docker.io" else "")
         raise RegistryError(f"{self.host}: cannot connect to the registry: "
-                            f"{last if isinstance(last, str) else _short(last)}{hint}")
+                            f"{last if isinstance(last, str) else short_error(last)}{hint}")
 
     def _delay(self, resp: urllib3.BaseHTTPResponse | None, attempt: int) -> float:
         """Retry-After (seconds or an HTTP date) on 429/503, else exponential backoff."""
@@ -292,7 +293,7 @@ class Registry:
                     attempt += 1
                     continue
                 raise RegistryError(f"{self.host}: {method} {urllib.parse.urlsplit(url).path}: "
-                                    f"{_short(e)}") from None
+                                    f"{short_error(e)}") from None
             if resp.status == 401 and not refreshed:
                 refreshed = True
                 ch = parse_challenge(resp.headers.get("WWW-Authenticate", ""))
@@ -437,6 +438,8 @@ class Registry:
 
     def open_blob(self, repo: str, desc: Descriptor) -> BinaryIO:
         """A stream of the blob; a dropped connection is resumed with ``Range``."""
+        from wharfie.transports.registry.download import BlobReader
+
         return io.BufferedReader(BlobReader(self, repo, desc), buffer_size=READ_CHUNK)
 
     def tags(self, repo: str, page_size: int = 1000) -> Iterator[str]:
@@ -468,227 +471,25 @@ class Registry:
             return Index.build(keep)
         return index
 
-    # -- uploads ------------------------------------------------------------------------------
+    # -- uploads (upload.py) ------------------------------------------------------------------
     def start_upload(self, repo: str, mount: tuple[str, Digest] | None = None
                      ) -> tuple[str | None, bool]:
-        """POST an upload session. Returns (Location, mounted)."""
-        path = f"/v2/{repo}/blobs/uploads/"
-        scopes: tuple[str, ...] = (scope_for(repo, "pull,push"),)
-        if mount:
-            from_repo, digest = mount
-            path += "?" + urllib.parse.urlencode({"mount": digest, "from": from_repo})
-            scopes += (scope_for(from_repo, "pull"),)
-        resp = self.request("POST", path, scopes=scopes, ok=(201, 202))
-        if resp.status == 201:
-            return None, True
-        loc = resp.headers.get("Location")
-        if not loc:
-            raise RegistryError(f"{self.host}: upload started without a Location")
-        return urllib.parse.urljoin(self.url(path), loc), False
+        """POST an upload session (a mount if ``mount=(repo, digest)``): (Location, mounted)."""
+        from wharfie.transports.registry import upload
+
+        return upload.start_upload(self, repo, mount)
 
     def cancel_upload(self, location: str, repo: str) -> None:
-        try:
-            self.request("DELETE", location, scopes=(scope_for(repo, "pull,push"),),
-                         ok=(200, 202, 204, 404), retry=False)
-        except WharfieError:
-            pass  # best effort: the registry expires abandoned uploads itself
+        from wharfie.transports.registry import upload
+
+        upload.cancel_upload(self, location, repo)
 
     def upload_blob(self, repo: str, desc: Descriptor, stream: BinaryIO,
                     progress: Callable[[int], None]) -> None:
-        """Upload one blob: monolithic PUT if small, else PATCH chunks; then the closing PUT.
+        """Upload one blob (see ``upload.upload_blob``)."""
+        from wharfie.transports.registry import upload
 
-        A failed chunk is resumed from the offset the registry reports; if the session
-        itself is lost (say the registry restarted) and the stream can rewind, start over.
-        """
-        start_pos = _tell(stream)
-        restarts = 0
-        while True:
-            try:
-                self._upload_once(repo, desc, stream, progress)
-                return
-            except (RegistryError, NotFound, _SessionLost) as e:
-                # NotFound here is "blob upload unknown": the session is gone.
-                if start_pos is None or restarts >= self.options.retries:
-                    if isinstance(e, RegistryError):
-                        raise
-                    raise RegistryError(f"{self.host}/{repo}: upload of {desc.digest} "
-                                        f"failed: {e}") from None
-            restarts += 1
-            stream.seek(start_pos)
-            time.sleep(self.options.backoff * 2 ** restarts)
-
-    def _upload_once(self, repo: str, desc: Descriptor, stream: BinaryIO,
-                     progress: Callable[[int], None]) -> None:
-        scopes = (scope_for(repo, "pull,push"),)
-        location, _ = self.start_upload(repo)
-        assert location is not None
-        if desc.size <= self.options.chunk_size:
-            data = _read_exact(stream, desc.size)
-            self._finish(location, desc, scopes, data)
-            progress(len(data))
-            return
-        # A file is sent straight from disk (re-read on retry), so chunks can be big and
-        # memory stays flat; any other stream is buffered one chunk at a time.
-        base = _tell(stream)
-        size = self.options.chunk_size if base is None else self.options.file_chunk_size
-        offset = 0
-        while offset < desc.size:
-            chunk = _Chunk(stream, base, offset, min(size, desc.size - offset))
-            location = self._patch(location, chunk, scopes, progress)
-            offset += chunk.length
-        self._finish(location, desc, scopes, None)
-
-    def _patch(self, location: str, chunk: _Chunk, scopes: tuple[str, ...],
-               progress: Callable[[int], None]) -> str:
-        """Send one chunk; on failure ask the registry how much it has and send the rest.
-        Returns the next Location."""
-        sent_from, end = chunk.offset, chunk.offset + chunk.length
-        for attempt in range(self.options.retries + 1):
-            try:
-                resp = self.request(
-                    "PATCH", location, scopes=scopes,
-                    body=lambda start=sent_from: chunk.body(start, progress),
-                    retry=False, ok=(202,),
-                    headers={"Content-Type": "application/octet-stream",
-                             "Content-Range": f"{sent_from}-{end - 1}",
-                             "Content-Length": str(end - sent_from)})
-                return urllib.parse.urljoin(location, resp.headers.get("Location") or location)
-            except RegistryError as e:
-                if attempt >= self.options.retries:
-                    raise
-                time.sleep(self.options.backoff * 2 ** attempt)
-                have = self._upload_status(location, scopes)
-                if have is None:
-                    raise _SessionLost(str(e)) from None
-                location, committed = have
-                if not chunk.offset <= committed <= end:
-                    raise _SessionLost(f"registry holds {committed} bytes, "
-                                       f"expected {chunk.offset}..{end}") from None
-                if committed == end:
-                    return location
-                sent_from = committed
-        raise AssertionError("unreachable")
-
-    def _upload_status(self, location: str, scopes: tuple[str, ...]) -> tuple[str, int] | None:
-        """(Location, bytes received) of an upload session, or None if it is gone."""
-        try:
-            resp = self.request("GET", location, scopes=scopes, ok=(204, 404, 400))
-        except WharfieError:
-            return None
-        if resp.status != 204:
-            return None
-        # distribution reports "0-0" for an empty session and "0-(n-1)" otherwise.
-        end = int((resp.headers.get("Range") or "0-0").rsplit("-", 1)[-1])
-        received = 0 if end == 0 else end + 1
-        return urllib.parse.urljoin(location, resp.headers.get("Location") or location), received
-
-    def _finish(self, location: str, desc: Descriptor, scopes: tuple[str, ...],
-                data: bytes | None) -> None:
-        sep = "&" if "?" in location else "?"
-        url = f"{location}{sep}{urllib.parse.urlencode({'digest': desc.digest})}"
-        headers = {"Content-Type": "application/octet-stream",
-                   "Content-Length": str(len(data or b""))}
-        # A monolithic PUT replays its bytes; a closing PUT after chunks must not be
-        # retried blindly (the session is gone once it succeeds).
-        resp = self.request("PUT", url, scopes=scopes, body=data or b"", headers=headers,
-                            ok=(201, 204), retry=data is not None)
-        got = resp.headers.get("Docker-Content-Digest")
-        if got and Digest(got) != desc.digest:
-            raise DigestMismatch(f"{self.host}: registry stored {desc.digest} as {got}")
-
-
-class _Chunk:
-    """``length`` bytes of a blob at ``offset``: read from a seekable file at ``base + offset``
-    each time it is sent, or buffered once from any other stream."""
-
-    PIECE = 1 << 20
-
-    def __init__(self, stream: BinaryIO, base: int | None, offset: int, length: int) -> None:
-        self.stream, self.base, self.offset, self.length = stream, base, offset, length
-        self.data = _read_exact(stream, length) if base is None else None
-
-    def body(self, start: int, progress: Callable[[int], None]) -> Iterator[bytes]:
-        """The bytes from blob offset ``start`` to the chunk's end, reporting as they go."""
-        if self.data is not None:
-            view = memoryview(self.data)[start - self.offset:]
-            for i in range(0, len(view), self.PIECE):
-                piece = view[i:i + self.PIECE]
-                yield piece  # type: ignore[misc]
-                progress(len(piece))
-            return
-        assert self.base is not None
-        self.stream.seek(self.base + start)
-        left = self.offset + self.length - start
-        while left > 0:
-            piece = self.stream.read(min(self.PIECE, left))
-            if not piece:
-                raise InvalidInput(f"blob stream ended {left} bytes early")
-            left -= len(piece)
-            yield piece
-            progress(len(piece))
-
-
-class _SessionLost(Exception):
-    """The upload session cannot be resumed; start a new one if the data can be re-read."""
-
-
-class BlobReader(io.RawIOBase):
-    """Reads a blob from the registry; resumes with ``Range: bytes=N-`` when dropped."""
-
-    def __init__(self, registry: Registry, repo: str, desc: Descriptor) -> None:
-        self._reg, self._repo, self._desc = registry, repo, desc
-        self._offset = 0
-        self._failures = 0
-        self._resp: urllib3.BaseHTTPResponse | None = None
-        self._open()
-
-    def readable(self) -> bool:
-        return True
-
-    def _open(self) -> None:
-        headers = {"Range": f"bytes={self._offset}-"} if self._offset else {}
-        path = f"/v2/{self._repo}/blobs/{self._desc.digest}"
-        resp = self._reg.request("GET", path, scopes=(scope_for(self._repo, "pull"),),
-                                 headers=headers, ok=(200, 206), stream=True)
-        if self._offset and resp.status == 200:
-            _skip(resp, self._offset)  # the server ignored Range: throw the prefix away
-        elif resp.status == 206:
-            start = (resp.headers.get("Content-Range") or "").removeprefix("bytes ")
-            if not start.startswith(f"{self._offset}-"):
-                resp.release_conn()
-                raise RegistryError(f"{self._reg.host}: bad Content-Range {start!r} resuming "
-                                    f"{self._desc.digest} at {self._offset}")
-        self._resp = resp
-
-    def readinto(self, b) -> int:  # type: ignore[override]
-        while True:
-            assert self._resp is not None
-            try:
-                n = self._resp.readinto(b)
-            except HTTPError as e:
-                self._retry(e)
-                continue
-            if n == 0 and self._offset < self._desc.size:
-                self._retry(None)
-                continue
-            self._offset += n
-            return n
-
-    def _retry(self, err: Exception | None) -> None:
-        self._failures += 1
-        if self._resp is not None:
-            self._resp.release_conn()
-        if self._failures > self._reg.options.retries:
-            raise RegistryError(f"{self._reg.host}: download of {self._desc.digest} failed at "
-                                f"byte {self._offset}: {_short(err) if err else 'connection closed'}")
-        time.sleep(self._reg.options.backoff * 2 ** (self._failures - 1))
-        self._open()
-
-    def close(self) -> None:
-        if self._resp is not None:
-            self._resp.release_conn()
-            self._resp = None
-        super().close()
+        upload.upload_blob(self, repo, desc, stream, progress)
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -727,37 +528,9 @@ def _drain(resp: urllib3.BaseHTTPResponse) -> None:
     resp.release_conn()
 
 
-def _skip(resp: urllib3.BaseHTTPResponse, n: int) -> None:
-    while n > 0:
-        data = resp.read(min(n, READ_CHUNK))
-        if not data:
-            raise RegistryError("connection closed while skipping to the resume offset")
-        n -= len(data)
 
 
-def _read_exact(stream: BinaryIO, n: int) -> bytes:
-    first = stream.read(n)  # one read, one buffer, for files
-    if len(first) == n:
-        return first
-    buf = bytearray(first)
-    while len(buf) < n:
-        data = stream.read(n - len(buf))
-        if not data:
-            raise InvalidInput(f"blob stream ended after {len(buf)} of {n} bytes")
-        buf += data
-    return bytes(buf)
-
-
-def _tell(stream: BinaryIO) -> int | None:
-    try:
-        if stream.seekable():
-            return stream.tell()
-    except (AttributeError, OSError, ValueError):
-        pass
-    return None
-
-
-def _short(e: Exception | None) -> str:
+def short_error(e: Exception | None) -> str:
     if e is None:
         return "unknown error"
     reason = getattr(e, "reason", None)

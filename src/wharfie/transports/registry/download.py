@@ -1,0 +1,84 @@
+"""Blob downloads that survive dropped connections: resumed with ``Range: bytes=N-``."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import TYPE_CHECKING
+
+import urllib3
+from urllib3.exceptions import HTTPError
+
+from wharfie.oci.manifest import Descriptor
+from wharfie.transports.registry.auth import scope_for
+from wharfie.transports.registry.client import READ_CHUNK, RegistryError, short_error
+
+if TYPE_CHECKING:
+    from wharfie.transports.registry.client import Registry
+
+
+class BlobReader(io.RawIOBase):
+    """Reads a blob from the registry; resumes with ``Range: bytes=N-`` when dropped."""
+
+    def __init__(self, registry: Registry, repo: str, desc: Descriptor) -> None:
+        self._reg, self._repo, self._desc = registry, repo, desc
+        self._offset = 0
+        self._failures = 0
+        self._resp: urllib3.BaseHTTPResponse | None = None
+        self._open()
+
+    def readable(self) -> bool:
+        return True
+
+    def _open(self) -> None:
+        headers = {"Range": f"bytes={self._offset}-"} if self._offset else {}
+        path = f"/v2/{self._repo}/blobs/{self._desc.digest}"
+        resp = self._reg.request("GET", path, scopes=(scope_for(self._repo, "pull"),),
+                                 headers=headers, ok=(200, 206), stream=True)
+        if self._offset and resp.status == 200:
+            _skip(resp, self._offset)  # the server ignored Range: throw the prefix away
+        elif resp.status == 206:
+            start = (resp.headers.get("Content-Range") or "").removeprefix("bytes ")
+            if not start.startswith(f"{self._offset}-"):
+                resp.release_conn()
+                raise RegistryError(f"{self._reg.host}: bad Content-Range {start!r} resuming "
+                                    f"{self._desc.digest} at {self._offset}")
+        self._resp = resp
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        while True:
+            assert self._resp is not None
+            try:
+                n = self._resp.readinto(b)
+            except HTTPError as e:
+                self._retry(e)
+                continue
+            if n == 0 and self._offset < self._desc.size:
+                self._retry(None)
+                continue
+            self._offset += n
+            return n
+
+    def _retry(self, err: Exception | None) -> None:
+        self._failures += 1
+        if self._resp is not None:
+            self._resp.release_conn()
+        if self._failures > self._reg.options.retries:
+            raise RegistryError(f"{self._reg.host}: download of {self._desc.digest} failed at "
+                                f"byte {self._offset}: {short_error(err) if err else 'connection closed'}")
+        time.sleep(self._reg.options.backoff * 2 ** (self._failures - 1))
+        self._open()
+
+    def close(self) -> None:
+        if self._resp is not None:
+            self._resp.release_conn()
+            self._resp = None
+        super().close()
+
+
+def _skip(resp: urllib3.BaseHTTPResponse, n: int) -> None:
+    while n > 0:
+        data = resp.read(min(n, READ_CHUNK))
+        if not data:
+            raise RegistryError("connection closed while skipping to the resume offset")
+        n -= len(data)
