@@ -177,7 +177,7 @@ class RegistryApp:
         size = 0
         with open(path, "wb") as f:
             try:
-                async for chunk in request.content.iter_chunked(CHUNK):
+                async for chunk in request.content.iter_any():
                     f.write(chunk)
                     if hasher is not None:
                         hasher.update(chunk)
