@@ -146,7 +146,7 @@ class Runtime:
             if p.error is not None:  # a sink failed: the container was stopped for it
                 raise p.error
         held = b"".join(b"".join(p.held) for p in pumps)
-        failure = _start_failure(log)
+        failure = _start_failure(log, self.name)
         if proc.returncode != 0 and failure:
             raise _classify(failure)
         if held:  # it was the container's own output after all
@@ -199,15 +199,22 @@ class _Pump:
                 self._write(chunk)
             except BaseException as e:  # handed to the caller's thread in join()
                 self.error = e
-                self._on_error()
+                try:
+                    self._on_error()
+                except BaseException as stop_error:
+                    e.add_note(f"stopping the container failed too: {stop_error}")
         self._stream.close()
 
     def join(self) -> None:
         self._thread.join()
 
 
-def _start_failure(log: Path) -> str | None:
-    """The runtime's own error, if it logged one (the container never ran)."""
+def _start_failure(log: Path, runtime: str) -> str | None:
+    """The runtime's own fatal error, if it logged one (then the container never ran).
+
+    runc prefixes its fatal errors with ``runc run failed:``; any other error it logs
+    (a cgroup cleanup warning, say) does not mean the container's exit status is its own.
+    """
     try:
         lines = log.read_text(errors="replace").splitlines()
     except FileNotFoundError:
@@ -216,8 +223,10 @@ def _start_failure(log: Path) -> str | None:
     for line in lines:
         with contextlib.suppress(ValueError):
             entry = json.loads(line)
-            if entry.get("level") in ("error", "fatal"):
-                errors.append(str(entry.get("msg", "")))
+            msg = str(entry.get("msg", ""))
+            if entry.get("level") in ("error", "fatal") and (
+                    runtime != "runc" or msg.startswith(START_FAILED.decode())):
+                errors.append(msg)
     return errors[-1] if errors else None
 
 
