@@ -10,11 +10,13 @@ from wharfie.build.builder import Builder, BuildError, BuildRequest
 from wharfie.build.context import BuildContext
 from wharfie.build.dockerignore import PatternMatcher
 from wharfie.build.mounts import Secret
-from wharfie.errors import WharfieError
+from wharfie.errors import NotFound, WharfieError
 from wharfie.images.store import ImageStore
 from wharfie.layers.compression import open_uncompressed
 from wharfie.oci.reference import parse_reference
 from wharfie.transports.base import copy_image
+from wharfie.transports.registry.client import RegistryOptions
+from wharfie.transports.registry.destination import RegistryDestination
 from wharfie.transports.rootfs import import_rootfs
 
 
@@ -163,9 +165,19 @@ def test_reproducible_with_source_date_epoch(store, ctxdir):
     assert json.loads(a.config.raw)["created"] == "2023-11-14T22:13:20Z"
 
 
-def test_missing_base_image_is_a_clear_error(store):
-    with pytest.raises(Exception, match="base image not found"):
-        build(store, "FROM nosuch:image\nRUN true\n")
+def test_missing_base_is_pulled_from_a_registry(store, docker_registry, tmp_path):
+    host = docker_registry
+    ref = parse_reference(f"{host}/base/busybox:1")
+    registry = RegistryOptions().registry(host)
+    copy_image(store.resolve("busybox:local"), RegistryDestination(registry, ref.path), ref)
+    fresh = ImageStore(tmp_path / "fresh-root")
+    events = []
+    image, _ = build(fresh, f"FROM {host}/base/busybox:1\nRUN echo pulled > /p\n", events=events)
+    assert files_of(image)["p"][0] == b"pulled\n"
+    assert any("load metadata" in e.text for e in events if e.kind == "step")
+    assert fresh.resolve(f"{host}/base/busybox:1").id == store.resolve("busybox:local").id
+    with pytest.raises(NotFound, match="pulling it failed"):
+        build(fresh, f"FROM {host}/base/nosuch:1\nRUN true\n")
 
 
 def test_cache_miss_is_explained_with_the_changed_file(store, ctxdir):

@@ -77,6 +77,7 @@ class BuildRequest:
     epoch: int | None = None
     compression: str = "gzip"
     jobs: int = 2
+    pull: bool = False
     cache_from: list[Path] = field(default_factory=list)
     cache_to: Path | None = None
 
@@ -135,7 +136,7 @@ class Builder:
         self.cache = BuildCache(self.root / "build", store.content)
         self.hashes = HashCache(self.root / "build" / "hashes.db")
         self.blobs = _Blobs(store)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # _external pulls (and announces) under it
         self._step_counter = 0
         self._views: dict[str, Path] = {}
 
@@ -239,16 +240,33 @@ class Builder:
         return env
 
     def _external(self, name: str) -> StoredImage:
-        """A base image from the store (resolved once per build)."""
+        """A base image: from the store, pulled when missing (or always, with ``--pull``)."""
         with self._lock:
             if name not in self.external:
-                try:
-                    self.external[name] = self.store.resolve(name)
-                except NotFound:
-                    raise NotFound(
-                        f"{name}: base image not found in the local store "
-                        "(import, load or pull it first)") from None
+                found = None
+                if not self.req.pull:
+                    with contextlib.suppress(NotFound):
+                        found = self.store.resolve(name)
+                self.external[name] = found or self._pull(name)
             return self.external[name]
+
+    def _pull(self, name: str) -> StoredImage:
+        from wharfie.oci.image import ImageIndex
+        from wharfie.transports.base import copy_image
+        from wharfie.transports.registry.client import RegistryOptions
+        from wharfie.transports.registry.source import open_remote
+
+        ref = parse_reference(name)
+        step = self._announce(f"[internal] load metadata for {ref}")
+        try:
+            remote = open_remote(ref, RegistryOptions())
+            image = remote.image_for(self.platform) if isinstance(remote, ImageIndex) else remote
+            digest = copy_image(image, self.store.destination(), ref)
+        except WharfieError as e:
+            raise NotFound(f"{name}: base image not found in the local store, and pulling it "
+                           f"failed: {e}") from None
+        self.emit(BuildEvent("done", step, "DONE"))
+        return self.store.get(digest)
 
     # -- one instruction ---------------------------------------------------------------------
 

@@ -47,6 +47,9 @@ class BuildCache:
         self._db = sqlite3.connect(root / "build-cache.db", timeout=30, isolation_level=None,
                                    check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL: commits do not fsync (a crash may lose the last records, never
+        # corrupt them); a warm build writes a record per step and would wait on each
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS steps (key TEXT PRIMARY KEY, created TEXT NOT NULL, "
             "layer TEXT, diff_id TEXT, used REAL NOT NULL) WITHOUT ROWID")

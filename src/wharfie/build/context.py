@@ -39,6 +39,9 @@ class HashCache:
             self._db = sqlite3.connect(db_path, timeout=30, isolation_level=None,
                                        check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: commits do not fsync (a crash may lose the last records, never
+            # corrupt them); a warm build writes a record per step and would wait on each
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, "
                              "sig TEXT NOT NULL, digest TEXT NOT NULL)")
         self._memo: dict[tuple[str, str], str] = {}

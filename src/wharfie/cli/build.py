@@ -107,7 +107,7 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
         build_args=_key_values(build_args, "--build-arg", from_env=True), target=target,
         no_cache=no_cache, labels=_key_values(labels, "--label"), squash=squash,
         platform=platform, network=network, secrets=[parse_secret(s) for s in secrets],
-        epoch=epoch, compression=compression,
+        epoch=epoch, compression=compression, pull=pull,
         cache_from=[parse_cache_spec(c, "src").path for c in cache_from],
         cache_to=parse_cache_spec(cache_to, "dest").path if cache_to else None)
     explain = explain_cache or progress == "plain"
