@@ -109,3 +109,19 @@ def test_builder_prune_reclaims_cache_only_layers(based, tmp_path, root):
     assert b"CACHED" not in res.stderr
     bad = based("builder", "prune", "-f", "--filter", "color=red", check=False)
     assert bad.returncode != 0 and b"invalid filter" in bad.stderr
+
+
+def test_context_as_a_tar_on_stdin(based, tmp_path):
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in [("Dockerfile", b"FROM busybox:local\nCOPY data.txt /data.txt\n"),
+                           ("data.txt", b"from the tar\n")]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    based("build", "-t", "tarctx:1", "-o", f"type=local,dest={tmp_path / 'out'}", "-",
+          input=buf.getvalue())
+    assert (tmp_path / "out" / "data.txt").read_text() == "from the tar\n"

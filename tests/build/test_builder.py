@@ -232,3 +232,32 @@ def test_cache_export_and_import_between_stores(store, ctxdir, tmp_path):
 def test_cache_from_a_bad_directory_is_a_clear_error(store, tmp_path):
     with pytest.raises(WharfieError, match="not a cache directory"):
         build(store, "FROM busybox:local\n", cache_from=[tmp_path])
+
+
+@pytest.fixture
+def http_file(tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "www"
+    served.mkdir()
+    (served / "tool.txt").write_bytes(b"downloaded\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/tool.txt"
+    server.shutdown()
+
+
+def test_add_url_with_checksum(store, http_file):
+    import hashlib
+
+    good = "sha256:" + hashlib.sha256(b"downloaded\n").hexdigest()
+    image, _ = build(store, f"FROM busybox:local\nADD --checksum={good} {http_file} /opt/\n")
+    data, member = files_of(image)["opt/tool.txt"]
+    assert data == b"downloaded\n" and member.mode == 0o600
+    bad = "sha256:" + "0" * 64
+    with pytest.raises(WharfieError, match="checksum mismatch"):
+        build(store, f"FROM busybox:local\nADD --checksum={bad} {http_file} /opt/\n")
