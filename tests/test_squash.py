@@ -144,3 +144,14 @@ def test_cli_squash_retags_or_tags(built, wharfie):
     assert len(store.resolve("app:1").layers()) == 2
     res = wharfie("image", "squash", "nosuch:1", check=False)
     assert res.returncode != 0 and res.stderr.startswith(b"wharfie: error: No such image")
+
+
+def test_overlay_and_copy_snapshotters_squash_alike(built, monkeypatch):
+    store, image, _ = built
+    digests = set()
+    for driver in ("overlay", "copy"):
+        monkeypatch.setenv("WHARFIE_SNAPSHOTTER", driver)
+        digests.add(squash(store, image, keep_base=1, epoch=EPOCH).digest)
+    assert len(digests) == 1
+    assert (store.root / "snapshots" / "copy").is_dir()
+    assert (store.root / "snapshots" / "overlay").is_dir()
