@@ -278,3 +278,20 @@ def test_for_root_prefers_overlay_and_honours_the_override(tmp_path, monkeypatch
     assert for_root(tmp_path / "a").driver == "overlay"
     monkeypatch.setenv("WHARFIE_SNAPSHOTTER", "copy")
     assert for_root(tmp_path / "b").driver == "copy"
+
+
+def test_sneaky_edit_found_and_untouched_files_not_read(snap, monkeypatch):
+    """Same size, mtime put back: still a change. And only touched files are read to tell."""
+    from wharfie.layers import diff
+
+    base = unpack_image(snap, MemoryImage([BASE]))
+    rootfs = snap.prepare("k", base)
+    p = rootfs / "etc" / "passwd"
+    st = p.stat()
+    p.write_bytes(b"ROOT" + p.read_bytes()[4:])
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    compared: list[str] = []
+    real = diff._same_content
+    monkeypatch.setattr(diff, "_same_content", lambda a, b: compared.append(b) or real(a, b))
+    assert [c.path for c in snap.changes("k")] == ["etc/passwd"]
+    assert [Path(b).name for b in compared] == ["passwd"]

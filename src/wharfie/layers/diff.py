@@ -152,8 +152,15 @@ def _whiteout(rel: str, name: str) -> str:
     return _join(rel, WHITEOUT_PREFIX + name)
 
 
-def diff_trees(lower: Path | str | None, upper: Path | str) -> list[Change]:
-    """The changes that turn tree ``lower`` (None: empty) into tree ``upper``."""
+def diff_trees(lower: Path | str | None, upper: Path | str, *,
+               untouched_before: int | None = None) -> list[Change]:
+    """The changes that turn tree ``lower`` (None: empty) into tree ``upper``.
+
+    ``untouched_before``: when ``upper`` began as an exact copy of ``lower``, the ctime
+    (ns) of a file created right after the copy. An entry whose ctime is older has not
+    been touched since (ctime cannot be set, only bumped), so it is not compared: no
+    file contents are read for the unchanged bulk of a root filesystem.
+    """
     out = _Collector()
     upper_s = os.fspath(upper)
 
@@ -167,7 +174,8 @@ def diff_trees(lower: Path | str | None, upper: Path | str) -> list[Change]:
             lpath = os.path.join(ldir, name) if ldir is not None else None
             lst = _lstat(lpath) if lpath is not None else None
             out.seen(relpath, upath, ust)
-            if lst is None or changed(lpath, lst, upath, ust):  # type: ignore[arg-type]
+            untouched = untouched_before is not None and ust.st_ctime_ns < untouched_before
+            if lst is None or (not untouched and changed(lpath, lst, upath, ust)):  # type: ignore[arg-type]
                 out.add(relpath, upath)
             if stat.S_ISDIR(ust.st_mode):
                 below = lpath if lst is not None and stat.S_ISDIR(lst.st_mode) else None
