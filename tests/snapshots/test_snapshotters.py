@@ -276,8 +276,18 @@ def test_many_layers(snap):
 
 def test_for_root_prefers_overlay_and_honours_the_override(tmp_path, monkeypatch):
     assert for_root(tmp_path / "a").driver == "overlay"
+    assert (tmp_path / "a" / "snapshots" / "driver").read_text() == "overlay"
     monkeypatch.setenv("WHARFIE_SNAPSHOTTER", "copy")
     assert for_root(tmp_path / "b").driver == "copy"
+
+
+def test_a_root_keeps_the_driver_it_was_set_up_with(tmp_path, monkeypatch):
+    """The probe runs once: a root set up with copy stays copy even where overlay works."""
+    (tmp_path / "snapshots").mkdir(parents=True)
+    (tmp_path / "snapshots" / "driver").write_text("copy")
+    assert for_root(tmp_path).driver == "copy"
+    monkeypatch.setattr(snapshots, "overlay_works", lambda home: False)
+    assert for_root(tmp_path / "other").driver == "copy"
 
 
 def test_sneaky_edit_found_and_untouched_files_not_read(snap, monkeypatch):

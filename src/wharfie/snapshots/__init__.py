@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from wharfie.content.store import atomic_write
 from wharfie.errors import InvalidInput
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import Image
@@ -34,21 +35,29 @@ __all__ = ["Commit", "CopySnapshotter", "OverlaySnapshotter", "SnapshotError", "
            "Usage", "chain_id", "chain_ids", "for_root", "unpack_image"]
 
 DRIVERS: dict[str, type[Snapshotter]] = {"overlay": OverlaySnapshotter, "copy": CopySnapshotter}
-_probed: dict[Path, str] = {}
 
 
 def choose_driver(root: Path) -> str:
-    """``$WHARFIE_SNAPSHOTTER`` if set, else overlay when a probe mount works (once per root)."""
+    """``$WHARFIE_SNAPSHOTTER`` if set; else the driver this root was set up with; else
+    overlay when a probe mount works here, copy otherwise. The probe runs once per root:
+    its answer is kept in ``<root>/snapshots/driver``, so a root never silently changes
+    driver (and loses its extracted layers) because a later probe failed."""
     wanted = os.environ.get("WHARFIE_SNAPSHOTTER")
     if wanted:
         if wanted not in DRIVERS:
             raise InvalidInput(f"unknown snapshotter {wanted!r} (use overlay or copy)")
         return wanted
-    root = Path(root).resolve()
-    if root not in _probed:
-        home = root / "snapshots" / "overlay"
-        _probed[root] = "overlay" if overlay_works(home) else "copy"
-    return _probed[root]
+    record = Path(root) / "snapshots" / "driver"
+    try:
+        chosen = record.read_text().strip()
+    except FileNotFoundError:
+        chosen = ""
+    if chosen in DRIVERS:
+        return chosen
+    chosen = "overlay" if overlay_works(record.parent / "overlay") else "copy"
+    record.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(record, chosen.encode())
+    return chosen
 
 
 def for_root(root: Path | str, driver: str | None = None) -> Snapshotter:
