@@ -8,8 +8,8 @@ import pytest
 from wharfie.build.chmod import ModeSpec
 from wharfie.build.copy import CopyError, CopyOptions, copy_sources
 from wharfie.build.dockerignore import PatternMatcher
-from wharfie.build.scope import secure_join
 from wharfie.errors import WharfieError
+from wharfie.runtime.rootfs import resolve as secure_join
 
 
 @pytest.fixture

@@ -87,3 +87,12 @@ def test_stub_removal_never_follows_symlinks(tmp_path):
     remove_stub(root, "/etc")
     assert not (root / "etc" / "hostname").exists()
     assert (root / "etc" / "kept").read_text() == "data"
+
+
+def test_resolve_clamps_dotdot_after_missing_components(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    assert resolve(root, "missing/../../../etc/passwd") == root / "etc" / "passwd"
+    (root / "link").symlink_to("/no/such/dir")
+    assert resolve(root, "link/../../x") == root / "no" / "x"
+    assert resolve(root, "link", follow_last=False) == root / "link"

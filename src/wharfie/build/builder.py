@@ -31,7 +31,6 @@ from wharfie.build.copy import CopyError, CopyOptions, copy_sources
 from wharfie.build.fetch import fetch_url
 from wharfie.build.imageconfig import StageImage, empty_config
 from wharfie.build.mounts import MountContext, Secret, key_of, prepared
-from wharfie.build.scope import secure_join
 from wharfie.dockerfile import instructions as ins
 from wharfie.dockerfile.stages import (
     ResolvedStage,
@@ -50,6 +49,7 @@ from wharfie.oci.platform import host_platform, parse_platform
 from wharfie.oci.reference import parse_reference
 from wharfie.runtime import Bind, ProcessConfig, merge_env, resolve_user
 from wharfie.runtime import run as run_process
+from wharfie.runtime.rootfs import resolve as secure_join
 from wharfie.snapshots import Snapshotter, chain_id, for_root
 
 OUTPUT_TAIL = 20

@@ -22,9 +22,9 @@ from typing import BinaryIO
 
 from wharfie.build.copy import CopyError, expand_sources
 from wharfie.build.dockerignore import PatternMatcher
-from wharfie.build.scope import secure_join
 from wharfie.errors import InvalidInput
 from wharfie.layers.compression import auto_decompress
+from wharfie.runtime.rootfs import resolve as secure_join
 
 CHUNK = 1 << 20
 

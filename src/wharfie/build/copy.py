@@ -2,7 +2,7 @@
 
 Sources are read from a source root (the filtered build context or another
 stage's root filesystem) and written into the target root filesystem with
-every path resolved inside it (``scope.secure_join``).
+every path resolved inside it (``runtime.rootfs.resolve``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import zstandard
 
 from wharfie.build.chmod import ModeSpec
 from wharfie.build.dockerignore import PatternMatcher
-from wharfie.build.scope import secure_join
 from wharfie.errors import WharfieError
 from wharfie.layers.compression import decompress_stream, sniff
+from wharfie.runtime.rootfs import resolve as secure_join
 
 _WILDCARD = re.compile(r"[*?\[]")
 

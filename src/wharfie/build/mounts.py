@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from wharfie.build.scope import secure_join
 from wharfie.dockerfile.instructions import Mount
 from wharfie.errors import WharfieError
 from wharfie.runtime import Bind
+from wharfie.runtime.rootfs import resolve as secure_join
 
 
 class MountError(WharfieError):

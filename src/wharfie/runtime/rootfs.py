@@ -16,15 +16,17 @@ from wharfie.errors import InvalidInput
 MAX_SYMLINKS = 40
 
 
-def resolve(root: Path, path: str) -> Path:
-    """The host path of container path ``path``, symlinks followed but clamped to ``root``."""
-    parts = [p for p in PurePosixPath("/", path).parts[1:]]
+def resolve(root: Path, path: str, *, follow_last: bool = True) -> Path:
+    """The host path of container path ``path``, symlinks followed but clamped to ``root``.
+
+    Components that do not exist yet are kept (``..`` still clamped), so the result
+    can be created; with ``follow_last=False`` a final symlink is not followed.
+    """
+    parts = [p for p in PurePosixPath("/", path).parts[1:] if p not in ("", ".")]
     done: list[str] = []
     links = 0
     while parts:
         name = parts.pop(0)
-        if name in ("", "."):
-            continue
         if name == "..":
             if done:
                 done.pop()
@@ -32,16 +34,20 @@ def resolve(root: Path, path: str) -> Path:
         host = root.joinpath(*done, name)
         try:
             st = host.lstat()
-        except (FileNotFoundError, NotADirectoryError):
-            return root.joinpath(*done, name, *parts)
-        if stat.S_ISLNK(st.st_mode):
+        except FileNotFoundError:
+            done.append(name)
+            continue
+        except NotADirectoryError:
+            raise InvalidInput(f"{path}: a parent is not a directory") from None
+        if stat.S_ISLNK(st.st_mode) and (parts or follow_last):
             links += 1
             if links > MAX_SYMLINKS:
                 raise InvalidInput(f"too many levels of symbolic links in {path}")
             target = os.readlink(host)
             if target.startswith("/"):
                 done = []
-            parts = [p for p in PurePosixPath(target).parts if p != "/"] + parts
+            parts = [p for p in PurePosixPath(target).parts
+                     if p not in ("/", "", ".")] + parts
             continue
         done.append(name)
     return root.joinpath(*done)
