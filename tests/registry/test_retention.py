@@ -84,3 +84,19 @@ def test_keep_last_regex_semver_immutable_and_untagged(start_registry, tmp_path)
     ("latest", ">=0", False), ("3.1.0-rc1", ">3", True), ("0.9", "<1,!=0.9", False)])
 def test_semver_constraints(tag, constraint, ok):
     assert semver_match(tag, constraint) is ok
+
+
+def test_retention_runs_on_a_schedule(start_registry, tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('retention:\n  - {repos: ["sched/*"], keep_last: 1}\n')
+    server = start_registry("--policy", str(policy), "--maintenance-every", "1s")
+    http = Http(server.url)
+    http.push_image("sched/app", "old")
+    set_age(server, "sched/app", "tags/old", 100)
+    http.push_image("sched/app", "new")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if http("GET", "/v2/sched/app/tags/list").json()["tags"] == ["new"]:
+            break
+        time.sleep(0.3)
+    assert http("GET", "/v2/sched/app/tags/list").json()["tags"] == ["new"]

@@ -85,3 +85,18 @@ def test_objects_live_in_the_bucket_deduplicated(two_servers, moto_endpoint):
     for repo in ("s3/x", "s3/y"):
         s3.head_object(Bucket="registry", Key=f"r1/repositories/{repo}/_layers/sha256/"
                                               f"{sha(data)[7:]}")
+
+
+def test_gc_walks_the_bucket(two_servers, moto_endpoint):
+    a, _ = two_servers
+    Http(a.url).push_image("s3/gc", "t")
+    res = subprocess.run(
+        [sys.executable, "-m", "wharfie", "registry", "gc", "--dry-run", "--delete-untagged",
+         "--data", str(a.data), "--s3-bucket", "registry", "--s3-endpoint", moto_endpoint,
+         "--s3-prefix", "r1"], capture_output=True, text=True, env={**os.environ, **S3_ENV})
+    assert res.returncode == 0, res.stderr
+    last = res.stdout.splitlines()[-1]
+    # Everything is within the grace period: nothing to delete, every blob seen and kept.
+    assert last.startswith("would delete 0 manifests, 0 blobs")
+    kept = int(last.split("kept ")[1].split()[0])
+    assert kept >= 3

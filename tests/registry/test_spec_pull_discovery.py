@@ -159,3 +159,12 @@ def test_content_management_deletes(http):
     assert r.status == 404 and errors_of(r) == ["BLOB_UNKNOWN"]
     r = http("DELETE", f"/v2/mgmt/del/manifests/{digest}")
     assert r.status == 404 and errors_of(r) == ["MANIFEST_UNKNOWN"]
+
+
+def test_invalid_references_are_client_errors(http):
+    for ref in ("-dash", "a" * 129, "sha256:short"):
+        r = http("GET", f"/v2/refs/bad/manifests/{ref}")
+        assert r.status == 400, ref
+        assert errors_of(r)[0] in ("MANIFEST_INVALID", "DIGEST_INVALID")
+    r = http("GET", "/v2/refs/bad/referrers/notadigest")
+    assert r.status == 400 and errors_of(r) == ["DIGEST_INVALID"]

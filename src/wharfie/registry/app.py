@@ -16,7 +16,7 @@ import json
 import os
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -29,6 +29,7 @@ from wharfie.oci.reference import TAG_RE, is_valid_repository_path
 from wharfie.registry.audit import AuditLog
 from wharfie.registry.auth import Access, OpenAccess, Principal
 from wharfie.registry.errors import RegistryError
+from wharfie.registry.policy import Policy
 from wharfie.registry.store import RegistryStore
 
 CHUNK = 1 << 20
@@ -49,8 +50,7 @@ _ACTION = {"GET": "pull", "HEAD": "pull", "POST": "push", "PUT": "push", "PATCH"
 @dataclass
 class Settings:
     max_manifest: int = MAX_MANIFEST
-    policy: object | None = None  # wharfie.registry.policy.Policy: immutable tags, quotas
-    extra_headers: dict[str, str] = field(default_factory=dict)
+    policy: Policy | None = None  # immutable tags, quotas
 
 
 def _parse_digest(value: str | None) -> Digest:
@@ -58,6 +58,14 @@ def _parse_digest(value: str | None) -> Digest:
         return Digest(value or "")
     except InvalidDigest as e:
         raise RegistryError("DIGEST_INVALID", "provided digest is invalid", str(e)) from None
+
+
+def _check_reference(ref: str) -> None:
+    """A manifest reference is a digest or a tag; anything else names nothing."""
+    if ":" in ref:
+        _parse_digest(ref)
+    elif not TAG_RE.match(ref):
+        raise RegistryError("MANIFEST_INVALID", "invalid tag", ref)
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:
@@ -340,8 +348,7 @@ class RegistryApp:
         return await self.manifest_get(request, principal, name, ref, head=True)
 
     async def manifest_get(self, request, principal, name, ref, head=False):
-        if ":" in ref:
-            _parse_digest(ref)
+        _check_reference(ref)
         m = await self.call(self.store.get_manifest, name, ref)
         if m is None:
             raise RegistryError("MANIFEST_UNKNOWN", "manifest unknown to registry",
@@ -359,9 +366,8 @@ class RegistryApp:
         return web.Response(body=m.raw, headers=headers, content_type=m.media_type)
 
     async def manifest_put(self, request, principal, name, ref):
+        _check_reference(ref)
         is_digest = ":" in ref
-        if not is_digest and not TAG_RE.match(ref):
-            raise RegistryError("MANIFEST_INVALID", "invalid tag", ref)
         limit = self.settings.max_manifest
         if (request.content_length or 0) > limit:
             raise RegistryError("SIZE_INVALID", "manifest too large", {"limit": limit},
@@ -393,6 +399,7 @@ class RegistryApp:
         return web.Response(status=201, headers=headers)
 
     async def manifest_delete(self, request, principal, name, ref):
+        _check_reference(ref)
         if ":" in ref:
             d = _parse_digest(ref)
             if self.policy is not None:

@@ -339,7 +339,7 @@ class RegistryStore:
         self.driver.write(_revision_key(repo, digest), media_type.encode())
         if doc.subject is not None:
             desc = {"mediaType": media_type, "digest": digest, "size": len(raw)}
-            artifact = getattr(doc, "artifact_type", None) or (
+            artifact = json.loads(raw).get("artifactType") or (
                 doc.config.media_type if isinstance(doc, Manifest) else None)
             if artifact:
                 desc["artifactType"] = artifact
