@@ -7,6 +7,7 @@ import tarfile
 import pytest
 
 from wharfie.build.builder import Builder, BuildError, BuildRequest
+from wharfie.build.cache_io import CacheSpec
 from wharfie.build.context import BuildContext
 from wharfie.build.dockerignore import PatternMatcher
 from wharfie.build.mounts import Secret
@@ -218,20 +219,21 @@ COPY --from=b /end /b.end
 
 def test_cache_export_and_import_between_stores(store, ctxdir, tmp_path):
     df = "FROM busybox:local\nCOPY app.txt /\nRUN echo slow > /result\n"
-    first, _ = build(store, df, ctxdir, cache_to=tmp_path / "cache")
+    first, _ = build(store, df, ctxdir, cache_to=CacheSpec("local", str(tmp_path / "cache")))
     assert (tmp_path / "cache" / "index.json").is_file()
     other = ImageStore(tmp_path / "other-root")  # another machine, same base image
     ref = parse_reference("busybox:local")
     copy_image(store.resolve("busybox:local"), other.destination(), ref)
     events = []
-    second, _ = build(other, df, ctxdir, events=events, cache_from=[tmp_path / "cache"])
+    second, _ = build(other, df, ctxdir, events=events,
+                      cache_from=[CacheSpec("local", str(tmp_path / "cache"))])
     assert [e.kind for e in events].count("cached") == 2
     assert second.digest == first.digest
 
 
 def test_cache_from_a_bad_directory_is_a_clear_error(store, tmp_path):
     with pytest.raises(WharfieError, match="not a cache directory"):
-        build(store, "FROM busybox:local\n", cache_from=[tmp_path])
+        build(store, "FROM busybox:local\n", cache_from=[CacheSpec("local", str(tmp_path))])
 
 
 @pytest.fixture
@@ -261,3 +263,15 @@ def test_add_url_with_checksum(store, http_file):
     bad = "sha256:" + "0" * 64
     with pytest.raises(WharfieError, match="checksum mismatch"):
         build(store, f"FROM busybox:local\nADD --checksum={bad} {http_file} /opt/\n")
+
+
+def test_cache_through_a_registry(store, ctxdir, tmp_path, docker_registry):
+    df = "FROM busybox:local\nCOPY app.txt /\nRUN echo slow > /result\n"
+    spec = CacheSpec("registry", f"{docker_registry}/cache/app:buildcache")
+    cold, _ = build(store, df, ctxdir, cache_from=[spec], cache_to=spec)  # nothing there yet
+    other = ImageStore(tmp_path / "machine-2")
+    copy_image(store.resolve("busybox:local"), other.destination(),
+               parse_reference("busybox:local"))
+    events = []
+    warm, _ = build(other, df, ctxdir, events=events, cache_from=[spec])
+    assert [e.kind for e in events].count("cached") == 2 and warm.digest == cold.digest

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from wharfie.build.cache import BuildCache, CacheRecord, explain_miss, step_key
-from wharfie.build.cache_io import export_cache, import_cache
+from wharfie.build.cache_io import CacheSpec, export_to, import_from
 from wharfie.build.chmod import ModeSpec
 from wharfie.build.context import BuildContext, HashCache, checksum_tree
 from wharfie.build.copy import CopyError, CopyOptions, copy_sources
@@ -78,8 +78,8 @@ class BuildRequest:
     compression: str = "gzip"
     jobs: int = 2
     pull: bool = False
-    cache_from: list[Path] = field(default_factory=list)
-    cache_to: Path | None = None
+    cache_from: list[CacheSpec] = field(default_factory=list)
+    cache_to: CacheSpec | None = None
 
 
 @dataclass
@@ -151,7 +151,7 @@ class Builder:
         self._explained = False
         self.used_keys: list[str] = []
         for src in req.cache_from:
-            self.store.pin(import_cache(self.cache, src), CACHE_PIN)
+            self.store.pin(import_from(self.cache, src), CACHE_PIN)
         ctx_root = req.context.root if req.context and req.context.root else "-"
         self.ident = f"{os.path.abspath(ctx_root)}|{req.dockerfile_name}"
         rb = resolve(df, req.target, build_args=req.build_args, platform=self.platform,
@@ -174,7 +174,9 @@ class Builder:
             self._views.clear()
             self.hashes.flush()
         if req.cache_to is not None:
-            export_cache(self.cache, self.used_keys, req.cache_to)
+            scratch = self.root / "build" / "tmp"
+            scratch.mkdir(parents=True, exist_ok=True)
+            export_to(self.cache, self.used_keys, req.cache_to, scratch)
         if req.squash:
             digest, image_id = self._squash(digest, final.base_layers, req)
         for tag in req.tags:

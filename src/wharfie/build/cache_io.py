@@ -1,21 +1,26 @@
-"""``--cache-to`` / ``--cache-from type=local``: build cache as an OCI image layout directory.
+"""``--cache-to`` / ``--cache-from``: the build cache as an OCI artifact.
 
-The directory holds one manifest (tagged ``cache``) whose config blob lists the
-step records by key and whose layers are the layer blobs those records name,
-so any OCI tool can copy it, and a build on another machine can start warm.
+One manifest whose config blob lists the step records by key and whose layers are
+the layer blobs those records name. ``type=local`` keeps it in an OCI image layout
+directory (tagged ``cache``); ``type=registry,ref=REPO:TAG`` pushes the same manifest
+to any registry, so build machines share one cache.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from wharfie.build.cache import BuildCache, CacheRecord
 from wharfie.content.store import ContentStore
-from wharfie.errors import InvalidInput, WharfieError
+from wharfie.errors import InvalidInput, NotFound, WharfieError
 from wharfie.oci.digest import Digest
+from wharfie.oci.image import BlobSource, BytesImage
 from wharfie.oci.manifest import Descriptor, Index, Manifest
+from wharfie.oci.reference import parse_reference
 
 CACHE_CONFIG = "application/vnd.wharfie.buildcache.config.v1+json"
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -23,21 +28,75 @@ REF_NAME = "org.opencontainers.image.ref.name"
 
 @dataclass(frozen=True)
 class CacheSpec:
-    type: str
-    path: Path
+    type: str  # local or registry
+    location: str  # a directory, or a registry reference
 
 
 def parse_cache_spec(spec: str, key: str) -> CacheSpec:
-    """``type=local,src=DIR`` (from) or ``type=local,dest=DIR`` (to)."""
+    """``type=local,src=DIR`` / ``type=local,dest=DIR``, or ``type=registry,ref=REPO:TAG``."""
     opts = dict(part.partition("=")[::2] for part in spec.split(",") if part)
     kind = opts.get("type", "local")
-    if kind != "local":
-        raise WharfieError(f"unsupported cache type {kind!r}: wharfie reads and writes "
-                           "type=local")
-    where = opts.get(key)
+    if kind not in ("local", "registry"):
+        raise WharfieError(f"unsupported cache type {kind!r}: use type=local or type=registry")
+    field_name = "ref" if kind == "registry" else key
+    where = opts.get(field_name)
     if not where:
-        raise WharfieError(f"cache spec {spec!r} needs {key}=DIR")
-    return CacheSpec(kind, Path(where))
+        raise WharfieError(f"cache spec {spec!r} needs {field_name}=...")
+    if kind == "registry":
+        parse_reference(where)
+    return CacheSpec(kind, where)
+
+
+def export_to(cache: BuildCache, keys: list[str], spec: CacheSpec, scratch: Path) -> int:
+    """Export to a directory, or through a temporary layout to a registry."""
+    if spec.type == "local":
+        return export_cache(cache, keys, Path(spec.location))
+    from wharfie.transports.base import copy_image
+    from wharfie.transports.registry.client import RegistryOptions
+    from wharfie.transports.registry.destination import RegistryDestination
+
+    ref = parse_reference(spec.location)
+    with tempfile.TemporaryDirectory(dir=scratch, prefix="cache-export-") as tmp:
+        n = export_cache(cache, keys, Path(tmp))
+        layout = ContentStore(tmp)
+        entry = Index.parse((Path(tmp) / "index.json").read_bytes()).manifests[0]
+        image = BytesImage(layout.read(entry.digest), entry.media_type, _LayoutBlobs(layout))
+        registry = RegistryOptions().registry(ref.domain)
+        copy_image(image, RegistryDestination(registry, ref.path), ref)
+    return n
+
+
+def import_from(cache: BuildCache, spec: CacheSpec) -> list[Digest]:
+    """Import from a directory or a registry reference; returns the layers now held."""
+    if spec.type == "local":
+        return import_cache(cache, Path(spec.location))
+    from wharfie.transports.registry.client import RegistryOptions
+    from wharfie.transports.registry.source import RegistryImage, open_remote
+
+    ref = parse_reference(spec.location)
+    try:
+        remote = open_remote(ref, RegistryOptions())
+    except NotFound:
+        return []  # no cache pushed yet: a cold build, as BuildKit does
+    if not isinstance(remote, RegistryImage):
+        raise InvalidInput(f"--cache-from {ref}: not a wharfie build cache")
+    raw, _ = remote.manifest_bytes()
+    manifest = Manifest.parse(raw)
+    if manifest.config.media_type != CACHE_CONFIG:
+        raise InvalidInput(f"--cache-from {ref}: not a wharfie build cache")
+    for layer in manifest.layers:
+        with remote.open_blob(layer) as f:
+            cache.content.ingest(f, layer.digest, layer.size)
+    return _load_records(cache, json.loads(remote.read_blob(manifest.config))["records"],
+                         manifest)
+
+
+class _LayoutBlobs(BlobSource):
+    def __init__(self, layout: ContentStore) -> None:
+        self.layout = layout
+
+    def open_blob(self, desc: Descriptor) -> BinaryIO:
+        return self.layout.open(desc.digest)
 
 
 def export_cache(cache: BuildCache, keys: list[str], dest: Path) -> int:
@@ -77,6 +136,10 @@ def import_cache(cache: BuildCache, src: Path) -> list[Digest]:
     for layer in manifest.layers:
         with layout.open(layer.digest) as f:
             cache.content.ingest(f, layer.digest, layer.size)
+    return _load_records(cache, records, manifest)
+
+
+def _load_records(cache: BuildCache, records: dict, manifest: Manifest) -> list[Digest]:
     for key, r in records.items():
         layer = Descriptor.from_dict(r["layer"]) if r["layer"] else None
         cache.put(key, CacheRecord(r["created"], layer,

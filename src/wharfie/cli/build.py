@@ -48,8 +48,8 @@ def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) ->
 @click.option("-o", "--output", "outputs", multiple=True,
               help="Output destination (type=image|docker|oci|tar|local,dest=PATH).")
 @click.option("--cache-from", "cache_from", multiple=True,
-              help="External cache sources (type=local,src=DIR).")
-@click.option("--cache-to", "cache_to", help="Cache export destination (type=local,dest=DIR).")
+              help="External cache sources (type=local,src=DIR or type=registry,ref=REF).")
+@click.option("--cache-to", "cache_to", help="Cache export destination (type=local,dest=DIR or type=registry,ref=REF).")
 @click.option("--explain-cache", is_flag=True,
               help="Say which input changed for the first step that missed the cache.")
 @click.option("--compression", type=click.Choice(["gzip", "zstd", "none"]), default="gzip",
@@ -108,8 +108,8 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
         no_cache=no_cache, labels=_key_values(labels, "--label"), squash=squash,
         platform=platform, network=network, secrets=[parse_secret(s) for s in secrets],
         epoch=epoch, compression=compression, pull=pull,
-        cache_from=[parse_cache_spec(c, "src").path for c in cache_from],
-        cache_to=parse_cache_spec(cache_to, "dest").path if cache_to else None)
+        cache_from=[parse_cache_spec(c, "src") for c in cache_from],
+        cache_to=parse_cache_spec(cache_to, "dest") if cache_to else None)
     explain = explain_cache or progress == "plain"
     if show and (progress == "tty" or (progress == "auto" and sys.stderr.isatty())):
         renderer = TtyProgress(sys.stderr, explain=explain)
