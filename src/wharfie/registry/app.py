@@ -255,6 +255,7 @@ class RegistryApp:
     def _upload_headers(self, name: str, upload_id: str, size: int) -> dict[str, str]:
         return {"Location": f"/v2/{name}/blobs/uploads/{upload_id}",
                 "Range": f"0-{max(size - 1, 0)}", "Docker-Upload-UUID": upload_id,
+                "Blob-Upload-Session-ID": upload_id,
                 "Content-Length": "0"}
 
     async def _check_quota(self, name: str, extra: int) -> None:
@@ -304,9 +305,7 @@ class RegistryApp:
         crange = request.headers.get("Content-Range")
         if check_range and crange:
             m = re.fullmatch(r"(?:bytes[ =])?(\d+)-(\d+)(?:/\d+|/\*)?", crange.strip())
-            if not m:
-                raise RegistryError("BLOB_UPLOAD_INVALID", "invalid Content-Range", crange)
-            start, end = int(m[1]), int(m[2])
+            start, end = (int(m[1]), int(m[2])) if m else (-1, -1)
             if start != size or end < start:
                 raise RegistryError(
                     "BLOB_UPLOAD_INVALID", "chunk out of order", {"expected_offset": size},
