@@ -275,3 +275,4 @@ def test_cache_through_a_registry(store, ctxdir, tmp_path, docker_registry):
     events = []
     warm, _ = build(other, df, ctxdir, events=events, cache_from=[spec])
     assert [e.kind for e in events].count("cached") == 2 and warm.digest == cold.digest
+

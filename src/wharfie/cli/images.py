@@ -159,6 +159,13 @@ def _inspect(app: App, names: tuple[str, ...], fmt: str | None, *, generic: bool
         except WharfieError as e:
             click.echo(f"wharfie: error: {e.message}", err=True)
             failed = True
+    write_inspect(found, fmt)
+    if failed:
+        sys.exit(1)
+
+
+def write_inspect(found: list[dict], fmt: str | None) -> None:
+    """Docker's inspect output: an indented JSON array, or each object through ``--format``."""
     if fmt == "json":
         out("".join(go_json(x) + "\n" for x in found))
     elif fmt:
@@ -168,8 +175,6 @@ def _inspect(app: App, names: tuple[str, ...], fmt: str | None, *, generic: bool
         out("".join(t.render(x) + "\n" for x in found))
     else:
         out(go_json(found, indent=4) + "\n" if found else "[]\n")
-    if failed:
-        sys.exit(1)
 
 
 @click.command("inspect")
@@ -177,11 +182,21 @@ def _inspect(app: App, names: tuple[str, ...], fmt: str | None, *, generic: bool
 @click.option("-f", "--format", "fmt", help="Format output using a custom template: 'json', "
               "or a Go template")
 @click.option("--type", "type_", help="Only inspect objects of the given type (image)")
+@click.option("--remote", is_flag=True,
+              help="Inspect the image in its registry, without pulling it (like skopeo inspect)")
 @pass_app
-def inspect(app: App, names: tuple[str, ...], fmt: str | None, type_: str | None) -> None:
+def inspect(app: App, names: tuple[str, ...], fmt: str | None, type_: str | None,
+            remote: bool) -> None:
     """Return low-level information on images."""
     if type_ not in (None, "image"):
         raise WharfieError(f'"{type_}" is not a valid value for --type')
+    if remote:
+        from wharfie.cli.remote import remote_inspect_doc
+        from wharfie.transports.registry.client import RegistryOptions
+
+        docs = [remote_inspect_doc(n, RegistryOptions()) for n in names]
+        write_inspect(docs, fmt)
+        return
     _inspect(app, names, fmt, generic=type_ is None)
 
 
