@@ -286,7 +286,7 @@ class RegistryApp:
         upload_id = await self.call(self.store.start_upload, name)
         if "digest" in q:
             d = _parse_digest(q["digest"])
-            return await self._finish(request, principal, name, upload_id, d, 0)
+            return await self._finish(request, principal, name, upload_id, d)
         return web.Response(status=202, headers=self._upload_headers(name, upload_id, 0))
 
     async def upload_get(self, request, principal, name, uuid):
@@ -327,9 +327,10 @@ class RegistryApp:
     async def upload_put(self, request, principal, name, uuid):
         await self.call(self.store.upload_info, name, uuid)
         d = _parse_digest(request.query.get("digest"))
-        return await self._finish(request, principal, name, uuid, d, None)
+        return await self._finish(request, principal, name, uuid, d)
 
-    async def _finish(self, request, principal, name, upload_id, d: Digest, _unused):
+    async def _finish(self, request, principal, name, upload_id, d: Digest):
+        """Append the request body, check the quota, verify and publish the blob."""
         try:
             await self._append(request, name, upload_id, check_range=False)
             total = await self.call(self.store.upload_size, upload_id)
