@@ -8,7 +8,8 @@ binaries and text from /usr, so it compresses like a layer does). For each tree:
 layer writer (diff walk + tar + compress + both sha256) with isal gzip and zstd at their
 defaults, and ``tar -c | gzip`` (level 6) and ``tar -c | zstd -T0`` (level 3, all cores).
 Goals: >= 3x tar+gzip on the big file, >= tar+gzip on the small files. Ratios against
-the last run are kept in bench/.last-layers.json.
+the last run are kept in bench/.last-layers.json. Then applying each tree's layer (gzip
+and zstd) against ``tar -x`` with the same decompressor, the latency between pull and run.
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
+from wharfie.layers.apply import apply_layer
+from wharfie.layers.compression import decompress_stream
 from wharfie.layers.diff import diff_trees
 from wharfie.layers.writer import write_layer
 
@@ -99,6 +104,29 @@ def gnu(path: Path, compressor: str) -> float:
     return time.perf_counter() - start
 
 
+def extraction(path: Path) -> dict[str, float]:
+    """Seconds to apply the tree's layer (pull -> run latency) against GNU tar -x."""
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as t:
+        for compression, tool in (("gzip", "gzip -d"), ("zstd", "zstd -d")):
+            blob = Path(t, f"layer.{compression}")
+            with open(blob, "wb") as f:
+                write_layer(diff_trees(None, path), f, compression=compression)
+            for who in ("wharfie", "tar -x"):
+                dest = Path(t, "x")
+                dest.mkdir()
+                start = time.perf_counter()
+                if who == "wharfie":
+                    with open(blob, "rb") as f:
+                        apply_layer(decompress_stream(f, compression), dest)
+                else:
+                    subprocess.run(["tar", "-I", tool, "-xf", str(blob), "-C", str(dest)],
+                                   check=True)
+                out[f"apply {compression}: {who}"] = time.perf_counter() - start
+                shutil.rmtree(dest)
+    return out
+
+
 def main() -> None:
     cached_corpus: list[bytes] = []
 
@@ -133,6 +161,13 @@ def main() -> None:
         print(f"  wharfie gzip / tar|gzip: {speeds['wharfie gzip (isal 1)'] / speeds['tar | gzip']:.1f}x"
               f"   wharfie zstd / tar|zstd -T0: "
               f"{speeds['wharfie zstd 3'] / speeds['tar | zstd -T0']:.1f}x")
+        for name, secs in extraction(path).items():
+            speed = mb / secs
+            key = f"{label}/{name}"
+            prev = last.get(key)
+            vs = f"{speed / prev:.2f}x vs last" if prev else ""
+            print(f"  {name:<24}{speed:>8.0f} MB/s  {secs:6.2f} s  {vs}")
+            results[key] = round(speed, 1)
     LAST.write_text(json.dumps(results, indent=1))
 
 
