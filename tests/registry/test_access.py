@@ -241,3 +241,21 @@ def test_tls_and_plain_http_only_on_loopback(start_registry, tmp_path):
     assert res.stderr.strip().splitlines() == [
         "wharfie: error: refusing plain HTTP on 0.0.0.0: give --tls-cert/--tls-key, "
         "or --insecure-http to allow it"]
+
+
+def test_basic_auth_mode_with_users_from_the_policy(start_registry, tmp_path):
+    import bcrypt
+
+    hashed = bcrypt.hashpw(b"carol-pw", bcrypt.gensalt(4)).decode()
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({
+        "users": {"carol": hashed},
+        "access": [{"repos": ["c/*"], "users": ["carol"], "actions": ["pull", "push"]}]}))
+    server = start_registry("--basic-auth", "--policy", str(policy))
+    r = Http(server.url)("POST", "/v2/c/app/blobs/uploads/")
+    assert r.status == 401 and r.headers["WWW-Authenticate"] == 'Basic realm="wharfie-registry"'
+    carol = Http(server.url, ("carol", "carol-pw"))
+    digest, raw = carol.push_image("c/app", "t")
+    assert carol("GET", f"/v2/c/app/manifests/{digest}").data == raw
+    assert Http(server.url, ("carol", "wrong"))("GET", "/v2/").status == 401
+    assert Http(server.url)("GET", "/token?scope=repository:c/app:pull").status == 404

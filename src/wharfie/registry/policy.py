@@ -3,6 +3,7 @@ quotas per namespace; retention rules.
 
 Example::
 
+    users: {carol: "$2y$10$..."}          # besides the htpasswd file, bcrypt hashes
     groups: {devs: [alice, bob]}
     access:
       - {repos: ["team/*"], groups: [devs], actions: [pull, push, delete]}
@@ -124,6 +125,7 @@ class Policy:
     immutable: list[tuple[list[str], list[str]]] = field(default_factory=list)
     quotas: dict[str, int] = field(default_factory=dict)
     retention: list[RetentionRule] = field(default_factory=list)
+    users: dict[str, str] = field(default_factory=dict)  # name -> bcrypt hash
     default_open: bool = True  # no access rules at all: every signed-in principal may do all
     _usage_cache: dict[str, tuple[float, int]] = field(default_factory=dict)
 
@@ -166,6 +168,7 @@ class Policy:
                            for x in doc.get("immutable_tags") or []],
                 quotas={ns: parse_size(v) for ns, v in (doc.get("quotas") or {}).items()},
                 retention=retention,
+                users={str(k): str(v) for k, v in (doc.get("users") or {}).items()},
                 default_open=not rules,
             )
         except (KeyError, TypeError, AttributeError) as e:

@@ -73,11 +73,11 @@ def build_app(config: ServerConfig) -> tuple[web.Application, RegistryStore]:
     store = RegistryStore(open_driver(config), upload_ttl=config.upload_ttl)
     policy = load_policy(config)
     robots = Robots(config.robots_file)
-    if config.htpasswd or policy.rules or robots.list():
+    if config.htpasswd or policy.users or policy.rules or robots.list():
         key = (load_token_key(config.token_key or config.data / "auth" / "token.key")
                if config.token_auth else None)
-        access: OpenAccess = Access(policy, Htpasswd(config.htpasswd) if config.htpasswd
-                                    else None, robots, key)
+        access: OpenAccess = Access(policy, Htpasswd(config.htpasswd, policy.users), robots,
+                                    key)
     else:
         access = OpenAccess()
     audit = AuditLog(config.data / "audit.log")

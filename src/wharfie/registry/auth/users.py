@@ -1,4 +1,5 @@
-"""Users from an htpasswd file (bcrypt, as ``htpasswd -B`` writes it)."""
+"""Users from an htpasswd file (bcrypt, as ``htpasswd -B`` writes it) and from the policy
+file's ``users`` (name: bcrypt hash); the file wins when both name a user."""
 
 from __future__ import annotations
 
@@ -12,30 +13,41 @@ import bcrypt
 from wharfie.errors import WharfieError
 
 
+def _bcrypt(name: str, hashed: str, where: str) -> bytes:
+    if not hashed.startswith(("$2y$", "$2b$", "$2a$")):
+        raise WharfieError(f"{where}: user {name!r} is not bcrypt-hashed")
+    return hashed.encode()
+
+
 class Htpasswd:
     """Checks passwords; successful checks are remembered (by a hash of the password) so
     that bcrypt's deliberate slowness is paid once per user, not once per request."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
+    def __init__(self, path: Path | str | None, extra: dict[str, str] | None = None) -> None:
+        self.path = Path(path) if path else None
+        self._extra = {name: _bcrypt(name, h, "policy") for name, h in (extra or {}).items()}
         self._users: dict[str, bytes] = {}
         self._mtime = -1.0
         self._ok: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
+    def _read_file(self) -> dict[str, bytes]:
+        if self.path is None or not self.path.exists():
+            return {}
+        users = {}
+        for line in self.path.read_text().splitlines():
+            if ":" in line and not line.startswith("#"):
+                name, _, hashed = line.strip().partition(":")
+                users[name] = _bcrypt(name, hashed, str(self.path))
+        return users
+
     def _load(self) -> dict[str, bytes]:
         try:
-            mtime = self.path.stat().st_mtime
+            mtime = self.path.stat().st_mtime if self.path else 0.0
         except FileNotFoundError:
-            return {}
+            mtime = 0.0
         if mtime != self._mtime:
-            users = {}
-            for line in self.path.read_text().splitlines():
-                if ":" in line and not line.startswith("#"):
-                    name, _, hashed = line.strip().partition(":")
-                    if not hashed.startswith(("$2y$", "$2b$", "$2a$")):
-                        raise WharfieError(f"{self.path}: user {name!r} is not bcrypt-hashed")
-                    users[name] = hashed.encode()
+            users = {**self._extra, **self._read_file()}
             with self._lock:
                 self._users, self._mtime, self._ok = users, mtime, {}
         return self._users
@@ -59,18 +71,24 @@ class Htpasswd:
         """Add or change a user (rewrites the file atomically)."""
         if not user or ":" in user or "$" in user:
             raise WharfieError(f"invalid user name {user!r}")
-        users = dict(self._load())
+        users = self._file_users()
         users[user] = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).replace(
             b"$2b$", b"$2y$", 1)
         self._write(users)
 
     def remove(self, user: str) -> None:
-        users = dict(self._load())
+        users = self._file_users()
         if users.pop(user, None) is None:
             raise WharfieError(f"no user {user!r} in {self.path}")
         self._write(users)
 
+    def _file_users(self) -> dict[str, bytes]:
+        if self.path is None:
+            raise WharfieError("no htpasswd file to change")
+        return self._read_file()
+
     def _write(self, users: dict[str, bytes]) -> None:
+        assert self.path is not None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         tmp.write_text("".join(f"{u}:{h.decode()}\n" for u, h in sorted(users.items())))
