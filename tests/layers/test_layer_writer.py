@@ -303,3 +303,17 @@ def test_gnu_tar_sparse_files_fifos_and_fractional_mtimes_apply(tmp_path, fmt):
     assert (out / "sparse").read_bytes() == (src / "sparse").read_bytes()
     assert stat.S_ISFIFO(os.lstat(out / "fifo").st_mode)
     assert os.stat(out / "sparse").st_mtime_ns // 10**9 == 1_500_000_000
+
+
+def test_sockets_are_left_out(tmp_path):
+    import socket
+
+    root = tmp_path / "t"
+    root.mkdir()
+    (root / "f").write_bytes(b"f")
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(root / "sock"))
+        buf, res = layer(diff_trees(None, root), "none")
+    with tarfile.open(fileobj=io.BytesIO(buf.getvalue())) as tar:
+        assert tar.getnames() == ["f"]
+    assert res.entries == 1

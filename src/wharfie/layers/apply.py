@@ -129,7 +129,7 @@ class _Resolver:
                 except FileNotFoundError:
                     if not create:
                         return None
-                    self._touch_dir(fd, path)
+                    self.touch_dir(fd, path)
                     os.mkdir(comp, 0o755, dir_fd=fd)
                     self.s.written.add((*path, comp))
                     child = os.open(comp, _DIR_FLAGS, dir_fd=fd)
@@ -155,7 +155,7 @@ class _Resolver:
             for fd, _ in stack:
                 os.close(fd)
 
-    def _touch_dir(self, fd: int, path: tuple[str, ...]) -> None:
+    def touch_dir(self, fd: int, path: tuple[str, ...]) -> None:
         """Remember a directory's mtime before the layer first changes it."""
         if path not in self.s.dir_times:
             st = os.fstat(fd)
@@ -217,7 +217,7 @@ class _Applier:
             existing = os.stat(base, dir_fd=pfd, follow_symlinks=False)
         except FileNotFoundError:
             existing = None
-        self.r._touch_dir(pfd, ppath)
+        self.r.touch_dir(pfd, ppath)
         self.s.written.add(path)
         if m.isdir():
             if existing is None or not stat.S_ISDIR(existing.st_mode):
@@ -325,7 +325,7 @@ class _Applier:
             return  # its directory is not there: nothing to delete
         pfd, ppath = got
         try:
-            self.r._touch_dir(pfd, ppath)
+            self.r.touch_dir(pfd, ppath)
             if self.s.overlay:
                 with contextlib.suppress(FileNotFoundError):
                     _remove(pfd, name)
@@ -345,7 +345,7 @@ class _Applier:
             if self.s.overlay:
                 os.setxattr(pfd, "trusted.overlay.opaque", b"y")
                 return
-            self.r._touch_dir(pfd, ppath)
+            self.r.touch_dir(pfd, ppath)
             for name in os.listdir(pfd):
                 if (*ppath, name) not in self.s.written:
                     _remove(pfd, name)

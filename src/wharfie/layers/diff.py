@@ -129,7 +129,7 @@ class _Collector:
         self.changes: dict[str, str | None] = {}
         self.inodes: dict[tuple[int, int], list[str]] = {}
 
-    def seen(self, rel: str, path: str, st: os.stat_result) -> None:
+    def seen(self, rel: str, st: os.stat_result) -> None:
         if st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
             self.inodes.setdefault((st.st_dev, st.st_ino), []).append(rel)
 
@@ -173,7 +173,7 @@ def diff_trees(lower: Path | str | None, upper: Path | str, *,
             ust = os.lstat(upath)
             lpath = os.path.join(ldir, name) if ldir is not None else None
             lst = _lstat(lpath) if lpath is not None else None
-            out.seen(relpath, upath, ust)
+            out.seen(relpath, ust)
             untouched = untouched_before is not None and ust.st_ctime_ns < untouched_before
             if lst is None or (not untouched and changed(lpath, lst, upath, ust)):  # type: ignore[arg-type]
                 out.add(relpath, upath)
@@ -220,7 +220,7 @@ def diff_overlay(upper: Path | str, lower: Path | str | None = None) -> list[Cha
                 if lower_s is None or (lst is not None and not hidden):
                     out.add(_whiteout(rel, name), None)
                 continue
-            out.seen(relpath, upath, ust)
+            out.seen(relpath, ust)
             if lst is None or changed(lpath, lst, upath, ust):  # type: ignore[arg-type]
                 out.add(relpath, upath)
             if stat.S_ISDIR(ust.st_mode):

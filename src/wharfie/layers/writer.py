@@ -116,9 +116,9 @@ class TarStream:
 
     def add(self, change: Change) -> None:
         """Append one entry (a whiteout when ``change.source`` is None)."""
-        self.entries += 1
         name = os.fsencode(change.path)
         if change.source is None:
+            self.entries += 1
             self._put(tf.header(name, tf.REG))
             return
         src = change.source
@@ -127,6 +127,9 @@ class TarStream:
         except FileNotFoundError:
             raise LayerWriteError(f"{change.path}: vanished while writing the layer") from None
         mode = st.st_mode
+        if stat.S_ISSOCK(mode):
+            return  # tar cannot carry a socket, and Docker leaves them out too
+        self.entries += 1
         common = dict(mode=stat.S_IMODE(mode), uid=st.st_uid, gid=st.st_gid,
                       mtime=self._mtime(st))
         if not stat.S_ISDIR(mode) and st.st_nlink > 1:
@@ -150,8 +153,6 @@ class TarStream:
                                 devminor=os.minor(st.st_rdev), xattrs=xattrs, **common))
         elif stat.S_ISFIFO(mode):
             self._put(tf.header(name, tf.FIFO, xattrs=xattrs, **common))
-        else:  # a socket: tar cannot carry one, and Docker leaves them out too
-            self.entries -= 1
 
     def _copy_file(self, src: str, rel: str, size: int) -> None:
         view = memoryview(self._readbuf)
