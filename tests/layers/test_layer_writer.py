@@ -317,3 +317,26 @@ def test_sockets_are_left_out(tmp_path):
     with tarfile.open(fileobj=io.BytesIO(buf.getvalue())) as tar:
         assert tar.getnames() == ["f"]
     assert res.entries == 1
+
+
+def test_pax_carries_what_ustar_cannot():
+    """Sizes over 8 GiB, big ids, pre-1970 mtimes, non-ASCII and long link targets."""
+    from wharfie.layers import tarformat as tf
+
+    def first_member(raw: bytes) -> tarfile.TarInfo:
+        with tarfile.open(fileobj=io.BytesIO(raw), mode="r|") as tar:
+            member = tar.next()
+        assert member is not None
+        return member
+
+    big = first_member(tf.header(b"big", tf.REG, size=10**11, uid=3_000_000, gid=4_000_000,
+                                 mtime=-5))
+    assert (big.size, big.uid, big.gid, big.mtime) == (10**11, 3_000_000, 4_000_000, -5)
+    target = "t" * 150
+    link = first_member(tf.header("ünï".encode(), tf.SYMLINK, linkname=target.encode()))
+    assert link.name == "ünï" and link.linkname == target and link.issym()
+    small = tf.header(b"small", tf.REG, size=5, uid=1000, mtime=1_700_000_000)
+    assert len(small) == 512  # no PAX header where ustar suffices
+    parsed = tarfile.TarInfo.frombuf(small, "utf-8", "surrogateescape")
+    assert (parsed.name, parsed.size, parsed.uid, parsed.mtime) == ("small", 5, 1000,
+                                                                    1_700_000_000)
