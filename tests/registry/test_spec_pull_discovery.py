@@ -168,3 +168,10 @@ def test_invalid_references_are_client_errors(http):
         assert errors_of(r)[0] in ("MANIFEST_INVALID", "DIGEST_INVALID")
     r = http("GET", "/v2/refs/bad/referrers/notadigest")
     assert r.status == 400 and errors_of(r) == ["DIGEST_INVALID"]
+
+
+def test_manifest_is_also_a_blob_of_its_repository(http):
+    digest, raw = http.push_image("pull/asblob", "t")
+    r = http("GET", f"/v2/pull/asblob/blobs/{digest}")
+    assert r.status == 200 and r.data == raw
+    assert http("GET", f"/v2/pull/other/blobs/{digest}").status == 404

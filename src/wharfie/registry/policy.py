@@ -208,7 +208,7 @@ class Policy:
 
 
 def namespace_usage(store, ns: str) -> int:
-    """Bytes of distinct blobs (layers and configs) linked by the namespace's repositories."""
+    """Bytes of distinct blobs (layers, configs, manifests) linked by the namespace's repositories."""
     seen: dict[str, int] = {}
     for repo in store.all_repositories(ns):
         for d, _ in store.layers(repo):

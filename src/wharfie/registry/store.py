@@ -337,6 +337,7 @@ class RegistryStore:
         if self.driver.stat(key) is None:
             self.driver.write(key, raw)
         self.driver.write(_revision_key(repo, digest), media_type.encode())
+        self.link_blob(repo, digest)  # clients may fetch a manifest through /blobs/ too
         if doc.subject is not None:
             desc = {"mediaType": media_type, "digest": digest, "size": len(raw)}
             artifact = json.loads(raw).get("artifactType") or (
