@@ -86,6 +86,7 @@ def build(root: Path, tree: dict) -> None:
         else:
             os.mkdir(p)
             build(Path(p), node[1])
+            os.setxattr(p, "user.dirnote", name.encode())
             _meta(p, node[2], 0, MTIMES[2])
 
 
@@ -93,7 +94,7 @@ def all_paths(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 
 
-OPS = ["delete", "write", "replace", "chmod", "chown", "xattr", "new_file", "new_dir",
+OPS = ["delete", "write", "replace", "chmod", "chown", "xattr", "rmxattr", "new_file", "new_dir",
        "type_swap", "recreate_dir", "hardlink", "same_size_same_mtime", "touch"]
 
 
@@ -122,6 +123,8 @@ def mutate(root: Path, data, steps: int) -> None:
             os.chown(target, u, u, follow_symlinks=False)
         elif op == "xattr" and (is_file or is_dir):
             os.setxattr(target, "user.changed", data.draw(st.binary(max_size=8)))
+        elif op == "rmxattr" and is_dir and "user.dirnote" in os.listxattr(target):
+            os.removexattr(target, "user.dirnote")
         elif op in ("new_file", "new_dir", "hardlink"):
             parent = target if is_dir else target.parent
             new = parent / data.draw(st.sampled_from(["n1", "n2", "ünew"]))

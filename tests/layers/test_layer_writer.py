@@ -340,3 +340,23 @@ def test_pax_carries_what_ustar_cannot():
     parsed = tarfile.TarInfo.frombuf(small, "utf-8", "surrogateescape")
     assert (parsed.name, parsed.size, parsed.uid, parsed.mtime) == ("small", 5, 1000,
                                                                     1_700_000_000)
+
+
+def test_existing_directory_attributes_are_replaced_and_whiteouts_lead(tmp_path):
+    """Image spec: an existing directory takes the entry's attributes (a removed xattr
+    goes), and whiteouts come before their sibling entries."""
+    lower, upper, target = tmp_path / "lower", tmp_path / "upper", tmp_path / "target"
+    for d in (lower, target):
+        (d / "d").mkdir(parents=True)
+        os.setxattr(d / "d", "user.gone", b"1")
+        (d / "d" / "-old").write_bytes(b"x")
+    subprocess.run(["cp", "-a", str(lower), str(upper)], check=True)
+    os.removexattr(upper / "d", "user.gone")
+    (upper / "d" / "-old").unlink()
+    (upper / "d" / "+new").write_bytes(b"n")
+    changes = diff_trees(lower, upper)
+    assert [c.path for c in changes] == ["d", "d/.wh.-old", "d/+new"]
+    buf, _ = layer(changes, "none")
+    apply_layer(io.BytesIO(buf.getvalue()), target)
+    assert "user.gone" not in os.listxattr(target / "d")
+    assert sorted(os.listdir(target / "d")) == ["+new"]

@@ -226,7 +226,7 @@ class _Applier:
                 os.mkdir(base, 0o700, dir_fd=pfd)
             fd = os.open(base, _DIR_FLAGS, dir_fd=pfd)
             try:
-                self._meta_fd(fd, m)
+                self._meta_fd(fd, m, replace_xattrs=existing is not None)
                 if not self.s.privileged and m.mode & 0o700 != 0o700:
                     self.s.dir_modes[path] = m.mode & 0o7777 & ~(stat.S_ISUID | stat.S_ISGID)
                     os.fchmod(fd, m.mode & 0o7777 & ~(stat.S_ISUID | stat.S_ISGID) | 0o700)
@@ -285,17 +285,32 @@ class _Applier:
         finally:
             os.close(tfd)
 
-    def _meta_fd(self, fd: int, m: tarfile.TarInfo) -> None:
-        """Owner, mode and xattrs of an open file or directory (owner first: chown clears setuid)."""
+    def _meta_fd(self, fd: int, m: tarfile.TarInfo, *, replace_xattrs: bool = False) -> None:
+        """Owner, mode and xattrs of an open file or directory (owner first: chown clears setuid).
+
+        ``replace_xattrs``: an existing directory's attributes are *replaced* by the entry's
+        (image spec, "Changeset over existing files"), so xattrs it lacks go.
+        """
         mode = m.mode & 0o7777
         if self.s.privileged:
             os.fchown(fd, m.uid, m.gid)
         else:
             mode &= ~(stat.S_ISUID | stat.S_ISGID)
-        for key, value in _xattrs(m).items():
-            if self.s.privileged or key.startswith("user."):
-                os.setxattr(fd, key, value)
+        wanted = {k: v for k, v in _xattrs(m).items()
+                  if self.s.privileged or k.startswith("user.")}
+        if replace_xattrs:
+            for key in os.listxattr(fd):
+                if key not in wanted and self._may_drop_xattr(key):
+                    os.removexattr(fd, key)
+        for key, value in wanted.items():
+            os.setxattr(fd, key, value)
         os.fchmod(fd, mode)
+
+    def _may_drop_xattr(self, key: str) -> bool:
+        """Only what a layer could have set: not the host's SELinux label, not overlayfs'."""
+        if key == "security.selinux" or key.startswith(OVERLAY_XATTR_PREFIX):
+            return False
+        return self.s.privileged or key.startswith("user.")
 
     def _meta_path(self, pfd: int, base: str, m: tarfile.TarInfo) -> None:
         """The same for entries that cannot be opened (symlinks, devices, fifos)."""

@@ -45,12 +45,14 @@ class Change:
     source: str | None
 
 
-def sort_key(path: str) -> tuple[bytes, ...]:
-    """Order entries by path components, a directory before its children, opaque first."""
+def sort_key(path: str) -> tuple[tuple[int, bytes], ...]:
+    """Order entries by path components, a directory before its children; among siblings
+    the opaque marker first, then whiteouts (the image spec asks for whiteouts before
+    sibling entries), then the rest by name."""
     parts = path.split("/")
-    if parts[-1] == OPAQUE:
-        parts[-1] = ""
-    return tuple(os.fsencode(p) for p in parts)
+    last = parts[-1]
+    group = 0 if last == OPAQUE else 1 if last.startswith(WHITEOUT_PREFIX) else 2
+    return (*((2, os.fsencode(p)) for p in parts[:-1]), (group, os.fsencode(last)))
 
 
 def read_xattrs(path: str) -> dict[str, bytes]:
