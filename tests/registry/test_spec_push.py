@@ -172,3 +172,21 @@ def test_invalid_repository_names(http):
             assert errors_of(r) == ["NAME_INVALID"], name
     r = http("POST", "/v2/UPPER/blobs/uploads/")
     assert r.status == 400 and errors_of(r) == ["NAME_INVALID"]
+
+
+def test_large_manifest_streamed_without_content_length(http):
+    digest, raw = http.push_image("man/large", None)
+    doc = json.loads(raw)
+    doc["annotations"] = {f"k{i}": "v" * 1000 for i in range(1000)}  # about 1 MiB
+    big = json.dumps(doc).encode()
+    parts = [big[i:i + 65536] for i in range(0, len(big), 65536)]
+    r = http("PUT", "/v2/man/large/manifests/big", body=iter(parts), chunked=True,
+             headers={"Content-Type": OCI_MANIFEST})
+    assert r.status == 201, r.data
+    assert http("GET", "/v2/man/large/manifests/big").data == big
+    doc["annotations"] = {f"k{i}": "v" * 1000 for i in range(5000)}  # over 4 MiB
+    huge = json.dumps(doc).encode()
+    r = http("PUT", "/v2/man/large/manifests/huge", chunked=True,
+             body=iter([huge[i:i + 65536] for i in range(0, len(huge), 65536)]),
+             headers={"Content-Type": OCI_MANIFEST})
+    assert r.status == 413 and errors_of(r) == ["SIZE_INVALID"]

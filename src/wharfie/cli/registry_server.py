@@ -4,6 +4,7 @@ and robots."""
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -61,6 +62,9 @@ def serve_cmd(app: App, addr: str, htpasswd, token_auth, token_key, tls_cert, tl
     """Serve the OCI distribution API."""
     from wharfie.registry.policy import parse_duration
     from wharfie.registry.server import serve
+
+    logging.basicConfig(level=logging.INFO if app.debug else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     host, _, port = addr.rpartition(":")
     if not host or not port.isdigit():

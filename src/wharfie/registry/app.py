@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 from collections.abc import Awaitable, Callable
@@ -27,11 +28,12 @@ from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
 from wharfie.oci.reference import TAG_RE, is_valid_repository_path
 from wharfie.registry.audit import AuditLog
-from wharfie.registry.auth import Access, OpenAccess, Principal
+from wharfie.registry.auth import OpenAccess, Principal
 from wharfie.registry.errors import RegistryError
 from wharfie.registry.policy import Policy
 from wharfie.registry.store import RegistryStore
 
+log = logging.getLogger("wharfie.registry")
 CHUNK = 1 << 20
 MAX_MANIFEST = 4 << 20
 NAME_MAX = 255
@@ -110,7 +112,7 @@ def _paginate(items: list[str], request: web.Request, path: str, key: str,
 class RegistryApp:
     """Handlers for one store; build the aiohttp application with ``web_app()``."""
 
-    def __init__(self, store: RegistryStore, *, access: Access | None = None,
+    def __init__(self, store: RegistryStore, *, access: OpenAccess | None = None,
                  audit: AuditLog | None = None, settings: Settings | None = None) -> None:
         self.store = store
         self.access = access or OpenAccess()
@@ -145,6 +147,12 @@ class RegistryApp:
             code = "NAME_UNKNOWN" if e.status == 404 else "UNSUPPORTED"
             err = RegistryError(code, e.reason, status=e.status)
             resp = web.Response(status=e.status, body=err.body(), content_type="application/json")
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        except Exception as e:  # a bug or a storage failure: log it, answer in the spec's shape
+            log.exception("%s %s failed", request.method, request.path)
+            err = RegistryError("UNKNOWN", "internal server error", type(e).__name__, status=500)
+            resp = web.Response(status=500, body=err.body(), content_type="application/json")
         resp.headers["Docker-Distribution-API-Version"] = "registry/2.0"
         return resp
 
@@ -372,7 +380,12 @@ class RegistryApp:
         if (request.content_length or 0) > limit:
             raise RegistryError("SIZE_INVALID", "manifest too large", {"limit": limit},
                                 status=413)
-        raw = await request.content.read(limit + 1)
+        buf = bytearray()
+        async for chunk in request.content.iter_any():
+            buf += chunk
+            if len(buf) > limit:
+                break
+        raw = bytes(buf)
         if len(raw) > limit:
             raise RegistryError("SIZE_INVALID", "manifest too large", {"limit": limit},
                                 status=413)
