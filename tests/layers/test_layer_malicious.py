@@ -160,3 +160,14 @@ def test_symlink_as_last_component_is_replaced_not_followed(jail):
     apply_layer(io.BytesIO(make_tar(_file("victim", b"new"))), root)
     assert (top / "outside" / "secret").read_text() == "keep me"
     assert (root / "victim").read_bytes() == b"new" and not (root / "victim").is_symlink()
+
+
+def test_opaque_marker_after_its_siblings_keeps_them(tmp_path):
+    """The image spec's own example: the marker hides lower layers only, wherever it sits."""
+    (tmp_path / "a" / "b" / "c").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "c" / "bar").write_bytes(b"lower")
+    (tmp_path / "a" / "old").write_bytes(b"lower")
+    apply_layer(io.BytesIO(make_tar(_dir("a"), _dir("a/b"), _dir("a/b/c"), _file("a/b/c/foo"),
+                                    _file("a/.wh..wh..opq", b""))), tmp_path)
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
+        "a", "a/b", "a/b/c", "a/b/c/foo"]
