@@ -360,12 +360,24 @@ class _Applier:
             if self.s.overlay:
                 os.setxattr(pfd, "trusted.overlay.opaque", b"y")
                 return
-            self.r.touch_dir(pfd, ppath)
-            for name in os.listdir(pfd):
-                if (*ppath, name) not in self.s.written:
-                    _remove(pfd, name)
+            self._keep_only_written(pfd, ppath)
         finally:
             os.close(pfd)
+
+    def _keep_only_written(self, fd: int, path: tuple[str, ...]) -> None:
+        """Delete everything below ``fd`` that lower layers put there, at any depth: what
+        this layer wrote stays, before or after the marker (image spec, opaque whiteout)."""
+        for name in os.listdir(fd):
+            child = (*path, name)
+            if child not in self.s.written:
+                self.r.touch_dir(fd, path)
+                _remove(fd, name)
+            elif stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                cfd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                try:
+                    self._keep_only_written(cfd, child)
+                finally:
+                    os.close(cfd)
 
     def finish(self) -> None:
         """Set directory mtimes (and unprivileged, read-only modes) last: creating their
