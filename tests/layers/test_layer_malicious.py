@@ -171,3 +171,12 @@ def test_opaque_marker_after_its_siblings_keeps_them(tmp_path):
                                     _file("a/.wh..wh..opq", b""))), tmp_path)
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
         "a", "a/b", "a/b/c", "a/b/c/foo"]
+
+
+def test_whiteout_spares_what_the_same_layer_wrote(tmp_path):
+    """Whiteouts apply to lower layers only: ``x`` then ``.wh.x`` in one layer keeps ``x``."""
+    (tmp_path / "y").write_bytes(b"lower")
+    apply_layer(io.BytesIO(make_tar(_file("x", b"mine"), _file(".wh.x", b""),
+                                    _file(".wh.y", b""))), tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["x"]
+    assert (tmp_path / "x").read_bytes() == b"mine"

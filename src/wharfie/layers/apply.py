@@ -19,7 +19,6 @@ keep their old mtime: applying a diff on its parent gives the changed tree back.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import os
@@ -340,14 +339,13 @@ class _Applier:
             return  # its directory is not there: nothing to delete
         pfd, ppath = got
         try:
+            if (*ppath, name) in self.s.written:
+                return  # a whiteout hides lower layers only, never this layer's own entry
             self.r.touch_dir(pfd, ppath)
+            _remove(pfd, name)
             if self.s.overlay:
-                with contextlib.suppress(FileNotFoundError):
-                    _remove(pfd, name)
                 os.mknod(name, stat.S_IFCHR | 0o000, 0, dir_fd=pfd)
                 self.s.written.add((*ppath, name))
-            else:
-                _remove(pfd, name)
         finally:
             os.close(pfd)
 
