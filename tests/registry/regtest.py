@@ -55,8 +55,12 @@ class Http:
         return self.pool.request(method, url, body=body, headers={**self.headers,
                                                                   **(headers or {})}, **kw)
 
-    def push_blob(self, repo: str, data: bytes) -> str:
+    def push_blob(self, repo: str, data: bytes, skip_existing: bool = False) -> str:
+        """Upload ``data`` monolithically; with ``skip_existing`` first ask (HEAD) as docker
+        does, and upload nothing if the repository already has it."""
         d = sha(data)
+        if skip_existing and self("HEAD", f"/v2/{repo}/blobs/{d}").status == 200:
+            return d
         r = self("POST", f"/v2/{repo}/blobs/uploads/?digest={d}", body=data,
                  headers={"Content-Type": "application/octet-stream"})
         assert r.status == 201, r.data
@@ -67,7 +71,8 @@ class Http:
                     headers={"Content-Type": media_type})
 
     def push_image(self, repo: str, tag: str | None, layers: list[bytes] | None = None,
-                   config: bytes | None = None, extra: dict | None = None) -> tuple[str, bytes]:
+                   config: bytes | None = None, extra: dict | None = None,
+                   skip_existing: bool = False) -> tuple[str, bytes]:
         """Push blobs and a manifest; returns (manifest digest, manifest bytes)."""
         layers = layers if layers is not None else [os.urandom(1000)]
         config = config or json.dumps({"architecture": "amd64", "os": "linux",
@@ -75,7 +80,8 @@ class Http:
         doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                "config": {"mediaType": OCI_CONFIG, "digest": self.push_blob(repo, config),
                           "size": len(config)},
-               "layers": [{"mediaType": OCI_LAYER, "digest": self.push_blob(repo, b),
+               "layers": [{"mediaType": OCI_LAYER,
+                           "digest": self.push_blob(repo, b, skip_existing),
                            "size": len(b)} for b in layers]}
         doc.update(extra or {})
         raw = json.dumps(doc).encode()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from regtest import OCI_INDEX, OCI_MANIFEST, Http, sha
 
-from wharfie.registry.gc import collect
+from wharfie.registry.gc import collect, mark, sweep
 from wharfie.registry.storage.filesystem import FilesystemDriver
 from wharfie.registry.store import RegistryStore
 
@@ -102,13 +102,18 @@ def test_gc_without_delete_untagged_keeps_untagged_manifests(start_registry):
 
 
 def test_pushes_racing_gc_never_lose_a_blob(start_registry):
-    """Pushes (some re-using old garbage blobs, so dedup takes the fast path) race repeated
-    collections; every image that was pushed must stay complete."""
+    """Pushes race repeated collections; one layer of each image is old garbage its
+    repository already has (the client skips it after a HEAD). Every image that was pushed
+    must stay complete, and unused garbage must go."""
     server = start_registry()
     http = Http(server.url, maxsize=8)
-    garbage = [os.urandom(20_000) for _ in range(16)]  # the last 4 are never re-used
-    for g in garbage:
+    per, used = 8, 32
+    garbage = [os.urandom(2000) for _ in range(used + 4)]  # the last 4 are never re-used
+    for g in garbage[used:]:
         http.push_blob("race/old", g)
+    for n in range(4):  # old blobs the pushers' repositories already have: HEAD says 200
+        for i in range(per):
+            http.push_blob(f"race/p{n}", garbage[n * per + i])
     age(server.data / "storage")
     store = RegistryStore(FilesystemDriver(server.data / "storage"))
     pushed: list[tuple[str, str, bytes]] = []
@@ -117,10 +122,11 @@ def test_pushes_racing_gc_never_lose_a_blob(start_registry):
 
     def pusher(n: int) -> None:
         try:
-            for i in range(6):
-                layers = [garbage[(n * 6 + i) % 12], os.urandom(5000)]
+            for i in range(per):
+                layers = [garbage[n * per + i], os.urandom(500)]
                 repo = f"race/p{n}"
-                pushed.append((repo, *http.push_image(repo, f"t{i}", layers)))
+                pushed.append((repo, *http.push_image(repo, f"t{i}", layers,
+                                                      skip_existing=True)))
         except BaseException as e:  # reported below
             errors.append(e)
 
@@ -139,12 +145,31 @@ def test_pushes_racing_gc_never_lose_a_blob(start_registry):
     gcs.join()
     assert not errors, errors
     collect(store, delete_untagged=True)
-    assert len(pushed) == 24
+    assert len(pushed) == used
     for repo, digest, raw in pushed:
         assert http("GET", f"/v2/{repo}/manifests/{digest}").data == raw
         doc = json.loads(raw)
         for d in [doc["config"]["digest"]] + [x["digest"] for x in doc["layers"]]:
             assert blob_ok(http, repo, d), (repo, d)
     # Old garbage nobody re-used is gone: the collector did run for real.
-    for g in garbage[12:]:
+    for g in garbage[used:]:
         assert not (server.data / "storage" / "blobs" / "sha256" / sha(g)[7:]).exists()
+
+
+def test_a_push_between_mark_and_sweep_keeps_its_old_blobs(start_registry):
+    """The race that grace alone cannot cover: an old, unreferenced blob the client finds
+    (HEAD 200, so it uploads nothing) after the mark, then references in a manifest before
+    the sweep. The server's touch on HEAD must save it."""
+    server = start_registry()
+    http = Http(server.url)
+    old = os.urandom(3000)
+    http.push_blob("between/app", old)
+    age(server.data / "storage")
+    store = RegistryStore(FilesystemDriver(server.data / "storage"))
+    marks = mark(store)
+    assert sha(old) not in marks.live
+    digest, raw = http.push_image("between/app", "v1", [old], skip_existing=True)
+    report = sweep(store, marks)
+    assert sha(old) not in {d for d, _ in report.blobs}
+    assert blob_ok(http, "between/app", sha(old))
+    assert http("GET", f"/v2/between/app/manifests/{digest}").data == raw

@@ -79,13 +79,23 @@ def live_manifests(store: RegistryStore, repo: str, roots: Iterable[Digest],
     return live
 
 
-def collect(store: RegistryStore, *, dry_run: bool = False, delete_untagged: bool = False,
-            grace: float = DEFAULT_GRACE, now: float | None = None) -> GcReport:
-    """Collect garbage once; returns what was (or, with ``dry_run``, would be) deleted."""
+@dataclass
+class Marks:
+    """What the mark phase found: the blobs still reachable, and the report so far."""
+
+    report: GcReport
+    live: set[Digest]
+    grace: float
+    now: float
+
+
+def mark(store: RegistryStore, *, dry_run: bool = False, delete_untagged: bool = False,
+         grace: float = DEFAULT_GRACE, now: float | None = None) -> Marks:
+    """Find every live blob; delete (unless ``dry_run``) manifests no tag reaches when asked."""
     grace = max(grace, 2 * TOUCH_AFTER)
     now = now or time.time()
     report = GcReport(dry_run)
-    marked: set[str] = set()
+    live: set[Digest] = set()
     for repo in store.all_repositories():
         revisions = dict(store.revisions(repo))
         roots = {d for t in store.tags(repo) if (d := store.tag_digest(repo, t))}
@@ -93,34 +103,48 @@ def collect(store: RegistryStore, *, dry_run: bool = False, delete_untagged: boo
             roots |= {d for d, mtime in revisions.items() if now - mtime < grace}
         else:
             roots |= set(revisions)
-        live = live_manifests(store, repo, roots, set(revisions))
-        for d in sorted(set(revisions) - live):
+        reachable = live_manifests(store, repo, roots, set(revisions))
+        for d in sorted(set(revisions) - reachable):
             report.manifests.append((repo, d))
             if not dry_run:
                 store.delete_manifest(repo, d)
-        for d in live:
-            marked.add(d)
+        for d in reachable:
+            live.add(d)
             raw = store.manifest_bytes(d)
             if raw:
-                marked.update(_children(raw)[1])
-        marked.update(d for d, mtime in store.layers(repo) if now - mtime < grace)
+                live.update(_children(raw)[1])
+        live.update(d for d, mtime in store.layers(repo) if now - mtime < grace)
+    return Marks(report, live, grace, now)
+
+
+def sweep(store: RegistryStore, marks: Marks) -> GcReport:
+    """Delete blobs neither marked nor used within the grace period. Each is re-checked
+    just before deletion: servers touch a blob when a client finds it after the mark."""
+    report, grace, now = marks.report, marks.grace, marks.now
     for key, st in list(store.driver.walk("blobs")):
         alg, hexpart = key.split("/")[1:3]
         d = Digest(f"{alg}:{hexpart}")
-        if d in marked or now - st.mtime < grace:
+        if d in marks.live or now - st.mtime < grace:
             report.kept_blobs += 1
             continue
         fresh = store.driver.stat(blob_key(d))
         if fresh is None or time.time() - fresh.mtime < grace:
             continue
         report.blobs.append((d, st.size))
-        if not dry_run:
+        if not report.dry_run:
             store.driver.delete(blob_key(d))
             store.forget_cached(d)
-    if not dry_run and report.blobs:
+    if not report.dry_run and report.blobs:
         gone = {d for d, _ in report.blobs}
         for repo in store.all_repositories():
             for d, mtime in list(store.layers(repo)):
                 if d in gone and now - mtime >= grace:
                     store.unlink_blob(repo, d)
     return report
+
+
+def collect(store: RegistryStore, *, dry_run: bool = False, delete_untagged: bool = False,
+            grace: float = DEFAULT_GRACE, now: float | None = None) -> GcReport:
+    """Collect garbage once; returns what was (or, with ``dry_run``, would be) deleted."""
+    return sweep(store, mark(store, dry_run=dry_run, delete_untagged=delete_untagged,
+                             grace=grace, now=now))
