@@ -224,7 +224,10 @@ class Snapshotter(ABC):
         if parent is not None and not self.has(parent):
             raise NotFound(f"parent snapshot {parent} not found")
         path = self._active(key, exists=False)
-        path.mkdir()
+        try:
+            path.mkdir()
+        except FileExistsError:  # another process took the key just now
+            raise Conflict(f"snapshot key {key!r} is already in use") from None
         (path / "parent").write_text(parent or "")
         try:
             return self._prepare(path, Digest(parent) if parent else None)
