@@ -11,7 +11,9 @@ chain of ~200 layers fits the kernel's one-page option limit.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -186,7 +188,6 @@ def _remove_workdir(work: Path) -> None:
     if inner.exists():
         os.chmod(inner, 0o700)
     if work.exists():
-        import shutil
         shutil.rmtree(work)
 
 
@@ -200,7 +201,6 @@ def overlay_works(home: Path) -> bool:
                 return False
     except OSError:
         return False
-    import tempfile
     home.mkdir(parents=True, exist_ok=True)
     probe = Path(tempfile.mkdtemp(prefix="probe-", dir=home))
     try:
@@ -221,5 +221,4 @@ def overlay_works(home: Path) -> bool:
             unmount(probe / "merged")
     finally:
         _remove_workdir(probe / "work")
-        import shutil
         shutil.rmtree(probe)
