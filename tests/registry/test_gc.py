@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from regtest import OCI_INDEX, OCI_MANIFEST, Http, sha
 
 from wharfie.registry.gc import collect, mark, sweep
@@ -156,18 +157,24 @@ def test_pushes_racing_gc_never_lose_a_blob(start_registry):
         assert not (server.data / "storage" / "blobs" / "sha256" / sha(g)[7:]).exists()
 
 
-def test_a_push_between_mark_and_sweep_keeps_its_old_blobs(start_registry):
-    """The race that grace alone cannot cover: an old, unreferenced blob the client finds
-    (HEAD 200, so it uploads nothing) after the mark, then references in a manifest before
-    the sweep. The server's touch on HEAD must save it."""
+@pytest.mark.parametrize("how", ["head", "mount", "upload"])
+def test_a_push_between_mark_and_sweep_keeps_its_old_blobs(start_registry, how):
+    """The race grace alone cannot cover: after the mark, a client finds an old
+    unreferenced blob (HEAD 200, so it uploads nothing), mounts it from another repository,
+    or uploads it again; then references it in a manifest before the sweep."""
     server = start_registry()
     http = Http(server.url)
     old = os.urandom(3000)
-    http.push_blob("between/app", old)
+    http.push_blob("between/src" if how == "mount" else "between/app", old)
     age(server.data / "storage")
     store = RegistryStore(FilesystemDriver(server.data / "storage"))
     marks = mark(store)
     assert sha(old) not in marks.live
+    if how == "mount":
+        r = http("POST", f"/v2/between/app/blobs/uploads/?mount={sha(old)}&from=between/src")
+        assert r.status == 201
+    elif how == "upload":
+        http.push_blob("between/app", old)
     digest, raw = http.push_image("between/app", "v1", [old], skip_existing=True)
     report = sweep(store, marks)
     assert sha(old) not in {d for d, _ in report.blobs}

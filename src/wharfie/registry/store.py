@@ -148,7 +148,10 @@ class RegistryStore:
         return st.size
 
     def link_blob(self, repo: str, digest: str) -> None:
+        """Make a blob visible in ``repo``; touching it restarts its GC grace (a mount or a
+        re-upload of an old blob will be referenced soon)."""
         self.driver.write(_layer_key(repo, digest), b"")
+        self.driver.touch(blob_key(digest))
 
     def unlink_blob(self, repo: str, digest: str) -> bool:
         return self.driver.delete(_layer_key(repo, digest))
