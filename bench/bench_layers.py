@@ -9,7 +9,9 @@ layer writer (diff walk + tar + compress + both sha256) with isal gzip and zstd 
 defaults, and ``tar -c | gzip`` (level 6) and ``tar -c | zstd -T0`` (level 3, all cores).
 Goals: >= 3x tar+gzip on the big file, >= tar+gzip on the small files. Ratios against
 the last run are kept in bench/.last-layers.json. Then applying each tree's layer (gzip
-and zstd) against ``tar -x`` with the same decompressor, the latency between pull and run.
+and zstd) against ``tar -x`` with the same decompressor, the latency between pull and run;
+and, for both snapshotters, unpacking a Debian minbase rootfs, preparing a container on it
+and committing a one-file change (overlay diffs the upperdir, copy compares trees).
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from wharfie.layers.apply import apply_layer
 from wharfie.layers.compression import decompress_stream
 from wharfie.layers.diff import diff_trees
 from wharfie.layers.writer import write_layer
+from wharfie.snapshots import for_root
 
 CACHE = Path(os.environ.get("WHARFIE_TEST_CACHE", "/var/cache/wharfie-tests"))
 LAST = Path(__file__).with_name(".last-layers.json")
+MINBASE = CACHE / "bench-minbase-rootfs"  # made by bench_compress.py
 SMALL_FILES = 20_000
 BIG = 1 << 30
 
@@ -168,7 +172,39 @@ def main() -> None:
             vs = f"{speed / prev:.2f}x vs last" if prev else ""
             print(f"  {name:<24}{speed:>8.0f} MB/s  {secs:6.2f} s  {vs}")
             results[key] = round(speed, 1)
+    rootfs = MINBASE if MINBASE.is_dir() else trees["20k small files"]
+    print(f"\nsnapshots of {rootfs.name} (seconds; vs last is a speed ratio)")
+    for driver in ("overlay", "copy"):
+        for step, secs in snapshot_steps(rootfs, driver).items():
+            key = f"snapshot {driver}/{step}"
+            prev = last.get(key)
+            vs = f"{prev / secs:.2f}x vs last" if prev else ""
+            print(f"  {driver:<8} {step:<28}{secs:7.2f} s  {vs}")
+            results[key] = round(secs, 3)
     LAST.write_text(json.dumps(results, indent=1))
+
+
+def snapshot_steps(tree: Path, driver: str) -> dict[str, float]:
+    """Unpack a root filesystem layer, prepare a container on it, change one file, commit."""
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as t:
+        blob = Path(t, "layer.tar")
+        with open(blob, "wb") as f:
+            diff_id = write_layer(diff_trees(None, tree), f, compression="none").diff_id
+        snap = for_root(Path(t, "root"), driver)
+        start = time.perf_counter()
+        chain = snap.add_layer(None, diff_id, lambda: open(blob, "rb"))  # noqa: SIM115 - closed by add_layer
+        out["unpack layer"] = time.perf_counter() - start
+        start = time.perf_counter()
+        rootfs = snap.prepare("bench", chain)
+        out["prepare"] = time.perf_counter() - start
+        (rootfs / "bench-change").write_bytes(b"x" * 4096)
+        start = time.perf_counter()
+        snap.commit("bench", Null())
+        out["commit one new file (gzip)"] = time.perf_counter() - start
+        for c in snap.chains():
+            snap.release(c)
+    return out
 
 
 if __name__ == "__main__":
