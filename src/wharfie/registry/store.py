@@ -121,11 +121,13 @@ class RegistryStore:
     whether to call it in a thread (``driver.blocking``)."""
 
     def __init__(self, driver: Driver, *, upload_ttl: float = UPLOAD_TTL,
-                 manifest_cache: int = 4096) -> None:
+                 manifest_cache_bytes: int = 64 << 20) -> None:
         self.driver = driver
         self.upload_ttl = upload_ttl
+        # Manifests by digest (immutable, so never stale), least recently used out first.
         self._cache: OrderedDict[str, bytes] = OrderedDict()
-        self._cache_max = manifest_cache
+        self._cache_bytes = 0
+        self._cache_max = manifest_cache_bytes
         self._cache_lock = threading.Lock()
         # upload id -> (hash, bytes hashed): saves re-reading data at commit when every
         # chunk of the session went through this process.
@@ -283,11 +285,13 @@ class RegistryStore:
                 self._cache.move_to_end(digest)
                 return raw
         raw = self.driver.read(blob_key(digest))
-        if raw is not None:
+        if raw is not None and len(raw) <= self._cache_max // 16:
             with self._cache_lock:
-                self._cache[digest] = raw
-                if len(self._cache) > self._cache_max:
-                    self._cache.popitem(last=False)
+                if digest not in self._cache:
+                    self._cache[digest] = raw
+                    self._cache_bytes += len(raw)
+                while self._cache_bytes > self._cache_max:
+                    self._cache_bytes -= len(self._cache.popitem(last=False)[1])
         return raw
 
     def resolve(self, repo: str, reference: str) -> Digest | None:
@@ -428,4 +432,6 @@ class RegistryStore:
 
     def forget_cached(self, digest: str) -> None:
         with self._cache_lock:
-            self._cache.pop(digest, None)
+            raw = self._cache.pop(digest, None)
+            if raw is not None:
+                self._cache_bytes -= len(raw)
