@@ -40,6 +40,9 @@ class CopyOptions:
     excludes: list[str] = field(default_factory=list)
     ignore: PatternMatcher | None = None  # .dockerignore, for context sources only
     extract_archives: bool = False  # ADD
+    # directories made or checked by this copy (path in the image -> host path): a tree of
+    # 20k files would otherwise resolve its parents component by component 20k times
+    dirs_done: dict[str, Path] = field(default_factory=dict, repr=False)
 
 
 def _component_regex(component: str) -> re.Pattern[str]:
@@ -138,6 +141,9 @@ def copy_sources(src_root: Path, sources: list[str], rootfs: Path, dest: str, wo
 
 def _ensure_dir(rootfs: Path, path: str, opts: CopyOptions, own_leaf: bool) -> Path:
     """Create ``path`` in ``rootfs`` (0755, root-owned parents) and return its host path."""
+    done = opts.dirs_done.get(path)
+    if done is not None:
+        return done
     parts = [p for p in path.split("/") if p]
     cur = "/"
     for i, part in enumerate(parts):
@@ -150,7 +156,8 @@ def _ensure_dir(rootfs: Path, path: str, opts: CopyOptions, own_leaf: bool) -> P
                 os.lchown(host, *opts.chown)
         elif not host.is_dir():
             raise CopyError(f"cannot copy to {path}: {cur} is not a directory")
-    return secure_join(rootfs, path)
+    host = opts.dirs_done[path] = secure_join(rootfs, path)
+    return host
 
 
 def _copy_tree(src_dir: Path, rootfs: Path, dest: str, rel: str, opts: CopyOptions,
