@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import boto3
 import pytest
@@ -100,3 +101,26 @@ def test_gc_walks_the_bucket(two_servers, moto_endpoint):
     assert last.startswith("would delete 0 manifests, 0 blobs")
     kept = int(last.split("kept ")[1].split()[0])
     assert kept >= 3
+
+
+def test_touch_of_objects_too_big_to_copy(moto_endpoint, tmp_path, monkeypatch):
+    """Past CopyObject's limit (lowered here to 1 KiB) a touch writes a marker, which stat
+    reports and delete removes."""
+    for k, v in S3_ENV.items():
+        monkeypatch.setenv(k, v)
+    from wharfie.registry.storage.s3 import TOUCHED, S3Driver
+
+    driver = S3Driver("touch-test", endpoint_url=moto_endpoint, spool=tmp_path)
+    driver.copy_limit = 1024
+    driver.write("blobs/big", os.urandom(4096))
+    driver.write("blobs/small", b"x")
+    before = driver.stat("blobs/big").mtime
+    time.sleep(1.1)  # S3 times have whole seconds
+    driver.touch("blobs/big")
+    driver.touch("blobs/small")
+    assert driver.stat("blobs/big").mtime > before
+    assert driver.stat("blobs/small").mtime > before
+    assert driver.read(TOUCHED + "blobs/big") == b""
+    assert driver.read("blobs/small") == b"x"
+    assert driver.delete("blobs/big")
+    assert driver.stat("blobs/big") is None and driver.read(TOUCHED + "blobs/big") is None

@@ -13,6 +13,8 @@ from typing import BinaryIO
 from wharfie.errors import WharfieError
 from wharfie.registry.storage import Driver, Stat
 
+TOUCHED = "_touched/"  # markers that stand for the mtime of objects too big to copy
+
 
 class _Counting:
     def __init__(self, inner: BinaryIO) -> None:
@@ -26,6 +28,7 @@ class _Counting:
 
 class S3Driver(Driver):
     blocking = True
+    copy_limit = 5 << 30  # the largest object one CopyObject may copy
 
     def __init__(self, bucket: str, *, endpoint_url: str | None = None, prefix: str = "",
                  spool: Path, region: str | None = None) -> None:
@@ -83,7 +86,7 @@ class S3Driver(Driver):
         self.s3.upload_fileobj(counting, self.bucket, self._k(key))
         return counting.size
 
-    def stat(self, key: str) -> Stat | None:
+    def _head(self, key: str) -> Stat | None:
         try:
             head = self.s3.head_object(Bucket=self.bucket, Key=self._k(key))
         except self._ClientError as e:
@@ -92,7 +95,23 @@ class S3Driver(Driver):
             raise
         return Stat(head["ContentLength"], head["LastModified"].timestamp())
 
+    def stat(self, key: str) -> Stat | None:
+        st = self._head(key)
+        if st is not None and st.size > self.copy_limit:
+            marker = self._head(TOUCHED + key)
+            if marker is not None and marker.mtime > st.mtime:
+                return Stat(st.size, marker.mtime)
+        return st
+
     def touch(self, key: str) -> None:
+        """S3 cannot change a modification time: copy the object onto itself, or, past the
+        single-copy limit, write a marker object whose time ``stat`` reports instead."""
+        st = self._head(key)
+        if st is None:
+            return
+        if st.size > self.copy_limit:
+            self.s3.put_object(Bucket=self.bucket, Key=self._k(TOUCHED + key), Body=b"")
+            return
         try:
             self.s3.copy_object(Bucket=self.bucket, Key=self._k(key),
                                 CopySource={"Bucket": self.bucket, "Key": self._k(key)},
@@ -115,9 +134,12 @@ class S3Driver(Driver):
             raise
 
     def delete(self, key: str) -> bool:
-        if self.stat(key) is None:
+        st = self._head(key)
+        if st is None:
             return False
         self.s3.delete_object(Bucket=self.bucket, Key=self._k(key))
+        if st.size > self.copy_limit:
+            self.s3.delete_object(Bucket=self.bucket, Key=self._k(TOUCHED + key))
         return True
 
     def list(self, prefix: str) -> list[str]:
