@@ -76,9 +76,16 @@ class HashCache:
     def flush(self) -> None:
         with self._lock:
             if self._db is not None and self._pending:
-                with self._db:
+                # One transaction: in autocommit mode ``with db`` does not BEGIN, and each
+                # row would commit on its own (20k rows: 0.5 s instead of 0.04 s)
+                self._db.execute("BEGIN")
+                try:
                     self._db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?)",
                                          self._pending)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
                 self._pending.clear()
 
 
