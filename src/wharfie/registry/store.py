@@ -17,8 +17,10 @@ link, so access control per repository holds for blobs too.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import secrets
 import threading
 import time
@@ -274,6 +276,11 @@ class RegistryStore:
             if now - started > self.upload_ttl:
                 self.cancel_upload(upload_id)
                 removed += 1
+        # Spool files a crashed server process left behind (live ones are written to).
+        for entry in os.scandir(self.driver.spool_dir()):
+            with contextlib.suppress(FileNotFoundError):
+                if entry.is_file() and now - entry.stat().st_mtime > self.upload_ttl:
+                    os.unlink(entry.path)
         return removed
 
     # ---- manifests ----
