@@ -276,3 +276,25 @@ def test_cache_through_a_registry(store, ctxdir, tmp_path, docker_registry):
     warm, _ = build(other, df, ctxdir, events=events, cache_from=[spec])
     assert [e.kind for e in events].count("cached") == 2 and warm.digest == cold.digest
 
+
+
+def test_copy_from_an_image_and_run_mount_from_a_stage(store):
+    df = """FROM busybox:local AS tools
+RUN echo tool > /tool.txt
+FROM scratch
+COPY --from=busybox:local /etc/passwd /passwd
+COPY --from=tools /tool.txt /tool.txt
+"""
+    image, _ = build(store, df)
+    files = files_of(image)
+    assert files["passwd"][0].startswith(b"root:x:0:0")
+    assert files["tool.txt"][0] == b"tool\n"
+    df2 = """FROM busybox:local AS tools
+RUN echo mounted > /m.txt
+FROM busybox:local
+RUN --mount=type=bind,from=tools,source=/m.txt,target=/mnt/m.txt cat /mnt/m.txt > /seen
+"""
+    image2, _ = build(store, df2)
+    files2 = files_of(image2)
+    assert files2["seen"][0] == b"mounted\n"
+    assert not any(n.startswith("mnt/m.txt") for n in files2)
