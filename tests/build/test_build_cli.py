@@ -125,3 +125,20 @@ def test_context_as_a_tar_on_stdin(based, tmp_path):
     based("build", "-t", "tarctx:1", "-o", f"type=local,dest={tmp_path / 'out'}", "-",
           input=buf.getvalue())
     assert (tmp_path / "out" / "data.txt").read_text() == "from the tar\n"
+
+
+def test_tty_progress_shows_steps_and_cached(based, tmp_path, root):
+    import os
+    import shlex
+    import sys
+
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN echo on a tty > /t\n")
+    cmd = shlex.join([sys.executable, "-m", "wharfie", "build", "-t", "tty:1", str(ctx)])
+    env = {**os.environ, "WHARFIE_ROOT": str(root), "COLUMNS": "120"}
+    for expected in (b"RUN echo on a tty", b"CACHED"):
+        res = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True,
+                             env=env, timeout=120)
+        assert res.returncode == 0, res.stdout[-2000:]
+        assert b"[+] Building" in res.stdout and expected in res.stdout
