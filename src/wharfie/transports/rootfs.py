@@ -166,27 +166,26 @@ def apply_changes(config: dict, changes: Sequence[str]) -> dict:
     return config
 
 
+def _json_list(rest: str) -> list[str] | None:
+    """``rest`` as a JSON array of strings, or None if it is not one."""
+    if not rest.startswith("["):
+        return None
+    try:
+        value = json.loads(rest)
+    except ValueError:
+        return None
+    return value if isinstance(value, list) and all(isinstance(x, str) for x in value) else None
+
+
 def _json_or_shell(rest: str, word: str) -> list[str]:
     """JSON array form as is; shell form wrapped in ``/bin/sh -c`` as Docker does."""
-    if rest.startswith("["):
-        try:
-            value = json.loads(rest)
-        except ValueError:
-            value = None
-        if isinstance(value, list) and all(isinstance(x, str) for x in value):
-            return value
-    return ["/bin/sh", "-c", rest]
+    value = _json_list(rest)
+    return value if value is not None else ["/bin/sh", "-c", rest]
 
 
 def _json_or_words(rest: str) -> list[str]:
-    if rest.startswith("["):
-        try:
-            value = json.loads(rest)
-        except ValueError:
-            value = None
-        if isinstance(value, list) and all(isinstance(x, str) for x in value):
-            return value
-    return rest.split()
+    value = _json_list(rest)
+    return value if value is not None else rest.split()
 
 
 def _pairs(rest: str, word: str, *, legacy: bool) -> list[tuple[str, str]]:
