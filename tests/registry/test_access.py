@@ -259,3 +259,21 @@ def test_basic_auth_mode_with_users_from_the_policy(start_registry, tmp_path):
     assert carol("GET", f"/v2/c/app/manifests/{digest}").data == raw
     assert Http(server.url, ("carol", "wrong"))("GET", "/v2/").status == 401
     assert Http(server.url)("GET", "/token?scope=repository:c/app:pull").status == 404
+
+
+def test_user_and_robot_listings(secured, start_registry, tmp_path):
+    res = wharfie("registry", "user", "list", str(secured.root / "htpasswd"), root=secured.root)
+    assert res.stdout.split() == ["alice", "reader"]
+    res = wharfie("registry", "robot", "create", "deployer", "--repo", "team/*", "--action",
+                  "pull", "--expires", "1h", "--data", str(tmp_path / "d"), root=tmp_path)
+    assert res.stdout.startswith("wrt_")
+    listed = json.loads(wharfie("registry", "robot", "list", "--data", str(tmp_path / "d"),
+                                root=tmp_path).stdout)
+    assert listed["deployer"]["repos"] == ["team/*"] and listed["deployer"]["expires"]
+    assert "sha256" not in listed["deployer"]
+    res = wharfie("registry", "robot", "create", "x", "--repo", "a", "--expires", "soon",
+                  "--data", str(tmp_path / "d"), root=tmp_path)
+    assert res.returncode == 1 and res.stderr.startswith("wharfie: error: invalid duration")
+    small = start_registry("--max-manifest-size", "2KiB")
+    r = Http(small.url).push_manifest("size/app", "t", b"{" + b" " * 3000 + b"}")
+    assert r.status == 413 and errors_of(r) == ["SIZE_INVALID"]

@@ -53,14 +53,17 @@ def registry() -> None:
 @click.option("--insecure-http", is_flag=True, help="Allow plain HTTP on a non-loopback address.")
 @click.option("--upload-ttl", default=24 * 3600.0, show_default=True,
               help="Seconds before an unfinished upload expires.")
+@click.option("--max-manifest-size", default="4MiB", show_default=True,
+              help="Refuse bigger manifests (413).")
 @click.option("--maintenance-every", default="0s", show_default=True,
               help="Run retention and gc on this schedule, e.g. 6h (0s: never).")
 @_storage_options
 @pass_app
 def serve_cmd(app: App, addr: str, htpasswd, token_auth, token_key, tls_cert, tls_key,
-              insecure_http, upload_ttl, maintenance_every, **storage) -> None:
+              insecure_http, upload_ttl, max_manifest_size, maintenance_every,
+              **storage) -> None:
     """Serve the OCI distribution API."""
-    from wharfie.registry.policy import parse_duration
+    from wharfie.registry.policy import parse_duration, parse_size
     from wharfie.registry.server import serve
 
     logging.basicConfig(level=logging.INFO if app.debug else logging.WARNING,
@@ -72,6 +75,7 @@ def serve_cmd(app: App, addr: str, htpasswd, token_auth, token_key, tls_cert, tl
     serve(_config(app, host=host.strip("[]"), port=int(port), htpasswd=htpasswd,
                   token_auth=token_auth, token_key=token_key, tls_cert=tls_cert,
                   tls_key=tls_key, allow_plain_http=insecure_http, upload_ttl=upload_ttl,
+                  max_manifest=parse_size(max_manifest_size),
                   maintenance_interval=parse_duration(maintenance_every), **storage))
 
 
