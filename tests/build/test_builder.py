@@ -9,6 +9,7 @@ import pytest
 from wharfie.build.builder import Builder, BuildError, BuildRequest
 from wharfie.build.cache_io import CacheSpec
 from wharfie.build.context import BuildContext
+from wharfie.build.copy import CopyError
 from wharfie.build.dockerignore import PatternMatcher
 from wharfie.build.mounts import Secret
 from wharfie.errors import NotFound, WharfieError
@@ -298,3 +299,10 @@ RUN --mount=type=bind,from=tools,source=/m.txt,target=/mnt/m.txt cat /mnt/m.txt 
     files2 = files_of(image2)
     assert files2["seen"][0] == b"mounted\n"
     assert not any(n.startswith("mnt/m.txt") for n in files2)
+
+
+def test_platform_mismatch_and_unknown_chown_user(store, ctxdir):
+    with pytest.raises(BuildError, match="local image is for linux/amd64"):
+        build(store, "FROM busybox:local\nRUN true\n", platform="linux/s390x")
+    with pytest.raises(CopyError, match="--chown=nobody-here"):
+        build(store, "FROM busybox:local\nCOPY --chown=nobody-here app.txt /\n", ctxdir)

@@ -44,3 +44,14 @@ def test_rejects_invalid_names_with_reason(text, reason):
 def test_digest_reference_has_no_default_tag():
     ref = parse_reference(f"nginx@{D}")
     assert ref.tag is None and ref.identifier == D
+
+
+def test_platforms_parse_and_unknown_ones_are_refused():
+    from wharfie.errors import WharfieError
+    from wharfie.oci.platform import parse_platform
+
+    assert str(parse_platform("linux/arm64")) == "linux/arm64/v8"
+    assert str(parse_platform("LINUX/AMD64")) == "linux/amd64"
+    for bad in ("garbage", "linux/garbage", "nowhere/amd64", "linux//v7", "a/b/c/d"):
+        with pytest.raises(WharfieError, match="invalid platform"):
+            parse_platform(bad)

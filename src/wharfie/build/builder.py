@@ -249,8 +249,16 @@ class Builder:
                 if not self.req.pull:
                     with contextlib.suppress(NotFound):
                         found = self.store.resolve(name)
+                if found is not None and not self._platform_ok(found):
+                    have = found.config.platform
+                    raise BuildError(f"{name}: the local image is for {have}, not "
+                                     f"{self.platform} (pull that platform first)")
                 self.external[name] = found or self._pull(name)
             return self.external[name]
+
+    def _platform_ok(self, image: StoredImage) -> bool:
+        have = image.config.platform
+        return not have.os or self.platform.matches(have)
 
     def _pull(self, name: str) -> StoredImage:
         from wharfie.oci.image import ImageIndex
@@ -435,7 +443,11 @@ class Builder:
             def execute(rootfs: Path, step_no: int) -> None:
                 owner = None
                 if i.chown:
-                    u = resolve_user(rootfs, i.chown)
+                    try:
+                        u = resolve_user(rootfs, i.chown)
+                    except WharfieError as e:
+                        raise CopyError(f"line {i.line}: {word} --chown={i.chown}: "
+                                        f"{e.message}") from None
                     owner = (u.uid, u.gid)
                 opts = CopyOptions(chown=owner, chmod=chmod, parents=i.parents,
                                    excludes=list(i.exclude), ignore=ignore,

@@ -12,6 +12,12 @@ _ARCH_ALIASES = {
     "armel": "arm", "i386": "386", "i686": "386",
 }
 _DEFAULT_VARIANT = {"arm64": "v8", "arm": "v7"}
+# What containerd's platforms.Parse knows (GOOS and GOARCH values).
+KNOWN_OS = frozenset({"aix", "android", "darwin", "dragonfly", "freebsd", "illumos", "ios",
+                      "js", "linux", "netbsd", "openbsd", "plan9", "solaris", "wasip1",
+                      "windows"})
+KNOWN_ARCH = frozenset({"386", "amd64", "arm", "arm64", "loong64", "mips", "mips64", "mips64le",
+                        "mipsle", "ppc64", "ppc64le", "riscv64", "s390x", "wasm", "sparc64"})
 
 
 @dataclass(frozen=True)
@@ -60,9 +66,16 @@ def parse_platform(text: str) -> Platform:
     if not all(parts) or len(parts) > 3:
         raise WharfieError(f"invalid platform {text!r}: want os/arch[/variant]")
     if len(parts) == 1:
-        return Platform("linux", parts[0].lower()).normalized()
-    return Platform(parts[0].lower(), parts[1].lower(),
-                    parts[2].lower() if len(parts) == 3 else None).normalized()
+        p = Platform("linux", parts[0].lower()).normalized()
+    else:
+        p = Platform(parts[0].lower(), parts[1].lower(),
+                     parts[2].lower() if len(parts) == 3 else None).normalized()
+    if p.os not in KNOWN_OS:
+        raise WharfieError(f"invalid platform {text!r}: unknown operating system {p.os!r}")
+    if p.architecture not in KNOWN_ARCH:
+        raise WharfieError(f"invalid platform {text!r}: unknown architecture "
+                           f"{p.architecture!r}")
+    return p
 
 
 def host_platform() -> Platform:
