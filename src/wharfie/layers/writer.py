@@ -180,21 +180,28 @@ class TarStream:
         self._flush()
 
 
+def _write(changes: Iterable[Change], sink: Sink, compression: str, level: int | None,
+           epoch: int | None) -> TarStream:
+    """Tar, compress and send ``changes`` to ``sink``; the finished tar stream (diffID)."""
+    if epoch is None:
+        epoch = source_date_epoch()
+    compressor = Compressor(sink, compression, level)  # type: ignore[arg-type]
+    tar = TarStream(compressor, epoch)
+    for change in changes:
+        tar.add(change)
+    tar.close()
+    compressor.finish()
+    return tar
+
+
 def write_layer(changes: Iterable[Change], sink: Sink, *, compression: str = "gzip",
                 level: int | None = None, epoch: int | None = None) -> LayerResult:
     """Write ``changes`` as a layer into ``sink``; returns both digests and sizes.
 
     ``epoch`` clamps mtimes (default: SOURCE_DATE_EPOCH from the environment).
     """
-    if epoch is None:
-        epoch = source_date_epoch()
     out = _HashingSink(sink)
-    compressor = Compressor(out, compression, level)  # type: ignore[arg-type]
-    tar = TarStream(compressor, epoch)
-    for change in changes:
-        tar.add(change)
-    tar.close()
-    compressor.finish()
+    tar = _write(changes, out, compression, level, epoch)
     return LayerResult(diff_id=Digest.from_hasher(tar.hash), digest=Digest.from_hasher(out.hash),
                        size=out.size, uncompressed_size=tar.size, compression=compression,
                        entries=tar.entries)
@@ -203,10 +210,12 @@ def write_layer(changes: Iterable[Change], sink: Sink, *, compression: str = "gz
 def write_layer_to_store(changes: Iterable[Change], store: ContentStore, *,
                          compression: str = "gzip", level: int | None = None,
                          epoch: int | None = None) -> LayerResult:
-    """``write_layer`` straight into the content store as a verified blob."""
+    """``write_layer`` straight into the content store as a verified blob.
+
+    The blob writer hashes what it stores, so the compressed stream is hashed once.
+    """
     with store.writer() as w:
-        result = write_layer(changes, w, compression=compression, level=level, epoch=epoch)
-        committed = w.commit()
-    if committed != result.digest:  # both hash the same bytes: a mismatch is a bug
-        raise WharfieError(f"layer digest {result.digest} != stored blob {committed}")
-    return result
+        tar = _write(changes, w, compression, level, epoch)
+        digest = w.commit()
+    return LayerResult(diff_id=Digest.from_hasher(tar.hash), digest=digest, size=w.size,
+                       uncompressed_size=tar.size, compression=compression, entries=tar.entries)
