@@ -24,28 +24,29 @@ class Server:
         return f"127.0.0.1:{self.port}"
 
 
-@pytest.fixture(scope="session")
-def start_registry(tmp_path_factory):
-    """Start ``wharfie registry serve`` processes; all are stopped at the end of the session."""
-    procs: list[subprocess.Popen] = []
-
+def _launcher(tmp_path_factory, procs: list[subprocess.Popen]):
     def start(*args: str, data: Path | None = None, env: dict | None = None,
               scheme: str = "http") -> Server:
         data = data or tmp_path_factory.mktemp("registry-data")
         port = free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "wharfie", "--root", str(data.parent / "root"), "registry",
-             "serve", "--addr", f"127.0.0.1:{port}", "--data", str(data), *args],
-            env={**os.environ, **(env or {})}, stderr=subprocess.PIPE)
+        log = tmp_path_factory.mktemp("registry-log") / "stderr"
+        with open(log, "wb") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "wharfie", "--root", str(data.parent / "root"),
+                 "registry", "serve", "--addr", f"127.0.0.1:{port}", "--data", str(data),
+                 *args], env={**os.environ, **(env or {})}, stderr=err)
         procs.append(proc)
         try:
             wait_for_port(port)
         except TimeoutError:
             proc.kill()
-            raise AssertionError(proc.communicate()[1].decode()) from None
+            raise AssertionError(log.read_text()) from None
         return Server(f"{scheme}://127.0.0.1:{port}", port, data, proc)
 
-    yield start
+    return start
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
     for p in procs:
         p.terminate()
     for p in procs:
@@ -53,12 +54,30 @@ def start_registry(tmp_path_factory):
             p.wait(10)
         except subprocess.TimeoutExpired:
             p.kill()
+            p.wait(10)
 
 
 @pytest.fixture(scope="session")
-def open_registry(start_registry) -> Server:
+def start_shared_registry(tmp_path_factory):
+    """Start ``wharfie registry serve`` processes that live until the end of the session
+    (for module- and session-scoped fixtures)."""
+    procs: list[subprocess.Popen] = []
+    yield _launcher(tmp_path_factory, procs)
+    _stop(procs)
+
+
+@pytest.fixture
+def start_registry(tmp_path_factory):
+    """Start ``wharfie registry serve`` processes for one test; stopped when it ends."""
+    procs: list[subprocess.Popen] = []
+    yield _launcher(tmp_path_factory, procs)
+    _stop(procs)
+
+
+@pytest.fixture(scope="session")
+def open_registry(start_shared_registry) -> Server:
     """One registry without authentication, shared by the protocol tests."""
-    return start_registry()
+    return start_shared_registry()
 
 
 @pytest.fixture

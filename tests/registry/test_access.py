@@ -35,7 +35,7 @@ def wharfie(*args: str, input: str | None = None, root=None) -> subprocess.Compl
 
 
 @pytest.fixture(scope="module")
-def secured(start_registry, tmp_path_factory):
+def secured(start_shared_registry, tmp_path_factory):
     d = tmp_path_factory.mktemp("secured")
     htpasswd = d / "htpasswd"
     for user, pw in (("alice", "alice-pw"), ("reader", "reader-pw")):
@@ -49,7 +49,8 @@ def secured(start_registry, tmp_path_factory):
     res = wharfie("registry", "robot", "create", "builder", "--repo", "ci/*", "--action", "pull",
                   "--data", str(data), root=d)
     assert res.returncode == 0, res.stderr
-    server = start_registry("--htpasswd", str(htpasswd), "--policy", str(policy), data=data)
+    server = start_shared_registry("--htpasswd", str(htpasswd), "--policy", str(policy),
+                                   data=data)
     server.robot_token = res.stdout.strip()
     server.root = d
     return server

@@ -30,11 +30,11 @@ def moto_endpoint():
 
 
 @pytest.fixture(scope="module")
-def two_servers(start_registry, moto_endpoint, tmp_path_factory):
+def two_servers(start_shared_registry, moto_endpoint, tmp_path_factory):
     """Two server processes, each with its own local state, on one bucket."""
     args = ["--s3-bucket", "registry", "--s3-endpoint", moto_endpoint, "--s3-prefix", "r1"]
-    a = start_registry(*args, data=tmp_path_factory.mktemp("s3a"), env=S3_ENV)
-    b = start_registry(*args, data=tmp_path_factory.mktemp("s3b"), env=S3_ENV)
+    a = start_shared_registry(*args, data=tmp_path_factory.mktemp("s3a"), env=S3_ENV)
+    b = start_shared_registry(*args, data=tmp_path_factory.mktemp("s3b"), env=S3_ENV)
     return a, b
 
 
