@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchlib import corpus
+
 from wharfie.build.builder import Builder, BuildRequest
 from wharfie.build.context import BuildContext, HashCache
 from wharfie.build.dockerignore import load_for
@@ -87,23 +89,6 @@ def debian_tar() -> Path | None:
     except (subprocess.CalledProcessError, FileNotFoundError) as e:
         print(f"  (no Debian base: mmdebstrap failed: {e})")
         return None
-
-
-def corpus(limit: int) -> bytes:
-    """Real binaries and text from /usr, so the data compresses like a layer does."""
-    out = bytearray()
-    for d in ("/usr/bin", "/usr/share/doc", "/usr/lib/x86_64-linux-gnu"):
-        for root, _, files in sorted(os.walk(d)):
-            for name in sorted(files):
-                p = os.path.join(root, name)
-                if os.path.isfile(p) and not os.path.islink(p):
-                    try:
-                        out += Path(p).read_bytes()[: 4 << 20]
-                    except OSError:
-                        continue
-                if len(out) >= limit:
-                    return bytes(out[:limit])
-    return bytes(out)
 
 
 def make_files_context(path: Path) -> None:

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchlib import corpus
+
 from wharfie.layers.apply import apply_layer
 from wharfie.layers.compression import decompress_stream
 from wharfie.layers.diff import diff_trees
@@ -44,23 +46,6 @@ class Null:
 
     def flush(self) -> None:
         pass
-
-
-def corpus(limit: int = 64 << 20) -> bytes:
-    """Up to ``limit`` bytes of real binaries and text from /usr, deterministic order."""
-    out = bytearray()
-    for d in ("/usr/bin", "/usr/share/doc", "/usr/lib/x86_64-linux-gnu"):
-        for root, _, files in sorted(os.walk(d)):
-            for name in sorted(files):
-                p = os.path.join(root, name)
-                if os.path.isfile(p) and not os.path.islink(p):
-                    try:
-                        out += Path(p).read_bytes()[: 4 << 20]
-                    except OSError:
-                        continue
-                if len(out) >= limit:
-                    return bytes(out[:limit])
-    return bytes(out)
 
 
 def make_small(path: Path, data: bytes) -> None:
