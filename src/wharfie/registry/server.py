@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import logging
+import os
+import signal
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from aiohttp import web
@@ -41,6 +44,7 @@ class ServerConfig:
     upload_ttl: float = UPLOAD_TTL
     max_manifest: int = MAX_MANIFEST
     maintenance_interval: float = 0.0  # run retention and gc this often (0: never)
+    workers: int = 1  # server processes sharing the port
 
     @property
     def robots_file(self) -> Path:
@@ -137,6 +141,49 @@ def serve(config: ServerConfig) -> None:
         raise WharfieError(
             f"refusing plain HTTP on {config.host}: give --tls-cert/--tls-key, "
             "or --insecure-http to allow it")
-    app, _ = build_app(config)
-    web.run_app(app, host=config.host, port=config.port, ssl_context=ssl_ctx,
-                access_log=None, print=None, handle_signals=True)
+    if config.workers <= 1:
+        app, _ = build_app(config)
+        web.run_app(app, host=config.host, port=config.port, ssl_context=ssl_ctx,
+                    access_log=None, print=None, handle_signals=True)
+        return
+    _serve_workers(config, ssl_ctx)
+
+
+def _serve_workers(config: ServerConfig, ssl_ctx: ssl.SSLContext | None) -> None:
+    """One event loop per core: forked workers share the port (SO_REUSEPORT) and the
+    storage, which several processes may serve at once. Only the first runs maintenance."""
+    children: list[int] = []
+    for i in range(config.workers):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                worker = replace(config, workers=1,
+                                 maintenance_interval=config.maintenance_interval if i == 0
+                                 else 0.0)
+                app, _ = build_app(worker)
+                web.run_app(app, host=config.host, port=config.port, ssl_context=ssl_ctx,
+                            access_log=None, print=None, handle_signals=True,
+                            reuse_port=True)
+            except BaseException:
+                logging.getLogger("wharfie.registry").exception("worker %d failed", i)
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+
+    def stop(signum, frame) -> None:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    failed = False
+    for pid in children:
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) not in (0, -signal.SIGTERM, -signal.SIGINT):
+            failed = True
+            stop(None, None)
+    if failed:
+        raise WharfieError("a registry worker failed (see the log above)")
