@@ -218,3 +218,29 @@ def retention_cmd(app: App, dry_run: bool, **storage) -> None:
     for repo, d in report.manifests:
         click.echo(f"{verb} untagged manifest {repo}@{d}")
     click.echo(f"{verb} {len(report.tags)} tags, {len(report.manifests)} untagged manifests")
+
+
+@registry.command("scrub")
+@click.option("--delete", "delete_damaged", is_flag=True,
+              help="Delete damaged blobs (clients then see them missing and re-push).")
+@_storage_options
+@pass_app
+def scrub_cmd(app: App, delete_damaged: bool, **storage) -> None:
+    """Re-hash every blob; report (and with --delete remove) the damaged ones."""
+    from wharfie.registry.maintenance import open_store
+    from wharfie.registry.scrub import scrub
+    from wharfie.registry.store import blob_key
+
+    store = open_store(_config(app, **storage))
+    checked, damaged = 0, []
+    for _, bad in scrub(store):
+        checked += 1
+        if bad is not None:
+            damaged.append(bad)
+            click.echo(f"damaged blob {bad.digest}: content hashes to {bad.actual}")
+            if delete_damaged:
+                store.driver.delete(blob_key(bad.digest))
+    click.echo(f"checked {checked} blobs, {len(damaged)} damaged"
+               + (", deleted" if delete_damaged and damaged else ""))
+    if damaged and not delete_damaged:
+        raise WharfieError(f"{len(damaged)} damaged blobs (run with --delete to remove them)")
