@@ -270,7 +270,10 @@ class RegistryStore:
         """Remove sessions older than the TTL (and orphaned part sets). Returns how many."""
         now = now or time.time()
         removed = 0
-        for upload_id in self.upload_ids():
+        ids = self.upload_ids()
+        for upload_id in set(self._hashers) - set(ids):  # finished or purged elsewhere
+            self._hashers.pop(upload_id, None)
+        for upload_id in ids:
             raw = self.driver.read(f"uploads/{upload_id}/info")
             started = json.loads(raw)["started"] if raw else 0.0
             if now - started > self.upload_ttl:
