@@ -124,3 +124,24 @@ def test_touch_of_objects_too_big_to_copy(moto_endpoint, tmp_path, monkeypatch):
     assert driver.read("blobs/small") == b"x"
     assert driver.delete("blobs/big")
     assert driver.stat("blobs/big") is None and driver.read(TOUCHED + "blobs/big") is None
+
+
+def test_blob_gets_redirect_to_presigned_urls(two_servers, start_registry, moto_endpoint,
+                                              tmp_path):
+    a, _ = two_servers
+    c = start_registry("--s3-bucket", "registry", "--s3-endpoint", moto_endpoint,
+                       "--s3-prefix", "r1", "--s3-redirect", env=S3_ENV)
+    src = tmp_path / "src"
+    digest = make_layout(src, "v1", (200_000,))
+    skopeo("copy", "--dest-tls-verify=false", f"oci:{src}:v1", f"docker://{a.host}/s3/redir:v1")
+    layer = json.loads((src / "blobs" / "sha256" / digest[7:]).read_text())["layers"][0]
+    r = Http(c.url)("GET", f"/v2/s3/redir/blobs/{layer['digest']}")
+    assert r.status == 307 and r.headers["Location"].startswith(moto_endpoint)
+    assert "Signature" in r.headers["Location"]
+    direct = Http(c.url)("GET", r.headers["Location"])
+    assert sha(direct.data) == layer["digest"]
+    assert Http(c.url)("GET", f"/v2/s3/nothere/blobs/{layer['digest']}").status == 404
+    out = tmp_path / "out"  # a real client follows the redirects
+    skopeo("copy", "--src-tls-verify=false", f"docker://{c.host}/s3/redir:v1", f"oci:{out}:v1")
+    assert (out / "blobs" / "sha256" / layer["digest"][7:]).read_bytes() == \
+        (src / "blobs" / "sha256" / layer["digest"][7:]).read_bytes()

@@ -53,6 +53,8 @@ def registry() -> None:
 @click.option("--insecure-http", is_flag=True, help="Allow plain HTTP on a non-loopback address.")
 @click.option("--upload-ttl", default=24 * 3600.0, show_default=True,
               help="Seconds before an unfinished upload expires.")
+@click.option("--s3-redirect", is_flag=True,
+              help="Send blob GETs to presigned S3 URLs (307) instead of through the server.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Server processes sharing the port (one per core scales reads).")
 @click.option("--max-manifest-size", default="4MiB", show_default=True,
@@ -62,8 +64,8 @@ def registry() -> None:
 @_storage_options
 @pass_app
 def serve_cmd(app: App, addr: str, htpasswd, token_auth, token_key, tls_cert, tls_key,
-              insecure_http, upload_ttl, workers, max_manifest_size, maintenance_every,
-              **storage) -> None:
+              insecure_http, upload_ttl, s3_redirect, workers, max_manifest_size,
+              maintenance_every, **storage) -> None:
     """Serve the OCI distribution API."""
     from wharfie.registry.policy import parse_duration, parse_size
     from wharfie.registry.server import serve
@@ -78,6 +80,7 @@ def serve_cmd(app: App, addr: str, htpasswd, token_auth, token_key, tls_cert, tl
                   token_auth=token_auth, token_key=token_key, tls_cert=tls_cert,
                   tls_key=tls_key, allow_plain_http=insecure_http, upload_ttl=upload_ttl,
                   max_manifest=parse_size(max_manifest_size), workers=workers,
+                  s3_redirect=s3_redirect,
                   maintenance_interval=parse_duration(maintenance_every), **storage))
 
 

@@ -224,7 +224,12 @@ class RegistryApp:
         if head:
             headers["Content-Length"] = str(size)
             return web.Response(headers=headers, content_type="application/octet-stream")
-        path = self.store.driver.local_path(f"blobs/{d.algorithm}/{d.hex}")
+        key = f"blobs/{d.algorithm}/{d.hex}"
+        url = self.store.driver.redirect_url(key)
+        if url is not None:
+            headers["Location"] = url
+            return web.Response(status=307, headers=headers)
+        path = self.store.driver.local_path(key)
         if path is not None:
             # sendfile, with Range and If-Range handled by aiohttp.
             resp = web.FileResponse(path, chunk_size=CHUNK, headers=headers)

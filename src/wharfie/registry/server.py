@@ -41,6 +41,7 @@ class ServerConfig:
     s3_bucket: str | None = None
     s3_endpoint: str | None = None
     s3_prefix: str = ""
+    s3_redirect: bool = False  # blob GETs answered with 307 to a presigned URL
     upload_ttl: float = UPLOAD_TTL
     max_manifest: int = MAX_MANIFEST
     maintenance_interval: float = 0.0  # run retention and gc this often (0: never)
@@ -56,7 +57,8 @@ def open_driver(config: ServerConfig) -> Driver:
         from wharfie.registry.storage.s3 import S3Driver
 
         return S3Driver(config.s3_bucket, endpoint_url=config.s3_endpoint,
-                        prefix=config.s3_prefix, spool=config.data / "spool")
+                        prefix=config.s3_prefix, spool=config.data / "spool",
+                        redirect=config.s3_redirect)
     return FilesystemDriver(config.data / "storage")
 
 

@@ -81,3 +81,7 @@ class Driver(ABC):
     def local_path(self, key: str) -> Path | None:
         """A file the server can send with sendfile, if the driver has one."""
         return None
+
+    def redirect_url(self, key: str) -> str | None:
+        """A URL clients may fetch the object from directly (307), if the driver offers one."""
+        return None
