@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import urllib3
+from tests.conftest import free_port, wait_for_port
 
 pytestmark = pytest.mark.interop
 DOCKER = "/usr/bin/docker"
@@ -23,22 +23,6 @@ access:
   - {repos: ["team/*"], users: [alice], actions: [pull, push, delete]}
   - {repos: ["team/*"], users: [reader], actions: [pull]}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        assert time.monotonic() < deadline, f"nothing listens on 127.0.0.1:{port}"
-        time.sleep(0.05)
 
 
 def run(*args: str, env: dict | None = None, input: str | None = None,
