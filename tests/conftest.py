@@ -6,6 +6,7 @@ later runs on the same machine reuse them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -243,3 +244,46 @@ def debian_gcc_rootfs_tar() -> Path:
     made once per machine, ~2 min; keyed by the mmdebstrap arguments and mirror)."""
     return cached("debian-gcc-rootfs.tar", ["mmdebstrap", *DEBIAN_GCC_ARGS, DEBIAN_MIRROR],
                   _make_debian_gcc)
+
+
+DOCKER = "/usr/bin/docker"  # Debian's client; a newer one without buildx may come first on PATH
+
+
+@contextlib.contextmanager
+def dockerd_daemon():
+    """Debian's dockerd on a private socket, data root and exec root (no bridge, no
+    iptables); stopped, unmounted and removed afterwards whatever happens. Yields the
+    environment for ``docker`` (DOCKER_HOST and a private DOCKER_CONFIG)."""
+    exe = shutil.which("dockerd") or "/usr/sbin/dockerd"
+    assert os.path.exists(exe), "docker.io is not installed (scripts/install-system-deps.sh)"
+    d = Path(tempfile.mkdtemp(prefix="wharfie-dockerd-", dir="/tmp"))  # short: socket limit
+    sock = d / "sock"
+    log_path = d / "dockerd.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [exe, "--data-root", str(d / "data"), "--exec-root", str(d / "exec"),
+             "--pidfile", str(d / "pid"), "--host", f"unix://{sock}",
+             "--storage-driver", "overlay2", "--iptables=false", "--bridge=none"],
+            stdout=subprocess.DEVNULL, stderr=log)
+    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": str(d / "config")}
+    try:
+        deadline = time.monotonic() + 60
+        while subprocess.run([DOCKER, "version"], env=env, capture_output=True).returncode:
+            assert proc.poll() is None, log_path.read_text()[-2000:]
+            assert time.monotonic() < deadline, "dockerd did not come up:\n" + \
+                log_path.read_text()[-2000:]
+            time.sleep(0.2)
+        yield env
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        # dockerd leaves its overlay mounts behind only when killed; unmount any that remain.
+        for line in reversed(Path("/proc/self/mounts").read_text().splitlines()):
+            target = line.split()[1]
+            if target.startswith(str(d)):
+                subprocess.run(["umount", "-l", target], capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import subprocess
 import tarfile
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
+from tests.conftest import dockerd_daemon
 
 from wharfie.images.store import ImageStore
 from wharfie.oci import mediatypes as mt
@@ -116,32 +113,10 @@ def test_skopeo_reads_wharfie_layout_dir(skopeo_layout, imported):
 
 
 @pytest.fixture(scope="module")
-def dockerd(tmp_path_factory):
-    """Debian's dockerd on a private socket and data root (no bridge, no iptables)."""
-    exe = shutil.which("dockerd")
-    assert exe, "docker.io is not installed (scripts/install-system-deps.sh)"
-    d = Path(tempfile.mkdtemp(prefix="wharfie-dockerd-", dir="/tmp"))  # short: socket path limit
-    sock = d / "sock"
-    log = open(d / "log", "wb")  # noqa: SIM115 - closed below, after dockerd exits
-    proc = subprocess.Popen(
-        [exe, "--data-root", str(d / "data"), "--exec-root", str(d / "exec"),
-         "--pidfile", str(d / "pid"), "-H", f"unix://{sock}", "--storage-driver", "overlay2",
-         "--iptables=false", "--bridge=none"],
-        stdout=subprocess.DEVNULL, stderr=log)
-    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}"}
-    try:
-        deadline = time.monotonic() + 60
-        while subprocess.run(["/usr/bin/docker", "version"], env=env,
-                             capture_output=True).returncode != 0:
-            assert proc.poll() is None, (d / "log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "dockerd did not come up"
-            time.sleep(0.3)
+def dockerd():
+    """A private dockerd for this module's tests (tests.conftest.dockerd_daemon)."""
+    with dockerd_daemon() as env:
         yield env
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def docker(env: dict, *args: str) -> str:

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
-import time
-from pathlib import Path
 
 import pytest
+from tests.conftest import dockerd_daemon
 
 from wharfie.images.store import ImageStore
 
@@ -66,43 +63,9 @@ def run(*args: str, env: dict | None = None) -> str:
 
 @pytest.fixture(scope="module")
 def dockerd():
-    """Debian's dockerd on a private socket, data root and exec root; stopped and removed
-    afterwards whatever happens. Yields the environment for ``docker`` (DOCKER_HOST)."""
-    exe = shutil.which("dockerd") or "/usr/sbin/dockerd"
-    assert os.path.exists(exe), "docker.io is not installed (scripts/install-system-deps.sh)"
-    d = Path(tempfile.mkdtemp(prefix="wharfie-bd-", dir="/tmp"))  # short: socket path limit
-    sock = d / "sock"
-    log_path = d / "dockerd.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - closed below, after dockerd exits
-    proc = subprocess.Popen(
-        [exe, "--data-root", str(d / "data"), "--exec-root", str(d / "exec"),
-         "--pidfile", str(d / "pid"), "--host", f"unix://{sock}",
-         "--storage-driver", "overlay2", "--iptables=false", "--bridge=none"],
-        stdout=subprocess.DEVNULL, stderr=log)
-    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}"}
-    try:
-        deadline = time.monotonic() + 60
-        while subprocess.run([DOCKER, "version"], env=env, capture_output=True).returncode:
-            assert proc.poll() is None, log_path.read_text()[-2000:]
-            assert time.monotonic() < deadline, "dockerd did not come up:\n" + \
-                log_path.read_text()[-2000:]
-            time.sleep(0.2)
+    """A private dockerd for this module's tests (tests.conftest.dockerd_daemon)."""
+    with dockerd_daemon() as env:
         yield env
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.close()
-        # dockerd leaves its overlay mounts behind only when killed; unmount any that remain.
-        mounts = Path("/proc/self/mounts").read_text().splitlines()
-        for line in reversed(mounts):
-            target = line.split()[1]
-            if target.startswith(str(d)):
-                subprocess.run(["umount", "-l", target], capture_output=True)
-        shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

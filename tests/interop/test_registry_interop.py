@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.conftest import dockerd_daemon
 
 pytestmark = pytest.mark.interop
 
@@ -105,29 +106,10 @@ def test_podman_push_wharfie_pull(wharfie, busybox_rootfs_tar, docker_registry, 
 
 
 @pytest.fixture(scope="module")
-def dockerd(tmp_path_factory):
-    exe = shutil.which("dockerd") or "/usr/sbin/dockerd"
-    if not os.path.exists(exe):
-        pytest.fail("docker.io is not installed (scripts/install-system-deps.sh)")
-    d = tmp_path_factory.mktemp("dockerd")
-    sock = d / "docker.sock"
-    log = open(d / "dockerd.log", "wb")  # noqa: SIM115 - closed when the daemon stops
-    proc = subprocess.Popen([exe, "--data-root", str(d / "data"), "--exec-root",
-                             str(d / "exec"), "--pidfile", str(d / "docker.pid"),
-                             "--host", f"unix://{sock}", "--storage-driver", "overlay2",
-                             "--iptables=false", "--bridge=none"],
-                            stdout=subprocess.DEVNULL, stderr=log)
-    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": str(d / "cfg")}
-    deadline = time.monotonic() + 60
-    while subprocess.run(["/usr/bin/docker", "info"], env=env,
-                         capture_output=True).returncode != 0:
-        assert time.monotonic() < deadline, (d / "dockerd.log").read_text()[-2000:]
-        assert proc.poll() is None, (d / "dockerd.log").read_text()[-2000:]
-        time.sleep(0.3)
-    yield env
-    proc.terminate()
-    proc.wait(30)
-    log.close()
+def dockerd():
+    """A private dockerd for this module's tests (tests.conftest.dockerd_daemon)."""
+    with dockerd_daemon() as env:
+        yield env
 
 
 def test_docker_pulls_and_runs_wharfie_push(wharfie, busybox_rootfs_tar, docker_registry,

@@ -4,17 +4,15 @@ registry server, with its token service and a policy, unchanged."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 import urllib3
-from tests.conftest import free_port, wait_for_port
+from tests.conftest import dockerd_daemon, free_port, wait_for_port
 
 pytestmark = pytest.mark.interop
 DOCKER = "/usr/bin/docker"
@@ -66,37 +64,9 @@ def manifest_digest(host: str, repo: str, tag: str) -> str:
 
 @pytest.fixture(scope="module")
 def dockerd():
-    """Debian's dockerd on a private socket and data root; yields the env for ``docker``."""
-    exe = shutil.which("dockerd") or "/usr/sbin/dockerd"
-    assert os.path.exists(exe), "docker.io is not installed (scripts/install-system-deps.sh)"
-    d = Path(tempfile.mkdtemp(prefix="wharfie-rs-", dir="/tmp"))
-    log_path = d / "dockerd.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [exe, "--data-root", str(d / "data"), "--exec-root", str(d / "exec"),
-             "--pidfile", str(d / "pid"), "--host", f"unix://{d / 'sock'}",
-             "--storage-driver", "overlay2", "--iptables=false", "--bridge=none"],
-            stdout=subprocess.DEVNULL, stderr=log)
-    env = {**os.environ, "DOCKER_HOST": f"unix://{d / 'sock'}",
-           "DOCKER_CONFIG": str(d / "config")}
-    try:
-        deadline = time.monotonic() + 60
-        while run(DOCKER, "version", env=env, check=False).returncode:
-            assert proc.poll() is None, log_path.read_text()[-2000:]
-            assert time.monotonic() < deadline, log_path.read_text()[-2000:]
-            time.sleep(0.2)
+    """A private dockerd for this module's tests (tests.conftest.dockerd_daemon)."""
+    with dockerd_daemon() as env:
         yield env
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        for line in reversed(Path("/proc/self/mounts").read_text().splitlines()):
-            if line.split()[1].startswith(str(d)):
-                subprocess.run(["umount", "-l", line.split()[1]], capture_output=True)
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_docker_login_push_pull(server, dockerd, busybox_rootfs_tar):
