@@ -142,3 +142,14 @@ def test_tty_progress_shows_steps_and_cached(based, tmp_path, root):
                              env=env, timeout=120)
         assert res.returncode == 0, res.stdout[-2000:]
         assert b"[+] Building" in res.stdout and expected in res.stdout
+
+
+def test_source_date_epoch_as_a_build_arg_gives_the_same_digest(based, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN echo fixed > /f && touch /g\n")
+    ids = [based("build", "-q", "--no-cache", "--build-arg", "SOURCE_DATE_EPOCH=1700000000",
+                 str(ctx)).stdout.strip() for _ in range(2)]
+    assert ids[0] == ids[1]
+    res = based("build", "--build-arg", "SOURCE_DATE_EPOCH=yesterday", str(ctx), check=False)
+    assert res.returncode != 0 and b"invalid SOURCE_DATE_EPOCH" in res.stderr

@@ -70,8 +70,6 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
     for t in tags:
         parse_reference(t)  # fail before doing any work
     outs = [parse_output(o) for o in outputs]
-    epoch_env = os.environ.get("SOURCE_DATE_EPOCH")
-    epoch = int(epoch_env) if epoch_env and epoch_env.isdigit() else None
     work = app.root / "build" / "tmp"
     work.mkdir(parents=True, exist_ok=True)
     hashes = HashCache(app.root / "build" / "hashes.db")
@@ -102,9 +100,14 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
             text, name = df_path.read_text(), df_path.name
         ctx = BuildContext(root, load_for(root, df_path), hash_cache=hashes)
     show = not quiet and progress != "quiet"
+    args = _key_values(build_args, "--build-arg", from_env=True)
+    epoch_text = args.get("SOURCE_DATE_EPOCH", os.environ.get("SOURCE_DATE_EPOCH"))
+    if epoch_text and not epoch_text.isdigit():
+        raise WharfieError(f"invalid SOURCE_DATE_EPOCH {epoch_text!r}: want seconds since 1970")
+    epoch = int(epoch_text) if epoch_text else None
     req = BuildRequest(
         dockerfile=text, dockerfile_name=name, context=ctx, tags=list(tags),
-        build_args=_key_values(build_args, "--build-arg", from_env=True), target=target,
+        build_args=args, target=target,
         no_cache=no_cache, labels=_key_values(labels, "--label"), squash=squash,
         platform=platform, network=network, secrets=[parse_secret(s) for s in secrets],
         epoch=epoch, compression=compression, pull=pull,

@@ -413,7 +413,7 @@ def resolve(df: Dockerfile, target: str | int | None = None, *,
 
     for i in range(len(df.stages)) if all_stages else [tgt]:
         visit(i)
-    allowed = set(PROXY_ARGS) | set(PLATFORM_ARGS)
+    allowed = set(PROXY_ARGS) | set(PLATFORM_ARGS) | {"SOURCE_DATE_EPOCH"}
     unused = sorted(k for k in build_args if k not in consumed and k not in allowed
                     and not k.startswith("BUILDKIT_"))
     warnings = []
