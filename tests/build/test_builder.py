@@ -306,3 +306,11 @@ def test_platform_mismatch_and_unknown_chown_user(store, ctxdir):
         build(store, "FROM busybox:local\nRUN true\n", platform="linux/s390x")
     with pytest.raises(CopyError, match="--chown=nobody-here"):
         build(store, "FROM busybox:local\nCOPY --chown=nobody-here app.txt /\n", ctxdir)
+
+
+def test_run_layer_holds_only_what_the_command_changed(store):
+    image, _ = build(store, "FROM busybox:local\nRUN echo x > /x\n")
+    top = image.layers()[-1]
+    with top.open() as raw, tarfile.open(
+            fileobj=open_uncompressed(raw, top.media_type), mode="r|") as t:
+        assert [m.name for m in t] == ["x"]  # no /etc from runc's mount points

@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
@@ -99,16 +100,23 @@ class Runtime:
         bundle = self.state_dir / "bundles" / cid
         bundle.mkdir(parents=True)
         stubs: list[str] = []
+        parents: dict[Path, tuple[int, int]] = {}
         try:
             spec = make_spec(rootfs, cfg, user, _etc_files(bundle, cfg))
             stubs = [m["destination"] for m in spec["mounts"]
                      if not rfs.exists(rootfs, m["destination"])]
+            parents = _times_of(rootfs, {os.path.dirname(d) for d in stubs})
             (bundle / "config.json").write_text(json.dumps(spec, indent=1))
             return self._run_bundle(cid, bundle, cfg.tty, stdin, stdout, stderr)
         finally:
             shutil.rmtree(bundle, ignore_errors=True)
             for dest in sorted(stubs, key=len, reverse=True):
                 rfs.remove_stub(rootfs, dest)
+            # Creating and removing the stubs touched their parents (/etc for /etc/hosts):
+            # give them back their times, so a RUN layer does not carry /etc for nothing.
+            for host, times in parents.items():
+                with contextlib.suppress(OSError):
+                    os.utime(host, ns=times, follow_symlinks=False)
 
     def _run_bundle(self, cid: str, bundle: Path, tty: bool, stdin, stdout: Sink,
                     stderr: Sink) -> int:
@@ -152,6 +160,18 @@ class Runtime:
         if held:  # it was the container's own output after all
             _writer(stderr)(held)
         return proc.returncode
+
+
+def _times_of(rootfs: Path, dirs: set[str]) -> dict[Path, tuple[int, int]]:
+    """(atime, mtime) in ns of the directories of ``dirs`` that exist, by host path."""
+    out = {}
+    for d in dirs:
+        host = rfs.resolve(rootfs, d)
+        with contextlib.suppress(OSError):
+            st = os.lstat(host)
+            if stat.S_ISDIR(st.st_mode):
+                out[host] = (st.st_atime_ns, st.st_mtime_ns)
+    return out
 
 
 def _pipe_or_fd(sink: Sink):
