@@ -314,3 +314,19 @@ def test_run_layer_holds_only_what_the_command_changed(store):
     with top.open() as raw, tarfile.open(
             fileobj=open_uncompressed(raw, top.media_type), mode="r|") as t:
         assert [m.name for m in t] == ["x"]  # no /etc from runc's mount points
+
+
+def test_a_failing_stage_stops_its_siblings(store):
+    df = """FROM busybox:local AS slow
+RUN sleep 2
+RUN echo never > /never
+FROM busybox:local AS bad
+RUN exit 4
+FROM scratch
+COPY --from=slow /never /never
+COPY --from=bad /etc/passwd /passwd
+"""
+    events = []
+    with pytest.raises(BuildError, match="exit code: 4"):
+        build(store, df, events=events, jobs=2)
+    assert not any("echo never" in e.text for e in events if e.kind == "step")

@@ -138,6 +138,7 @@ class Builder:
         self.blobs = _Blobs(store)
         self._lock = threading.RLock()  # _external pulls (and announces) under it
         self._step_counter = 0
+        self._cancelled = threading.Event()
         self._views: dict[str, Path] = {}
 
     # -- the whole build ------------------------------------------------------------------
@@ -197,6 +198,8 @@ class Builder:
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for fut in done:
                     i = running.pop(fut)
+                    if fut.exception() is not None:
+                        self._cancelled.set()  # siblings stop at their next step
                     results[i] = fut.result()  # re-raises the stage's error
 
     # -- one stage -------------------------------------------------------------------------
@@ -214,6 +217,8 @@ class Builder:
                         for t in parse_triggers(onbuild, stage.base)]
         todo = [(t, {}) for t in triggers] + [(s.instruction, s.args) for s in stage.steps]
         for instruction, args in todo:
+            if self._cancelled.is_set():
+                raise BuildError(f"[{label}] cancelled: another stage failed")
             self._step(state, instruction, args, label, results)
         return state
 
