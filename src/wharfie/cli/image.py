@@ -11,6 +11,7 @@ import click
 from wharfie.cli.main import LazyGroup
 
 IMAGE_COMMANDS: dict[str, str] = {
+    "build": "wharfie.cli.build:build_cmd",
     "ls": "wharfie.cli.images:images",
     "list": "wharfie.cli.images:images",
     "rm": "wharfie.cli.images:rmi",
