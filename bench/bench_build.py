@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import corpus
+from benchlib import cached, corpus
 
 from wharfie.build.builder import Builder, BuildRequest
 from wharfie.build.context import BuildContext, HashCache
@@ -58,20 +58,6 @@ DEBIAN_MIRROR = "http://deb.debian.org/debian"
 HELLO_C = """#include <stdio.h>
 int main(void) { printf("hello from a static binary\\n"); return 0; }
 """
-
-
-def cached(name: str, key_parts: list[bytes | str], make) -> Path:
-    """tests/conftest.py's cache naming: CACHE/NAME-<hash of inputs>, made once."""
-    h = hashlib.sha256()
-    for part in key_parts:
-        h.update(part.encode() if isinstance(part, str) else part)
-    path = CACHE / f"{name}-{h.hexdigest()[:16]}"
-    if not path.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        make(tmp)
-        os.replace(tmp, path)
-    return path
 
 
 def busybox_tar() -> Path:

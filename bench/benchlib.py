@@ -1,9 +1,27 @@
-"""What several bench scripts share: realistic data to compress."""
+"""What the bench scripts (and the tests' fixtures) share: realistic data to compress and
+expensive inputs cached outside the checkout, keyed by what they are made from."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
+
+CACHE = Path(os.environ.get("WHARFIE_TEST_CACHE", "/var/cache/wharfie-tests"))
+
+
+def cached(name: str, key_parts: list[bytes | str], make) -> Path:
+    """A file under CACHE named by ``name`` and a hash of its inputs; ``make(path)`` builds it."""
+    h = hashlib.sha256()
+    for part in key_parts:
+        h.update(part.encode() if isinstance(part, str) else part)
+    path = CACHE / f"{name}-{h.hexdigest()[:16]}"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        make(tmp)
+        os.replace(tmp, path)
+    return path
 
 
 def corpus(limit: int = 64 << 20) -> bytes:

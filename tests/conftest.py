@@ -7,7 +7,6 @@ later runs on the same machine reuse them.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import socket
@@ -18,24 +17,10 @@ import time
 from pathlib import Path
 
 import pytest
+from bench.benchlib import CACHE, cached  # noqa: F401 - fixtures in other suites use both
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"
-CACHE = Path(os.environ.get("WHARFIE_TEST_CACHE", "/var/cache/wharfie-tests"))
-
-
-def cached(name: str, key_parts: list[bytes | str], make) -> Path:
-    """A file under CACHE named by ``name`` and a hash of its inputs; ``make(path)`` builds it."""
-    h = hashlib.sha256()
-    for part in key_parts:
-        h.update(part.encode() if isinstance(part, str) else part)
-    path = CACHE / f"{name}-{h.hexdigest()[:16]}"
-    if not path.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        make(tmp)
-        os.replace(tmp, path)
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -64,25 +49,9 @@ def wait_for_port(port: int, timeout: float = 15.0) -> None:
 
 
 @pytest.fixture(scope="session")
-def docker_registry(tmp_path_factory) -> str:
-    """Debian's docker-registry (distribution 2.8) on loopback; yields ``127.0.0.1:PORT``."""
-    exe = shutil.which("docker-registry")
-    assert exe, "docker-registry is not installed (scripts/install-system-deps.sh)"
-    d = tmp_path_factory.mktemp("registry")
-    port = free_port()
-    cfg = d / "config.yml"
-    cfg.write_text(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
-        f"    rootdirectory: {d / 'data'}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n")
-    proc = subprocess.Popen([exe, "serve", str(cfg)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def docker_registry(docker_registry_factory) -> str:
+    """Debian's docker-registry (distribution 2.8), anonymous, on loopback: ``127.0.0.1:PORT``."""
+    return docker_registry_factory().host
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import cached
+from tests.conftest import cached
 
 
 def runc_list(root) -> list[dict]:

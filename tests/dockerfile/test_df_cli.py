@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import CORPUS
+from tests.conftest import CORPUS
 
 CASE = CORPUS / "buildkit" / "frontend" / "dockerfile" / "parser" / "testfiles"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.conftest import CORPUS
 
-from conftest import CORPUS
 from wharfie.dockerfile import DockerfileError, parse
 from wharfie.dockerfile.lexer.shell import ShellError, ShellLex
 

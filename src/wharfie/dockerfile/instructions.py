@@ -373,16 +373,19 @@ def _parse_run(node: Node) -> Run:
                mounts=mounts, network=network, security=security)  # type: ignore[arg-type]
 
 
-def _parse_cmd(node: Node) -> Cmd:
-    _no_flags(node)
-    cmd, shell = _command(node)
-    return Cmd(**_base(node), command=cmd, shell_form=shell)
+def _command_parser(cls: type[Cmd] | type[Entrypoint]):
+    """CMD and ENTRYPOINT: no flags, exec or shell form."""
+
+    def parse(node: Node) -> Instruction:
+        _no_flags(node)
+        cmd, shell = _command(node)
+        return cls(**_base(node), command=cmd, shell_form=shell)
+
+    return parse
 
 
-def _parse_entrypoint(node: Node) -> Entrypoint:
-    _no_flags(node)
-    cmd, shell = _command(node)
-    return Entrypoint(**_base(node), command=cmd, shell_form=shell)
+_parse_cmd = _command_parser(Cmd)
+_parse_entrypoint = _command_parser(Entrypoint)
 
 
 def _parse_shell(node: Node) -> Shell:
@@ -465,16 +468,19 @@ def _kvps(node: Node) -> tuple[list[tuple[str, str]], bool]:
     return pairs, legacy
 
 
-def _parse_env(node: Node) -> Env:
-    _no_flags(node)
-    pairs, legacy = _kvps(node)
-    return Env(**_base(node), pairs=pairs, legacy=legacy)
+def _pairs_parser(cls: type[Env] | type[Label]):
+    """ENV and LABEL: no flags, ``k=v`` pairs or the legacy ``k v``."""
+
+    def parse(node: Node) -> Instruction:
+        _no_flags(node)
+        pairs, legacy = _kvps(node)
+        return cls(**_base(node), pairs=pairs, legacy=legacy)
+
+    return parse
 
 
-def _parse_label(node: Node) -> Label:
-    _no_flags(node)
-    pairs, legacy = _kvps(node)
-    return Label(**_base(node), pairs=pairs, legacy=legacy)
+_parse_env = _pairs_parser(Env)
+_parse_label = _pairs_parser(Label)
 
 
 def _parse_arg(node: Node) -> Arg:
