@@ -305,3 +305,55 @@ def test_sneaky_edit_found_and_untouched_files_not_read(snap, monkeypatch):
     monkeypatch.setattr(diff, "_same_content", lambda a, b: compared.append(b) or real(a, b))
     assert [c.path for c in snap.changes("k")] == ["etc/passwd"]
     assert [Path(b).name for b in compared] == ["passwd"]
+
+
+def _add(snap, tar: bytes, parent=None):
+    diff_id = Digest.of(tar)
+    return snap.add_layer(parent, diff_id, lambda: io.BytesIO(tar))
+
+
+def test_layers_of_an_earlier_boot_are_dropped_unless_a_sync_confirmed_them(snap, tmp_path):
+    base = _add(snap, BASE)
+    top = _add(snap, tar_of(("new", b"n", {})), base)
+    layer = snap.layer_dir(top)
+    assert (layer / "boot").read_text() == snapshots.durability.boot_id()
+    (snap.layer_dir(base) / "boot").unlink()  # as a sync confirms it
+    # a reboot (a crash) before any sync: the top layer's files may be truncated
+    (layer / "boot").write_text("an-earlier-boot")
+    (snap.home / "boot").write_text("an-earlier-boot")
+    again = for_root(tmp_path / "root", snap.driver)
+    assert not again.has(top) and again.has(base)
+    assert (snap.home / "boot").read_text() == snapshots.durability.boot_id()
+    assert _add(again, tar_of(("new", b"n", {})), base) == top  # extracted again on demand
+    assert (again.view(top) / "new").read_bytes() == b"n"
+
+
+def test_settled_layers_are_confirmed_by_one_background_sync(snap, tmp_path):
+    base = _add(snap, BASE)
+    marker = snap.home / "unsynced"
+    assert snap.confirming is None and marker.exists()  # too fresh: no sync yet
+    old = os.stat(marker).st_mtime - snapshots.durability.SETTLE_SECONDS - 5
+    for p in (marker, snap.layer_dir(base) / "boot"):
+        os.utime(p, (old, old))
+    again = for_root(tmp_path / "root", snap.driver)
+    again.confirming.join(timeout=60)
+    assert not (snap.layer_dir(base) / "boot").exists() and not marker.exists()
+    (snap.home / "boot").write_text("an-earlier-boot")  # a confirmed layer outlives a reboot
+    assert for_root(tmp_path / "root", snap.driver).has(base)
+
+
+def test_build_steps_mount_volatile_and_containers_do_not(tmp_path):
+    snap = for_root(tmp_path / "root", "overlay")
+    try:
+        snap.prepare("step", None, volatile=True)
+        snap.prepare("ctr", None)
+        with open("/proc/self/mountinfo") as f:
+            opts = {line.split()[4].rsplit("/", 2)[-2]: line for line in f
+                    if str(tmp_path) in line}
+        assert "volatile" in opts["step"] and "volatile" not in opts["ctr"]
+        snap.remove("step")
+        snap.prepare("step", None, volatile=True)  # the volatile workdir was cleared
+        os.system(f"umount {snap.active_dir / 'step' / 'merged'}")
+        assert (snap.path("step") / ".").is_dir()  # remounted after a lost mount
+    finally:
+        _cleanup(snap)

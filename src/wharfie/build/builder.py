@@ -499,7 +499,7 @@ class Builder:
                 self.emit(BuildEvent("explain", step_no, f"cache miss: {why}"))
             chain = self._ensure_chain(st.layers)
             skey = f"build-{uuid.uuid4().hex[:16]}"
-            rootfs = self.snap.prepare(skey, chain)
+            rootfs = self.snap.prepare(skey, chain, volatile=True)
             try:
                 action(rootfs, step_no)
             except BaseException:

@@ -6,12 +6,15 @@ Layout under ``<root>/snapshots/<driver>/``::
     layers/<chain hex>/fs        a committed snapshot (driver-specific content)
     layers/<chain hex>/parent    parent chain ID ("" for a base layer)
     layers/<chain hex>/diff_id   the layer's diffID
+    layers/<chain hex>/boot      see ``durability``: layer data is never fsynced
     active/<key>/                writable snapshots made by ``prepare``
     tmp/                         work in progress; renamed into ``layers/`` when complete
 
 A layer directory appears under ``layers/`` only by ``rename`` of a finished temp
 dir, so a crash leaves at worst garbage in ``tmp/`` (swept on the next start),
-never a half-extracted layer that looks complete.
+never a half-extracted layer that looks complete. Layer data is not fsynced: a
+layer written in an earlier boot and not confirmed by a sync since is dropped at
+start (``durability``), and extracted again from its blob when next needed.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from wharfie.errors import Conflict, DigestMismatch, InvalidInput, NotFound, Wha
 from wharfie.layers.diff import Change
 from wharfie.layers.writer import LayerResult, Sink, write_layer, write_layer_to_store
 from wharfie.oci.digest import Digest
+from wharfie.snapshots import durability
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -117,6 +121,7 @@ class Snapshotter(ABC):
         for d in (self.layers_dir, self.active_dir, self.tmp_dir):
             d.mkdir(parents=True, exist_ok=True)
         self._sweep_tmp()
+        self.confirming = durability.check(self.home, self.layers_dir, self._discard)
 
     # -- committed snapshots ------------------------------------------------------------
 
@@ -169,9 +174,7 @@ class Snapshotter(ABC):
         """Write the metadata, then rename ``work`` into place: all or nothing."""
         (work / "parent").write_text(parent or "")
         (work / "diff_id").write_text(diff_id)
-        for name in ("parent", "diff_id"):
-            with open(work / name, "rb") as f:
-                os.fsync(f.fileno())
+        durability.mark_unsynced(work, self.home)
         try:
             os.rename(work, self.layer_dir(chain))
         except OSError as e:
@@ -179,6 +182,15 @@ class Snapshotter(ABC):
                 raise
             # another process published the same chain first: keep theirs
         self._published(chain)
+
+    def _discard(self, layer_dir: Path) -> None:
+        """Remove a layer a crash may have damaged; a concurrent start may do it first."""
+        doomed = self.tmp_dir / f"rm-{layer_dir.name}-{os.getpid()}"
+        try:
+            os.rename(layer_dir, doomed)
+        except FileNotFoundError:
+            return
+        self._rmtree(doomed)
 
     def _published(self, chain: Digest) -> None:
         """Hook run after a chain appears (the overlay driver links a short name)."""
@@ -219,8 +231,12 @@ class Snapshotter(ABC):
         text = (self.active_dir / key / "parent").read_text().strip()
         return Digest(text) if text else None
 
-    def prepare(self, key: str, parent: Digest | str | None) -> Path:
-        """A new writable root filesystem on top of ``parent`` (None: empty); returns its path."""
+    def prepare(self, key: str, parent: Digest | str | None, *, volatile: bool = False) -> Path:
+        """A new writable root filesystem on top of ``parent`` (None: empty); returns its path.
+
+        ``volatile``: its writes need not survive a crash (a build step, which is committed
+        as a layer or thrown away), so unmounting it does not wait for them to reach disk.
+        """
         if parent is not None and not self.has(parent):
             raise NotFound(f"parent snapshot {parent} not found")
         path = self._active(key, exists=False)
@@ -229,6 +245,8 @@ class Snapshotter(ABC):
         except FileExistsError:  # another process took the key just now
             raise Conflict(f"snapshot key {key!r} is already in use") from None
         (path / "parent").write_text(parent or "")
+        if volatile:
+            (path / "volatile").touch()
         try:
             return self._prepare(path, Digest(parent) if parent else None)
         except BaseException:

@@ -10,7 +10,9 @@ chain of ~200 layers fits the kernel's one-page option limit.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -28,19 +30,31 @@ OPTIONS = "redirect_dir=off,metacopy=off,index=off"
 
 
 def mount_overlay(home: Path, target: Path, lowers: list[str], upper: str | None = None,
-                  work: str | None = None) -> None:
-    """``mount -t overlay`` with paths relative to ``home`` (lowers top first)."""
+                  work: str | None = None, *, volatile: bool = False) -> None:
+    """``mount -t overlay`` with paths relative to ``home`` (lowers top first).
+
+    ``volatile`` (Linux 5.10+) skips the sync of the upper filesystem at unmount: for
+    layers (``durability`` covers a crash) and build steps (thrown away or committed).
+    """
     if len(lowers) > MAX_LAYERS:
         raise SnapshotError(f"{len(lowers)} layers: overlayfs stacks at most {MAX_LAYERS}")
     opts = f"lowerdir={':'.join(lowers)},{OPTIONS}"
     if upper is not None:
         opts += f",upperdir={upper},workdir={work}"
+        if volatile and volatile_supported():
+            opts += ",volatile"
     if len(opts) > MAX_OPTIONS:
         raise SnapshotError(f"{len(lowers)} layers do not fit overlayfs' mount options")
     res = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", opts, str(target)],
                          cwd=home, capture_output=True, text=True)
     if res.returncode != 0:
         raise SnapshotError(f"overlay mount on {target} failed: {res.stderr.strip()}")
+
+
+@functools.cache
+def volatile_supported() -> bool:
+    major, minor = (int(x) for x in re.findall(r"\d+", os.uname().release)[:2])
+    return (major, minor) >= (5, 10)
 
 
 def unmount(target: Path) -> None:
@@ -103,7 +117,7 @@ class OverlaySnapshotter(Snapshotter):
         merged.mkdir()
         rel = work.relative_to(self.home)
         mount_overlay(self.home, merged, self._lowers(parent, readonly=False),
-                      f"{rel}/fs", f"{rel}/work")
+                      f"{rel}/fs", f"{rel}/work", volatile=True)
         try:
             return apply_layer(stream, merged)
         finally:
@@ -121,8 +135,12 @@ class OverlaySnapshotter(Snapshotter):
 
     def _mount_active(self, path: Path, parent: Digest | None) -> None:
         rel = path.relative_to(self.home)
+        volatile = (path / "volatile").exists()
+        if volatile:  # a volatile workdir refuses a second mount until it is cleared
+            _remove_workdir(path / "work")
+            (path / "work").mkdir()
         mount_overlay(self.home, path / "merged", self._lowers(parent, readonly=False),
-                      f"{rel}/upper", f"{rel}/work")
+                      f"{rel}/upper", f"{rel}/work", volatile=volatile)
 
     def path(self, key: str) -> Path:
         path = self._active(key)
