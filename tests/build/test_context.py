@@ -2,9 +2,10 @@ import io
 import os
 import tarfile
 
+import blake3
 import pytest
 
-from wharfie.build.context import BuildContext, HashCache
+from wharfie.build.context import SMALL_FILE, BuildContext, HashCache
 from wharfie.build.copy import CopyError
 from wharfie.build.dockerignore import PatternMatcher
 from wharfie.errors import InvalidInput
@@ -53,9 +54,17 @@ def test_hash_cache_persists_across_instances(ctxdir, tmp_path):
     BuildContext(ctxdir, hash_cache=HashCache(db)).checksum(["app"])
     cache = HashCache(db)
     st = os.lstat(ctxdir / "app" / "main.py")
-    row = cache._db.execute("SELECT digest FROM files WHERE path=?",
+    row = cache._db.execute("SELECT digest FROM file_digests WHERE path=?",
                             (str(ctxdir / "app" / "main.py"),)).fetchone()
     assert row and cache.digest(ctxdir / "app" / "main.py", st) == row[0]
+
+
+@pytest.mark.parametrize("size", [0, 5, SMALL_FILE - 1, SMALL_FILE, 3 * SMALL_FILE + 12345])
+def test_file_digests_are_blake3_of_the_whole_file(tmp_path, size):
+    data = (os.urandom(65536) * (size // 65536 + 1))[:size]
+    (tmp_path / "f").write_bytes(data)
+    want = "blake3:" + blake3.blake3(data).hexdigest()
+    assert HashCache(None).digest(tmp_path / "f", os.lstat(tmp_path / "f")) == want
 
 
 def test_no_context_and_missing_sources(ctxdir):

