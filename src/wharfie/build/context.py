@@ -203,18 +203,23 @@ def _walk(src_root: Path, rel: str, ignore: PatternMatcher | None,
     top = secure_join(src_root, rel)
     st = os.lstat(top)
     yield rel, top, st
-    if not stat.S_ISDIR(st.st_mode):
-        return
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames.sort()
-        base = os.path.relpath(dirpath, src_root)
-        kept = []
-        for name in sorted(dirnames + filenames):
-            sub = os.path.normpath(os.path.join(base, name))
-            if (ignore and ignore.excludes(sub)) or (excl and excl.excludes(sub)):
-                continue
-            p = os.path.join(dirpath, name)  # a str: Path objects cost ~10% of a warm walk
-            yield sub, p, os.lstat(p)
-            kept.append(name)
-        dirnames[:] = [d for d in dirnames
-                       if d in kept and not os.path.islink(os.path.join(dirpath, d))]
+    if stat.S_ISDIR(st.st_mode):
+        matchers = [m for m in (ignore, excl) if m is not None and m.patterns]
+        yield from _walk_dir(str(top), os.path.normpath(rel), matchers)
+
+
+def _walk_dir(path: str, rel: str, matchers: list[PatternMatcher]
+              ) -> Iterator[tuple[str, str, os.stat_result]]:
+    """A directory's entries in name order, each followed by its own; links not followed.
+
+    Plain strings and ``scandir``: Path objects and ``os.walk`` cost ~40% of a warm walk."""
+    with os.scandir(path) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        sub = entry.name if rel == "." else f"{rel}/{entry.name}"
+        if any(m.excludes(sub) for m in matchers):
+            continue
+        st = entry.stat(follow_symlinks=False)
+        yield sub, entry.path, st
+        if stat.S_ISDIR(st.st_mode):
+            yield from _walk_dir(entry.path, sub, matchers)

@@ -93,7 +93,6 @@ class TarStream:
         self.size = 0
         self.entries = 0
         self._links: dict[tuple[int, int], bytes] = {}
-        self._readbuf = bytearray(CHUNK)
 
     def _emit(self, data: bytes | memoryview) -> None:
         self.hash.update(data)
@@ -155,7 +154,6 @@ class TarStream:
             self._put(tf.header(name, tf.FIFO, xattrs=xattrs, **common))
 
     def _copy_file(self, src: str, rel: str, size: int) -> None:
-        view = memoryview(self._readbuf)
         left = size
         with open(src, "rb", buffering=0) as f:
             if size < CHUNK // 4:  # small file: into the header buffer, one write later
@@ -166,11 +164,13 @@ class TarStream:
                 return
             self._flush()
             while left:
-                n = f.readinto(view[:min(left, CHUNK)])
-                if not n:
+                # a fresh bytes per chunk, not a reused buffer: the gzip writer keeps what it
+                # is given until a worker takes it, and would have to copy a buffer
+                data = f.read(min(left, CHUNK))
+                if not data:
                     raise LayerWriteError(f"{rel}: shrank while writing the layer")
-                self._emit(view[:n])
-                left -= n
+                self._emit(data)
+                left -= len(data)
             if f.read(1):
                 raise LayerWriteError(f"{rel}: grew while writing the layer")
         self._put(tf.padding(size))
