@@ -3,6 +3,7 @@
 import json
 import os
 import tarfile
+import time
 
 import pytest
 
@@ -148,6 +149,18 @@ EOF
     assert files["count"][0].strip() == b"1"
     again, _ = build(store, df.replace("wc -l", "wc  -l"), secrets=[secret])
     assert files_of(again)["count"][0].strip() == b"2"  # the cache mount persisted
+
+
+def test_tmpfs_mount_is_a_sized_tmpfs_and_never_reaches_a_layer(store):
+    df = """FROM busybox:local
+RUN --mount=type=tmpfs,target=/scratch,size=1m grep ' /scratch ' /proc/mounts > /mounts && \
+    echo x > /scratch/f && { dd if=/dev/zero of=/scratch/big bs=1k count=2048 || echo full > /dd; }
+"""
+    files = files_of(build(store, df)[0])
+    mounts = files["mounts"][0].decode()
+    assert mounts.startswith("tmpfs /scratch tmpfs ") and "nosuid" in mounts and "size=1024k" in mounts
+    assert files["dd"][0] == b"full\n"  # the size limit holds
+    assert not any(name.startswith("scratch") for name in files)
 
 
 def test_onbuild_triggers_run_in_the_child(store):
@@ -318,7 +331,7 @@ def test_run_layer_holds_only_what_the_command_changed(store):
 
 def test_a_failing_stage_stops_its_siblings(store):
     df = """FROM busybox:local AS slow
-RUN sleep 2
+RUN sleep 120
 RUN echo never > /never
 FROM busybox:local AS bad
 RUN exit 4
@@ -327,6 +340,9 @@ COPY --from=slow /never /never
 COPY --from=bad /etc/passwd /passwd
 """
     events = []
+    started = time.monotonic()
     with pytest.raises(BuildError, match="exit code: 4"):
         build(store, df, events=events, jobs=2)
+    assert time.monotonic() - started < 60  # the running sleep was killed, not waited for
     assert not any("echo never" in e.text for e in events if e.kind == "step")
+    assert not list((store.content.root / "runtime" / "bundles").iterdir())

@@ -199,7 +199,7 @@ class Builder:
                 for fut in done:
                     i = running.pop(fut)
                     if fut.exception() is not None:
-                        self._cancelled.set()  # siblings stop at their next step
+                        self._cancelled.set()  # siblings stop: a running RUN is killed
                     results[i] = fut.result()  # re-raises the stage's error
 
     # -- one stage -------------------------------------------------------------------------
@@ -385,9 +385,12 @@ class Builder:
                 cfg = ProcessConfig(args=argv, env=merge_env(env, secret_env), cwd=img.workdir,
                                     user=img.user, network=network,
                                     binds=binds + file_binds)
-                code = run_process(self.root, rootfs, cfg, stdout=out, stderr=out)
+                code = run_process(self.root, rootfs, cfg, stdout=out, stderr=out,
+                                   cancel=self._cancelled)
                 if buf:
                     out(b"\n")
+                if self._cancelled.is_set():
+                    raise BuildError(f"[{st.label}] cancelled: another stage failed")
                 if code != 0:
                     shown = " ".join(argv)
                     raise BuildError(

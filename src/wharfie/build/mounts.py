@@ -1,4 +1,4 @@
-"""``RUN --mount``: cache, secret, bind and tmpfs mounts, as host directories bound in.
+"""``RUN --mount``: cache, secret and bind mounts as host directories bound in; tmpfs.
 
 Mounts never reach a layer: what they put in the root filesystem (mount points
 runc had to create) is removed before the step is committed, and a secret's
@@ -18,8 +18,9 @@ from pathlib import Path
 
 from wharfie.dockerfile.instructions import Mount
 from wharfie.errors import WharfieError
-from wharfie.runtime import Bind
+from wharfie.runtime import Bind, Tmpfs
 from wharfie.runtime.rootfs import resolve as secure_join
+from wharfie.units import parse_size
 
 
 class MountError(WharfieError):
@@ -71,9 +72,9 @@ class MountContext:
 
 @contextlib.contextmanager
 def prepared(mounts: list[Mount], ctx: MountContext, rootfs: Path, workdir: str,
-             env: list[str]) -> Iterator[tuple[list[Bind], list[str]]]:
+             env: list[str]) -> Iterator[tuple[list[Bind | Tmpfs], list[str]]]:
     """Host binds for ``mounts`` (and env entries for env= secrets); cleans up after."""
-    binds: list[Bind] = []
+    binds: list[Bind | Tmpfs] = []
     extra_env: list[str] = []
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=ctx.scratch,
@@ -117,9 +118,8 @@ def prepared(mounts: list[Mount], ctx: MountContext, rootfs: Path, workdir: str,
                     source = copy
                 binds.append(Bind(source, target, _readonly(m, default=True)))
             elif m.type == "tmpfs":
-                d = tmp / f"tmpfs-{n}"
-                d.mkdir(mode=0o1777)
-                binds.append(Bind(d, target, False))
+                size = m.options.get("size")
+                binds.append(Tmpfs(target, parse_size(size, binary=True) if size else None))
             else:
                 raise MountError(f"--mount type={m.type} is not supported by wharfie")
         stubs = {p for b in binds for p in _missing_paths(rootfs, b.destination)}

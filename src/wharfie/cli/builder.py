@@ -8,18 +8,7 @@ import click
 
 from wharfie.cli.context import App, pass_app
 from wharfie.errors import WharfieError
-
-
-def parse_size(text: str) -> int:
-    """``512MB``, ``2g``, ``1024``: bytes, with Docker's decimal units."""
-    units = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
-             "gb": 10**9, "t": 10**12, "tb": 10**12}
-    t = text.strip().lower()
-    num = t.rstrip("kmgtb")
-    try:
-        return int(float(num) * units[t[len(num):]])
-    except (KeyError, ValueError):
-        raise WharfieError(f"invalid size {text!r}: use e.g. 512MB or 2GB") from None
+from wharfie.units import parse_size
 
 
 @click.group("builder")

@@ -67,8 +67,9 @@ def serve_cmd(app: App, addr: str, htpasswd, token_auth, token_key, tls_cert, tl
               insecure_http, upload_ttl, s3_redirect, workers, max_manifest_size,
               maintenance_every, **storage) -> None:
     """Serve the OCI distribution API."""
-    from wharfie.registry.policy import parse_duration, parse_size
+    from wharfie.registry.policy import parse_duration
     from wharfie.registry.server import serve
+    from wharfie.units import parse_size
 
     logging.basicConfig(level=logging.INFO if app.debug else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")

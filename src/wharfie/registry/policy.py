@@ -29,20 +29,10 @@ from pathlib import Path
 
 from wharfie.errors import WharfieError
 from wharfie.registry.errors import RegistryError
+from wharfie.units import parse_size
 
 ACTIONS = ("pull", "push", "delete")
-_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-          "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
 _DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_size(value: int | str) -> int:
-    if isinstance(value, int):
-        return value
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
-    if not m or m[2].lower() not in _UNITS:
-        raise WharfieError(f"invalid size {value!r} in policy")
-    return int(float(m[1]) * _UNITS[m[2].lower()])
 
 
 def parse_duration(value: int | float | str) -> float:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import BinaryIO
 
@@ -17,13 +18,13 @@ from wharfie.runtime.errors import (
     RuntimeUnavailable,
 )
 from wharfie.runtime.runc import Runtime, Sink, find_runtime
-from wharfie.runtime.spec import Bind, ProcessConfig, merge_env
+from wharfie.runtime.spec import Bind, ProcessConfig, Tmpfs, merge_env
 from wharfie.runtime.user import ExecUser, resolve_user
 
 __all__ = [
     "Bind", "CommandNotExecutable", "CommandNotFound", "ContainerError", "ExecUser",
     "ProcessConfig", "Runtime", "RuntimeUnavailable", "find_runtime", "merge_env",
-    "resolve_user", "run", "state_dir",
+    "Tmpfs", "resolve_user", "run", "state_dir",
 ]
 
 
@@ -33,7 +34,7 @@ def state_dir(root: Path) -> Path:
 
 
 def run(root: Path, rootfs: Path, cfg: ProcessConfig, *, stdin: BinaryIO | int | None = None,
-        stdout: Sink = None, stderr: Sink = None) -> int:
+        stdout: Sink = None, stderr: Sink = None, cancel: threading.Event | None = None) -> int:
     """Run one process in ``rootfs`` with the detected runtime; its exit status."""
     return find_runtime(state_dir(root)).run(rootfs, cfg, stdin=stdin, stdout=stdout,
-                                             stderr=stderr)
+                                             stderr=stderr, cancel=cancel)

@@ -47,6 +47,21 @@ class Bind:
     destination: str
     readonly: bool = False
 
+    def mount(self) -> dict:
+        return bind_mount(self.source, self.destination, self.readonly)
+
+
+@dataclass(frozen=True)
+class Tmpfs:
+    """A fresh tmpfs (``RUN --mount=type=tmpfs``): in memory, gone with the process."""
+
+    destination: str
+    size: int | None = None
+
+    def mount(self) -> dict:  # BuildKit's options: nosuid, and the size limit if given
+        return _mount(self.destination, "tmpfs", "tmpfs",
+                      ["nosuid"] + ([f"size={self.size}"] if self.size else []))
+
 
 @dataclass
 class ProcessConfig:
@@ -58,7 +73,7 @@ class ProcessConfig:
     user: str = ""
     network: str = "host"
     hostname: str = "wharfie"
-    binds: list[Bind] = field(default_factory=list)
+    binds: list[Bind | Tmpfs] = field(default_factory=list)
     tty: bool = False
     rlimits: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(DEFAULT_RLIMITS))
 
@@ -145,7 +160,7 @@ def make_spec(rootfs: Path, cfg: ProcessConfig, user: ExecUser,
         namespaces.append({"type": "network"})
     mounts = default_mounts()
     mounts += [bind_mount(src, dest, True) for dest, src in sorted(etc_files.items())]
-    mounts += [bind_mount(b.source, b.destination, b.readonly) for b in cfg.binds]
+    mounts += [b.mount() for b in cfg.binds]
     return {
         "ociVersion": "1.0.2",
         "process": {
