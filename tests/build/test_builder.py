@@ -27,7 +27,7 @@ from wharfie.transports.rootfs import import_rootfs
 def store(root, busybox_rootfs_tar):
     s = ImageStore(root)
     with open(busybox_rootfs_tar, "rb") as f:
-        image = import_rootfs(f, s.content, changes=['CMD ["sh"]'])
+        image = import_rootfs(f, s.content, config={"Cmd": ["sh"]})
     s.tag(parse_reference("busybox:local"), s.put_image(image))
     return s
 

@@ -44,7 +44,7 @@ def archive(tmp_path_factory) -> Path:
     """Four images, ~32 MB, uncompressed archive: many blobs and many points to die at."""
     d = tmp_path_factory.mktemp("crash")
     content = ContentStore(d / "src")
-    images = [(import_rootfs(io.BytesIO(random_rootfs(i)), content, changes=[f"ENV N={i}"]),
+    images = [(import_rootfs(io.BytesIO(random_rootfs(i)), content, config={"Env": [f"N={i}"]}),
                [parse_reference(f"crash/img{i}:v1")]) for i in range(4)]
     path = d / "images.tar"
     with open(path, "wb") as f:

@@ -26,7 +26,7 @@ def content(tmp_path) -> ContentStore:
 def busybox_image(busybox_rootfs_tar, content) -> Image:
     """The busybox rootfs imported as a one-layer image, as ``wharfie import`` makes it."""
     with open(busybox_rootfs_tar, "rb") as f:
-        return import_rootfs(f, content, changes=['CMD ["sh"]'])
+        return import_rootfs(f, content, config={"Cmd": ["sh"]})
 
 
 def sha(data: bytes) -> str:

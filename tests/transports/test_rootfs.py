@@ -14,7 +14,7 @@ from isal import igzip
 from wharfie.errors import InvalidInput
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.platform import host_platform
-from wharfie.transports.rootfs import apply_changes, import_rootfs
+from wharfie.transports.rootfs import import_rootfs
 
 content = pytest.fixture(archive_samples.content)
 busybox_image = pytest.fixture(archive_samples.busybox_image)
@@ -49,47 +49,6 @@ def test_compressed_input_gives_the_same_layer(busybox_rootfs_tar, content, monk
     assert plain.config.doc["history"][0]["comment"] == "base"
 
 
-def test_changes_as_docker_applies_them():
-    cfg = apply_changes({}, [
-        "ENV PATH=/usr/bin:/bin HOME=/root",
-        "ENV GREETING hello world",
-        'LABEL org.example.name="my app" version=1',
-        "EXPOSE 80 53/udp 8000-8001",
-        "USER app",
-        'VOLUME ["/data", "/cache"]',
-        "WORKDIR /srv",
-        "WORKDIR app",
-        "ENTRYPOINT [\"/bin/app\"]",
-        "CMD echo $HOME",
-        "ONBUILD RUN make",
-    ])
-    assert cfg["Env"] == ["PATH=/usr/bin:/bin", "HOME=/root", "GREETING=hello world"]
-    assert cfg["Labels"] == {"org.example.name": "my app", "version": "1"}
-    assert cfg["ExposedPorts"] == {"80/tcp": {}, "53/udp": {}, "8000/tcp": {}, "8001/tcp": {}}
-    assert cfg["User"] == "app"
-    assert cfg["Volumes"] == {"/data": {}, "/cache": {}}
-    assert cfg["WorkingDir"] == "/srv/app"
-    assert cfg["Entrypoint"] == ["/bin/app"]
-    assert cfg["Cmd"] == ["/bin/sh", "-c", "echo $HOME"]  # shell form, not expanded by us
-    assert cfg["OnBuild"] == ["RUN make"]
-    assert apply_changes({"Cmd": ["x"]}, ["ENTRYPOINT /e"]) == {
-        "Entrypoint": ["/bin/sh", "-c", "/e"]}
-    assert apply_changes({}, ["ENV A=1", "USER ${A}x"])["User"] == "1x"
-
-
-@pytest.mark.parametrize("change, message", [
-    ("RUN echo hi", "RUN is not a valid change command"),
-    ("FROM scratch", "FROM is not a valid change command"),
-    ("CMD", "CMD requires at least one argument"),
-    ("EXPOSE 99999", "invalid containerPort: 99999"),
-    ("EXPOSE 80/foo", "invalid proto: foo"),
-    ("ONBUILD FROM x", "FROM isn't allowed as an ONBUILD trigger"),
-])
-def test_bad_changes_are_refused(change, message):
-    with pytest.raises(InvalidInput, match=message):
-        apply_changes({}, [change])
-
-
 def _tar(entries: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:
@@ -115,7 +74,7 @@ def test_bad_rootfs_leaves_nothing(content, data, message):
 
 def test_config_is_canonical_json(busybox_rootfs_tar, content):
     with open(busybox_rootfs_tar, "rb") as f:
-        image = import_rootfs(f, content, changes=["LABEL a=b"])
+        image = import_rootfs(f, content, config={"Labels": {"a": "b"}})
     raw = image.config.raw
     assert json.loads(raw)["config"] == {"Labels": {"a": "b"}}
     assert raw == json.dumps(json.loads(raw), separators=(",", ":"), sort_keys=True).encode()

@@ -287,34 +287,10 @@ class Builder:
 
     def _step(self, st: StageState, i: ins.Instruction, args: dict[str, str], label: str,
               results: dict[int, StageState]) -> None:
-        img = st.image
-        if isinstance(i, ins.Env):
-            img.set_env(i.pairs)
-        elif isinstance(i, ins.Label):
-            img.set_labels(i.pairs)
-        elif isinstance(i, ins.Arg):
-            img.add_arg_history([(k, args.get(k, v)) for k, v in i.args])
-        elif isinstance(i, ins.Expose):
-            img.add_ports([p if "/" in p else f"{p}/tcp" for p in _expand_ports(i.ports)])
-        elif isinstance(i, ins.Volume):
-            img.add_volumes(i.paths)
-        elif isinstance(i, ins.User):
-            img.set_user(i.user)
-        elif isinstance(i, ins.Stopsignal):
-            img.set_stopsignal(i.signal)
-        elif isinstance(i, ins.Shell):
-            img.set_shell(i.shell)
-        elif isinstance(i, ins.Maintainer):
-            img.set_maintainer(i.maintainer)
-        elif isinstance(i, ins.Cmd):
-            img.set_cmd(i.command, i.shell_form)
-        elif isinstance(i, ins.Entrypoint):
-            img.set_entrypoint(i.command, i.shell_form)
-        elif isinstance(i, ins.Healthcheck):
-            img.set_healthcheck(i.test, i.interval, i.timeout, i.start_period, i.start_interval,
-                                i.retries)
-        elif isinstance(i, ins.Onbuild):
-            img.add_onbuild(i.expression)
+        if st.image.apply(i):
+            return
+        if isinstance(i, ins.Arg):
+            st.image.add_arg_history([(k, args.get(k, v)) for k, v in i.args])
         elif isinstance(i, ins.Workdir):
             self._workdir(st, i, label)
         elif isinstance(i, ins.Run):
@@ -579,20 +555,6 @@ class Builder:
         image = self.store.get(digest)
         new = squash(self.store, image, keep_base=keep, epoch=req.epoch)
         return new.manifest_digest, new.id
-
-
-def _expand_ports(ports: list[str]) -> list[str]:
-    """``8000-8002/udp`` -> each port, as BuildKit records ranges."""
-    out = []
-    for p in ports:
-        port, _, proto = p.partition("/")
-        proto = (proto or "tcp").lower()
-        if "-" in port:
-            lo, hi = (int(x) for x in port.split("-"))
-            out.extend(f"{n}/{proto}" for n in range(lo, hi + 1))
-        else:
-            out.append(f"{int(port)}/{proto}")
-    return out
 
 
 def _is_url(s: str) -> bool:

@@ -11,7 +11,9 @@ import copy
 import posixpath
 from dataclasses import dataclass
 
+from wharfie.dockerfile import instructions as ins
 from wharfie.dockerfile.gostr import quote_list
+from wharfie.errors import InvalidInput
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_SHELL = ["/bin/sh", "-c"]
@@ -44,6 +46,25 @@ def go_duration(seconds: float) -> str:
 def go_list(items: list[str]) -> str:
     """A string slice as Go's ``%v`` prints it: ``[a b]``."""
     return "[" + " ".join(items) + "]"
+
+
+def expand_ports(ports: list[str]) -> list[str]:
+    """``80 8000-8002/udp`` -> ``80/tcp 8000/udp 8001/udp 8002/udp``: BuildKit records each
+    port of a range, and refuses what Docker's nat.ParsePortSpec refuses."""
+    out = []
+    for p in ports:
+        port, _, proto = p.partition("/")
+        proto = (proto or "tcp").lower()
+        if proto not in ("tcp", "udp", "sctp"):
+            raise InvalidInput(f"invalid proto: {proto}")
+        lo, dash, hi = port.partition("-")
+        if not lo.isdigit() or (dash and not hi.isdigit()):
+            raise InvalidInput(f"invalid containerPort: {port}")
+        for n in range(int(lo), int(hi or lo) + 1):
+            if not 0 < n < 65536:
+                raise InvalidInput(f"invalid containerPort: {n}")
+            out.append(f"{n}/{proto}")
+    return out
 
 
 def empty_config(os_name: str, architecture: str, variant: str | None = None) -> dict:
@@ -117,6 +138,38 @@ class StageImage:
         self.doc["rootfs"]["diff_ids"].append(diff_id)
 
     # --- one method per metadata instruction -----------------------------------------
+
+    def apply(self, i: ins.Instruction) -> bool:
+        """Apply a metadata-only instruction; False for RUN, COPY, WORKDIR, ARG and FROM,
+        whose effect needs more than the config."""
+        if isinstance(i, ins.Env):
+            self.set_env(i.pairs)
+        elif isinstance(i, ins.Label):
+            self.set_labels(i.pairs)
+        elif isinstance(i, ins.Expose):
+            self.add_ports(expand_ports(i.ports))
+        elif isinstance(i, ins.Volume):
+            self.add_volumes(i.paths)
+        elif isinstance(i, ins.User):
+            self.set_user(i.user)
+        elif isinstance(i, ins.Stopsignal):
+            self.set_stopsignal(i.signal)
+        elif isinstance(i, ins.Shell):
+            self.set_shell(i.shell)
+        elif isinstance(i, ins.Maintainer):
+            self.set_maintainer(i.maintainer)
+        elif isinstance(i, ins.Cmd):
+            self.set_cmd(i.command, i.shell_form)
+        elif isinstance(i, ins.Entrypoint):
+            self.set_entrypoint(i.command, i.shell_form)
+        elif isinstance(i, ins.Healthcheck):
+            self.set_healthcheck(i.test, i.interval, i.timeout, i.start_period,
+                                 i.start_interval, i.retries)
+        elif isinstance(i, ins.Onbuild):
+            self.add_onbuild(i.expression)
+        else:
+            return False
+        return True
 
     def set_env(self, pairs: list[tuple[str, str]]) -> None:
         env = self.env

@@ -103,8 +103,10 @@ def load(app: App, input_: str | None, quiet: bool, platform: str | None) -> Non
 def import_(app: App, file: str, repository: str | None, changes: tuple[str, ...],
             message: str | None, platform: str | None) -> None:
     """Import the contents from a tarball to create a filesystem image."""
+    from wharfie.build.changes import apply_changes
     from wharfie.transports.rootfs import import_image
 
+    config = apply_changes({}, changes)
     ref = None
     if repository:
         ref = parse_reference(repository)
@@ -112,6 +114,6 @@ def import_(app: App, file: str, repository: str | None, changes: tuple[str, ...
             raise InvalidReference(f"invalid reference format: {repository!r} has a digest; "
                                    "import takes REPOSITORY[:TAG]")
     with _open_input(file, "tarball", "import") as stream:
-        image = import_image(stream, app.images, ref, changes=changes, message=message,
+        image = import_image(stream, app.images, ref, config=config, message=message,
                              platform=parse_platform(platform) if platform else None)
     click.echo(str(image.id))
