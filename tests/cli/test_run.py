@@ -51,6 +51,15 @@ def test_cmd_env_and_exit_status(wharfie, image):
     assert (res.returncode, out(res), res.stderr) == (7, "bar 1\n", b"e\n")
 
 
+def test_only_rm_containers_skip_the_sync_at_unmount(wharfie, image):
+    def root_mount(*flags: str) -> str:
+        mounts = out(wharfie("run", *flags, image, "cat", "/proc/mounts"))
+        return next(line for line in mounts.splitlines() if line.split()[1] == "/")
+
+    assert "volatile" in root_mount("--rm")  # thrown away at exit: need not reach the disk
+    assert "volatile" not in root_mount("--name", "kept")  # kept: docker start, export
+
+
 def test_entrypoint_cmd_workdir_user_rules(wharfie, image):
     assert out(wharfie("run", "--rm", "ep:test")) == "ep c1\n"
     assert out(wharfie("run", "--rm", "ep:test", "x", "y")) == "ep x y\n"

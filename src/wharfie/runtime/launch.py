@@ -135,7 +135,8 @@ def run_image(root: Path, store: ImageStore, name: str, opts: RunOptions, *,
     cfg = process_for(config, opts, hostname)
     started = False
     try:
-        rootfs = snap.prepare(c.snapshot, chain)
+        # --rm: nothing of it outlives the run, so unmounting need not wait for the disk
+        rootfs = snap.prepare(c.snapshot, chain, volatile=opts.remove)
         c.state, c.pid = "running", os.getpid()
         containers.save(c)
         if on_created:
