@@ -1,5 +1,7 @@
 """``wharfie build`` from the command line: flags, output, errors."""
 
+import hashlib
+import json
 import subprocess
 
 import pytest
@@ -153,3 +155,26 @@ def test_source_date_epoch_as_a_build_arg_gives_the_same_digest(based, tmp_path)
     assert ids[0] == ids[1]
     res = based("build", "--build-arg", "SOURCE_DATE_EPOCH=yesterday", str(ctx), check=False)
     assert res.returncode != 0 and b"invalid SOURCE_DATE_EPOCH" in res.stderr
+
+
+def test_push_metadata_file_and_registry_output(based, tmp_path, docker_registry):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN echo pushed > /p\n")
+    name = f"{docker_registry}/built/app:1"
+    meta = tmp_path / "meta.json"
+    res = based("build", "-q", "--push", "--load", "-t", name, "--metadata-file", str(meta),
+                str(ctx))
+    image_id = res.stdout.decode().strip()
+    doc = json.loads(meta.read_text())
+    assert doc["containerimage.config.digest"] == image_id and doc["image.name"] == name
+    listed = subprocess.run(["skopeo", "inspect", "--tls-verify=false", "--raw",
+                             f"docker://{name}"], capture_output=True, check=True).stdout
+    assert "sha256:" + hashlib.sha256(listed).hexdigest() == doc["containerimage.digest"]
+    other = f"{docker_registry}/built/app:2"
+    res = based("build", "--output", "type=registry", "-t", other, str(ctx))
+    assert f"pushing {other} done".encode() in res.stderr
+    subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{other}"],
+                   capture_output=True, check=True)
+    res = based("build", "--push", str(ctx), check=False)
+    assert res.returncode != 0 and b"tag is needed when pushing" in res.stderr

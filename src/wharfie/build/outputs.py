@@ -23,13 +23,14 @@ from wharfie.oci.reference import Reference
 from wharfie.runtime.launch import export_rootfs
 from wharfie.transports.archive import write_archive
 
-TYPES = ("image", "docker", "oci", "tar", "local")
+TYPES = ("image", "registry", "docker", "oci", "tar", "local")
 
 
 @dataclass(frozen=True)
 class Output:
     type: str
     dest: str | None = None
+    push: bool = False  # push the tags to their registries (the CLI does it)
 
 
 def parse_output(spec: str) -> Output:
@@ -40,10 +41,12 @@ def parse_output(spec: str) -> Output:
     kind = opts.get("type", "local")
     if kind not in TYPES:
         raise WharfieError(f"unsupported --output type {kind!r} (use {', '.join(TYPES)})")
+    if kind == "registry":  # buildx: type=registry is type=image,push=true
+        return Output("image", push=True)
     dest = opts.get("dest")
     if kind != "image" and not dest:
         raise WharfieError(f"--output type={kind} needs dest=PATH (or dest=- for stdout)")
-    return Output(kind, dest)
+    return Output(kind, dest, push=kind == "image" and opts.get("push") == "true")
 
 
 @contextlib.contextmanager

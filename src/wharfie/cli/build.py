@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -54,10 +55,17 @@ def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) ->
               help="Say which input changed for the first step that missed the cache.")
 @click.option("--compression", type=click.Choice(["gzip", "zstd", "none"]), default="gzip",
               help="Layer compression.")
+@click.option("--push", is_flag=True, help="Push the tags to their registries "
+              "(shorthand for --output=type=registry).")
+@click.option("--load", is_flag=True, help="Accepted for docker buildx scripts: the image "
+              "always goes to the local store.")
+@click.option("--metadata-file", type=click.Path(path_type=Path),
+              help="Write build result metadata (image digests, names) to a JSON file.")
 @pass_app
 def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, no_cache, pull,
               labels, squash, iidfile, progress, quiet, network, secrets, platform,
-              outputs, cache_from, cache_to, explain_cache, compression) -> None:
+              outputs, cache_from, cache_to, explain_cache, compression, push, load,
+              metadata_file) -> None:
     """Build an image from a Dockerfile."""
     from wharfie.build.builder import Builder, BuildRequest
     from wharfie.build.cache_io import parse_cache_spec
@@ -70,6 +78,9 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
     for t in tags:
         parse_reference(t)  # fail before doing any work
     outs = [parse_output(o) for o in outputs]
+    push = push or any(o.push for o in outs)
+    if push and not tags:
+        raise WharfieError("tag is needed when pushing to registry: use -t NAME:TAG")
     work = app.root / "build" / "tmp"
     work.mkdir(parents=True, exist_ok=True)
     hashes = HashCache(app.root / "build" / "hashes.db")
@@ -125,19 +136,39 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
         renderer.close()
         if ctx is not None:
             ctx.close()
+    names = [parse_reference(t) for t in tags]
     for out in outs:
-        write_output(out, app.root, app.images, result.manifest_digest,
-                     [parse_reference(t) for t in tags])
+        write_output(out, app.root, app.images, result.manifest_digest, names)
+    if push:
+        _push(app, names, builder._step_counter + 1, show)
     if iidfile:
         iidfile.write_text(result.image_id)
+    if metadata_file:  # what buildx writes, for CI steps that read the digests
+        metadata_file.write_text(json.dumps({
+            "containerimage.config.digest": str(result.image_id),
+            "containerimage.digest": str(result.manifest_digest),
+            "image.name": ",".join(str(n) for n in names)}, indent=2) + "\n")
     if quiet:
         click.echo(result.image_id)
         return
     if show:
         sys.stderr.write(f"#{builder._step_counter + 1} writing image {result.image_id} done\n")
-        for t in tags:
-            sys.stderr.write(f"#{builder._step_counter + 1} naming to "
-                             f"{parse_reference(t)} done\n")
+        for n in names:
+            sys.stderr.write(f"#{builder._step_counter + 1} naming to {n} done\n")
+
+
+def _push(app: App, names: list, step: int, show: bool) -> None:
+    """Push each tag, saying so on stderr as buildx does (stdout stays the image ID's)."""
+    from wharfie.cli.push import push_one
+    from wharfie.cli.transfer import registry_options
+
+    opts = registry_options()
+    for ref in names:
+        if show:
+            sys.stderr.write(f"#{step} pushing {ref}\n")
+        push_one(app, ref, opts, quiet=True)
+        if show:
+            sys.stderr.write(f"#{step} pushing {ref} done\n")
 
 
 def _looks_like_tar(data: bytes) -> bool:
