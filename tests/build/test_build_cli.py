@@ -178,3 +178,16 @@ def test_push_metadata_file_and_registry_output(based, tmp_path, docker_registry
                    capture_output=True, check=True)
     res = based("build", "--push", str(ctx), check=False)
     assert res.returncode != 0 and b"tag is needed when pushing" in res.stderr
+
+
+def test_build_context_flag(based, tmp_path):
+    ctx, extra = tmp_path / "ctx", tmp_path / "extra"
+    ctx.mkdir()
+    extra.mkdir()
+    (extra / "x.txt").write_text("from extra\n")
+    (ctx / "Dockerfile").write_text("FROM img\nCOPY --from=extra x.txt /x.txt\nCMD cat /x.txt\n")
+    based("build", "-t", "bc:1", "--build-context", f"extra={extra}",
+          "--build-context", "img=docker-image://busybox:local", str(ctx))
+    assert based("run", "--rm", "bc:1").stdout == b"from extra\n"
+    res = based("build", "--build-context", "bad", str(ctx), check=False)
+    assert res.returncode != 0 and b"invalid --build-context 'bad'" in res.stderr

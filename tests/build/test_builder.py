@@ -9,7 +9,7 @@ import pytest
 
 from wharfie.build.builder import Builder, BuildError, BuildRequest
 from wharfie.build.cache_io import CacheSpec
-from wharfie.build.context import BuildContext
+from wharfie.build.context import BuildContext, named_context
 from wharfie.build.copy import CopyError
 from wharfie.build.dockerignore import PatternMatcher
 from wharfie.build.mounts import Secret
@@ -346,3 +346,41 @@ COPY --from=bad /etc/passwd /passwd
     assert time.monotonic() - started < 60  # the running sleep was killed, not waited for
     assert not any("echo never" in e.text for e in events if e.kind == "step")
     assert not list((store.content.root / "runtime" / "bundles").iterdir())
+
+
+def test_named_build_contexts_shadow_stages_and_images(store, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "guide.txt").write_text("guide\n")
+    (docs / "draft.txt").write_text("draft\n")
+    (docs / ".dockerignore").write_text("draft.txt\n")
+    df = """FROM scratch AS docs
+COPY --from=busybox:local /bin/busybox /never
+FROM base
+COPY --from=docs / /docs/
+RUN --mount=type=bind,from=docs,target=/mnt cat /mnt/guide.txt > /seen
+"""
+    contexts = {"docs": named_context(f"docs={docs}")[1],
+                "base": named_context("base=docker-image://busybox:local")[1]}
+    image, _ = build(store, df, named_contexts=contexts)
+    files = files_of(image)
+    assert files["docs/guide.txt"][0] == b"guide\n" and files["seen"][0] == b"guide\n"
+    assert "docs/draft.txt" not in files  # the named context's own .dockerignore
+    assert "never" not in files  # the stage "docs" was shadowed, so never built
+    busybox = store.get(store.resolve("busybox:local").digest)
+    assert image.layers()[0].diff_id == busybox.layers()[0].diff_id  # FROM base: the image
+    (docs / "guide.txt").write_text("changed\n")
+    events = []
+    build(store, df, events=events, named_contexts=contexts)
+    assert any(e.text == "cache miss: files changed: guide.txt" for e in events)
+
+
+def test_named_context_errors(store, tmp_path):
+    with pytest.raises(WharfieError, match="not a directory"):
+        named_context(f"x={tmp_path / 'missing'}")
+    with pytest.raises(WharfieError, match="only local directories and docker-image"):
+        named_context("x=https://example.invalid/repo.git")
+    with pytest.raises(WharfieError, match="want NAME=PATH"):
+        named_context("novalue")
+    with pytest.raises(WharfieError, match="directory build context serves COPY"):
+        build(store, "FROM src\n", named_contexts={"src": named_context(f"src={tmp_path}")[1]})

@@ -80,6 +80,8 @@ class BuildRequest:
     pull: bool = False
     cache_from: list[CacheSpec] = field(default_factory=list)
     cache_to: CacheSpec | None = None
+    # --build-context: lowercase name -> image reference, or a directory context
+    named_contexts: dict[str, str | BuildContext] = field(default_factory=dict)
 
 
 @dataclass
@@ -155,8 +157,11 @@ class Builder:
             self.store.pin(import_from(self.cache, src), CACHE_PIN)
         ctx_root = req.context.root if req.context and req.context.root else "-"
         self.ident = f"{os.path.abspath(ctx_root)}|{req.dockerfile_name}"
+        self.named_images = {k: v for k, v in req.named_contexts.items() if isinstance(v, str)}
+        self.named_dirs = {k: v for k, v in req.named_contexts.items()
+                           if isinstance(v, BuildContext)}
         rb = resolve(df, req.target, build_args=req.build_args, platform=self.platform,
-                     base_env=self._base_env)
+                     base_env=self._base_env, named_contexts=set(req.named_contexts))
         self.escape = df.escape
         self.proxy_env = rb.proxy_env
         for w in rb.warnings:
@@ -211,7 +216,7 @@ class Builder:
         step = self._announce(f"[{label}] FROM {stage.base}")
         self.emit(BuildEvent("done", step, ""))
         triggers: list[ins.Instruction] = []
-        if stage.base_stage is None and stage.base.lower() != "scratch":
+        if stage.base_stage is None and not self._is_scratch(stage.base):
             onbuild = (self.external[stage.base].config.config.get("OnBuild") or [])
             triggers = [expand_instruction(t, state.image.env_dict(), self.escape)
                         for t in parse_triggers(onbuild, stage.base)]
@@ -228,7 +233,7 @@ class Builder:
             image = StageImage.from_base(parent.image.doc, parent.image.created)
             image.cmd_set = False
             return StageState(image, list(parent.layers), parent.key, len(parent.layers))
-        if stage.base.lower() == "scratch":
+        if self._is_scratch(stage.base):
             p = self.platform
             doc = empty_config(p.os, p.architecture, p.variant)
             return StageState(StageImage(doc, created=self._epoch_iso()), [],
@@ -240,7 +245,9 @@ class Builder:
                           step_key("", "from", manifest=str(img.digest)), len(layers))
 
     def _base_env(self, name: str) -> dict[str, str]:
-        env = {}
+        env: dict[str, str] = {}
+        if self._is_scratch(name):
+            return env
         for item in self._external(name).config.config.get("Env") or []:
             k, _, v = item.partition("=")
             env[k] = v
@@ -250,16 +257,24 @@ class Builder:
         """A base image: from the store, pulled when missing (or always, with ``--pull``)."""
         with self._lock:
             if name not in self.external:
+                if name.lower() in self.named_dirs:
+                    raise BuildError(f"{name}: a directory build context serves COPY --from "
+                                     "and RUN --mount from=, not FROM")
+                ref = self.named_images.get(name.lower(), name)
                 found = None
                 if not self.req.pull:
                     with contextlib.suppress(NotFound):
-                        found = self.store.resolve(name)
+                        found = self.store.resolve(ref)
                 if found is not None and not self._platform_ok(found):
                     have = found.config.platform
-                    raise BuildError(f"{name}: the local image is for {have}, not "
+                    raise BuildError(f"{ref}: the local image is for {have}, not "
                                      f"{self.platform} (pull that platform first)")
-                self.external[name] = found or self._pull(name)
+                self.external[name] = found or self._pull(ref)
             return self.external[name]
+
+    def _is_scratch(self, base: str) -> bool:
+        """FROM scratch, or a name that --build-context maps to docker-image://scratch."""
+        return self.named_images.get(base.lower(), base).lower() == "scratch"
 
     def _platform_ok(self, image: StoredImage) -> bool:
         have = image.config.platform
@@ -399,7 +414,7 @@ class Builder:
                     os.chmod(src_root / c.path, 0o644)
                 sources = [c.path for c in i.contents]
                 digest = checksum_tree(src_root, sources, None, i.exclude, self.hashes)
-            elif i.from_:
+            elif i.from_ and i.from_.lower() not in self.named_dirs:
                 src_root = self._source_root(i.from_, results)
                 digest = checksum_tree(src_root, sources, None, i.exclude, self.hashes,
                                        with_modes=chmod is None, files=files)
@@ -412,8 +427,8 @@ class Builder:
                     names.append(fetch_url(s, src_root, i.checksum))
                 sources = names
                 digest = checksum_tree(src_root, sources, None, i.exclude, self.hashes)
-            else:
-                ctx = self.req.context
+            else:  # the build context, or a named directory context (--build-context)
+                ctx = self.named_dirs[i.from_.lower()] if i.from_ else self.req.context
                 if ctx is None or ctx.root is None:
                     raise CopyError(f"line {i.line}: {word} needs a build context "
                                     "(the context was '-')")
@@ -441,8 +456,11 @@ class Builder:
             self._layer_step(st, word.lower(), inputs, created_by, title, execute, files)
 
     def _source_root(self, name: str, results: dict[int, StageState]) -> Path:
-        """The root filesystem of a stage (by name or index) or an image, for reading."""
-        idx = self.stage_names.get(name.lower())
+        """The root filesystem of a stage (by name or index), a named build context or an
+        image, for reading."""
+        if name.lower() in self.named_dirs:
+            return self.named_dirs[name.lower()].root  # type: ignore[return-value]
+        idx = None if name.lower() in self.named_images else self.stage_names.get(name.lower())
         if idx is None and name.isdigit():
             idx = int(name)
         layers = results[idx].layers if idx is not None else \

@@ -29,7 +29,7 @@ from typing import BinaryIO
 import blake3
 
 from wharfie.build.copy import CopyError, expand_sources
-from wharfie.build.dockerignore import PatternMatcher
+from wharfie.build.dockerignore import PatternMatcher, load_for
 from wharfie.errors import InvalidInput
 from wharfie.layers.compression import auto_decompress
 from wharfie.runtime.rootfs import resolve as secure_join
@@ -161,6 +161,25 @@ class BuildContext:
             raise CopyError("no build context: COPY and ADD need one (the context was '-')")
         return checksum_tree(self.root, sources, self.ignore, excludes, self.hashes,
                              with_modes=with_modes, files=files)
+
+
+def named_context(spec: str, hash_cache: HashCache | None = None
+                  ) -> tuple[str, str | BuildContext]:
+    """``--build-context NAME=VALUE``: NAME (lowercase) and an image reference (from
+    ``docker-image://REF``) or a local directory, with its own .dockerignore."""
+    name, eq, value = spec.partition("=")
+    if not eq or not name or not value:
+        raise InvalidInput(f"invalid --build-context {spec!r}: want NAME=PATH or "
+                           "NAME=docker-image://REF")
+    if value.startswith("docker-image://"):
+        return name.lower(), value.removeprefix("docker-image://")
+    if "://" in value or value.startswith("git@"):
+        raise InvalidInput(f"--build-context {name}: only local directories and "
+                           f"docker-image:// are supported, not {value!r}")
+    root = Path(value)
+    if not root.is_dir():
+        raise InvalidInput(f"--build-context {name}: {value} is not a directory")
+    return name.lower(), BuildContext(root, load_for(root), hash_cache=hash_cache)
 
 
 def checksum_tree(src_root: Path, sources: list[str], ignore: PatternMatcher | None,

@@ -55,6 +55,8 @@ def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) ->
               help="Say which input changed for the first step that missed the cache.")
 @click.option("--compression", type=click.Choice(["gzip", "zstd", "none"]), default="gzip",
               help="Layer compression.")
+@click.option("--build-context", "build_contexts", multiple=True,
+              help="Additional build contexts (NAME=PATH or NAME=docker-image://REF).")
 @click.option("--push", is_flag=True, help="Push the tags to their registries "
               "(shorthand for --output=type=registry).")
 @click.option("--load", is_flag=True, help="Accepted for docker buildx scripts: the image "
@@ -64,12 +66,12 @@ def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) ->
 @pass_app
 def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, no_cache, pull,
               labels, squash, iidfile, progress, quiet, network, secrets, platform,
-              outputs, cache_from, cache_to, explain_cache, compression, push, load,
-              metadata_file) -> None:
+              outputs, cache_from, cache_to, explain_cache, compression, build_contexts, push,
+              load, metadata_file) -> None:
     """Build an image from a Dockerfile."""
     from wharfie.build.builder import Builder, BuildRequest
     from wharfie.build.cache_io import parse_cache_spec
-    from wharfie.build.context import BuildContext, HashCache
+    from wharfie.build.context import BuildContext, HashCache, named_context
     from wharfie.build.dockerignore import load_for
     from wharfie.build.mounts import parse_secret
     from wharfie.build.outputs import parse_output, write_output
@@ -123,7 +125,8 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
         platform=platform, network=network, secrets=[parse_secret(s) for s in secrets],
         epoch=epoch, compression=compression, pull=pull,
         cache_from=[parse_cache_spec(c, "src") for c in cache_from],
-        cache_to=parse_cache_spec(cache_to, "dest") if cache_to else None)
+        cache_to=parse_cache_spec(cache_to, "dest") if cache_to else None,
+        named_contexts=dict(named_context(c, hashes) for c in build_contexts))
     explain = explain_cache or progress == "plain"
     if show and (progress == "tty" or (progress == "auto" and sys.stderr.isatty())):
         renderer = TtyProgress(sys.stderr, explain=explain)

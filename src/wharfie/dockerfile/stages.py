@@ -11,7 +11,7 @@ are expanded only where Docker expands them. Unused stages are pruned and a
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 from wharfie.dockerfile.errors import DockerfileError
@@ -284,8 +284,10 @@ def parse_triggers(triggers: list[str], image: str = "base image") -> list[Instr
     return out
 
 
-def _stage_refs(df: Dockerfile, meta_env: Mapping[str, str]) -> dict[int, tuple[str, int | None]]:
-    """For each stage: its expanded base and the earlier stage it builds on, if any."""
+def _stage_refs(df: Dockerfile, meta_env: Mapping[str, str], shadowed: Collection[str] = ()
+                ) -> dict[int, tuple[str, int | None]]:
+    """For each stage: its expanded base and the earlier stage it builds on, if any (not
+    when a named build context of that name shadows the stage)."""
     out: dict[int, tuple[str, int | None]] = {}
     lex = ShellLex(df.escape)
     for s in df.stages:
@@ -296,7 +298,8 @@ def _stage_refs(df: Dockerfile, meta_env: Mapping[str, str]) -> dict[int, tuple[
         if not base:
             raise DockerfileError(f"base name ({s.from_.base}) should not be blank",
                                   filename=df.filename, line=s.from_.line)
-        ref = next((p.index for p in df.stages[:s.index] if p.name == base.lower()), None)
+        ref = None if base.lower() in shadowed else \
+            next((p.index for p in df.stages[:s.index] if p.name == base.lower()), None)
         out[s.index] = (base, ref)
     return out
 
@@ -324,11 +327,13 @@ def resolve(df: Dockerfile, target: str | int | None = None, *,
             platform: Platform | str | None = None,
             build_platform: Platform | str | None = None,
             base_env: Callable[[str], Mapping[str, str]] | None = None,
-            all_stages: bool = False) -> ResolvedBuild:
+            all_stages: bool = False, named_contexts: Collection[str] = ()) -> ResolvedBuild:
     """Expand and scope everything a build of ``target`` (default: last stage) needs.
 
     ``base_env(image)`` may supply the ENV of an external base image, so that
     words referring to it (``$PATH``) expand as in ``docker build``.
+    ``named_contexts`` (``--build-context`` names, lowercase) shadow stages of the same
+    name in FROM and ``--from``, as in BuildKit.
     ``all_stages`` resolves unused stages too (for lint), instead of pruning them.
     """
     build_args = dict(build_args or {})
@@ -349,7 +354,7 @@ def resolve(df: Dockerfile, target: str | int | None = None, *,
             elif default is not None:
                 meta_env[name] = x.word(default)
 
-    refs = _stage_refs(df, meta_env)
+    refs = _stage_refs(df, meta_env, named_contexts)
     tgt = df.stage(target).index if target is not None else len(df.stages) - 1
 
     resolved: dict[int, ResolvedStage] = {}
@@ -401,7 +406,7 @@ def resolve(df: Dockerfile, target: str | int | None = None, *,
                     env[k] = v
                     declared.add(k)
             for ref in _copy_sources(expanded):
-                j = _find_stage(df, ref)
+                j = None if ref.lower() in named_contexts else _find_stage(df, ref)
                 if j is not None:
                     visit(j)
                     deps.add(j)
