@@ -2,7 +2,11 @@
 
 import hashlib
 import json
+import os
+import signal
 import subprocess
+import sys
+import time
 
 import pytest
 
@@ -191,3 +195,32 @@ def test_build_context_flag(based, tmp_path):
     assert based("run", "--rm", "bc:1").stdout == b"from extra\n"
     res = based("build", "--build-context", "bad", str(ctx), check=False)
     assert res.returncode != 0 and b"invalid --build-context 'bad'" in res.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("when", [b"RUN echo", b" started\n"])  # announced / running
+def test_interrupted_build_stops_its_run_and_leaves_nothing(based, tmp_path, root, sig, when):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN echo started && sleep 600\n")
+    proc = subprocess.Popen([sys.executable, "-m", "wharfie", "build", "--progress", "plain",
+                             str(ctx)], env={**os.environ, "WHARFIE_ROOT": str(root)},
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    try:
+        while when not in (line := proc.stderr.readline()):
+            assert line, "the build ended before its RUN started"
+        started = time.monotonic()
+        proc.send_signal(sig)
+        assert proc.wait(60) == 130
+        assert time.monotonic() - started < 10  # the sleep was killed, not waited for
+        assert b"wharfie: error: interrupted" in proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+    runc_state = root / "runtime" / "runc"
+    listed = subprocess.run(["runc", "--root", str(runc_state), "list", "-q"],
+                            capture_output=True, text=True).stdout.split()
+    assert listed == [] and list(root.glob("snapshots/*/active/*")) == []
+    with open("/proc/self/mountinfo") as f:
+        assert str(root) not in f.read()
+    assert based("system", "check").returncode == 0

@@ -193,7 +193,8 @@ class Builder:
         """Run every stage once its dependencies are done; independent ones in parallel."""
         pending = dict(stages)
         running: dict[Future, int] = {}
-        with ThreadPoolExecutor(max_workers=max(1, self.req.jobs)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, self.req.jobs)) as pool, \
+                self._cancel_on_exit():
             while pending or running:
                 ready = [i for i, s in pending.items() if all(d in results for d in s.depends_on)]
                 for i in ready:
@@ -203,9 +204,17 @@ class Builder:
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for fut in done:
                     i = running.pop(fut)
-                    if fut.exception() is not None:
-                        self._cancelled.set()  # siblings stop: a running RUN is killed
-                    results[i] = fut.result()  # re-raises the stage's error
+                    results[i] = fut.result()  # re-raises the stage's error: siblings stop
+
+    @contextlib.contextmanager
+    def _cancel_on_exit(self) -> Iterator[None]:
+        """If the build ends early (a stage failed, Ctrl-C), stop the stages still running
+        before the pool waits for them: their running RUN is killed."""
+        try:
+            yield
+        except BaseException:
+            self._cancelled.set()
+            raise
 
     # -- one stage -------------------------------------------------------------------------
 

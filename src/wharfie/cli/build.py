@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from wharfie.cli.buildprogress import PlainProgress, TtyProgress
-from wharfie.cli.context import App, pass_app
+from wharfie.cli.context import App, pass_app, sigterm_as_interrupt
 from wharfie.errors import WharfieError
 
 
@@ -134,7 +134,8 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
         renderer = PlainProgress(sys.stderr, quiet=not show, explain=explain)
     builder = Builder(app.root, app.images, emit=renderer)
     try:
-        result = builder.build(req)
+        with sigterm_as_interrupt():
+            result = builder.build(req)
     finally:
         renderer.close()
         if ctx is not None:

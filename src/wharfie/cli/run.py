@@ -6,19 +6,14 @@ that cannot be invoked 126 and one that is not found 127, as ``docker run`` does
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from pathlib import Path
 
 import click
 
-from wharfie.cli.context import App, pass_app
+from wharfie.cli.context import App, pass_app, sigterm_as_interrupt
 from wharfie.errors import WharfieError
-
-
-def _on_sigterm(signum, frame) -> None:
-    raise KeyboardInterrupt  # so the container is stopped and cleaned up, as on Ctrl-C
 
 
 @click.command("run", context_settings={"allow_interspersed_args": False})
@@ -60,15 +55,12 @@ def run(app: App, remove: bool, env: tuple[str, ...], env_file: tuple[Path, ...]
                           workdir=workdir, user=user, network=network,
                           binds=[parse_volume(v) for v in volume], name=name, remove=remove,
                           tty=tty)
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-        try:
+        with sigterm_as_interrupt():
             _, code = run_image(
                 app.root, app.images, image, opts,
                 stdin=sys.stdin.fileno() if interactive or tty else None,
                 stdout=None if tty else sys.stdout.buffer,
                 stderr=None if tty else sys.stderr.buffer)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
     except WharfieError as e:
         if e.exit_code not in (126, 127):
             e.exit_code = 125

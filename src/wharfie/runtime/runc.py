@@ -17,6 +17,7 @@ import stat
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -166,12 +167,13 @@ class Runtime:
             _writer(stderr)(held)
         return proc.returncode
 
-
     def _kill_on(self, cancel: threading.Event, proc: subprocess.Popen, cid: str) -> None:
+        """Kill the container once ``cancel`` is set, however early: until runc has created
+        it, there is nothing to delete yet, so try again until runc is gone."""
         while proc.poll() is None:
             if cancel.wait(0.25):
                 self.delete(cid)
-                return
+                time.sleep(0.05)
 
 
 def _times_of(rootfs: Path, dirs: set[str]) -> dict[Path, tuple[int, int]]:
