@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,93 @@ def test_a_relative_root_builds_and_runs(debian, tmp_path):
                          cwd=debian.root.parent, capture_output=True)
     assert res.returncode == 0, res.stderr.decode(errors="replace")
     assert layer_files(debian.root, "rel:1")["r"] == b"relative\n"
+
+
+# Asks the agent at $SSH_AUTH_SOCK for its identities (SSH2_AGENTC_REQUEST_IDENTITIES) and
+# prints how many it holds and their comments: enough to prove a working agent connection.
+AGENT_CLIENT_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+static unsigned int be32(const unsigned char *p) {
+    return (unsigned)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+int main(void) {
+    const char *path = getenv("SSH_AUTH_SOCK");
+    if (!path) { puts("no SSH_AUTH_SOCK"); return 2; }
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a)) { perror("connect"); return 3; }
+    unsigned char req[5] = {0, 0, 0, 1, 11}, buf[65536];
+    if (write(fd, req, 5) != 5) return 4;
+    size_t got = 0, want = 4;
+    while (got < want) {
+        ssize_t n = read(fd, buf + got, sizeof buf - got);
+        if (n <= 0) return 5;
+        got += n;
+        if (got >= 4) want = 4 + be32(buf);
+    }
+    if (buf[4] != 12) return 6;  /* SSH2_AGENT_IDENTITIES_ANSWER */
+    unsigned int count = be32(buf + 5), off = 9;
+    printf("%u\n", count);
+    for (unsigned int i = 0; i < count; i++) {
+        off += 4 + be32(buf + off);                      /* key blob */
+        unsigned int len = be32(buf + off);
+        printf("%.*s\n", (int)len, (char *)buf + off + 4);  /* comment */
+        off += 4 + len;
+    }
+    return 0;
+}
+"""
+
+
+@pytest.fixture
+def ssh_agent(tmp_path):
+    """A real ssh-agent holding one new ed25519 key (comment ``wharfie-test``)."""
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.05)
+        key = tmp_path / "id_ed25519"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "wharfie-test",
+                        "-f", str(key)], check=True)
+        subprocess.run(["ssh-add", "-q", str(key)], check=True, capture_output=True,
+                       env={**os.environ, "SSH_AUTH_SOCK": str(sock)})
+        yield sock
+    finally:
+        agent.terminate()
+        agent.wait()
+
+
+def test_ssh_mount_forwards_the_agent_to_root_and_to_a_user(debian, tmp_path, ssh_agent,
+                                                            monkeypatch):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "agent.c").write_text(AGENT_CLIENT_C)
+    (ctx / "Dockerfile").write_text(
+        "FROM debian:gcc\n"
+        "COPY agent.c /agent.c\n"
+        "RUN gcc -O2 -o /usr/local/bin/agent-list /agent.c\n"
+        "RUN --mount=type=ssh agent-list > /as-root && stat -c %a $SSH_AUTH_SOCK > /mode\n"
+        "USER 1000\n"
+        "RUN --mount=type=ssh,uid=1000,target=/tmp/agent agent-list > /tmp/as-user\n"
+        "RUN --mount=type=ssh,id=absent true\n")  # not required: skipped
+    monkeypatch.setenv("SSH_AUTH_SOCK", str(ssh_agent))  # --ssh default reads it
+    debian("build", "-q", "--ssh", "default", "-t", "ssh:1", str(ctx))
+    files = layer_files(debian.root, "ssh:1")
+    assert files["as-root"] == b"1\nwharfie-test\n" and files["mode"] == b"600\n"
+    assert files["tmp/as-user"] == b"1\nwharfie-test\n"  # uid=1000 may use the socket
+    assert not any(name.startswith(("run/buildkit", "tmp/agent")) for name in files)
+    (ctx / "Dockerfile").write_text(
+        "FROM debian:gcc\nRUN --mount=type=ssh,id=absent,required=true true\n")
+    res = debian("build", "--ssh", f"default={ssh_agent}", str(ctx), check=False)
+    assert res.returncode != 0 and b"no SSH agent 'absent' was given" in res.stderr
+    res = debian("build", "--ssh", f"key={tmp_path / 'id_ed25519'}", str(ctx), check=False)
+    assert res.returncode != 0 and b"not an agent socket" in res.stderr

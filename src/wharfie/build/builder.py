@@ -82,6 +82,7 @@ class BuildRequest:
     cache_to: CacheSpec | None = None
     # --build-context: lowercase name -> image reference, or a directory context
     named_contexts: dict[str, str | BuildContext] = field(default_factory=dict)
+    ssh: dict[str, Path] = field(default_factory=dict)  # --ssh: id -> SSH agent socket
 
 
 @dataclass
@@ -365,7 +366,8 @@ class Builder:
         def execute(rootfs: Path, step_no: int) -> None:
             mctx = MountContext(self.root / "build" / "cache-mounts",
                                 self.req.context.root if self.req.context else None,
-                                stage_dirs, self.secrets, self.root / "build" / "tmp")
+                                stage_dirs, self.secrets, self.root / "build" / "tmp",
+                                ssh=self.req.ssh)
             mctx.cache_root.mkdir(parents=True, exist_ok=True)
             mctx.scratch.mkdir(parents=True, exist_ok=True)
             with prepared(i.mounts, mctx, rootfs, img.workdir, env) as (binds, secret_env), \

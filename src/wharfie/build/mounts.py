@@ -1,4 +1,5 @@
-"""``RUN --mount``: cache, secret and bind mounts as host directories bound in; tmpfs.
+"""``RUN --mount``: cache, secret and bind mounts as host directories bound in; tmpfs;
+ssh, a relay to the client's SSH agent (``sshagent``).
 
 Mounts never reach a layer: what they put in the root filesystem (mount points
 runc had to create) is removed before the step is committed, and a secret's
@@ -13,9 +14,10 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from wharfie.build.sshagent import AgentRelay
 from wharfie.dockerfile.instructions import Mount
 from wharfie.errors import WharfieError
 from wharfie.runtime import Bind, Tmpfs
@@ -68,6 +70,7 @@ class MountContext:
     stage_dirs: dict[str, Path]           # bind mounts with from=<stage or image>
     secrets: dict[str, Secret]
     scratch: Path                         # where per-step temporary dirs go
+    ssh: dict[str, Path] = field(default_factory=dict)  # --ssh: id -> agent socket
 
 
 @contextlib.contextmanager
@@ -76,6 +79,7 @@ def prepared(mounts: list[Mount], ctx: MountContext, rootfs: Path, workdir: str,
     """Host binds for ``mounts`` (and env entries for env= secrets); cleans up after."""
     binds: list[Bind | Tmpfs] = []
     extra_env: list[str] = []
+    ssh_count = 0
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=ctx.scratch,
                                                                    prefix="mounts-")))
@@ -117,6 +121,23 @@ def prepared(mounts: list[Mount], ctx: MountContext, rootfs: Path, workdir: str,
                         shutil.copy2(source, copy)
                     source = copy
                 binds.append(Bind(source, target, _readonly(m, default=True)))
+            elif m.type == "ssh":
+                sid = m.options.get("id") or "default"
+                agent = ctx.ssh.get(sid)
+                if agent is None:
+                    if m.options.get("required", "false").lower() == "true":
+                        raise MountError(f"no SSH agent {sid!r} was given (--ssh {sid})")
+                    continue
+                target = target or f"/run/buildkit/ssh_agent.{ssh_count}"
+                ssh_count += 1
+                relay_path = tmp / f"ssh-{n}.sock"
+                relay = AgentRelay(relay_path, agent, int(m.options.get("uid", "0")),
+                                   int(m.options.get("gid", "0")),
+                                   int(m.options.get("mode", "0600"), 8))
+                stack.callback(relay.close)
+                binds.append(Bind(relay_path, target, False))
+                if not any(e.startswith("SSH_AUTH_SOCK=") for e in env + extra_env):
+                    extra_env.append(f"SSH_AUTH_SOCK={target}")
             elif m.type == "tmpfs":
                 size = m.options.get("size")
                 binds.append(Tmpfs(target, parse_size(size, binary=True) if size else None))

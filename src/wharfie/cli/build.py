@@ -45,6 +45,8 @@ def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) ->
 @click.option("-q", "--quiet", is_flag=True, help="Suppress the build output and print image ID.")
 @click.option("--network", type=click.Choice(["default", "host", "none"]), default="default")
 @click.option("--secret", "secrets", multiple=True, help="id=ID,src=PATH or id=ID,env=VAR")
+@click.option("--ssh", "ssh", multiple=True,
+              help="SSH agent for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK) or ID=SOCKET.")
 @click.option("--platform", help="Set target platform for build (os/arch[/variant]).")
 @click.option("-o", "--output", "outputs", multiple=True,
               help="Output destination (type=image|docker|oci|tar|local,dest=PATH).")
@@ -65,7 +67,7 @@ def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) ->
               help="Write build result metadata (image digests, names) to a JSON file.")
 @pass_app
 def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, no_cache, pull,
-              labels, squash, iidfile, progress, quiet, network, secrets, platform,
+              labels, squash, iidfile, progress, quiet, network, secrets, ssh, platform,
               outputs, cache_from, cache_to, explain_cache, compression, build_contexts, push,
               load, metadata_file) -> None:
     """Build an image from a Dockerfile."""
@@ -75,6 +77,7 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
     from wharfie.build.dockerignore import load_for
     from wharfie.build.mounts import parse_secret
     from wharfie.build.outputs import parse_output, write_output
+    from wharfie.build.sshagent import parse_ssh
     from wharfie.oci.reference import parse_reference
 
     for t in tags:
@@ -126,7 +129,8 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
         epoch=epoch, compression=compression, pull=pull,
         cache_from=[parse_cache_spec(c, "src") for c in cache_from],
         cache_to=parse_cache_spec(cache_to, "dest") if cache_to else None,
-        named_contexts=dict(named_context(c, hashes) for c in build_contexts))
+        named_contexts=dict(named_context(c, hashes) for c in build_contexts),
+        ssh=dict(parse_ssh(s) for s in ssh))
     explain = explain_cache or progress == "plain"
     if show and (progress == "tty" or (progress == "auto" and sys.stderr.isatty())):
         renderer = TtyProgress(sys.stderr, explain=explain)
