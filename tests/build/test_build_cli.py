@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -224,3 +225,46 @@ def test_interrupted_build_stops_its_run_and_leaves_nothing(based, tmp_path, roo
     with open("/proc/self/mountinfo") as f:
         assert str(root) not in f.read()
     assert based("system", "check").returncode == 0
+
+
+@pytest.fixture
+def small_root(tmp_path, busybox_rootfs_tar):
+    """A wharfie root on a 40 MiB tmpfs, with busybox imported: a disk that fills fast."""
+    root = tmp_path / "small-root"
+    root.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(root)], check=True)
+    try:
+        env = {**os.environ, "WHARFIE_ROOT": str(root)}
+        subprocess.run([sys.executable, "-m", "wharfie", "import", str(busybox_rootfs_tar),
+                        "busybox:local"], check=True, env=env, capture_output=True)
+        yield root, env
+    finally:
+        subprocess.run(["umount", "-R", str(root)], check=True)
+
+
+@pytest.mark.parametrize("step, fills", [
+    ("COPY big.bin /big.bin", "the copy"),
+    ("RUN head -c 25000000 /dev/urandom > /r", "the layer blob"),  # 25 MB fit once, not twice
+])
+def test_a_full_disk_fails_the_step_in_one_line_and_leaves_the_store_whole(
+        small_root, tmp_path, step, fills):
+    root, env = small_root
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "big.bin").write_bytes(os.urandom(60_000_000))
+    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN echo warm > /w\n")
+    subprocess.run([sys.executable, "-m", "wharfie", "build", str(ctx)], env=env, check=True,
+                   capture_output=True)  # the base is extracted, the build cache exists
+    before = shutil.disk_usage(root).used
+    (ctx / "Dockerfile").write_text(f"FROM busybox:local\n{step}\n")
+    res = subprocess.run([sys.executable, "-m", "wharfie", "build", str(ctx)], env=env,
+                         capture_output=True)
+    err = res.stderr.decode()
+    assert res.returncode == 1 and "Traceback" not in err, fills
+    assert err.strip().splitlines()[-1] == f"wharfie: error: [stage-0] {step}: " \
+        "No space left on device"
+    assert list(root.glob("snapshots/*/active/*")) == [] and list(root.glob("ingest/*")) == []
+    assert shutil.disk_usage(root).used <= before + (64 << 10)  # nothing half-written kept
+    check = subprocess.run([sys.executable, "-m", "wharfie", "system", "check"], env=env,
+                           capture_output=True)
+    assert check.returncode == 0 and b"no problems found" in check.stdout

@@ -10,6 +10,7 @@ image config (``imageconfig.StageImage``).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 import threading
@@ -510,11 +511,13 @@ class Builder:
             rootfs = self.snap.prepare(skey, chain, volatile=True)
             try:
                 action(rootfs, step_no)
-            except BaseException:
+                commit = self.snap.commit(skey, self.store.content,
+                                          compression=self.req.compression, epoch=self.req.epoch)
+            except BaseException as e:
                 self.snap.remove(skey)
+                if isinstance(e, OSError):  # a full disk, a vanished file: say which step
+                    raise BuildError(f"{title}: {_os_error_text(e)}") from None
                 raise
-            commit = self.snap.commit(skey, self.store.content, compression=self.req.compression,
-                                      epoch=self.req.epoch)
             layer = commit.layer
             desc = Descriptor(layer.media_type, layer.digest, layer.size) if layer.entries else None
             record = CacheRecord(self._epoch_iso() or _iso(time.time()), desc,
@@ -584,6 +587,15 @@ class Builder:
         image = self.store.get(digest)
         new = squash(self.store, image, keep_base=keep, epoch=req.epoch)
         return new.manifest_digest, new.id
+
+
+def _os_error_text(e: OSError) -> str:
+    """The reason, and the file unless the disk is full (then the file is just the one
+    that was being read when the destination ran out of space)."""
+    text = e.strerror or str(e)
+    if e.filename and e.errno not in (errno.ENOSPC, errno.EDQUOT):
+        text += f": {e.filename}"
+    return text
 
 
 def _is_url(s: str) -> bool:
