@@ -268,3 +268,27 @@ def test_a_full_disk_fails_the_step_in_one_line_and_leaves_the_store_whole(
     check = subprocess.run([sys.executable, "-m", "wharfie", "system", "check"], env=env,
                            capture_output=True)
     assert check.returncode == 0 and b"no problems found" in check.stdout
+
+
+def test_build_checks_warn_fail_on_request_and_run_alone_with_check(based, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:local as Base\nRUN true\nCMD echo hi\n")
+    res = based("build", str(ctx))
+    err = res.stderr.decode()
+    assert " 3 warnings found:\n" in err
+    assert " - JSONArgsRecommended: " in err and "(line 3)" in err
+    assert " - FromAsCasing: " in err and " - StageNameCasing: " in err
+    quiet = based("build", "-q", str(ctx))
+    assert quiet.stderr == b""
+    res = based("build", "--check", str(ctx), check=False)
+    assert res.returncode == 1 and b"Check complete, 3 warnings found!" in res.stdout
+    res = based("build", "--check", "--build-arg",
+                "BUILDKIT_DOCKERFILE_CHECK=skip=all", str(ctx), check=False)
+    assert res.returncode == 0 and b"Check complete, no warnings found." in res.stdout
+    (ctx / "Dockerfile").write_text("# check=error=true\nFROM busybox:local\nCMD echo hi\n")
+    res = based("build", str(ctx), check=False)
+    assert res.returncode == 1
+    assert res.stderr.decode().strip().splitlines()[-1] == \
+        "wharfie: error: lint violation found for rules: JSONArgsRecommended"
+    assert b"RUN" not in res.stderr and b"#1" not in res.stderr  # nothing was built

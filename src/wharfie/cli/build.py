@@ -59,6 +59,8 @@ def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) ->
               help="Layer compression.")
 @click.option("--build-context", "build_contexts", multiple=True,
               help="Additional build contexts (NAME=PATH or NAME=docker-image://REF).")
+@click.option("--check", is_flag=True,
+              help="Run the build checks (lint rules) and stop; exit 1 if any is violated.")
 @click.option("--push", is_flag=True, help="Push the tags to their registries "
               "(shorthand for --output=type=registry).")
 @click.option("--load", is_flag=True, help="Accepted for docker buildx scripts: the image "
@@ -68,8 +70,8 @@ def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) ->
 @pass_app
 def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, no_cache, pull,
               labels, squash, iidfile, progress, quiet, network, secrets, ssh, platform,
-              outputs, cache_from, cache_to, explain_cache, compression, build_contexts, push,
-              load, metadata_file) -> None:
+              outputs, cache_from, cache_to, explain_cache, compression, build_contexts, check,
+              push, load, metadata_file) -> None:
     """Build an image from a Dockerfile."""
     from wharfie.build.builder import Builder, BuildRequest
     from wharfie.build.cache_io import parse_cache_spec
@@ -78,6 +80,7 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
     from wharfie.build.mounts import parse_secret
     from wharfie.build.outputs import parse_output, write_output
     from wharfie.build.sshagent import parse_ssh
+    from wharfie.dockerfile.lint import build_checks
     from wharfie.oci.reference import parse_reference
 
     for t in tags:
@@ -117,6 +120,20 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
         ctx = BuildContext(root, load_for(root, df_path), hash_cache=hashes)
     show = not quiet and progress != "quiet"
     args = _key_values(build_args, "--build-arg", from_env=True)
+    findings, fail = build_checks(text, name, args.get("BUILDKIT_DOCKERFILE_CHECK"))
+    if (check or fail) and ctx is not None:
+        ctx.close()  # no build follows
+    if check:
+        for f in findings:
+            click.echo(f"{f.rule}: {f.message}\n{name}:{f.line}\n    hint: {f.hint}")
+        count = f"{len(findings)} warning{'s' if len(findings) != 1 else ''}"
+        click.echo(f"Check complete, {count} found!" if findings
+                   else "Check complete, no warnings found.")
+        sys.exit(1 if findings else 0)
+    if fail:
+        _show_findings(findings)
+        raise WharfieError("lint violation found for rules: "
+                           + ", ".join(sorted({f.rule for f in findings})))
     epoch_text = args.get("SOURCE_DATE_EPOCH", os.environ.get("SOURCE_DATE_EPOCH"))
     if epoch_text and not epoch_text.isdigit():
         raise WharfieError(f"invalid SOURCE_DATE_EPOCH {epoch_text!r}: want seconds since 1970")
@@ -160,9 +177,20 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
         click.echo(result.image_id)
         return
     if show:
+        _show_findings(findings)
+    if show:
         sys.stderr.write(f"#{builder._step_counter + 1} writing image {result.image_id} done\n")
         for n in names:
             sys.stderr.write(f"#{builder._step_counter + 1} naming to {n} done\n")
+
+
+def _show_findings(findings: list) -> None:
+    """Build check warnings after a build, in BuildKit's words."""
+    if findings:
+        n = len(findings)
+        sys.stderr.write(f"\n {n} warning{'s' if n != 1 else ''} found:\n")
+        for f in findings:
+            sys.stderr.write(f" - {f.rule}: {f.message} (line {f.line})\n")
 
 
 def _push(app: App, names: list, step: int, show: bool) -> None:

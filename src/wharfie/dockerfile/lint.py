@@ -477,6 +477,31 @@ def lint(source: str | bytes, filename: str = "Dockerfile", *, context: Path | N
     return findings
 
 
+# The rules that are also BuildKit's build checks: ``wharfie build`` runs these (and only
+# these) on every build, reports them as warnings and, with ``check=error=true``, fails.
+BUILD_CHECKS = frozenset({
+    "StageNameCasing", "FromAsCasing", "NoEmptyContinuation", "ConsistentInstructionCasing",
+    "ReservedStageName", "JSONArgsRecommended", "MaintainerDeprecated", "UndefinedArgInFrom",
+    "WorkdirRelativePath", "UndefinedVar", "MultipleInstructionsDisallowed",
+    "LegacyKeyValueFormat", "SecretsUsedInArgOrEnv",
+})
+
+
+def build_checks(source: str | bytes, filename: str = "Dockerfile",
+                 build_arg: str | None = None) -> tuple[list[Finding], bool]:
+    """BuildKit's build checks of a Dockerfile: the findings, and whether they must fail
+    the build. ``build_arg`` is ``BUILDKIT_DOCKERFILE_CHECK`` (``skip=...;error=true``),
+    which overrides the ``# check=`` directive as in BuildKit."""
+    df = parse_dockerfile(source, filename)
+    skip, as_error = _check_directive(build_arg if build_arg is not None
+                                      else df.ast.directive("check"))
+    findings = [f for f in lint(source, filename, ignore=sorted(RULES.keys() - BUILD_CHECKS))
+                if f.rule not in skip and "all" not in skip]
+    for f in findings:
+        f.severity = ERROR if as_error else WARNING
+    return findings, as_error and bool(findings)
+
+
 def has_errors(findings: list[Finding]) -> bool:
     return any(f.severity == ERROR for f in findings)
 
