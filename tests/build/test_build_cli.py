@@ -292,3 +292,24 @@ def test_build_checks_warn_fail_on_request_and_run_alone_with_check(based, tmp_p
     assert res.stderr.decode().strip().splitlines()[-1] == \
         "wharfie: error: lint violation found for rules: JSONArgsRecommended"
     assert b"RUN" not in res.stderr and b"#1" not in res.stderr  # nothing was built
+
+
+def test_add_host_and_shm_size_reach_run_steps_and_the_cache_key(based, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox:local\nRUN { grep db.internal /etc/hosts || true; } > /hosts && "
+        "df -k /dev/shm | tail -1 | awk '{print $2}' > /shm\nCMD cat /hosts /shm\n")
+    based("build", "-t", "hosts:1", "--add-host", "db.internal:10.1.2.3",
+          "--add-host", "v6.internal=[fd00::7]", "--shm-size", "128m", str(ctx))
+    out = based("run", "--rm", "hosts:1").stdout.decode()
+    assert out == "10.1.2.3\tdb.internal\n131072\n"
+    res = based("build", "--progress", "plain", "-t", "hosts:2", str(ctx))
+    assert b"CACHED" not in res.stderr  # other hosts, other shm: not the same step
+    assert based("run", "--rm", "hosts:2").stdout == b"65536\n"
+    res = based("run", "--rm", "--add-host", "a.b:1.2.3.4", "--add-host", "c.d=::1",
+                "--shm-size", "1m", "busybox:local", "sh", "-c",
+                "grep -E 'a.b|c.d' /etc/hosts; df -k /dev/shm | tail -1 | awk '{print $2}'")
+    assert res.stdout == b"1.2.3.4\ta.b\n::1\tc.d\n1024\n"
+    res = based("build", "--add-host", "db:host-gateway", str(ctx), check=False)
+    assert res.returncode != 0 and b"host-gateway is not supported" in res.stderr

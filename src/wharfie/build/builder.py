@@ -84,6 +84,8 @@ class BuildRequest:
     # --build-context: lowercase name -> image reference, or a directory context
     named_contexts: dict[str, str | BuildContext] = field(default_factory=dict)
     ssh: dict[str, Path] = field(default_factory=dict)  # --ssh: id -> SSH agent socket
+    extra_hosts: list[tuple[str, str]] = field(default_factory=list)  # --add-host
+    shm_size: int | None = None  # --shm-size for RUN (default: Docker's 64 MiB)
 
 
 @dataclass
@@ -358,6 +360,10 @@ class Builder:
         inputs = {"argv": argv, "env": env, "user": img.user, "workdir": img.workdir,
                   "network": network, "mounts": [key_of(m) for m in i.mounts],
                   "heredocs": files}
+        if self.req.extra_hosts:  # part of the key, as in BuildKit; absent: keys as before
+            inputs["hosts"] = self.req.extra_hosts
+        if self.req.shm_size:
+            inputs["shm"] = self.req.shm_size
         stage_dirs = {}
         for m in i.mounts:
             src = m.source_stage
@@ -387,7 +393,9 @@ class Builder:
 
                 cfg = ProcessConfig(args=argv, env=merge_env(env, secret_env), cwd=img.workdir,
                                     user=img.user, network=network,
-                                    binds=binds + file_binds)
+                                    binds=binds + file_binds,
+                                    extra_hosts=list(self.req.extra_hosts),
+                                    shm_size=self.req.shm_size or 64 << 20)
                 code = run_process(self.root, rootfs, cfg, stdout=out, stderr=out,
                                    cancel=self._cancelled)
                 if buf:

@@ -59,6 +59,9 @@ def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) ->
               help="Layer compression.")
 @click.option("--build-context", "build_contexts", multiple=True,
               help="Additional build contexts (NAME=PATH or NAME=docker-image://REF).")
+@click.option("--add-host", "add_hosts", multiple=True,
+              help="Add a custom host-to-IP mapping for RUN (host:ip).")
+@click.option("--shm-size", help="Size of /dev/shm for RUN (default 64MB).")
 @click.option("--check", is_flag=True,
               help="Run the build checks (lint rules) and stop; exit 1 if any is violated.")
 @click.option("--push", is_flag=True, help="Push the tags to their registries "
@@ -70,8 +73,8 @@ def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) ->
 @pass_app
 def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, no_cache, pull,
               labels, squash, iidfile, progress, quiet, network, secrets, ssh, platform,
-              outputs, cache_from, cache_to, explain_cache, compression, build_contexts, check,
-              push, load, metadata_file) -> None:
+              outputs, cache_from, cache_to, explain_cache, compression, build_contexts,
+              add_hosts, shm_size, check, push, load, metadata_file) -> None:
     """Build an image from a Dockerfile."""
     from wharfie.build.builder import Builder, BuildRequest
     from wharfie.build.cache_io import parse_cache_spec
@@ -82,6 +85,8 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
     from wharfie.build.sshagent import parse_ssh
     from wharfie.dockerfile.lint import build_checks
     from wharfie.oci.reference import parse_reference
+    from wharfie.runtime.spec import parse_host
+    from wharfie.units import parse_size
 
     for t in tags:
         parse_reference(t)  # fail before doing any work
@@ -147,7 +152,9 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
         cache_from=[parse_cache_spec(c, "src") for c in cache_from],
         cache_to=parse_cache_spec(cache_to, "dest") if cache_to else None,
         named_contexts=dict(named_context(c, hashes) for c in build_contexts),
-        ssh=dict(parse_ssh(s) for s in ssh))
+        ssh=dict(parse_ssh(s) for s in ssh),
+        extra_hosts=[parse_host(h) for h in add_hosts],
+        shm_size=parse_size(shm_size, binary=True) if shm_size else None)
     explain = explain_cache or progress == "plain"
     if show and (progress == "tty" or (progress == "auto" and sys.stderr.isatty())):
         renderer = TtyProgress(sys.stderr, explain=explain)

@@ -29,6 +29,9 @@ from wharfie.errors import WharfieError
               help="host (also the default: no bridge without a daemon) or none (only lo).")
 @click.option("-v", "--volume", multiple=True, help="Bind mount HOST:CONTAINER[:ro].")
 @click.option("--name", help="Assign a name to the container.")
+@click.option("--add-host", "add_hosts", multiple=True,
+              help="Add a custom host-to-IP mapping (host:ip).")
+@click.option("--shm-size", help="Size of /dev/shm (default 64MB).")
 @click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open.")
 @click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY.")
 @click.argument("image")
@@ -36,7 +39,8 @@ from wharfie.errors import WharfieError
 @pass_app
 def run(app: App, remove: bool, env: tuple[str, ...], env_file: tuple[Path, ...],
         workdir: str | None, user: str | None, entrypoint: str | None, network: str,
-        volume: tuple[str, ...], name: str | None, interactive: bool, tty: bool, image: str,
+        volume: tuple[str, ...], name: str | None, add_hosts: tuple[str, ...],
+        shm_size: str | None, interactive: bool, tty: bool, image: str,
         command: tuple[str, ...]) -> int:
     """Run a command in a new container."""
     from wharfie.runtime.launch import (
@@ -46,6 +50,8 @@ def run(app: App, remove: bool, env: tuple[str, ...], env_file: tuple[Path, ...]
         read_env_file,
         run_image,
     )
+    from wharfie.runtime.spec import parse_host
+    from wharfie.units import parse_size
 
     try:
         if tty and not sys.stdin.isatty():
@@ -53,6 +59,8 @@ def run(app: App, remove: bool, env: tuple[str, ...], env_file: tuple[Path, ...]
         env_list = [e for f in env_file for e in read_env_file(f)] + parse_env(list(env))
         opts = RunOptions(args=list(command), entrypoint=entrypoint, env=env_list,
                           workdir=workdir, user=user, network=network,
+                          extra_hosts=[parse_host(h) for h in add_hosts],
+                          shm_size=parse_size(shm_size, binary=True) if shm_size else 64 << 20,
                           binds=[parse_volume(v) for v in volume], name=name, remove=remove,
                           tty=tty)
         with sigterm_as_interrupt():

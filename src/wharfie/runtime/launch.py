@@ -38,6 +38,8 @@ class RunOptions:
     name: str | None = None
     remove: bool = False
     tty: bool = False
+    extra_hosts: list[tuple[str, str]] = field(default_factory=list)
+    shm_size: int = 64 << 20
 
 
 def command_for(config: dict, args: list[str], entrypoint: str | None) -> list[str]:
@@ -62,7 +64,8 @@ def process_for(config: dict, opts: RunOptions, hostname: str) -> ProcessConfig:
         env=merge_env(list(config.get("Env") or []), opts.env),
         cwd=opts.workdir or config.get("WorkingDir") or "/",
         user=opts.user if opts.user is not None else (config.get("User") or ""),
-        network=network, hostname=hostname, binds=list(opts.binds), tty=opts.tty)
+        network=network, hostname=hostname, binds=list(opts.binds), tty=opts.tty,
+        extra_hosts=list(opts.extra_hosts), shm_size=opts.shm_size)
 
 
 def parse_env(items: list[str], environ: dict[str, str] | None = None) -> list[str]:

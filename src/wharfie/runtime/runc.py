@@ -279,12 +279,17 @@ def _etc_files(bundle: Path, cfg: ProcessConfig) -> dict[str, Path]:
     """/etc/hostname, /etc/hosts and /etc/resolv.conf to bind read-only, as Docker does."""
     files = {"/etc/hostname": bundle / "hostname"}
     files["/etc/hostname"].write_text(cfg.hostname + "\n")
-    if cfg.network == "host" and Path("/etc/hosts").is_file():
-        files["/etc/hosts"] = Path("/etc/hosts")
+    host_hosts = Path("/etc/hosts")
+    if cfg.network == "host" and host_hosts.is_file() and not cfg.extra_hosts:
+        files["/etc/hosts"] = host_hosts
     else:
+        if cfg.network == "host" and host_hosts.is_file():
+            text = host_hosts.read_text(errors="replace").rstrip("\n") + "\n"
+        else:
+            text = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                    f"127.0.0.1\t{cfg.hostname}\n")
         hosts = bundle / "hosts"
-        hosts.write_text("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                         f"127.0.0.1\t{cfg.hostname}\n")
+        hosts.write_text(text + "".join(f"{ip}\t{name}\n" for name, ip in cfg.extra_hosts))
         files["/etc/hosts"] = hosts
     if Path("/etc/resolv.conf").is_file():
         files["/etc/resolv.conf"] = Path("/etc/resolv.conf")

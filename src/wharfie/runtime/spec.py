@@ -10,6 +10,7 @@ or none (no bridge without a daemon).
 
 from __future__ import annotations
 
+import ipaddress
 import resource
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,8 @@ class ProcessConfig:
     binds: list[Bind | Tmpfs] = field(default_factory=list)
     tty: bool = False
     rlimits: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(DEFAULT_RLIMITS))
+    extra_hosts: list[tuple[str, str]] = field(default_factory=list)  # --add-host: name, IP
+    shm_size: int = 64 << 20  # --shm-size: Docker's default /dev/shm is 64 MiB
 
 
 def merge_env(base: list[str], override: list[str]) -> list[str]:
@@ -120,7 +123,7 @@ def _mount(dest: str, typ: str, source: str, options: list[str]) -> dict:
     return {"destination": dest, "type": typ, "source": source, "options": options}
 
 
-def default_mounts() -> list[dict]:
+def default_mounts(shm_size: int = 64 << 20) -> list[dict]:
     """/proc, /dev and friends, read-only /sys and cgroups, as Docker mounts them."""
     return [
         _mount("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
@@ -131,8 +134,23 @@ def default_mounts() -> list[dict]:
         _mount("/sys/fs/cgroup", "cgroup", "cgroup", ["ro", "nosuid", "noexec", "nodev"]),
         _mount("/dev/mqueue", "mqueue", "mqueue", ["nosuid", "noexec", "nodev"]),
         _mount("/dev/shm", "tmpfs", "shm",
-               ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+               ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm_size}"]),
     ]
+
+
+def parse_host(spec: str) -> tuple[str, str]:
+    """``--add-host NAME:IP`` or ``NAME=IP`` (an IPv6 address may be in brackets)."""
+    sep = "=" if "=" in spec else ":"
+    name, _, ip = spec.partition(sep)
+    ip = ip.strip("[]")
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        raise InvalidInput(f"invalid --add-host {spec!r}: want NAME:IP "
+                           "(host-gateway is not supported)") from None
+    if not name or any(c.isspace() for c in name):
+        raise InvalidInput(f"invalid --add-host {spec!r}: bad host name")
+    return name, ip
 
 
 def bind_mount(source: Path | str, dest: str, readonly: bool) -> dict:
@@ -158,7 +176,7 @@ def make_spec(rootfs: Path, cfg: ProcessConfig, user: ExecUser,
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
     if cfg.network == "none":
         namespaces.append({"type": "network"})
-    mounts = default_mounts()
+    mounts = default_mounts(cfg.shm_size)
     mounts += [bind_mount(src, dest, True) for dest, src in sorted(etc_files.items())]
     mounts += [b.mount() for b in cfg.binds]
     return {
