@@ -313,3 +313,17 @@ def test_add_host_and_shm_size_reach_run_steps_and_the_cache_key(based, tmp_path
     assert res.stdout == b"1.2.3.4\ta.b\n::1\tc.d\n1024\n"
     res = based("build", "--add-host", "db:host-gateway", str(ctx), check=False)
     assert res.returncode != 0 and b"host-gateway is not supported" in res.stderr
+
+
+def test_no_cache_filter_rebuilds_only_the_named_stages(based, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox:local AS deps\nRUN echo deps > /d\n"
+        "FROM deps AS app\nRUN echo app > /a\n")
+    based("build", str(ctx))
+    res = based("build", "--progress", "plain", "--no-cache-filter", "App", str(ctx))
+    lines = res.stderr.decode().splitlines()
+    cached = {line.split()[0] for line in lines if line.endswith("CACHED")}
+    steps = {line.split()[0]: line for line in lines if " RUN echo" in line}
+    assert [steps[s] for s in cached] == [next(v for v in steps.values() if "deps" in v)]

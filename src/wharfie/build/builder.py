@@ -86,6 +86,7 @@ class BuildRequest:
     ssh: dict[str, Path] = field(default_factory=dict)  # --ssh: id -> SSH agent socket
     extra_hosts: list[tuple[str, str]] = field(default_factory=list)  # --add-host
     shm_size: int | None = None  # --shm-size for RUN (default: Docker's 64 MiB)
+    no_cache_filter: list[str] = field(default_factory=list)  # stages built without cache
 
 
 @dataclass
@@ -504,13 +505,14 @@ class Builder:
         key = step_key(st.key, kind, **inputs)
         step_no = self._announce(title)
         started = time.monotonic()
-        record = None if self.req.no_cache else self.cache.get(key)
+        no_cache = self.req.no_cache or st.label in self.req.no_cache_filter
+        record = None if no_cache else self.cache.get(key)
         ident = f"{self.ident}|{st.label}|{len(st.image.doc['history'])}|{kind}"
         previous = self.cache.remember(ident, {"parent": st.key, **inputs, "files": files})
         if record is not None:
             self.emit(BuildEvent("cached", step_no, "CACHED"))
         else:
-            if not self.req.no_cache and not self._explained:
+            if not no_cache and not self._explained:
                 self._explained = True
                 why = explain_miss(previous, {"parent": st.key, **inputs, "files": files})
                 self.emit(BuildEvent("explain", step_no, f"cache miss: {why}"))

@@ -37,6 +37,8 @@ def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) ->
 @click.option("--build-arg", "build_args", multiple=True, help="Set build-time variables.")
 @click.option("--target", help="Set the target build stage to build.")
 @click.option("--no-cache", is_flag=True, help="Do not use cache when building the image.")
+@click.option("--no-cache-filter", "no_cache_filter", multiple=True,
+              help="Do not cache the given stages (comma-separated names).")
 @click.option("--pull", is_flag=True, help="Always attempt to pull a newer version of the image.")
 @click.option("--label", "labels", multiple=True, help="Set metadata for an image.")
 @click.option("--squash", is_flag=True, help="Squash newly built layers into a single new layer.")
@@ -71,7 +73,8 @@ def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) ->
 @click.option("--metadata-file", type=click.Path(path_type=Path),
               help="Write build result metadata (image digests, names) to a JSON file.")
 @pass_app
-def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, no_cache, pull,
+def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, no_cache,
+              no_cache_filter, pull,
               labels, squash, iidfile, progress, quiet, network, secrets, ssh, platform,
               outputs, cache_from, cache_to, explain_cache, compression, build_contexts,
               add_hosts, shm_size, check, push, load, metadata_file) -> None:
@@ -154,7 +157,8 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
         named_contexts=dict(named_context(c, hashes) for c in build_contexts),
         ssh=dict(parse_ssh(s) for s in ssh),
         extra_hosts=[parse_host(h) for h in add_hosts],
-        shm_size=parse_size(shm_size, binary=True) if shm_size else None)
+        shm_size=parse_size(shm_size, binary=True) if shm_size else None,
+        no_cache_filter=[s.lower() for f in no_cache_filter for s in f.split(",") if s])
     explain = explain_cache or progress == "plain"
     if show and (progress == "tty" or (progress == "auto" and sys.stderr.isatty())):
         renderer = TtyProgress(sys.stderr, explain=explain)
