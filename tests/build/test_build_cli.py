@@ -12,6 +12,14 @@ import time
 import pytest
 
 
+def make_context(tmp_path, dockerfile: str):
+    """A build context directory holding just this Dockerfile."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(dockerfile)
+    return ctx
+
+
 @pytest.fixture
 def based(wharfie, busybox_rootfs_tar):
     wharfie("import", str(busybox_rootfs_tar), "busybox:local")
@@ -19,9 +27,7 @@ def based(wharfie, busybox_rootfs_tar):
 
 
 def test_quiet_build_prints_only_the_image_id_and_writes_iidfile(based, tmp_path):
-    ctx = tmp_path / "ctx"
-    ctx.mkdir()
-    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN echo hi > /hi\nCMD [\"cat\", \"/hi\"]\n")
+    ctx = make_context(tmp_path, "FROM busybox:local\nRUN echo hi > /hi\nCMD [\"cat\", \"/hi\"]\n")
     res = based("build", "-q", "-t", "hi:1", "--iidfile", str(tmp_path / "iid"), str(ctx))
     image_id = res.stdout.decode().strip()
     assert image_id.startswith("sha256:") and len(image_id) == 71
@@ -50,9 +56,7 @@ def test_labels_build_args_and_target(based, tmp_path):
 
 
 def test_errors_are_one_line_with_nonzero_exit(based, tmp_path):
-    ctx = tmp_path / "ctx"
-    ctx.mkdir()
-    (ctx / "Dockerfile").write_text("FROM busybox:local\nRNU echo\n")
+    ctx = make_context(tmp_path, "FROM busybox:local\nRNU echo\n")
     res = based("build", str(ctx), check=False)
     err = res.stderr.decode()
     assert res.returncode != 0 and "Traceback" not in err
@@ -66,9 +70,7 @@ def test_errors_are_one_line_with_nonzero_exit(based, tmp_path):
 
 def test_built_image_runs_with_runc_directly(based, tmp_path, root):
     """The layers a build writes unpack into a tree that really runs (no wharfie run needed)."""
-    ctx = tmp_path / "ctx"
-    ctx.mkdir()
-    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN echo ok > /ok\n")
+    ctx = make_context(tmp_path, "FROM busybox:local\nRUN echo ok > /ok\n")
     based("build", "-t", "ok:1", str(ctx))
     out = tmp_path / "ok.tar"
     based("save", "-o", str(out), "ok:1")
@@ -77,9 +79,7 @@ def test_built_image_runs_with_runc_directly(based, tmp_path, root):
 
 
 def test_outputs_and_squash(based, tmp_path):
-    ctx = tmp_path / "ctx"
-    ctx.mkdir()
-    (ctx / "Dockerfile").write_text(
+    ctx = make_context(tmp_path,
         "FROM busybox:local\nRUN echo one > /one\nRUN echo two > /two && rm /one\n")
     based("build", "--squash", "-t", "sq:1", "-o", f"type=local,dest={tmp_path / 'tree'}",
           "-o", f"type=docker,dest={tmp_path / 'img.tar'}", "-o",
@@ -103,9 +103,7 @@ def test_bad_output_spec(based, tmp_path):
 
 
 def test_builder_prune_reclaims_cache_only_layers(based, tmp_path, root):
-    ctx = tmp_path / "ctx"
-    ctx.mkdir()
-    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN head -c 300000 /dev/urandom > /r\n")
+    ctx = make_context(tmp_path, "FROM busybox:local\nRUN head -c 300000 /dev/urandom > /r\n")
     based("build", "-t", "tmp:1", str(ctx))
     kept = based("builder", "prune", "-f").stdout.decode()
     assert "Total reclaimed space: 0B" in kept  # the layer is still in an image
@@ -139,9 +137,7 @@ def test_tty_progress_shows_steps_and_cached(based, tmp_path, root):
     import shlex
     import sys
 
-    ctx = tmp_path / "ctx"
-    ctx.mkdir()
-    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN echo on a tty > /t\n")
+    ctx = make_context(tmp_path, "FROM busybox:local\nRUN echo on a tty > /t\n")
     cmd = shlex.join([sys.executable, "-m", "wharfie", "build", "-t", "tty:1", str(ctx)])
     env = {**os.environ, "WHARFIE_ROOT": str(root), "COLUMNS": "120"}
     for expected in (b"RUN echo on a tty", b"CACHED"):
@@ -152,9 +148,7 @@ def test_tty_progress_shows_steps_and_cached(based, tmp_path, root):
 
 
 def test_source_date_epoch_as_a_build_arg_gives_the_same_digest(based, tmp_path):
-    ctx = tmp_path / "ctx"
-    ctx.mkdir()
-    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN echo fixed > /f && touch /g\n")
+    ctx = make_context(tmp_path, "FROM busybox:local\nRUN echo fixed > /f && touch /g\n")
     ids = [based("build", "-q", "--no-cache", "--build-arg", "SOURCE_DATE_EPOCH=1700000000",
                  str(ctx)).stdout.strip() for _ in range(2)]
     assert ids[0] == ids[1]
@@ -163,9 +157,7 @@ def test_source_date_epoch_as_a_build_arg_gives_the_same_digest(based, tmp_path)
 
 
 def test_push_metadata_file_and_registry_output(based, tmp_path, docker_registry):
-    ctx = tmp_path / "ctx"
-    ctx.mkdir()
-    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN echo pushed > /p\n")
+    ctx = make_context(tmp_path, "FROM busybox:local\nRUN echo pushed > /p\n")
     name = f"{docker_registry}/built/app:1"
     meta = tmp_path / "meta.json"
     res = based("build", "-q", "--push", "--load", "-t", name, "--metadata-file", str(meta),
@@ -201,9 +193,7 @@ def test_build_context_flag(based, tmp_path):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 @pytest.mark.parametrize("when", [b"RUN echo", b" started\n"])  # announced / running
 def test_interrupted_build_stops_its_run_and_leaves_nothing(based, tmp_path, root, sig, when):
-    ctx = tmp_path / "ctx"
-    ctx.mkdir()
-    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN echo started && sleep 600\n")
+    ctx = make_context(tmp_path, "FROM busybox:local\nRUN echo started && sleep 600\n")
     proc = subprocess.Popen([sys.executable, "-m", "wharfie", "build", "--progress", "plain",
                              str(ctx)], env={**os.environ, "WHARFIE_ROOT": str(root)},
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
@@ -249,10 +239,8 @@ def small_root(tmp_path, busybox_rootfs_tar):
 def test_a_full_disk_fails_the_step_in_one_line_and_leaves_the_store_whole(
         small_root, tmp_path, step, fills):
     root, env = small_root
-    ctx = tmp_path / "ctx"
-    ctx.mkdir()
+    ctx = make_context(tmp_path, "FROM busybox:local\nRUN echo warm > /w\n")
     (ctx / "big.bin").write_bytes(os.urandom(60_000_000))
-    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN echo warm > /w\n")
     subprocess.run([sys.executable, "-m", "wharfie", "build", str(ctx)], env=env, check=True,
                    capture_output=True)  # the base is extracted, the build cache exists
     before = shutil.disk_usage(root).used
@@ -271,9 +259,7 @@ def test_a_full_disk_fails_the_step_in_one_line_and_leaves_the_store_whole(
 
 
 def test_build_checks_warn_fail_on_request_and_run_alone_with_check(based, tmp_path):
-    ctx = tmp_path / "ctx"
-    ctx.mkdir()
-    (ctx / "Dockerfile").write_text("FROM busybox:local as Base\nRUN true\nCMD echo hi\n")
+    ctx = make_context(tmp_path, "FROM busybox:local as Base\nRUN true\nCMD echo hi\n")
     res = based("build", str(ctx))
     err = res.stderr.decode()
     assert " 3 warnings found:\n" in err
@@ -295,9 +281,7 @@ def test_build_checks_warn_fail_on_request_and_run_alone_with_check(based, tmp_p
 
 
 def test_add_host_and_shm_size_reach_run_steps_and_the_cache_key(based, tmp_path):
-    ctx = tmp_path / "ctx"
-    ctx.mkdir()
-    (ctx / "Dockerfile").write_text(
+    ctx = make_context(tmp_path,
         "FROM busybox:local\nRUN { grep db.internal /etc/hosts || true; } > /hosts && "
         "df -k /dev/shm | tail -1 | awk '{print $2}' > /shm\nCMD cat /hosts /shm\n")
     based("build", "-t", "hosts:1", "--add-host", "db.internal:10.1.2.3",
@@ -316,9 +300,7 @@ def test_add_host_and_shm_size_reach_run_steps_and_the_cache_key(based, tmp_path
 
 
 def test_no_cache_filter_rebuilds_only_the_named_stages(based, tmp_path):
-    ctx = tmp_path / "ctx"
-    ctx.mkdir()
-    (ctx / "Dockerfile").write_text(
+    ctx = make_context(tmp_path,
         "FROM busybox:local AS deps\nRUN echo deps > /d\n"
         "FROM deps AS app\nRUN echo app > /a\n")
     based("build", str(ctx))
