@@ -36,6 +36,14 @@ def test_quiet_build_prints_only_the_image_id_and_writes_iidfile(based, tmp_path
     assert f"hi:1 {image_id[7:19]}" in listed
 
 
+def test_buildx_build_is_build(based, tmp_path):
+    ctx = make_context(tmp_path, "FROM busybox:local\nLABEL via=buildx\n")
+    image_id = based("buildx", "build", "-q", "-t", "bx:1", "--load", str(ctx)).stdout
+    listed = based("images", "--format", "{{.ID}}", "bx:1").stdout
+    assert image_id.decode().strip()[7:19] == listed.decode().strip()
+    assert b"Total reclaimed space" in based("buildx", "prune", "-f").stdout
+
+
 def test_dockerfile_from_stdin_without_context(based):
     res = based("build", "-t", "stdin:1", "--progress", "plain", "-",
                 input=b"FROM busybox:local\nLABEL from=stdin\n")

@@ -7,6 +7,7 @@ import shutil
 import click
 
 from wharfie.cli.context import App, pass_app
+from wharfie.cli.main import LazyGroup
 from wharfie.errors import WharfieError
 from wharfie.units import parse_size
 
@@ -14,6 +15,12 @@ from wharfie.units import parse_size
 @click.group("builder")
 def builder() -> None:
     """Manage the build cache."""
+
+
+@click.group("buildx", cls=LazyGroup, lazy={"build": "wharfie.cli.build:build_cmd",
+                                             "prune": "wharfie.cli.builder:prune"})
+def buildx() -> None:
+    """docker buildx's build and prune, for scripts that call them by that name."""
 
 
 @builder.command("prune")

@@ -49,6 +49,7 @@ COMMANDS: dict[str, str] = {
     "rm": "wharfie.cli.run:rm",
     "build": "wharfie.cli.build:build_cmd",
     "builder": "wharfie.cli.builder:builder",
+    "buildx": "wharfie.cli.builder:buildx",
 }
 
 
