@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages wharfie and its tests drive for real. Idempotent; needs root.
 set -euo pipefail
-PKGS=(python3-venv busybox-static runc skopeo umoci docker-registry debootstrap mmdebstrap docker.io crun podman wrk)
+PKGS=(python3-venv busybox-static runc skopeo umoci docker-registry debootstrap mmdebstrap docker.io crun podman wrk git openssh-client)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

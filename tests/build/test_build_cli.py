@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from tests.conftest import free_port, wait_for_port
 
 
 def make_context(tmp_path, dockerfile: str):
@@ -317,3 +318,63 @@ def test_no_cache_filter_rebuilds_only_the_named_stages(based, tmp_path):
     cached = {line.split()[0] for line in lines if line.endswith("CACHED")}
     steps = {line.split()[0]: line for line in lines if " RUN echo" in line}
     assert [steps[s] for s in cached] == [next(v for v in steps.values() if "deps" in v)]
+
+
+def _git(cwd, *args):
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd,
+                   check=True, capture_output=True)
+
+
+@pytest.fixture
+def git_repo(tmp_path):
+    """``git daemon`` on loopback serving repo.git (branch main, tag v1); yields its URL
+    and a function that commits a new app/hello.txt to main."""
+    work, served = tmp_path / "work", tmp_path / "served"
+    (work / "app").mkdir(parents=True)
+    (work / "app" / "hello.txt").write_text("v1\n")
+    (work / "app" / "Dockerfile").write_text("FROM busybox:local\nCOPY hello.txt /\n"
+                                             'CMD ["cat", "/hello.txt"]\n')
+    _git(work, "init", "-q", "-b", "main")
+    _git(work, "add", ".")
+    _git(work, "commit", "-q", "-m", "one")
+    _git(work, "tag", "v1")
+    served.mkdir()
+    _git(tmp_path, "clone", "-q", "--bare", str(work), str(served / "repo.git"))
+
+    def commit(text: str) -> None:
+        (work / "app" / "hello.txt").write_text(text)
+        _git(work, "commit", "-q", "-am", text)
+        _git(work, "push", "-q", str(served / "repo.git"), "main")
+
+    port = free_port()
+    daemon = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all",
+                               f"--base-path={served}", "--listen=127.0.0.1", f"--port={port}",
+                               str(served)], stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        yield f"git://127.0.0.1:{port}/repo.git", commit
+    finally:
+        daemon.terminate()
+        daemon.wait()
+
+
+def test_add_from_git_and_a_git_build_context(based, tmp_path, git_repo):
+    url, commit = git_repo
+    ctx = make_context(tmp_path, f"FROM busybox:local\nADD {url}#v1:app /src\n"
+                                 f"ADD --keep-git-dir=true {url} /full\n")
+    based("build", "-t", "g:1", str(ctx))
+    listing = based("run", "--rm", "g:1", "sh", "-c",
+                    "cat /src/hello.txt; ls -a /src; test -d /full/.git && echo kept").stdout
+    assert listing == b"v1\n.\n..\nDockerfile\nhello.txt\nkept\n"
+    commit("v2\n")
+    res = based("build", "--progress", "plain", "-t", "g:2", str(ctx))
+    steps = res.stderr.decode()
+    assert steps.count("CACHED") == 1  # the tag did not move; main did
+    assert based("run", "--rm", "g:2", "cat", "/full/app/hello.txt").stdout == b"v2\n"
+    based("build", "-t", "from-git:1", f"{url}#main:app")
+    assert based("run", "--rm", "from-git:1").stdout == b"v2\n"
+    (ctx / "Dockerfile").write_text(f"FROM busybox:local\nADD --checksum={'0' * 40} {url} /x\n")
+    res = based("build", str(ctx), check=False)
+    assert res.returncode != 0 and b"checksum mismatch" in res.stderr
+    res = based("build", f"{url}#nosuchbranch", check=False)
+    assert res.returncode != 0 and b"git fetch failed" in res.stderr

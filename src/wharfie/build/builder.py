@@ -30,6 +30,8 @@ from wharfie.build.chmod import ModeSpec
 from wharfie.build.context import BuildContext, HashCache, checksum_tree
 from wharfie.build.copy import CopyError, CopyOptions, copy_sources
 from wharfie.build.fetch import fetch_url
+from wharfie.build.gitsource import fetch as fetch_git
+from wharfie.build.gitsource import is_git_url, parse_git_url
 from wharfie.build.imageconfig import StageImage, empty_config
 from wharfie.build.mounts import MountContext, Secret, key_of, prepared
 from wharfie.dockerfile import instructions as ins
@@ -40,7 +42,7 @@ from wharfie.dockerfile.stages import (
     parse_triggers,
     resolve,
 )
-from wharfie.errors import NotFound, WharfieError
+from wharfie.errors import DigestMismatch, NotFound, WharfieError
 from wharfie.images.store import ImageStore, StoredImage
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
@@ -439,6 +441,21 @@ class Builder:
                 src_root = self._source_root(i.from_, results)
                 digest = checksum_tree(src_root, sources, None, i.exclude, self.hashes,
                                        with_modes=chmod is None, files=files)
+            elif is_add and any(is_git_url(s) for s in sources):
+                if len(sources) != 1:
+                    raise CopyError(f"line {i.line}: ADD takes a git repository as its only "
+                                    "source")
+                ref = parse_git_url(sources[0])
+                checkout = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch)))
+                commit = fetch_git(ref, checkout / "repo", keep_git_dir=i.keep_git_dir)
+                if i.checksum and i.checksum != commit:
+                    raise DigestMismatch(f"ADD {ref.label}: checksum mismatch: expected "
+                                         f"{i.checksum}, got commit {commit}")
+                src_root = checkout / "repo" / ref.subdir
+                if not src_root.is_dir():
+                    raise CopyError(f"ADD {ref.label}: no directory {ref.subdir!r} in it")
+                sources = ["."]
+                digest = f"git:{commit}:{ref.subdir}:{i.keep_git_dir}"  # a commit is its content
             elif is_add and any(_is_url(s) for s in sources):
                 src_root = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch)))
                 names = []
@@ -458,7 +475,8 @@ class Builder:
             inputs = {"sources": digest, "dest": i.dest, "workdir": st.image.workdir,
                       "chown": i.chown, "chmod": i.chmod, "parents": i.parents,
                       "exclude": i.exclude, "link": i.link, "names": sources}
-            extract = is_add and not any(_is_url(s) for s in i.sources) and i.unpack is not False
+            extract = is_add and i.unpack is not False and \
+                not any(_is_url(s) or is_git_url(s) for s in i.sources)
 
             def execute(rootfs: Path, step_no: int) -> None:
                 owner = None

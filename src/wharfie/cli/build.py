@@ -83,6 +83,7 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
     from wharfie.build.cache_io import parse_cache_spec
     from wharfie.build.context import BuildContext, HashCache, named_context
     from wharfie.build.dockerignore import load_for
+    from wharfie.build.gitsource import is_git_url
     from wharfie.build.mounts import parse_secret
     from wharfie.build.outputs import parse_output, write_output
     from wharfie.build.sshagent import parse_ssh
@@ -100,15 +101,19 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
     work = app.root / "build" / "tmp"
     work.mkdir(parents=True, exist_ok=True)
     hashes = HashCache(app.root / "build" / "hashes.db")
-    if context_arg == "-":
-        data = sys.stdin.buffer.read()
-        if data[:512].rstrip(b"\0") and _looks_like_tar(data):
+    if context_arg == "-" or is_git_url(context_arg):
+        data = sys.stdin.buffer.read() if context_arg == "-" else b""
+        if is_git_url(context_arg) or (data[:512].rstrip(b"\0") and _looks_like_tar(data)):
             import io
 
-            ctx = BuildContext.from_tar(io.BytesIO(data), work, hash_cache=hashes)
-            df_path = ctx.root / (dockerfile or "Dockerfile")
+            if is_git_url(context_arg):
+                ctx = BuildContext.from_git(context_arg, work, hash_cache=hashes)
+            else:
+                ctx = BuildContext.from_tar(io.BytesIO(data), work, hash_cache=hashes)
+            df_path = ctx.root / (dockerfile or "Dockerfile")  # -f: inside the context
             if not df_path.is_file():
-                raise WharfieError(f"{dockerfile or 'Dockerfile'}: not found in the context tar")
+                ctx.close()
+                raise WharfieError(f"{dockerfile or 'Dockerfile'}: not found in the context")
             ctx.ignore = load_for(ctx.root, df_path)
             text, name = df_path.read_text(), df_path.name
         else:

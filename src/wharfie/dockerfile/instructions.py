@@ -435,7 +435,9 @@ def _parse_copy(node: Node) -> Copy:
                 exclude=list(fl.get("exclude", [])))  # type: ignore[arg-type]
 
 
-_CHECKSUM = re.compile(r"^(sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})$")
+# a digest for a URL; a commit ID (SHA-1 or SHA-256 git) for a git repository
+_CHECKSUM = re.compile(r"^(sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128}"
+                       r"|[0-9a-f]{40}|[0-9a-f]{64})$")
 
 
 def _parse_add(node: Node) -> Add:
@@ -445,7 +447,7 @@ def _parse_add(node: Node) -> Add:
     _validate_chmod(fl.get("chmod"))
     checksum = fl.get("checksum")
     if isinstance(checksum, str) and "$" not in checksum and not _CHECKSUM.match(checksum):
-        raise DockerfileError(f"invalid checksum {checksum!r}: expected sha256:<64 hex digits>")
+        raise DockerfileError(f"invalid checksum {checksum!r}: expected sha256:<64 hex digits> (or a git commit ID)")
     srcs, dest, contents = _sources_and_dest(node)
     return Add(**_base(node), sources=srcs, dest=dest, contents=contents,
                chown=fl.get("chown"), chmod=fl.get("chmod"), link=bool(fl.get("link", False)),
