@@ -378,3 +378,6 @@ def test_add_from_git_and_a_git_build_context(based, tmp_path, git_repo):
     assert res.returncode != 0 and b"checksum mismatch" in res.stderr
     res = based("build", f"{url}#nosuchbranch", check=False)
     assert res.returncode != 0 and b"git fetch failed" in res.stderr
+    (ctx / "Dockerfile").write_text(f"FROM busybox:local\nADD {url}#nosuchbranch /x\n")
+    res = based("build", str(ctx), check=False)
+    assert res.returncode != 0 and b"no branch or tag 'nosuchbranch'" in res.stderr

@@ -32,6 +32,7 @@ from wharfie.build.copy import CopyError, CopyOptions, copy_sources
 from wharfie.build.fetch import fetch_url
 from wharfie.build.gitsource import fetch as fetch_git
 from wharfie.build.gitsource import is_git_url, parse_git_url
+from wharfie.build.gitsource import resolve as resolve_git
 from wharfie.build.imageconfig import StageImage, empty_config
 from wharfie.build.mounts import MountContext, Secret, key_of, prepared
 from wharfie.dockerfile import instructions as ins
@@ -429,6 +430,7 @@ class Builder:
             scratch.mkdir(parents=True, exist_ok=True)
             sources = list(i.sources)
             ignore = None
+            git_fetch = None
             files: dict[str, str] = {}
             if i.contents:  # COPY <<EOF /path: the heredocs are the sources
                 src_root = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch)))
@@ -445,17 +447,16 @@ class Builder:
                 if len(sources) != 1:
                     raise CopyError(f"line {i.line}: ADD takes a git repository as its only "
                                     "source")
-                ref = parse_git_url(sources[0])
-                checkout = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch)))
-                commit = fetch_git(ref, checkout / "repo", keep_git_dir=i.keep_git_dir)
+                git = parse_git_url(sources[0])
+                commit = resolve_git(git)
                 if i.checksum and i.checksum != commit:
-                    raise DigestMismatch(f"ADD {ref.label}: checksum mismatch: expected "
+                    raise DigestMismatch(f"ADD {git.label}: checksum mismatch: expected "
                                          f"{i.checksum}, got commit {commit}")
-                src_root = checkout / "repo" / ref.subdir
-                if not src_root.is_dir():
-                    raise CopyError(f"ADD {ref.label}: no directory {ref.subdir!r} in it")
+                checkout = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch)))
+                src_root = checkout / "repo" / git.subdir  # fetched only on a cache miss
                 sources = ["."]
-                digest = f"git:{commit}:{ref.subdir}:{i.keep_git_dir}"  # a commit is its content
+                digest = f"git:{commit}:{git.subdir}:{i.keep_git_dir}"  # a commit is its content
+                git_fetch = (git, checkout / "repo", commit)
             elif is_add and any(_is_url(s) for s in sources):
                 src_root = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch)))
                 names = []
@@ -490,6 +491,11 @@ class Builder:
                 opts = CopyOptions(chown=owner, chmod=chmod, parents=i.parents,
                                    excludes=list(i.exclude), ignore=ignore,
                                    extract_archives=extract)
+                if git_fetch is not None:
+                    fetch_git(*git_fetch[:2], keep_git_dir=i.keep_git_dir, expect=git_fetch[2])
+                    if not src_root.is_dir():
+                        raise CopyError(f"ADD {git_fetch[0].label}: no directory "
+                                        f"{git_fetch[0].subdir!r} in it")
                 copy_sources(src_root, sources, rootfs, i.dest, st.image.workdir, opts)
 
             self._layer_step(st, word.lower(), inputs, created_by, title, execute, files)

@@ -9,12 +9,16 @@ ID keys the cache, so an unchanged branch is never copied twice.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from wharfie.errors import InvalidInput, WharfieError
+
+_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 class GitError(WharfieError):
@@ -49,8 +53,25 @@ def parse_git_url(source: str) -> GitRef:
     return GitRef(remote, ref or None, subdir)
 
 
-def fetch(ref: GitRef, dest: Path, *, keep_git_dir: bool = False) -> str:
-    """Check out ``ref`` into the new directory ``dest``; returns the commit ID."""
+def resolve(ref: GitRef) -> str:
+    """The commit ``ref`` names now (``git ls-remote``): the cache key, known before any
+    fetch, so a cached step fetches nothing."""
+    want = ref.ref or "HEAD"
+    if _COMMIT.fullmatch(want):
+        return want
+    found = dict(reversed(line.split("\t", 1)) for line in
+                 _git(Path(tempfile.gettempdir()), "ls-remote", ref.remote, want).splitlines()
+                 if "\t" in line)
+    for name in (want, f"refs/tags/{want}^{{}}", f"refs/tags/{want}", f"refs/heads/{want}"):
+        if name in found:
+            return found[name]
+    raise GitError(f"{ref.label}: no branch or tag {want!r} in the repository")
+
+
+def fetch(ref: GitRef, dest: Path, *, keep_git_dir: bool = False,
+          expect: str | None = None) -> str:
+    """Check out ``ref`` into the new directory ``dest``; returns the commit ID (which must
+    be ``expect``, if given: the ref may have moved since it was resolved)."""
     dest.mkdir(parents=True)
     _git(dest, "init", "-q")
     _git(dest, "remote", "add", "origin", ref.remote)
@@ -65,6 +86,9 @@ def fetch(ref: GitRef, dest: Path, *, keep_git_dir: bool = False) -> str:
     if (dest / ".gitmodules").exists():
         _git(dest, "submodule", "update", "-q", "--init", "--recursive", "--depth", "1")
     commit = _git(dest, "rev-parse", "HEAD").strip()
+    if expect is not None and commit != expect:
+        raise GitError(f"{ref.label} moved from {expect[:12]} to {commit[:12]} while it was "
+                       "fetched: build again")
     if not keep_git_dir:
         shutil.rmtree(dest / ".git")
     return commit
