@@ -24,15 +24,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from wharfie.build import gitsource
 from wharfie.build.cache import BuildCache, CacheRecord, explain_miss, step_key
 from wharfie.build.cache_io import CacheSpec, export_to, import_from
 from wharfie.build.chmod import ModeSpec
 from wharfie.build.context import BuildContext, HashCache, checksum_tree
 from wharfie.build.copy import CopyError, CopyOptions, copy_sources
 from wharfie.build.fetch import fetch_url
-from wharfie.build.gitsource import fetch as fetch_git
-from wharfie.build.gitsource import is_git_url, parse_git_url
-from wharfie.build.gitsource import resolve as resolve_git
 from wharfie.build.imageconfig import StageImage, empty_config
 from wharfie.build.mounts import MountContext, Secret, key_of, prepared
 from wharfie.dockerfile import instructions as ins
@@ -443,12 +441,12 @@ class Builder:
                 src_root = self._source_root(i.from_, results)
                 digest = checksum_tree(src_root, sources, None, i.exclude, self.hashes,
                                        with_modes=chmod is None, files=files)
-            elif is_add and any(is_git_url(s) for s in sources):
+            elif is_add and any(gitsource.is_git_url(s) for s in sources):
                 if len(sources) != 1:
                     raise CopyError(f"line {i.line}: ADD takes a git repository as its only "
                                     "source")
-                git = parse_git_url(sources[0])
-                commit = resolve_git(git)
+                git = gitsource.parse_git_url(sources[0])
+                commit = gitsource.resolve(git)
                 if i.checksum and i.checksum != commit:
                     raise DigestMismatch(f"ADD {git.label}: checksum mismatch: expected "
                                          f"{i.checksum}, got commit {commit}")
@@ -477,7 +475,7 @@ class Builder:
                       "chown": i.chown, "chmod": i.chmod, "parents": i.parents,
                       "exclude": i.exclude, "link": i.link, "names": sources}
             extract = is_add and i.unpack is not False and \
-                not any(_is_url(s) or is_git_url(s) for s in i.sources)
+                not any(_is_url(s) or gitsource.is_git_url(s) for s in i.sources)
 
             def execute(rootfs: Path, step_no: int) -> None:
                 owner = None
@@ -491,11 +489,11 @@ class Builder:
                 opts = CopyOptions(chown=owner, chmod=chmod, parents=i.parents,
                                    excludes=list(i.exclude), ignore=ignore,
                                    extract_archives=extract)
-                if git_fetch is not None:
-                    fetch_git(*git_fetch[:2], keep_git_dir=i.keep_git_dir, expect=git_fetch[2])
+                if git_fetch is not None:  # ADD from git, on a cache miss
+                    ref, repo, commit = git_fetch
+                    gitsource.fetch(ref, repo, keep_git_dir=i.keep_git_dir, expect=commit)
                     if not src_root.is_dir():
-                        raise CopyError(f"ADD {git_fetch[0].label}: no directory "
-                                        f"{git_fetch[0].subdir!r} in it")
+                        raise CopyError(f"ADD {ref.label}: no directory {ref.subdir!r} in it")
                 copy_sources(src_root, sources, rootfs, i.dest, st.image.workdir, opts)
 
             self._layer_step(st, word.lower(), inputs, created_by, title, execute, files)

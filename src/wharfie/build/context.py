@@ -28,10 +28,9 @@ from typing import BinaryIO
 
 import blake3
 
+from wharfie.build import gitsource
 from wharfie.build.copy import CopyError, expand_sources
 from wharfie.build.dockerignore import PatternMatcher, load_for
-from wharfie.build.gitsource import fetch as fetch_git
-from wharfie.build.gitsource import parse_git_url
 from wharfie.errors import InvalidInput
 from wharfie.layers.compression import auto_decompress
 from wharfie.runtime.rootfs import resolve as secure_join
@@ -153,10 +152,10 @@ class BuildContext:
     @classmethod
     def from_git(cls, url: str, workdir: Path, **kw) -> BuildContext:
         """A git repository as the context: ``build https://host/repo.git#ref:subdir``."""
-        ref = parse_git_url(url)
+        ref = gitsource.parse_git_url(url)
         tmp = tempfile.TemporaryDirectory(dir=workdir, prefix="context-")
         try:
-            fetch_git(ref, Path(tmp.name) / "repo")
+            gitsource.fetch(ref, Path(tmp.name) / "repo")
             root = Path(tmp.name) / "repo" / ref.subdir
             if not root.is_dir():
                 raise InvalidInput(f"{ref.label}: no directory {ref.subdir!r} in it")

@@ -74,10 +74,10 @@ def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) ->
               help="Write build result metadata (image digests, names) to a JSON file.")
 @pass_app
 def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, no_cache,
-              no_cache_filter, pull,
-              labels, squash, iidfile, progress, quiet, network, secrets, ssh, platform,
-              outputs, cache_from, cache_to, explain_cache, compression, build_contexts,
-              add_hosts, shm_size, check, push, load, metadata_file) -> None:
+              no_cache_filter, pull, labels, squash, iidfile, progress, quiet, network,
+              secrets, ssh, platform, outputs, cache_from, cache_to, explain_cache,
+              compression, build_contexts, add_hosts, shm_size, check, push, load,
+              metadata_file) -> None:
     """Build an image from a Dockerfile."""
     from wharfie.build.builder import Builder, BuildRequest
     from wharfie.build.cache_io import parse_cache_spec
@@ -193,11 +193,10 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
         click.echo(result.image_id)
         return
     if show:
-        _show_findings(findings)
-    if show:
         sys.stderr.write(f"#{builder._step_counter + 1} writing image {result.image_id} done\n")
         for n in names:
             sys.stderr.write(f"#{builder._step_counter + 1} naming to {n} done\n")
+        _show_findings(findings)
 
 
 def _show_findings(findings: list) -> None:
