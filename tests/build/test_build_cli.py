@@ -358,7 +358,7 @@ def git_repo(tmp_path):
         daemon.wait()
 
 
-def test_add_from_git_and_a_git_build_context(based, tmp_path, git_repo):
+def test_add_from_git_and_a_git_build_context(based, tmp_path, root, git_repo):
     url, commit = git_repo
     ctx = make_context(tmp_path, f"FROM busybox:local\nADD {url}#v1:app /src\n"
                                  f"ADD --keep-git-dir=true {url} /full\n")
@@ -373,11 +373,22 @@ def test_add_from_git_and_a_git_build_context(based, tmp_path, git_repo):
     assert based("run", "--rm", "g:2", "cat", "/full/app/hello.txt").stdout == b"v2\n"
     based("build", "-t", "from-git:1", f"{url}#main:app")
     assert based("run", "--rm", "from-git:1").stdout == b"v2\n"
+    again = based("build", "--progress", "plain", f"{url}#main:app").stderr
+    assert again.count(b"CACHED") == 1  # the same commit: its checkout, and the cache, reused
+    commit("v3\n")
+    based("build", "-t", "from-git:2", f"{url}#main:app")
+    assert based("run", "--rm", "from-git:2").stdout == b"v3\n"
+    assert len(list((root / "build" / "git").iterdir())) == 2  # one checkout per commit
+    based("builder", "prune", "-a", "-f")
+    assert not (root / "build" / "git").exists()
     (ctx / "Dockerfile").write_text(f"FROM busybox:local\nADD --checksum={'0' * 40} {url} /x\n")
     res = based("build", str(ctx), check=False)
     assert res.returncode != 0 and b"checksum mismatch" in res.stderr
     res = based("build", f"{url}#nosuchbranch", check=False)
-    assert res.returncode != 0 and b"git fetch failed" in res.stderr
+    assert res.returncode != 0 and b"no branch or tag 'nosuchbranch'" in res.stderr
+    res = based("build", f"git://127.0.0.1:{free_port()}/gone.git", check=False)
+    err = res.stderr.decode().strip().splitlines()
+    assert res.returncode != 0 and len(err) == 1 and "git ls-remote failed" in err[0]
     (ctx / "Dockerfile").write_text(f"FROM busybox:local\nADD {url}#nosuchbranch /x\n")
     res = based("build", str(ctx), check=False)
     assert res.returncode != 0 and b"no branch or tag 'nosuchbranch'" in res.stderr

@@ -14,6 +14,7 @@ a 1 GiB file in 0.2 s (read and hash overlapped) where sha256 took 0.8 s, a fift
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import queue
@@ -150,21 +151,27 @@ class BuildContext:
         return ctx
 
     @classmethod
-    def from_git(cls, url: str, workdir: Path, **kw) -> BuildContext:
-        """A git repository as the context: ``build https://host/repo.git#ref:subdir``."""
+    def from_git(cls, url: str, checkouts: Path, **kw) -> BuildContext:
+        """A git repository as the context: ``build https://host/repo.git#ref:subdir``.
+
+        Checkouts are kept in ``checkouts`` by commit (``builder prune -a`` removes them), so
+        a rebuild of the same commit fetches nothing and its files keep their hash-cache
+        entries: a no-change rebuild stays as fast as from a directory."""
         ref = gitsource.parse_git_url(url)
-        tmp = tempfile.TemporaryDirectory(dir=workdir, prefix="context-")
-        try:
-            gitsource.fetch(ref, Path(tmp.name) / "repo")
-            root = Path(tmp.name) / "repo" / ref.subdir
-            if not root.is_dir():
-                raise InvalidInput(f"{ref.label}: no directory {ref.subdir!r} in it")
-        except BaseException:
-            tmp.cleanup()
-            raise
-        ctx = cls(root, **kw)
-        ctx._tmp = tmp
-        return ctx
+        checkout = checkouts / gitsource.resolve(ref)
+        if not checkout.is_dir():
+            checkouts.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=checkouts, prefix="tmp-") as tmp:
+                gitsource.fetch(ref, Path(tmp) / "repo", expect=checkout.name)
+                try:
+                    os.rename(Path(tmp) / "repo", checkout)
+                except OSError as e:
+                    if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                        raise  # (those two: another build published it first)
+        root = checkout / ref.subdir
+        if not root.is_dir():
+            raise InvalidInput(f"{ref.label}: no directory {ref.subdir!r} in it")
+        return cls(root, **kw)
 
     def close(self) -> None:
         self.hashes.flush()

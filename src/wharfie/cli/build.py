@@ -107,7 +107,8 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
             import io
 
             if is_git_url(context_arg):
-                ctx = BuildContext.from_git(context_arg, work, hash_cache=hashes)
+                ctx = BuildContext.from_git(context_arg, app.root / "build" / "git",
+                                            hash_cache=hashes)
             else:
                 ctx = BuildContext.from_tar(io.BytesIO(data), work, hash_cache=hashes)
             df_path = ctx.root / (dockerfile or "Dockerfile")  # -f: inside the context

@@ -60,11 +60,11 @@ def prune(app: App, everything: bool, filters: tuple[str, ...], keep_storage: st
     store.unpin(blobs, CACHE_PIN)
     removed = store.remove_blobs(blobs)
     reclaimed = removed.reclaimed
-    if everything:
-        mounts = app.root / "build" / "cache-mounts"
-        if mounts.exists():
-            reclaimed += sum(p.stat().st_size for p in mounts.rglob("*") if p.is_file())
-            shutil.rmtree(mounts)
+    if everything:  # cache mounts, and the checkouts of git build contexts
+        for kept in (app.root / "build" / "cache-mounts", app.root / "build" / "git"):
+            if kept.exists():
+                reclaimed += sum(p.stat().st_size for p in kept.rglob("*") if p.is_file())
+                shutil.rmtree(kept)
     if doomed:
         click.echo("Deleted build cache objects:")
         for rec in doomed:
