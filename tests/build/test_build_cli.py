@@ -384,6 +384,9 @@ def test_add_from_git_and_a_git_build_context(based, tmp_path, root, git_repo):
     (ctx / "Dockerfile").write_text(f"FROM busybox:local\nADD --checksum={'0' * 40} {url} /x\n")
     res = based("build", str(ctx), check=False)
     assert res.returncode != 0 and b"checksum mismatch" in res.stderr
+    res = based("build", f"{url}#--upload-pack=touch {tmp_path}/pwned", check=False)
+    assert res.returncode != 0 and b"is not a branch, tag or commit name" in res.stderr
+    assert not (tmp_path / "pwned").exists()
     res = based("build", f"{url}#nosuchbranch", check=False)
     assert res.returncode != 0 and b"no branch or tag 'nosuchbranch'" in res.stderr
     res = based("build", f"git://127.0.0.1:{free_port()}/gone.git", check=False)

@@ -19,6 +19,7 @@ from pathlib import Path
 from wharfie.errors import InvalidInput, WharfieError
 
 _COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./+-]*")
 
 
 class GitError(WharfieError):
@@ -47,6 +48,8 @@ def is_git_url(source: str) -> bool:
 def parse_git_url(source: str) -> GitRef:
     remote, _, fragment = source.partition("#")
     ref, _, subdir = fragment.partition(":")
+    if ref and not _REF.fullmatch(ref):  # never an option to git (--upload-pack=...)
+        raise InvalidInput(f"{source}: {ref!r} is not a branch, tag or commit name")
     subdir = subdir.strip("/")
     if ".." in subdir.split("/"):
         raise InvalidInput(f"{source}: the subdirectory may not leave the repository")
