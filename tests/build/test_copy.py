@@ -164,3 +164,27 @@ def test_add_refuses_archive_escaping_the_destination(ctx, rootfs, tmp_path):
     with pytest.raises(CopyError, match="cannot unpack"):
         cp(ctx, rootfs, ["evil.tar.gz"], "/opt/", extract_archives=True)
     assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_a_big_tree_is_copied_in_parallel_with_the_same_result(tmp_path, rootfs):
+    from wharfie.build import copy as copy_module
+
+    src = tmp_path / "big"
+    for n in range(3 * copy_module.PARALLEL_FROM):
+        d = src / f"d{n % 7}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"f{n}").write_text(f"file {n}\n")
+        os.chmod(d / f"f{n}", 0o600 if n % 2 else 0o755)
+    os.symlink("d0/f0", src / "link")
+    cp(tmp_path, rootfs, ["big"], "/data", chown=(1000, 1001), chmod=ModeSpec("g+w"))
+    copied = sorted(p.relative_to(rootfs / "data") for p in (rootfs / "data").rglob("*"))
+    assert copied == sorted(p.relative_to(src) for p in src.rglob("*"))
+    for n in range(3 * copy_module.PARALLEL_FROM):
+        host = rootfs / "data" / f"d{n % 7}" / f"f{n}"
+        st = os.lstat(host)
+        assert host.read_text() == f"file {n}\n" and (st.st_uid, st.st_gid) == (1000, 1001)
+        assert stat.S_IMODE(st.st_mode) == (0o620 if n % 2 else 0o775)
+    assert os.readlink(rootfs / "data" / "link") == "d0/f0"
+    os.mkfifo(src / "d3" / "pipe")  # one bad entry among many: the error still surfaces
+    with pytest.raises(CopyError, match="not a regular file"):
+        cp(tmp_path, rootfs, ["big"], "/again")

@@ -14,6 +14,7 @@ import shutil
 import stat
 import tarfile
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,9 @@ from wharfie.runtime.rootfs import resolve as secure_join
 
 _WILDCARD = re.compile(r"[*?\[]")
 
+
+COPY_THREADS = min(4, os.cpu_count() or 1)
+PARALLEL_FROM = 64  # files in one COPY; fewer are copied in this thread
 
 class CopyError(WharfieError):
     """A COPY or ADD that cannot be carried out as written."""
@@ -165,6 +169,7 @@ def _copy_tree(src_dir: Path, rootfs: Path, dest: str, rel: str, opts: CopyOptio
     top = _ensure_dir(rootfs, dest, opts, own_leaf=True)
     if opts.chown:
         os.lchown(top, *opts.chown)
+    files: list[tuple[Path, os.stat_result, str]] = []
     for dirpath, dirnames, filenames in os.walk(src_dir):
         dirnames.sort()
         rel_dir = os.path.relpath(dirpath, src_dir)
@@ -184,7 +189,8 @@ def _copy_tree(src_dir: Path, rootfs: Path, dest: str, rel: str, opts: CopyOptio
                 continue
             p = Path(dirpath) / name
             target = dest.rstrip("/") + "/" + os.path.normpath(os.path.join(rel_dir, name))
-            _copy_entry(p, os.lstat(p), rootfs, target, opts)
+            files.append((p, os.lstat(p), target))
+    _copy_files(files, rootfs, opts)
     # Directories get their source mtimes after their content is written.
     for dirpath, dirnames, _ in os.walk(src_dir, topdown=False):
         for name in dirnames:
@@ -194,6 +200,30 @@ def _copy_tree(src_dir: Path, rootfs: Path, dest: str, rel: str, opts: CopyOptio
             if host.is_dir() and not host.is_symlink():
                 st = os.lstat(p)
                 os.utime(host, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+
+
+def _copy_files(files: list[tuple[Path, os.stat_result, str]], rootfs: Path,
+                opts: CopyOptions) -> None:
+    """Copy non-directory entries whose directories exist, a directory per thread: creating
+    a file is mostly kernel work that releases the GIL, but two threads creating files in
+    one directory take turns on its lock."""
+    by_dir: dict[str, list[tuple[Path, os.stat_result, str]]] = {}
+    for entry in files:
+        by_dir.setdefault(entry[2].rpartition("/")[0], []).append(entry)
+
+    def copy_dir(entries: list[tuple[Path, os.stat_result, str]]) -> None:
+        for src, st, target in entries:
+            _copy_entry(src, st, rootfs, target, opts)
+
+    if len(files) < PARALLEL_FROM or len(by_dir) < 2:
+        copy_dir(files)
+        return
+    pool = ThreadPoolExecutor(COPY_THREADS)
+    try:
+        for future in [pool.submit(copy_dir, entries) for entries in by_dir.values()]:
+            future.result()  # the first error (or Ctrl-C) stops the rest
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _skip(rel: str, ignore: PatternMatcher | None, excludes: PatternMatcher | None) -> bool:
