@@ -139,15 +139,18 @@ def default_mounts(shm_size: int = 64 << 20) -> list[dict]:
 
 
 def parse_host(spec: str) -> tuple[str, str]:
-    """``--add-host NAME:IP`` or ``NAME=IP`` (an IPv6 address may be in brackets)."""
+    """``--add-host NAME:IP`` or ``NAME=IP`` (an IPv6 address may be in brackets).
+
+    ``host-gateway`` is Docker's name for the host as its containers reach it; without a
+    bridge, containers share the host's network, so that is 127.0.0.1."""
     sep = "=" if "=" in spec else ":"
     name, _, ip = spec.partition(sep)
-    ip = ip.strip("[]")
+    ip = "127.0.0.1" if ip == "host-gateway" else ip.strip("[]")
     try:
         ipaddress.ip_address(ip)
     except ValueError:
-        raise InvalidInput(f"invalid --add-host {spec!r}: want NAME:IP "
-                           "(host-gateway is not supported)") from None
+        raise InvalidInput(f"invalid --add-host {spec!r}: want NAME:IP or "
+                           "NAME:host-gateway") from None
     if not name or any(c.isspace() for c in name):
         raise InvalidInput(f"invalid --add-host {spec!r}: bad host name")
     return name, ip
