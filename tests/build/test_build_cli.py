@@ -281,6 +281,10 @@ def test_build_checks_warn_fail_on_request_and_run_alone_with_check(based, tmp_p
     res = based("build", "--check", "--build-arg",
                 "BUILDKIT_DOCKERFILE_CHECK=skip=all", str(ctx), check=False)
     assert res.returncode == 0 and b"Check complete, no warnings found." in res.stdout
+    (ctx / "Dockerfile").write_text("# check=skip=all\nFROM busybox:local\nCMD echo hi\n")
+    res = based("build", "--check", "--build-arg", "BUILDKIT_DOCKERFILE_CHECK=error=false",
+                str(ctx), check=False)  # the build arg replaces the directive
+    assert res.returncode == 1 and b"JSONArgsRecommended" in res.stdout
     (ctx / "Dockerfile").write_text("# check=error=true\nFROM busybox:local\nCMD echo hi\n")
     res = based("build", str(ctx), check=False)
     assert res.returncode == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import os
 import subprocess
@@ -12,6 +11,7 @@ import sys
 import jwt
 import pytest
 from regtest import Http, errors_of, free_port, make_layout, sha, skopeo
+from tests.conftest import make_tls_cert
 
 POLICY = """
 groups:
@@ -200,34 +200,8 @@ def test_skopeo_logs_in_through_the_token_service(secured, tmp_path):
     assert res.returncode != 0 and "unauthorized" in res.stderr.lower()
 
 
-def _self_signed(tmp_path):
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
-    return tmp_path / "cert.pem", tmp_path / "key.pem"
-
-
 def test_tls_and_plain_http_only_on_loopback(start_registry, tmp_path):
-    cert, key = _self_signed(tmp_path)
+    cert, key = make_tls_cert(tmp_path)
     server = start_registry("--tls-cert", str(cert), "--tls-key", str(key), scheme="https")
     https = Http(server.url, ca_certs=str(cert))
     assert https("GET", "/v2/").status == 200

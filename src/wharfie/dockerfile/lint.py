@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -464,17 +464,26 @@ def lint(source: str | bytes, filename: str = "Dockerfile", *, context: Path | N
         if rule not in RULES:
             raise DockerfileError(f"unknown rule {rule!r}{suggest(rule, list(RULES))}")
     df = parse_dockerfile(source, filename)
-    skip, as_error = _check_directive(df.ast.directive("check"))
+    findings, _ = _findings(df, filename, context, RULES.keys() - set(ignore),
+                            df.ast.directive("check"))
+    return findings
+
+
+def _findings(df: Dockerfile, filename: str, context: Path | None, rules: Collection[str],
+              directive: str | None) -> tuple[list[Finding], bool]:
+    """What ``rules`` find, less what ``directive`` (``skip=...;error=true``) skips; and
+    whether the directive makes warnings errors."""
+    skip, as_error = _check_directive(directive)
     findings = []
     for check in _CHECKS:
         for rule_id, line, message in check(df, context):
-            if rule_id in ignore or rule_id in skip or "all" in skip:
+            if rule_id not in rules or rule_id in skip or "all" in skip:
                 continue
             rule = RULES[rule_id]
             severity = ERROR if as_error and rule.severity == WARNING else rule.severity
             findings.append(Finding(rule_id, severity, line, message, rule.hint, filename))
     findings.sort(key=lambda f: (f.line, f.rule))
-    return findings
+    return findings, as_error
 
 
 # The rules that are also BuildKit's build checks: ``wharfie build`` runs these (and only
@@ -491,12 +500,10 @@ def build_checks(source: str | bytes, filename: str = "Dockerfile",
                  build_arg: str | None = None) -> tuple[list[Finding], bool]:
     """BuildKit's build checks of a Dockerfile: the findings, and whether they must fail
     the build. ``build_arg`` is ``BUILDKIT_DOCKERFILE_CHECK`` (``skip=...;error=true``),
-    which overrides the ``# check=`` directive as in BuildKit."""
+    which replaces the ``# check=`` directive as in BuildKit."""
     df = parse_dockerfile(source, filename)
-    skip, as_error = _check_directive(build_arg if build_arg is not None
-                                      else df.ast.directive("check"))
-    findings = [f for f in lint(source, filename, ignore=sorted(RULES.keys() - BUILD_CHECKS))
-                if f.rule not in skip and "all" not in skip]
+    findings, as_error = _findings(df, filename, None, BUILD_CHECKS, build_arg
+                                   if build_arg is not None else df.ast.directive("check"))
     for f in findings:
         f.severity = ERROR if as_error else WARNING
     return findings, as_error and bool(findings)

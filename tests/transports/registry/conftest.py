@@ -7,7 +7,6 @@ import base64
 import io
 import json
 import os
-import tarfile
 import threading
 import time
 import uuid
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
+from tests.images.imagefactory import layer_tar
 
 from wharfie.content.store import ContentStore
 from wharfie.layers.compression import Compressor
@@ -99,14 +99,7 @@ def raw_layer(store: ContentStore, size: int, seed: int = 0) -> tuple[Descriptor
 
 
 def file_tar(files: dict[str, bytes]) -> io.BytesIO:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in sorted(files.items()):
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), 0, 0o644
-            tar.addfile(info, io.BytesIO(data))
-    buf.seek(0)
-    return buf
+    return io.BytesIO(layer_tar(files))
 
 
 def build_image(store: ContentStore, layers: list[tuple[Descriptor, Digest]], *,
