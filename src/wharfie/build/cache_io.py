@@ -17,6 +17,7 @@ from typing import BinaryIO
 from wharfie.build.cache import BuildCache, CacheRecord
 from wharfie.content.store import ContentStore
 from wharfie.errors import InvalidInput, NotFound, WharfieError
+from wharfie.fs.output import output_dir
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import BlobSource, BytesImage
 from wharfie.oci.manifest import Descriptor, Index, Manifest
@@ -50,7 +51,8 @@ def parse_cache_spec(spec: str, key: str) -> CacheSpec:
 def export_to(cache: BuildCache, keys: list[str], spec: CacheSpec, scratch: Path) -> int:
     """Export to a directory, or through a temporary layout to a registry."""
     if spec.type == "local":
-        return export_cache(cache, keys, Path(spec.location))
+        with output_dir(spec.location) as dest:
+            return export_cache(cache, keys, dest)
     from wharfie.transports.base import copy_image
     from wharfie.transports.registry.client import RegistryOptions
     from wharfie.transports.registry.destination import RegistryDestination

@@ -8,7 +8,6 @@ docker-archive and an OCI layout), ``type=tar`` the flattened root filesystem as
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import tarfile
 import tempfile
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from wharfie.errors import WharfieError
+from wharfie.fs.output import open_output
 from wharfie.images.store import ImageStore
 from wharfie.oci.reference import Reference
 from wharfie.runtime.launch import export_rootfs
@@ -51,22 +51,14 @@ def parse_output(spec: str) -> Output:
 
 @contextlib.contextmanager
 def _sink(dest: str) -> Iterator[BinaryIO]:
-    """A file written whole or not at all (temp file, then rename); ``-`` is stdout."""
+    """``dest`` by ``open_output``'s rule; ``-`` is stdout."""
     if dest == "-":
         if sys.stdout.isatty():
             raise WharfieError("refusing to write a tar to a terminal: use dest=FILE")
         yield sys.stdout.buffer
         return
-    path = Path(dest)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=".wharfie-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with open_output(dest) as f:
+        yield f
 
 
 def write_output(out: Output, root: Path, store: ImageStore, manifest_digest: str,

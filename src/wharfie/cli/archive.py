@@ -32,7 +32,7 @@ def _open_input(path: str | None, what: str,
 
 
 @click.command("save")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Write to a file, instead of STDOUT.")
 @click.argument("images", nargs=-1, required=True)
 @pass_app

@@ -12,6 +12,7 @@ import click
 from wharfie.cli.buildprogress import PlainProgress, TtyProgress
 from wharfie.cli.context import App, pass_app, sigterm_as_interrupt
 from wharfie.errors import WharfieError
+from wharfie.fs.output import write_bytes
 
 
 def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) -> dict[str, str]:
@@ -184,12 +185,12 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
     if push:
         _push(app, names, builder._step_counter + 1, show)
     if iidfile:
-        iidfile.write_text(result.image_id)
+        write_bytes(iidfile, str(result.image_id).encode())
     if metadata_file:  # what buildx writes, for CI steps that read the digests
-        metadata_file.write_text(json.dumps({
+        write_bytes(metadata_file, json.dumps({
             "containerimage.config.digest": str(result.image_id),
             "containerimage.digest": str(result.manifest_digest),
-            "image.name": ",".join(str(n) for n in names)}, indent=2) + "\n")
+            "image.name": ",".join(str(n) for n in names)}, indent=2).encode() + b"\n")
     if quiet:
         click.echo(result.image_id)
         return

@@ -14,6 +14,7 @@ import click
 
 from wharfie.cli.context import App, pass_app, sigterm_as_interrupt
 from wharfie.errors import WharfieError
+from wharfie.fs.output import open_output
 
 
 @click.command("run", context_settings={"allow_interspersed_args": False})
@@ -92,13 +93,8 @@ def export(app: App, output: Path | None, target: str) -> None:
         export_rootfs(app.root, app.images, target, sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
-    tmp = output.with_name(f".{output.name}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            export_rootfs(app.root, app.images, target, f)
-        tmp.replace(output)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with open_output(output) as f:
+        export_rootfs(app.root, app.images, target, f)
 
 
 @click.command("ps")

@@ -36,6 +36,7 @@ from wharfie.errors import (
     InvalidReference,
     NotFound,
 )
+from wharfie.fs.output import open_output
 from wharfie.layers.compression import auto_decompress, decompress_stream, sniff
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
@@ -441,17 +442,9 @@ def write_archive(out: BinaryIO, images: Iterable[tuple[Image, list[Reference]]]
 
 
 def save_archive(path: Path, images: Iterable[tuple[Image, list[Reference]]]) -> None:
-    """``write_archive`` to a file that appears only whole: temp file, fsync, rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write_archive(f, images)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """``write_archive`` to ``path`` by ``open_output``'s rule (whole file, or written through)."""
+    with open_output(path) as f:
+        write_archive(f, images)
 
 
 class _ManifestBlob(BlobSource):

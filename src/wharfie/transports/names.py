@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from wharfie.content.store import ContentStore
 from wharfie.errors import InvalidReference, NotFound, WharfieError
+from wharfie.fs.output import open_output
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import Image, ImageIndex
 from wharfie.oci.platform import Platform, host_platform
@@ -181,11 +181,6 @@ def _write_archive(source: Image | ImageIndex, dst: TransportName,
 
     if isinstance(source, ImageIndex):
         raise WharfieError(f"{dst.transport} holds single images: copy without --all")
-    tmp = Path(dst.location).with_name(f".{Path(dst.location).name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write_archive(f, [(source, [ref] if ref else [])])
-        os.replace(tmp, dst.location)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with open_output(dst.location) as f:
+        write_archive(f, [(source, [ref] if ref else [])])
     return source.digest

@@ -1,0 +1,1 @@
+"""Host filesystem helpers: how wharfie, running as root, touches paths a user names."""
