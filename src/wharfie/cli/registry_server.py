@@ -48,6 +48,8 @@ def registry() -> None:
               help="Challenge with Docker's token flow, or with plain Basic auth.")
 @click.option("--token-key", type=click.Path(path_type=Path),
               help="Token signing key file (shared by servers on the same storage).")
+@click.option("--token-realm", help="Token service URL for challenges "
+              "(default: /token on --addr).")
 @click.option("--tls-cert", type=click.Path(path_type=Path, exists=True))
 @click.option("--tls-key", type=click.Path(path_type=Path, exists=True))
 @click.option("--insecure-http", is_flag=True, help="Allow plain HTTP on a non-loopback address.")
@@ -63,7 +65,8 @@ def registry() -> None:
               help="Run retention and gc on this schedule, e.g. 6h (0s: never).")
 @_storage_options
 @pass_app
-def serve_cmd(app: App, addr: str, htpasswd, token_auth, token_key, tls_cert, tls_key,
+def serve_cmd(app: App, addr: str, htpasswd, token_auth, token_key, token_realm, tls_cert,
+              tls_key,
               insecure_http, upload_ttl, s3_redirect, workers, max_manifest_size,
               maintenance_every, **storage) -> None:
     """Serve the OCI distribution API."""
@@ -78,7 +81,8 @@ def serve_cmd(app: App, addr: str, htpasswd, token_auth, token_key, tls_cert, tl
     if not host or not port.isdigit():
         raise WharfieError(f"invalid --addr {addr!r}: want HOST:PORT")
     serve(_config(app, host=host.strip("[]"), port=int(port), htpasswd=htpasswd,
-                  token_auth=token_auth, token_key=token_key, tls_cert=tls_cert,
+                  token_auth=token_auth, token_key=token_key, token_realm=token_realm,
+                  tls_cert=tls_cert,
                   tls_key=tls_key, allow_plain_http=insecure_http, upload_ttl=upload_ttl,
                   max_manifest=parse_size(max_manifest_size), workers=workers,
                   s3_redirect=s3_redirect,

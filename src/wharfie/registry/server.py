@@ -46,6 +46,16 @@ class ServerConfig:
     max_manifest: int = MAX_MANIFEST
     maintenance_interval: float = 0.0  # run retention and gc this often (0: never)
     workers: int = 1  # server processes sharing the port
+    token_realm: str | None = None  # the token service's URL in challenges
+
+    @property
+    def realm(self) -> str:
+        """The configured realm, else ``/token`` on the listen address (never a Host header)."""
+        if self.token_realm:
+            return self.token_realm
+        scheme = "https" if self.tls_cert else "http"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}/token"
 
     @property
     def robots_file(self) -> Path:
@@ -83,7 +93,7 @@ def build_app(config: ServerConfig) -> tuple[web.Application, RegistryStore]:
         key = (load_token_key(config.token_key or config.data / "auth" / "token.key")
                if config.token_auth else None)
         access: OpenAccess = Access(policy, Htpasswd(config.htpasswd, policy.users), robots,
-                                    key)
+                                    key, realm=config.realm)
     else:
         access = OpenAccess()
     audit = AuditLog(config.data / "audit.log")

@@ -75,8 +75,10 @@ class OpenAccess:
 class Access(OpenAccess):
     def __init__(self, policy: Policy, users: Htpasswd | None = None,
                  robots: Robots | None = None, token_key: bytes | None = None,
-                 service: str = "wharfie-registry", token_ttl: int = TOKEN_TTL) -> None:
+                 service: str = "wharfie-registry", token_ttl: int = TOKEN_TTL,
+                 realm: str = "/token") -> None:
         self.policy = policy
+        self.realm = realm  # configured or from the listen address, never the Host header
         self.users = users
         self.robots = robots
         self.token_key = token_key
@@ -88,8 +90,7 @@ class Access(OpenAccess):
     def _challenge(self, request: web.Request, scope: str | None, message: str,
                    error: str | None = None) -> RegistryError:
         if self.token_key:
-            realm = f"{request.scheme}://{request.host}/token"
-            value = f'Bearer realm="{realm}",service="{self.service}"'
+            value = f'Bearer realm="{self.realm}",service="{self.service}"'
             if scope:
                 value += f',scope="{scope}"'
             if error:
@@ -109,6 +110,29 @@ class Access(OpenAccess):
             return Principal(user, "user", self.policy.groups_of(user))
         return None
 
+    async def _primary(self, request: web.Request, value: str) -> Principal:
+        """The user or robot a Basic ``Authorization`` value proves; 401 if it proves none."""
+        try:
+            user, _, password = base64.b64decode(value.strip()).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise self._challenge(request, None, "malformed credentials") from None
+        found = await self._basic(user, password)
+        if found is None:
+            raise self._challenge(request, None, "authentication required",
+                                  "invalid_token" if self.token_key else None)
+        return found
+
+    def _revoked(self, claims: dict) -> bool:
+        """A token outlives nothing: its user left the htpasswd file, or its robot was
+        removed, expired or re-keyed since it was issued (both files are re-read on change)."""
+        kind, sub = claims.get("kind", "user"), str(claims.get("sub", ""))
+        if kind == "user":
+            return self.users is None or not self.users.exists(sub)
+        if kind == "robot":
+            robot = self.robots.live(sub[len(ROBOT_PREFIX):]) if self.robots else None
+            return robot is None or robot.get("created", 0) > claims.get("iat", 0) + 1
+        return kind != "anonymous"
+
     async def authenticate(self, request: web.Request) -> Principal:
         """The principal behind the request's credentials; 401 if they are wrong."""
         cached = request.get("principal")
@@ -118,15 +142,7 @@ class Access(OpenAccess):
         scheme, _, value = header.partition(" ")
         principal = ANONYMOUS
         if scheme.lower() == "basic":
-            try:
-                user, _, password = base64.b64decode(value.strip()).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                raise self._challenge(request, None, "malformed credentials") from None
-            found = await self._basic(user, password)
-            if found is None:
-                raise self._challenge(request, None, "authentication required",
-                                      "invalid_token" if self.token_key else None)
-            principal = found
+            principal = await self._primary(request, value)
         elif scheme.lower() == "bearer" and self.token_key:
             try:
                 claims = jwt.decode(value.strip(), self.token_key, algorithms=["HS256"],
@@ -134,6 +150,8 @@ class Access(OpenAccess):
             except jwt.PyJWTError as e:
                 raise self._challenge(request, None, f"invalid token: {e}",
                                       "invalid_token") from None
+            if self._revoked(claims):
+                raise self._challenge(request, None, "token revoked", "invalid_token")
             request["token_access"] = {
                 (a.get("type"), a.get("name")): set(a.get("actions") or [])
                 for a in claims.get("access") or []}
@@ -182,9 +200,21 @@ class Access(OpenAccess):
 
     # ---- token service ----
 
+    async def _token_requester(self, request: web.Request) -> Principal:
+        """Anonymous, or the account a Basic header proves; a Bearer token is refused."""
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        if not scheme:
+            return ANONYMOUS
+        if scheme.lower() != "basic":
+            raise RegistryError("UNAUTHORIZED", "the token service wants a password, not "
+                                "a token", headers={"WWW-Authenticate":
+                                                    f'Basic realm="{self.service}"'})
+        return await self._primary(request, value)
+
     async def token_endpoint(self, request: web.Request) -> web.StreamResponse:
         """Docker's token flow: Basic credentials (or none) in, a JWT with the granted
-        subset of the requested scopes out. Also accepts the OAuth2 password grant (POST)."""
+        subset of the requested scopes out. Also accepts the OAuth2 password grant (POST).
+        Tokens come only from primary credentials: a token never buys a fresh one."""
         if not self.token_key:
             raise RegistryError("UNSUPPORTED", "token service disabled", status=404)
         params = dict(request.query)
@@ -199,10 +229,10 @@ class Access(OpenAccess):
                 if principal is None:
                     raise RegistryError("UNAUTHORIZED", "invalid username or password")
             else:
-                principal = await self.authenticate(request)
+                principal = await self._token_requester(request)
             params.update({k: str(v) for k, v in form.items()})
         else:
-            principal = await self.authenticate(request)
+            principal = await self._token_requester(request)
         access = []
         for scope in " ".join(scopes).split():
             parts = scope.split(":")

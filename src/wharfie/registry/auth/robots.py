@@ -23,12 +23,18 @@ PREFIX = "robot$"
 class Robots:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._cached: tuple[tuple[int, float], dict[str, dict]] | None = None
 
     def _load(self) -> dict[str, dict]:
+        """The file's robots, re-read only when it changed: servers consult it per request."""
         try:
-            return json.loads(self.path.read_text())
+            st = self.path.stat()
         except FileNotFoundError:
             return {}
+        stamp = (st.st_ino, st.st_mtime)
+        if self._cached is None or self._cached[0] != stamp:
+            self._cached = (stamp, json.loads(self.path.read_text()))
+        return self._cached[1]
 
     def _save(self, robots: dict[str, dict]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,18 +69,23 @@ class Robots:
     def list(self) -> dict[str, dict]:
         return {n: {k: v for k, v in r.items() if k != "sha256"} for n, r in self._load().items()}
 
+    def live(self, name: str) -> dict | None:
+        """The robot's record while it exists and has not expired."""
+        robot = self._load().get(name)
+        if robot is None or (robot.get("expires") and robot["expires"] < time.time()):
+            return None
+        return robot
+
     def check(self, name: str, token: str) -> dict | None:
         """The robot's record if ``token`` is its current, unexpired token."""
-        robot = self._load().get(name)
+        robot = self.live(name)
         if robot is None:
-            return None
-        if robot.get("expires") and robot["expires"] < time.time():
             return None
         digest = hashlib.sha256(token.encode()).hexdigest()
         return robot if secrets.compare_digest(digest, robot["sha256"]) else None
 
     def granted(self, name: str, repo: str) -> set[str]:
-        robot = self._load().get(name) or {}
+        robot = self.live(name) or {}
         if any(fnmatchcase(repo, p) for p in robot.get("repos", [])):
             return set(robot.get("actions", []))
         return set()

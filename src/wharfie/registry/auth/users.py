@@ -12,6 +12,8 @@ import bcrypt
 
 from wharfie.errors import WharfieError
 
+_DECOY = bcrypt.hashpw(b"decoy", bcrypt.gensalt(10))
+
 
 def _bcrypt(name: str, hashed: str, where: str) -> bytes:
     if not hashed.startswith(("$2y$", "$2b$", "$2a$")):
@@ -27,7 +29,7 @@ class Htpasswd:
         self.path = Path(path) if path else None
         self._extra = {name: _bcrypt(name, h, "policy") for name, h in (extra or {}).items()}
         self._users: dict[str, bytes] = {}
-        self._mtime = -1.0
+        self._mtime: object = -1
         self._ok: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
@@ -43,18 +45,24 @@ class Htpasswd:
 
     def _load(self) -> dict[str, bytes]:
         try:
-            mtime = self.path.stat().st_mtime if self.path else 0.0
+            st = self.path.stat() if self.path else None
+            mtime = (st.st_ino, st.st_mtime_ns) if st else None
         except FileNotFoundError:
-            mtime = 0.0
+            mtime = None
         if mtime != self._mtime:
             users = {**self._extra, **self._read_file()}
             with self._lock:
                 self._users, self._mtime, self._ok = users, mtime, {}
         return self._users
 
+    def exists(self, user: str) -> bool:
+        return user in self._load()
+
     def check(self, user: str, password: str) -> bool:
         hashed = self._load().get(user)
         if hashed is None:
+            # The same bcrypt work as a wrong password, so timing does not tell who exists.
+            bcrypt.checkpw(password.encode(), _DECOY)
             return False
         fingerprint = hashlib.sha256(hashed + b"\0" + password.encode()).digest()
         if self._ok.get(user) == fingerprint:
