@@ -20,7 +20,6 @@ import os
 import queue
 import sqlite3
 import stat
-import tarfile
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
@@ -32,9 +31,11 @@ import blake3
 from wharfie.build import gitsource
 from wharfie.build.copy import CopyError, expand_sources
 from wharfie.build.dockerignore import PatternMatcher, load_for
-from wharfie.errors import InvalidInput
+from wharfie.errors import InvalidInput, WharfieError
+from wharfie.layers.apply import extract_tar
 from wharfie.layers.compression import auto_decompress
 from wharfie.runtime.rootfs import resolve as secure_join
+from wharfie.transports.tarstream import DECODE_ERRORS
 
 CHUNK = 1 << 20
 SMALL_FILE = 4 * CHUNK  # read at once; larger files are read and hashed in two threads
@@ -138,12 +139,12 @@ class BuildContext:
 
     @classmethod
     def from_tar(cls, stream: BinaryIO, workdir: Path, **kw) -> BuildContext:
-        """Unpack a context tar (``docker build - < ctx.tar``) into a private directory."""
+        """Unpack a context tar (``docker build - < ctx.tar``) into a private directory,
+        every path and link resolved inside it."""
         tmp = tempfile.TemporaryDirectory(dir=workdir, prefix="context-")
         try:
-            with tarfile.open(fileobj=auto_decompress(stream), mode="r|") as tar:
-                tar.extractall(tmp.name, filter="data")
-        except (tarfile.TarError, OSError, EOFError) as e:
+            extract_tar(auto_decompress(stream), tmp.name)
+        except (WharfieError, *DECODE_ERRORS) as e:
             tmp.cleanup()
             raise InvalidInput(f"cannot read the build context tar: {e}") from None
         ctx = cls(Path(tmp.name), **kw)
@@ -248,12 +249,15 @@ def _walk(src_root: Path, rel: str, ignore: PatternMatcher | None,
     st = os.lstat(top)
     yield rel, top, st
     if stat.S_ISDIR(st.st_mode):
-        matchers = [m for m in (ignore, excl) if m is not None and m.patterns]
-        yield from _walk_dir(str(top), os.path.normpath(rel), matchers)
+        # .dockerignore judges where an entry really is (``rel`` may pass through a link)
+        real = os.path.relpath(top, src_root)
+        yield from _walk_dir(str(top), os.path.normpath(rel), real,
+                             ignore if ignore is not None and ignore.patterns else None,
+                             excl if excl is not None and excl.patterns else None)
 
 
-def _walk_dir(path: str, rel: str, matchers: list[PatternMatcher]
-              ) -> Iterator[tuple[str, str, os.stat_result]]:
+def _walk_dir(path: str, rel: str, real: str, ignore: PatternMatcher | None,
+              excl: PatternMatcher | None) -> Iterator[tuple[str, str, os.stat_result]]:
     """A directory's entries in name order, each followed by its own; links not followed.
 
     Plain strings and ``scandir``: Path objects and ``os.walk`` cost ~40% of a warm walk."""
@@ -261,9 +265,10 @@ def _walk_dir(path: str, rel: str, matchers: list[PatternMatcher]
         entries = sorted(it, key=lambda e: e.name)
     for entry in entries:
         sub = entry.name if rel == "." else f"{rel}/{entry.name}"
-        if any(m.excludes(sub) for m in matchers):
+        real_sub = sub if real == rel else entry.name if real == "." else f"{real}/{entry.name}"
+        if (ignore and ignore.excludes(real_sub)) or (excl and excl.excludes(sub)):
             continue
         st = entry.stat(follow_symlinks=False)
         yield sub, entry.path, st
         if stat.S_ISDIR(st.st_mode):
-            yield from _walk_dir(entry.path, sub, matchers)
+            yield from _walk_dir(entry.path, sub, real_sub, ignore, excl)

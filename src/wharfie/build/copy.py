@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import stat
-import tarfile
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,8 +22,11 @@ import zstandard
 from wharfie.build.chmod import ModeSpec
 from wharfie.build.dockerignore import PatternMatcher
 from wharfie.errors import WharfieError
+from wharfie.layers.apply import extract_tar
 from wharfie.layers.compression import decompress_stream, sniff
+from wharfie.runtime.rootfs import MAX_SYMLINKS
 from wharfie.runtime.rootfs import resolve as secure_join
+from wharfie.transports.tarstream import DECODE_ERRORS
 
 _WILDCARD = re.compile(r"[*?\[]")
 
@@ -96,8 +98,45 @@ def expand_sources(src_root: Path, pattern: str, ignore: PatternMatcher | None) 
                     nxt.append(cand)
         matches = nxt
     if ignore is not None:
-        matches = [m for m in matches if m == "" or not ignore.excludes(m)]
+        matches = [m for m in matches if m == "" or filtered_path(src_root, m, ignore)]
     return matches
+
+
+def filtered_path(src_root: Path, path: str, ignore: PatternMatcher | None) -> str | None:
+    """Where ``path`` leads in the context after .dockerignore: the real path under
+    ``src_root`` (relative, symlinks followed but clamped to the root), or None if it is
+    not there. Ignored files are absent from the context before anything resolves, as in
+    BuildKit, so neither a link on the way nor the file reached may be ignored."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    done: list[str] = []
+    links = 0
+    while parts:
+        name = parts.pop(0)
+        if name == "..":
+            if done:
+                done.pop()
+            continue
+        rel = "/".join(done + [name])
+        try:
+            st = os.lstat(src_root / rel)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if not stat.S_ISLNK(st.st_mode):
+            done.append(name)
+            continue
+        if ignore is not None and ignore.excludes(rel):
+            return None
+        links += 1
+        if links > MAX_SYMLINKS:
+            raise CopyError(f"{path}: too many levels of symbolic links")
+        target = os.readlink(src_root / rel)
+        if target.startswith("/"):
+            done = []
+        parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+    real = "/".join(done) or "."
+    if ignore is not None and ignore.excludes(real):
+        return None
+    return real
 
 
 def copy_sources(src_root: Path, sources: list[str], rootfs: Path, dest: str, workdir: str,
@@ -173,10 +212,11 @@ def _copy_tree(src_dir: Path, rootfs: Path, dest: str, rel: str, opts: CopyOptio
     for dirpath, dirnames, filenames in os.walk(src_dir):
         dirnames.sort()
         rel_dir = os.path.relpath(dirpath, src_dir)
+        real_dir = os.path.relpath(dirpath, src_root)  # .dockerignore judges where it is
         keep = []
         for name in dirnames:
             sub_rel = os.path.normpath(os.path.join(rel, rel_dir, name))
-            if _skip(sub_rel, opts.ignore, excludes):
+            if _skip(sub_rel, _ignored(real_dir, name, opts.ignore), excludes):
                 continue
             keep.append(name)
             p = Path(dirpath) / name
@@ -185,7 +225,7 @@ def _copy_tree(src_dir: Path, rootfs: Path, dest: str, rel: str, opts: CopyOptio
         dirnames[:] = [n for n in keep if not os.path.islink(Path(dirpath) / n)]
         for name in sorted(filenames):
             sub_rel = os.path.normpath(os.path.join(rel, rel_dir, name))
-            if _skip(sub_rel, opts.ignore, excludes):
+            if _skip(sub_rel, _ignored(real_dir, name, opts.ignore), excludes):
                 continue
             p = Path(dirpath) / name
             target = dest.rstrip("/") + "/" + os.path.normpath(os.path.join(rel_dir, name))
@@ -226,8 +266,15 @@ def _copy_files(files: list[tuple[Path, os.stat_result, str]], rootfs: Path,
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _skip(rel: str, ignore: PatternMatcher | None, excludes: PatternMatcher | None) -> bool:
-    return bool((ignore and ignore.excludes(rel)) or (excludes and excludes.excludes(rel)))
+def _skip(rel: str, ignored: bool, excludes: PatternMatcher | None) -> bool:
+    return ignored or bool(excludes and excludes.excludes(rel))
+
+
+def _ignored(real_dir: str, name: str, ignore: PatternMatcher | None) -> bool:
+    """Whether .dockerignore removes an entry: judged by where it really is in the context
+    (``real_dir``), not by the path, perhaps through a symlink, that COPY named."""
+    return bool(ignore and ignore.patterns and
+                ignore.excludes(name if real_dir == "." else f"{real_dir}/{name}"))
 
 
 def _copy_entry(src: Path, st: os.stat_result, rootfs: Path, target: str,
@@ -276,14 +323,14 @@ def _is_archive(path: Path) -> bool:
 
 
 def extract_archive(archive: Path, rootfs: Path, dest: str, opts: CopyOptions) -> None:
-    """Unpack a local tar into ``dest``: first into a private directory (so no entry can
-    reach outside it), then copied in with every path resolved inside the root."""
+    """Unpack a local tar into ``dest``: first into a private directory by wharfie's own
+    applier (every path and link, hard or symbolic, resolved inside it), then copied in
+    with every path resolved inside the root."""
     with tempfile.TemporaryDirectory(dir=rootfs.parent) as tmp, open(archive, "rb") as raw:
         stream = decompress_stream(raw, sniff(raw.peek(6)[:6]))
         try:
-            with tarfile.open(fileobj=stream, mode="r|") as tar:
-                tar.extractall(tmp, filter="tar", numeric_owner=True)
-        except (tarfile.TarError, OSError, EOFError, lzma.LZMAError, zstandard.ZstdError) as e:
+            extract_tar(stream, tmp)
+        except (WharfieError, *DECODE_ERRORS) as e:
             raise CopyError(f"ADD {archive.name}: cannot unpack: {e}") from None
         keep_owner = CopyOptions(chown=opts.chown, chmod=opts.chmod)
         _copy_tree_preserving(Path(tmp), rootfs, dest, keep_owner)
