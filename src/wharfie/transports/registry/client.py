@@ -71,6 +71,10 @@ class RegistryOptions:
     # built-in endpoint here, so point it at a mirror to pull short names like "busybox".
     mirrors: dict[str, str] = field(default_factory=lambda: parse_mirrors(
         os.environ.get("WHARFIE_REGISTRY_MIRRORS", "")))
+    # Token servers on another host that may receive our credentials (Docker Hub's
+    # auth.docker.io, say): "https://auth.example,https://sso.example:8443".
+    token_realms: tuple[str, ...] = field(default_factory=lambda: tuple(filter(None, (
+        x.strip() for x in os.environ.get("WHARFIE_REGISTRY_TOKEN_REALMS", "").split(",")))))
     _registries: dict[str, Registry] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -136,6 +140,24 @@ def _error_text(resp: urllib3.BaseHTTPResponse) -> str:
 def _same_origin(a: str, b: str) -> bool:
     pa, pb = urllib.parse.urlsplit(a), urllib.parse.urlsplit(b)
     return (pa.scheme, pa.netloc) == (pb.scheme, pb.netloc)
+
+
+def _origin(url: str) -> str:
+    p = urllib.parse.urlsplit(url)
+    return f"{p.scheme}://{p.netloc}"
+
+
+def realm_trusted(realm: str, base: str, configured: tuple[str, ...]) -> bool:
+    """May ``realm`` receive the credentials stored for the registry at ``base``?
+
+    Only a token server on the registry's own host name (never plain HTTP for an HTTPS
+    registry), or one the user named: a challenge can come from anyone the registry
+    redirects to, and must not be able to collect our password."""
+    r, b = urllib.parse.urlsplit(realm), urllib.parse.urlsplit(base)
+    if _origin(realm) in {_origin(c) for c in configured}:
+        return True
+    return (bool(r.hostname) and r.hostname == b.hostname
+            and r.scheme in ("https", b.scheme))
 
 
 class Registry:
@@ -249,6 +271,12 @@ class Registry:
             return basic_header(creds) if creds else None
         if ch.scheme != "bearer":
             return None
+        realm = ch.params.get("realm", "")
+        if creds and realm.startswith(("http://", "https://")) and \
+                not realm_trusted(realm, self.base(), self.options.token_realms):
+            raise AuthError(f"{self.host}: the token server {realm} is not on this registry's "
+                            "host: credentials are not sent there (to trust it, set "
+                            f"WHARFIE_REGISTRY_TOKEN_REALMS={_origin(realm)})")
         key = " ".join(sorted(scopes))
         with self._token_lock:  # one fetch per scope, however many threads ask at once
             token = self._tokens.get(key)
@@ -285,8 +313,8 @@ class Registry:
         auth = self._authorization(scopes)
         while True:
             try:
-                resp = self._send(method, url, auth, headers or {},
-                                  body() if callable(body) else body, stream)
+                resp, where = self._send(method, url, auth, headers or {},
+                                         body() if callable(body) else body, stream)
             except HTTPError as e:
                 if retry and attempt < self.options.retries:
                     time.sleep(self.options.backoff * 2 ** attempt)
@@ -294,6 +322,11 @@ class Registry:
                     continue
                 raise RegistryError(f"{self.host}: {method} {urllib.parse.urlsplit(url).path}: "
                                     f"{short_error(e)}") from None
+            if resp.status == 401 and not _same_origin(where, self.base()):
+                _drain(resp)
+                raise AuthError(f"{self.host}: {method} {urllib.parse.urlsplit(url).path}: "
+                                f"redirected to {_origin(where)}, which asks for credentials: "
+                                "credentials are not sent to another host")
             if resp.status == 401 and not refreshed:
                 refreshed = True
                 ch = parse_challenge(resp.headers.get("WWW-Authenticate", ""))
@@ -325,8 +358,10 @@ class Registry:
                                 f"{_error_text(resp)}")
 
     def _send(self, method: str, url: str, auth: str | None, headers: dict[str, str],
-              body: bytes | Iterator[bytes] | None, stream: bool) -> urllib3.BaseHTTPResponse:
-        """Send, following redirects by hand so credentials never leave the registry's origin."""
+              body: bytes | Iterator[bytes] | None, stream: bool
+              ) -> tuple[urllib3.BaseHTTPResponse, str]:
+        """Send, following redirects by hand so credentials never leave the registry's origin.
+        Returns the response and the URL that gave it."""
         origin = self.base()
         hdrs = {"User-Agent": "wharfie", **headers}
         for _ in range(10):
@@ -342,7 +377,7 @@ class Registry:
                 if resp.status == 303:
                     method, body = "GET", None
                 continue
-            return resp
+            return resp, url
         raise RegistryError(f"{self.host}: too many redirects")
 
     # -- the API ------------------------------------------------------------------------------
