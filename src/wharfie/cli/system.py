@@ -70,7 +70,8 @@ def df(app: App, fmt: str | None, verbose: bool) -> None:
 
 
 @system.command("check")
-@click.option("--repair", is_flag=True, help="Remove broken tags, images and blobs")
+@click.option("--repair", is_flag=True,
+              help="Remove broken tags, images and blobs, and abandoned ingest files")
 @pass_app
 def check(app: App, repair: bool) -> None:
     """Verify every blob digest and every reference; report (and repair) what is broken."""

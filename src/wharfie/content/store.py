@@ -24,6 +24,7 @@ from typing import BinaryIO
 
 from wharfie.errors import DigestMismatch, NotFound, WharfieError
 from wharfie.oci.digest import Digest
+from wharfie.paths import make_private_dirs
 
 CHUNK = 1 << 20
 PIPE_CHUNK = 4 << 20  # buffers of the hash/write pipeline: big enough to amortize each call
@@ -158,6 +159,22 @@ class _Pipeline:
             raise self._error
 
 
+def _locked_ingest_file(ingest_dir: Path) -> tuple[Path, BinaryIO]:
+    """A new temp file in ``ingest_dir``, flocked by us, and still the file its name names.
+
+    A cleaner may take the lock of a file between its creation and our flock, and remove
+    it as abandoned: the inode check then sees it gone, and we start again.
+    """
+    while True:
+        path = ingest_dir / f"{os.getpid()}-{secrets.token_hex(8)}.tmp"
+        f = open(path, "xb")  # noqa: SIM115 - closed by the BlobWriter
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(path).st_ino == os.fstat(f.fileno()).st_ino:
+                return path, f
+        f.close()
+
+
 class BlobWriter:
     """Streams one blob into the store; ``commit`` verifies and publishes it."""
 
@@ -169,10 +186,9 @@ class BlobWriter:
         self._hash = hashlib.new(expected.algorithm if expected else algorithm)
         self.size = 0
         self._written_back = 0
-        self.path = store.ingest_dir / f"{os.getpid()}-{secrets.token_hex(8)}.tmp"
-        self._file = open(self.path, "xb")  # noqa: SIM115 - closed in commit/abort
-        fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.path, self._file = _locked_ingest_file(store.ingest_dir)
         self.digest: Digest | None = None
+        self.created = False  # set by commit when it added the blob (it was not there before)
 
     def write(self, data: bytes | memoryview) -> None:
         self._hash.update(data)
@@ -189,6 +205,10 @@ class BlobWriter:
         os.posix_fadvise(self._file.fileno(), self._written_back,
                          self.size - self._written_back, os.POSIX_FADV_DONTNEED)
         self._written_back = self.size
+
+    def flush(self) -> None:
+        """Hand what was written to the temp file, so that a reader of ``path`` sees it."""
+        self._file.flush()
 
     def copy_from(self, stream: BinaryIO, progress=None) -> None:
         """Read ``stream`` to its end into the blob, calling ``progress(nbytes)`` per chunk.
@@ -228,6 +248,7 @@ class BlobWriter:
             os.replace(self.path, final)
             self._file.close()
             fsync_dir(final.parent)
+            self.created = True
         self.digest = digest
         return digest
 
@@ -259,6 +280,7 @@ class ContentStore:
         if self._ready:
             return self
         try:
+            make_private_dirs(self.root)  # a new root is never open to others, not even briefly
             self.ingest_dir.mkdir(parents=True, exist_ok=True)
             (self.blobs_dir / "sha256").mkdir(parents=True, exist_ok=True)
             if not (self.root / "oci-layout").exists():
@@ -316,13 +338,20 @@ class ContentStore:
         return BlobWriter(self, Digest(expected) if expected else None, size, algorithm)
 
     def ingest(self, stream: BinaryIO, expected: str | None = None, size: int | None = None,
-               progress=None) -> tuple[Digest, int]:
-        """Stream ``stream`` into the store; returns the verified digest and size."""
+               progress=None, *, added: set[Digest] | None = None) -> tuple[Digest, int]:
+        """Stream ``stream`` into the store; returns the verified digest and size.
+
+        ``added`` collects the digest when this call created the blob, so a caller that
+        fails later can remove what it added and nothing else.
+        """
         if expected and self.exists(expected) and (size is None or self.size(expected) == size):
             return Digest(expected), self.size(expected)
         with self.writer(expected, size) as w:
             w.copy_from(stream, progress)
-            return w.commit(), w.size
+            digest = w.commit()
+        if w.created and added is not None:
+            added.add(digest)
+        return digest, w.size
 
     def put(self, data: bytes, expected: str | None = None) -> Digest:
         """Store a small in-memory blob (manifest, config)."""
@@ -363,29 +392,42 @@ class ContentStore:
                 h.update(chunk)
         return h.hexdigest() == d.hex
 
-    def cleanup_ingests(self, min_age: float = 60.0) -> int:
+    def abandoned_ingests(self) -> list[tuple[Path, int]]:
+        """Temp files whose writer has gone (their flock is free), of any age, with sizes."""
+        return self._abandoned(remove=False)
+
+    def cleanup_ingests(self, min_age: float = 0.0) -> int:
         """Remove temp files whose writer has gone (its flock is free). Returns how many.
 
-        Files younger than ``min_age`` seconds are left: their writer may not
-        have taken its lock yet.
+        A live writer holds its flock before its file keeps a name
+        (``_locked_ingest_file``), so any age will do; ``min_age`` spares younger ones.
         """
+        return len(self._abandoned(remove=True, min_age=min_age))
+
+    def _abandoned(self, *, remove: bool, min_age: float = 0.0) -> list[tuple[Path, int]]:
+        """Ingest files we could lock (no writer holds them); with ``remove``, unlinked
+        while we hold the lock."""
         if not self.ingest_dir.is_dir():
-            return 0
-        removed = 0
+            return []
+        found = []
         now = time.time()
         for entry in os.scandir(self.ingest_dir):
             try:
-                if now - entry.stat().st_mtime < min_age:
-                    continue
-                fd = os.open(entry.path, os.O_RDONLY)
-            except FileNotFoundError:
+                fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:
                 continue
             try:
+                st = os.fstat(fd)
+                if now - st.st_mtime < min_age:
+                    continue
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                os.unlink(entry.path)
-                removed += 1
+                if os.stat(entry.path).st_ino != st.st_ino:
+                    continue  # committed and replaced under this name meanwhile
+                if remove:
+                    os.unlink(entry.path)
+                found.append((Path(entry.path), st.st_size))
             except (BlockingIOError, FileNotFoundError):
                 pass
             finally:
                 os.close(fd)
-        return removed
+        return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from wharfie.errors import WharfieError
 from wharfie.images.store import ImageStore, ref_from_name
@@ -95,9 +96,18 @@ def check_store(store: ImageStore, *, repair: bool = False,
     for d, n in orphans:
         rep.problems.append(Problem(d, f"blob of {n} bytes needed by no image"))
 
+    # Any age: a live writer holds its file's flock, so what we can lock is abandoned.
+    ingests = [Problem(str(path), f"abandoned ingest file of {n} bytes (its writer has gone)")
+               for path, n in store.content.abandoned_ingests()]
+    rep.problems += ingests
+
     if repair:
         forgotten = {b for d in broken for b in (d, *needs.get(d, []))}
         _repair(store, rep, corrupt, broken, dangling_refs, index_ok, orphans, forgotten)
+        store.content.cleanup_ingests()
+        for p in ingests:
+            if not Path(p.subject).exists():
+                p.repair = "removed it"
     return rep
 
 
@@ -154,7 +164,3 @@ def _repair(store: ImageStore, rep: CheckReport, corrupt: set[str], broken: dict
     store.sync_index()
     if not index_ok:
         by_subject[str(store.root / "index.json")].repair = "rewrote it"
-    n = store.content.cleanup_ingests()
-    if n:
-        rep.problems.append(Problem(str(store.content.ingest_dir),
-                                    f"{n} abandoned ingest file(s)", "removed them"))
