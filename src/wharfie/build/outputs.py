@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import tarfile
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import BinaryIO
 from wharfie.errors import WharfieError
 from wharfie.fs.output import open_output
 from wharfie.images.store import ImageStore
+from wharfie.layers.apply import extract_tar
 from wharfie.oci.reference import Reference
 from wharfie.runtime.launch import export_rootfs
 from wharfie.transports.archive import write_archive
@@ -79,5 +79,4 @@ def write_output(out: Output, root: Path, store: ImageStore, manifest_digest: st
         with tempfile.TemporaryFile(dir=root) as spool:
             export_rootfs(root, store, manifest_digest, spool)
             spool.seek(0)
-            with tarfile.open(fileobj=spool, mode="r:") as tar:
-                tar.extractall(dest, filter="tar")
+            extract_tar(spool, dest)  # resolved inside dest, whatever the image holds

@@ -15,6 +15,11 @@ instead written in overlayfs' own format (a 0/0 character device, the
 
 Directory mtimes are set last, and directories the layer changes without listing
 keep their old mtime: applying a diff on its parent gives the changed tree back.
+
+``extract_tar`` unpacks a plain tar (not a layer) the same safe way: ADD's archives, a
+build context tar, ``--output type=local``. No code path uses ``tarfile``'s own
+extraction, whose filters follow hardlinks and over-long symlink chains out of the
+destination.
 """
 
 from __future__ import annotations
@@ -141,11 +146,30 @@ def _components(name: str, what: str) -> list[str]:
     return parts
 
 
+def _plain_components(name: str, what: str) -> list[str]:
+    """Split a plain tar's path as docker's ADD does (Go's ``filepath.Clean``, then joined
+    to the root): ``..`` is folded; an absolute path is taken from the root, where ``..``
+    stays; a relative one that climbs above the root is refused."""
+    if "\0" in name:
+        raise _Refuse(f"{what} contains a NUL byte")
+    parts: list[str] = []
+    for p in name.split("/"):
+        if p == "..":
+            if not parts and not name.startswith("/"):
+                raise _Refuse(f"{what} climbs above the root with '..'")
+            if parts:
+                parts.pop()
+        elif p not in ("", "."):
+            parts.append(p)
+    return parts
+
+
 @dataclass
 class _State:
     root_fd: int
     overlay: bool
     privileged: bool
+    plain: bool = False  # a plain tar, not a layer: no whiteouts, names as tar reads them
     # resolved paths (component tuples) this layer wrote: an opaque marker keeps these
     written: set[tuple[str, ...]] = field(default_factory=set)
     # directory -> (atime, mtime) in ns to give it at the end
@@ -241,12 +265,15 @@ class _Applier:
         self.s = state
         self.r = _Resolver(state)
 
+    def _parts(self, name: str, what: str) -> list[str]:
+        return _plain_components(name, what) if self.s.plain else _components(name, what)
+
     def entry(self, tar: tarfile.TarFile, m: tarfile.TarInfo) -> None:
-        parts = _components(m.name, "path")
+        parts = self._parts(m.name, "path")
         if not parts:
             return  # the root itself: its metadata belongs to whoever made the root
         base = parts[-1]
-        if base.startswith(WHITEOUT_PREFIX):
+        if base.startswith(WHITEOUT_PREFIX) and not self.s.plain:
             self.whiteout(parts)
             return
         for key in m.pax_headers:
@@ -282,7 +309,7 @@ class _Applier:
                 os.mkdir(base, 0o700, dir_fd=pfd)
             fd = os.open(base, _DIR_FLAGS, dir_fd=pfd)
             try:
-                self._meta_fd(fd, m, replace_xattrs=existing is not None)
+                self._meta_fd(fd, m, replace_xattrs=existing is not None and not self.s.plain)
                 if not self.s.privileged and m.mode & 0o700 != 0o700:
                     self.s.dir_modes[path] = m.mode & 0o7777 & ~(stat.S_ISUID | stat.S_ISGID)
                     os.fchmod(fd, m.mode & 0o7777 & ~(stat.S_ISUID | stat.S_ISGID) | 0o700)
@@ -319,7 +346,7 @@ class _Applier:
 
     def _hardlink(self, m: tarfile.TarInfo, pfd: int, base: str,
                   existing: os.stat_result | None) -> None:
-        tparts = _components(m.linkname, "hardlink target")
+        tparts = self._parts(m.linkname, "hardlink target")
         if not tparts:
             raise _Refuse("it is a hardlink to the root directory")
         got = self.r.parent(tparts, create=False)
@@ -491,10 +518,31 @@ def apply_layer(stream: BinaryIO, root: Path | str, *, overlay: bool = False,
     ``privileged`` (default: running as root) keeps owners, setuid bits, all xattrs
     and allows device nodes. A refused entry raises ``LayerRefused`` naming it.
     """
-    if privileged is None:
-        privileged = os.geteuid() == 0
     root_fd = os.open(root, _DIR_FLAGS)
-    state = _State(root_fd, overlay, privileged)
+    return _apply(stream, _State(root_fd, overlay, _privileged(privileged)), "layer")
+
+
+def extract_tar(stream: BinaryIO, root: Path | str, *, privileged: bool | None = None) -> None:
+    """Unpack the uncompressed plain tar ``stream`` into the directory ``root``, merging
+    with what is there, never writing outside it.
+
+    Unlike a layer, ``.wh.`` names are ordinary files, a leading ``/`` is dropped and a
+    ``..`` that stays inside is folded (as docker's ADD does). Every link, hard or
+    symbolic, is resolved inside ``root``; an entry reaching out is refused
+    (``LayerRefused``). ``privileged`` as for ``apply_layer``: as root the tar's owners
+    and modes are kept.
+    """
+    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)  # the caller's choice
+    _apply(stream, _State(root_fd, False, _privileged(privileged), plain=True), "tar")
+
+
+def _privileged(privileged: bool | None) -> bool:
+    return os.geteuid() == 0 if privileged is None else privileged
+
+
+def _apply(stream: BinaryIO, state: _State, kind: str) -> Digest:
+    """Apply every entry of ``stream`` through ``state`` (which owns its root fd, closed
+    here); returns the sha256 of the stream."""
     applier = _Applier(state)
     reader = _ReadAhead(stream)
     name = "?"
@@ -508,15 +556,15 @@ def apply_layer(stream: BinaryIO, root: Path | str, *, overlay: bool = False,
                     applier.entry(tar, member)
                     tar.members.clear()  # stream mode: keep memory flat on huge layers
         except _Refuse as e:
-            raise LayerRefused(f"layer entry '{name}' refused: {e}") from None
+            raise LayerRefused(f"{kind} entry '{name}' refused: {e}") from None
         except (tarfile.TarError, EOFError) as e:
-            raise InvalidInput(f"corrupt layer tar near entry '{name}': {e}") from None
+            raise InvalidInput(f"corrupt {kind} tar near entry '{name}': {e}") from None
         except OSError as e:
-            raise WharfieError(f"cannot apply layer entry '{name}': "
+            raise WharfieError(f"cannot apply {kind} entry '{name}': "
                                f"{e.strerror or e}") from None
         applier.finish()
         reader.drain()
     finally:
         reader.close()
-        os.close(root_fd)
+        os.close(state.root_fd)
     return Digest.from_hasher(reader.hash)
