@@ -7,6 +7,7 @@ later runs on the same machine reuse them.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -18,9 +19,44 @@ from pathlib import Path
 
 import pytest
 from bench.benchlib import CACHE, cached  # noqa: F401 - fixtures in other suites use both
+from tests.hostguard import host_changes, host_snapshot
+from tests.loopback_relay import loopback_relay, netns_command
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpus"
+# BuildKit's parser test data and moby's patternmatcher cases; not part of the repository.
+CORPUS = Path(os.environ.get("WHARFIE_TEST_CORPUS") or REPO.parent / "shared" / "corpus")
+CORPUS_MISSING = (f"test corpus not found at {CORPUS}: set WHARFIE_TEST_CORPUS to the "
+                  "directory holding buildkit/ and patternmatcher/")
+
+
+def corpus_params(load, arity: int = 1) -> list:
+    """Parameters that ``load()`` reads from the corpus; while it is missing, one placeholder
+    of ``arity`` values, for the ``corpus`` fixture to skip (or fail under CI)."""
+    if CORPUS.is_dir():
+        return load()
+    return [pytest.param(*[None] * arity, id="corpus-missing")]
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The test corpus. Missing, its tests skip, with one reason; but under CI (``CI`` set
+    to anything) they fail, so that CI never passes without them."""
+    if not CORPUS.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(CORPUS_MISSING, pytrace=False)
+        pytest.skip(CORPUS_MISSING)
+    return CORPUS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def host_left_as_found(tmp_path_factory):
+    """Fail the run if the tests changed the host's interfaces, addresses, routes, mounts
+    or /dev/null (tests.hostguard): they run as root, on the machine itself."""
+    before = host_snapshot()
+    yield
+    changes = host_changes(before, host_snapshot(), tmp_path_factory.getbasetemp())
+    if changes:
+        pytest.fail("the tests changed the host:\n" + "\n".join(changes), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -220,19 +256,26 @@ DOCKER = "/usr/bin/docker"  # Debian's client; a newer one without buildx may co
 
 @contextlib.contextmanager
 def dockerd_daemon():
-    """Debian's dockerd on a private socket, data root and exec root (no bridge, no
-    iptables); stopped, unmounted and removed afterwards whatever happens. Yields the
-    environment for ``docker`` (DOCKER_HOST and a private DOCKER_CONFIG)."""
+    """Debian's dockerd on a private socket, data root and exec root, in network and mount
+    namespaces of its own (no bridge, no iptables): it cannot touch the host's interfaces,
+    routes or mounts (a dockerd started with ``--bridge=none`` in the host's namespace
+    deletes the host's ``docker0``), and it reaches servers on the host's 127.0.0.1 through
+    a relay (tests.loopback_relay). Stopped and removed afterwards whatever happens. Yields
+    the environment for ``docker`` (DOCKER_HOST and a private DOCKER_CONFIG)."""
     exe = shutil.which("dockerd") or "/usr/sbin/dockerd"
     assert os.path.exists(exe), "docker.io is not installed (scripts/install-system-deps.sh)"
     d = Path(tempfile.mkdtemp(prefix="wharfie-dockerd-", dir="/tmp"))  # short: socket limit
     sock = d / "sock"
     log_path = d / "dockerd.log"
+    # Its own config, not the host's; the key path keeps dockerd from writing /etc/docker.
+    config = d / "daemon.json"
+    config.write_text(json.dumps({"deprecated-key-path": str(d / "key.json")}))
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
+        proc = subprocess.Popen(netns_command(
             [exe, "--data-root", str(d / "data"), "--exec-root", str(d / "exec"),
              "--pidfile", str(d / "pid"), "--host", f"unix://{sock}",
-             "--storage-driver", "overlay2", "--iptables=false", "--bridge=none"],
+             "--config-file", str(config),
+             "--storage-driver", "overlay2", "--iptables=false", "--bridge=none"]),
             stdout=subprocess.DEVNULL, stderr=log)
     env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": str(d / "config")}
     try:
@@ -242,7 +285,8 @@ def dockerd_daemon():
             assert time.monotonic() < deadline, "dockerd did not come up:\n" + \
                 log_path.read_text()[-2000:]
             time.sleep(0.2)
-        yield env
+        with loopback_relay(proc.pid):
+            yield env
     finally:
         proc.terminate()
         try:
@@ -250,9 +294,4 @@ def dockerd_daemon():
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
-        # dockerd leaves its overlay mounts behind only when killed; unmount any that remain.
-        for line in reversed(Path("/proc/self/mounts").read_text().splitlines()):
-            target = line.split()[1]
-            if target.startswith(str(d)):
-                subprocess.run(["umount", "-l", target], capture_output=True)
         shutil.rmtree(d, ignore_errors=True)

@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, corpus_params
 
 from wharfie.build.dockerignore import (
     PatternError,
@@ -11,14 +11,17 @@ from wharfie.build.dockerignore import (
     read_ignore_file,
 )
 
-CASES = json.loads((CORPUS / "patternmatcher" / "matches.json").read_text())["cases"]
+CASES = corpus_params(
+    lambda: json.loads((CORPUS / "patternmatcher" / "matches.json").read_text())["cases"])
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c['patterns']}-{c['path']}" for c in CASES])
+@pytest.mark.usefixtures("corpus")
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c['patterns']}-{c['path']}")
 def test_patternmatcher_corpus(case):
     assert PatternMatcher(case["patterns"]).excludes(case["path"]) is case["excluded"]
 
 
+@pytest.mark.usefixtures("corpus")
 def test_corpus_is_all_there():
     assert len(CASES) >= 70
 

@@ -5,13 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import CORPUS
 
-CASE = CORPUS / "buildkit" / "frontend" / "dockerfile" / "parser" / "testfiles"
-
-
-def test_debug_parse_prints_buildkit_dump(wharfie):
-    df = CASE / "lk4d4-the-edge-case-generator"
+def test_debug_parse_prints_buildkit_dump(wharfie, corpus):
+    df = corpus / "buildkit/frontend/dockerfile/parser/testfiles/lk4d4-the-edge-case-generator"
     res = wharfie("debug", "parse", "-f", str(df / "Dockerfile"))
     assert res.stdout.decode() == (df / "result").read_text()
 

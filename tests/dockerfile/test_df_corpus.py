@@ -1,18 +1,21 @@
-"""BuildKit's own parser and lexer test data, read in place from the shared corpus."""
+"""BuildKit's own parser and lexer test data, read in place from the corpus
+(tests.conftest.CORPUS: $WHARFIE_TEST_CORPUS or ../shared/corpus)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, corpus_params
 
 from wharfie.dockerfile import DockerfileError, parse
 from wharfie.dockerfile.lexer.shell import ShellError, ShellLex
 
+pytestmark = pytest.mark.usefixtures("corpus")  # every test here reads it
+
 BK = CORPUS / "buildkit" / "frontend" / "dockerfile"
-POSITIVE = sorted((BK / "parser" / "testfiles").iterdir())
-NEGATIVE = sorted((BK / "parser" / "testfiles-negative").iterdir())
+POSITIVE = corpus_params(lambda: sorted((BK / "parser" / "testfiles").iterdir()))
+NEGATIVE = corpus_params(lambda: sorted((BK / "parser" / "testfiles-negative").iterdir()))
 
 
 def test_corpus_is_present():
@@ -51,7 +54,7 @@ def _env_var_cases() -> list[tuple[str, str]]:
     return cases
 
 
-ENV_VAR_CASES = _env_var_cases()
+ENV_VAR_CASES = corpus_params(_env_var_cases, arity=2)
 
 
 def test_env_var_cases_loaded():
@@ -83,7 +86,7 @@ def _words_cases() -> list[tuple[str, str, dict[str, str]]]:
     return cases
 
 
-WORDS_CASES = _words_cases()
+WORDS_CASES = corpus_params(_words_cases, arity=3)
 
 
 @pytest.mark.parametrize(("source", "expected", "env"), WORDS_CASES)
