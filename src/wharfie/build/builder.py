@@ -32,7 +32,14 @@ from wharfie.build.context import BuildContext, HashCache, checksum_tree
 from wharfie.build.copy import CopyError, CopyOptions, copy_sources
 from wharfie.build.fetch import fetch_url
 from wharfie.build.imageconfig import StageImage, empty_config
-from wharfie.build.mounts import MountContext, Secret, key_of, prepared
+from wharfie.build.mounts import (
+    MountContext,
+    MountSource,
+    Secret,
+    bind_checksums,
+    key_of,
+    prepared,
+)
 from wharfie.dockerfile import instructions as ins
 from wharfie.dockerfile.stages import (
     ResolvedStage,
@@ -370,13 +377,17 @@ class Builder:
         for m in i.mounts:
             src = m.source_stage
             if src and m.type in ("bind", "cache"):
-                stage_dirs[src] = self._source_root(src, results)
+                stage_dirs[src] = self._mount_source(src, results)
+        ctx = self.req.context
+        mctx = MountContext(self.root / "build" / "cache-mounts",
+                            MountSource(ctx.root, ctx.ignore) if ctx and ctx.root else None,
+                            stage_dirs, self.secrets, self.root / "build" / "tmp",
+                            ssh=self.req.ssh)
+        mounted: dict[str, str] = {}  # per file, to explain a cache miss
+        if any(m.type == "bind" for m in i.mounts):  # absent: keys as before
+            inputs["sources"] = bind_checksums(i.mounts, mctx, self.hashes, mounted)
 
         def execute(rootfs: Path, step_no: int) -> None:
-            mctx = MountContext(self.root / "build" / "cache-mounts",
-                                self.req.context.root if self.req.context else None,
-                                stage_dirs, self.secrets, self.root / "build" / "tmp",
-                                ssh=self.req.ssh)
             mctx.cache_root.mkdir(parents=True, exist_ok=True)
             mctx.scratch.mkdir(parents=True, exist_ok=True)
             with prepared(i.mounts, mctx, rootfs, img.workdir, env) as (binds, secret_env), \
@@ -411,7 +422,7 @@ class Builder:
                         + ("\n" + "\n".join(tail) if tail else ""), exit_code=1)
 
         title = f"[{label}] RUN {' '.join(i.command)}"
-        self._layer_step(st, "run", inputs, created_by, title, execute)
+        self._layer_step(st, "run", inputs, created_by, title, execute, mounted)
 
     def _copy(self, st: StageState, i: ins.Copy, label: str,
               results: dict[int, StageState]) -> None:
@@ -497,6 +508,13 @@ class Builder:
                 copy_sources(src_root, sources, rootfs, i.dest, st.image.workdir, opts)
 
             self._layer_step(st, word.lower(), inputs, created_by, title, execute, files)
+
+    def _mount_source(self, name: str, results: dict[int, StageState]) -> MountSource:
+        """What ``RUN --mount from=name`` reads: a named context keeps its .dockerignore."""
+        named = self.named_dirs.get(name.lower())
+        if named is not None:
+            return MountSource(named.root, named.ignore)  # type: ignore[arg-type]
+        return MountSource(self._source_root(name, results))
 
     def _source_root(self, name: str, results: dict[int, StageState]) -> Path:
         """The root filesystem of a stage (by name or index), a named build context or an

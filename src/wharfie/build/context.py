@@ -132,7 +132,7 @@ class BuildContext:
 
     def __init__(self, root: Path | None, ignore: PatternMatcher | None = None,
                  hash_cache: HashCache | None = None) -> None:
-        self.root = root
+        self.root = root.absolute() if root is not None else None  # runc runs elsewhere
         self.ignore = ignore or PatternMatcher([])
         self.hashes = hash_cache or HashCache(None)
         self._tmp: tempfile.TemporaryDirectory | None = None

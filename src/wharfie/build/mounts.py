@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wharfie.build.context import HashCache, checksum_tree
+from wharfie.build.copy import CopyOptions, copy_sources, filtered_path
+from wharfie.build.dockerignore import PatternMatcher
 from wharfie.build.sshagent import AgentRelay
 from wharfie.dockerfile.instructions import Mount
 from wharfie.errors import WharfieError
@@ -61,13 +63,21 @@ def key_of(m: Mount) -> dict:
     return {"type": m.type, **{k: v for k, v in sorted(m.options.items())}}
 
 
+@dataclass(frozen=True)
+class MountSource:
+    """What a bind mount reads: a stage's root, or a context without its ignored files."""
+
+    root: Path
+    ignore: PatternMatcher | None = None  # a context's .dockerignore
+
+
 @dataclass
 class MountContext:
     """What mounts can draw on while one build runs."""
 
     cache_root: Path                      # persistent cache mounts live here
-    context_dir: Path | None              # bind mounts without from=
-    stage_dirs: dict[str, Path]           # bind mounts with from=<stage or image>
+    context: MountSource | None           # bind mounts without from=
+    stage_dirs: dict[str, MountSource]    # bind mounts with from=<stage, image or context>
     secrets: dict[str, Secret]
     scratch: Path                         # where per-step temporary dirs go
     ssh: dict[str, Path] = field(default_factory=dict)  # --ssh: id -> agent socket
@@ -107,20 +117,7 @@ def prepared(mounts: list[Mount], ctx: MountContext, rootfs: Path, workdir: str,
                 os.chown(path, int(m.options.get("uid", "0")), int(m.options.get("gid", "0")))
                 binds.append(Bind(path, target or f"/run/secrets/{sid}", True))
             elif m.type == "bind":
-                src_root = _bind_root(m, ctx)
-                source = secure_join(src_root, m.options.get("source") or
-                                     m.options.get("src") or "/")
-                if not source.exists():
-                    raise MountError(f"--mount type=bind: source {source.name!r} not found")
-                if not _readonly(m, default=True):
-                    # rw bind mounts see writes for this step only: give them a copy.
-                    copy = tmp / f"bind-{n}"
-                    if source.is_dir():
-                        shutil.copytree(source, copy, symlinks=True)
-                    else:
-                        shutil.copy2(source, copy)
-                    source = copy
-                binds.append(Bind(source, target, _readonly(m, default=True)))
+                binds.append(_bind(m, ctx, tmp / f"bind-{n}", target))
             elif m.type == "ssh":
                 sid = m.options.get("id") or "default"
                 agent = ctx.ssh.get(sid)
@@ -159,15 +156,55 @@ def _readonly(m: Mount, default: bool = False) -> bool:
     return default
 
 
-def _bind_root(m: Mount, ctx: MountContext) -> Path:
+def bind_checksums(mounts: list[Mount], ctx: MountContext, hashes: HashCache,
+                   files: dict[str, str]) -> list[str]:
+    """For the RUN cache key: a checksum of what each bind mount shows, by COPY's rules
+    (content, type, link target, permissions; never mtimes)."""
+    sums = []
+    for m in mounts:
+        if m.type == "bind":
+            src = _bind_root(m, ctx)
+            real = _bind_source(m, src)
+            sums.append(checksum_tree(src.root, [real], src.ignore, (), hashes, files=files))
+    return sums
+
+
+def _bind(m: Mount, ctx: MountContext, copy: Path, target: str) -> Bind:
+    """The host side of a bind mount: the source itself, read-only, when it is all there
+    is to see; else a private copy of what is (the context less its ignored files, as
+    BuildKit transfers it), which also keeps an rw mount's writes out of the source."""
+    src = _bind_root(m, ctx)
+    real = _bind_source(m, src)
+    source = src.root / real
+    readonly = _readonly(m, default=True)
+    filtered = src.ignore is not None and bool(src.ignore.patterns) and source.is_dir()
+    if readonly and not filtered:
+        return Bind(source, target, True)
+    copy.mkdir()
+    copy_sources(src.root, [real], copy, "/", "/", CopyOptions(ignore=src.ignore))
+    return Bind(copy if source.is_dir() else copy / source.name, target, readonly)
+
+
+def _bind_source(m: Mount, src: MountSource) -> str:
+    """The real path (under ``src.root``) of the mount's source, which must be there."""
+    name = m.options.get("source") or m.options.get("src") or "/"
+    real = filtered_path(src.root, name, src.ignore)
+    if real is None:
+        raise MountError(f"--mount type=bind: source {name!r} not found"
+                         + (" (not in the build context, or excluded by .dockerignore)"
+                            if src.ignore is not None else ""))
+    return real
+
+
+def _bind_root(m: Mount, ctx: MountContext) -> MountSource:
     src = m.options.get("from")
     if src:
         if src not in ctx.stage_dirs:
             raise MountError(f"--mount from={src}: no such stage or image")
         return ctx.stage_dirs[src]
-    if ctx.context_dir is None:
+    if ctx.context is None:
         raise MountError("--mount type=bind needs a build context")
-    return ctx.context_dir
+    return ctx.context
 
 
 def _cache_dir(m: Mount, ctx: MountContext, stack: contextlib.ExitStack) -> Path:
