@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from bench.benchlib import CACHE, cached  # noqa: F401 - fixtures in other suites use both
-from tests.hostguard import host_changes, host_snapshot
+from tests.hostguard import host_changes, host_snapshot, temp_entries
 from tests.loopback_relay import loopback_relay, netns_command
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,9 +52,10 @@ def corpus() -> Path:
 def host_left_as_found(tmp_path_factory):
     """Fail the run if the tests changed the host's interfaces, addresses, routes, mounts
     or /dev/null (tests.hostguard): they run as root, on the machine itself."""
-    before = host_snapshot()
+    before, temp_before = host_snapshot(), temp_entries()
     yield
-    changes = host_changes(before, host_snapshot(), tmp_path_factory.getbasetemp())
+    changes = host_changes(before, host_snapshot(), tmp_path_factory.getbasetemp(),
+                           temp_before)
     if changes:
         pytest.fail("the tests changed the host:\n" + "\n".join(changes), pytrace=False)
 

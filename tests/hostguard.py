@@ -11,6 +11,7 @@ import os
 import re
 import stat
 import subprocess
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -50,24 +51,35 @@ def host_snapshot() -> dict[str, list[str]]:
     }
 
 
-def _another_session(path: str, own_session: Path | None) -> bool:
-    """Whether ``path`` lies in another pytest session's temp dir (a concurrent run's)."""
-    m = _PYTEST_SESSION.match(path)
-    return bool(m) and (own_session is None or Path(m["dir"]) != own_session)
+def temp_entries() -> frozenset[str]:
+    """The names in the temp dir, taken before the run: see ``host_changes``."""
+    return frozenset(os.listdir(tempfile.gettempdir()))
+
+
+def _someone_elses(mount: str, own_session: Path | None, temp_before: frozenset[str]) -> bool:
+    """Whether ``mount`` belongs to someone working beside the test run: it lies in another
+    pytest session's temp dir, or in a temp dir entry that was there before the run."""
+    if m := _PYTEST_SESSION.match(mount):
+        return own_session is None or Path(m["dir"]) != own_session
+    rel = os.path.relpath(mount, tempfile.gettempdir())
+    return not rel.startswith("..") and rel.split("/")[0] in temp_before
 
 
 def host_changes(before: dict[str, list[str]], after: dict[str, list[str]],
-                 own_session: Path | None = None) -> list[str]:
+                 own_session: Path | None = None,
+                 temp_before: frozenset[str] = frozenset()) -> list[str]:
     """What differs, one line each (``- route: ...`` gone, ``+ mount: ...`` new), and a
-    /dev/null that is not the null device. Mounts in the temp dir of another pytest session
-    than ``own_session`` belong to a run beside this one and are left out."""
+    /dev/null that is not the null device. Mounts in another pytest session's temp dir than
+    ``own_session``, or under a temp dir entry in ``temp_before``, belong to people and runs
+    beside this one (a shared machine) and are left out."""
     changes = []
     for kind in before.keys() | after.keys():
         # Counted, not sets: a second mount on the same point is a change.
         old, new = Counter(before.get(kind, [])), Counter(after.get(kind, []))
         for sign, items in (("-", old - new), ("+", new - old)):
             changes += [f"{sign} {kind}: {item}" for item in sorted(items.elements())
-                        if not (kind == "mount" and _another_session(item, own_session))]
+                        if not (kind == "mount"
+                                and _someone_elses(item, own_session, temp_before))]
     if after.get("/dev/null") != [DEV_NULL_OK]:
         changes.append(f"/dev/null is {after.get('/dev/null')}, not a {DEV_NULL_OK}")
     return sorted(changes)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 from tests.conftest import REPO
 from tests.hostguard import DEV_NULL_OK, host_changes, host_snapshot
 
+TMP = tempfile.gettempdir()
 BEFORE = {
     "interface": ["docker0", "eth0", "lo"],
     "address": ["4: eth0    inet 192.0.2.2/24 scope global eth0"],
@@ -28,19 +30,23 @@ def test_an_unchanged_host_has_no_changes():
 
 
 def test_every_kind_of_change_is_reported():
-    own = Path("/tmp/pytest-of-root/pytest-7")
+    own = Path(TMP, "pytest-of-root", "pytest-7")
     after = {
         "interface": ["eth0", "lo"],
         "address": ["4: eth0    inet 192.0.2.2/24 scope global eth0"],
         "route": ["default via 192.0.2.1 dev eth0", "10.0.0.0/8 dev eth0"],
         "/dev/null": ["not a character device (mode -rw-r--r--)"],
         "mount": ["/", "/proc", "/proc", "/sys", f"{own}/test_x0/root/merged",
-                  "/tmp/pytest-of-root/pytest-8/test_y0/merged"],  # a concurrent run's
+                  f"{TMP}/wharfie-dockerd-x/data", "/srv/merged",
+                  f"{TMP}/pytest-of-root/pytest-8/test_y0/merged",  # a concurrent run's
+                  f"{TMP}/h1/active/ctr-1/merged"],  # someone's experiment, begun before
     }
-    assert host_changes(BEFORE, after, own) == [
+    assert host_changes(BEFORE, after, own, frozenset({"h1", "pytest-of-root"})) == [
         "+ /dev/null: not a character device (mode -rw-r--r--)",
         "+ mount: /proc",
+        "+ mount: /srv/merged",
         f"+ mount: {own}/test_x0/root/merged",
+        f"+ mount: {TMP}/wharfie-dockerd-x/data",
         "+ route: 10.0.0.0/8 dev eth0",
         "- /dev/null: character device 1,3",
         "- interface: docker0",
