@@ -5,6 +5,7 @@ loopback (127.0.0.2 plays "another host")."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -127,3 +128,121 @@ def test_registry_naming_a_foreign_token_realm_gets_no_credentials(hostile, alic
     with pytest.raises(WharfieError):  # this registry refuses every token: not our concern
         open_remote(ref, RegistryOptions(credentials=alice, backoff=0.01))
     assert realm.seen and realm.seen[0][2].startswith("Basic ")
+
+
+ENDLESS_CAP = 512 << 20  # the "endless" bodies stop here, so old clients end at all
+
+
+class Sent:
+    """Bytes a hostile server wrote, per path kind."""
+
+    def __init__(self) -> None:
+        self.bytes: dict[str, int] = {}
+
+    def add(self, kind: str, n: int) -> None:
+        self.bytes[kind] = self.bytes.get(kind, 0) + n
+
+
+def endless(req: BaseHTTPRequestHandler, sent: Sent, kind: str, status: int = 200,
+            framing: str = "close", headers: dict[str, str] | None = None) -> None:
+    """Answer with a body that does not end (up to ENDLESS_CAP), framed as chosen: ``close``
+    (no length: the body ends when the connection does), ``chunked``, or ``length`` (a
+    Content-Length as large as the cap)."""
+    req.send_response(status)
+    for k, v in (headers or {}).items():
+        req.send_header(k, v)
+    if framing == "chunked":
+        req.send_header("Transfer-Encoding", "chunked")
+    elif framing == "length":
+        req.send_header("Content-Length", str(ENDLESS_CAP))
+    else:
+        req.close_connection = True
+    req.end_headers()
+    block = b"\0" * (64 << 10)
+    for _ in range(ENDLESS_CAP // len(block)):
+        if framing == "chunked":
+            req.wfile.write(b"%x\r\n" % len(block) + block + b"\r\n")
+        else:
+            req.wfile.write(block)
+        sent.add(kind, len(block))
+    req.close_connection = True
+
+
+def fake_registry(image, misbehave=None):
+    """A registry serving ``image`` by digest and as tag v1; ``misbehave(req, kind, digest)``
+    may answer a request itself (and return True) instead."""
+    raw, media_type = image.manifest_bytes()
+
+    def respond(req: BaseHTTPRequestHandler) -> None:
+        path = req.path.split("?")[0]
+        kind = "ping" if path == "/v2/" else path.split("/")[-2]
+        last = path.rsplit("/", 1)[-1]
+        if misbehave and misbehave(req, kind, last):
+            return
+        if kind == "ping":
+            answer(200, {"Content-Type": "application/json"}, b"{}")(req)
+        elif kind == "manifests":
+            answer(200, {"Content-Type": media_type,
+                         "Docker-Content-Digest": image.digest}, raw)(req)
+        elif kind == "blobs":
+            answer(200, {}, image.store.path(last).read_bytes())(req)
+        else:
+            answer(404)(req)
+    return respond
+
+
+@pytest.mark.parametrize("framing", ["close", "chunked", "length"])
+def test_endless_blob_body_stops_at_the_descriptor_size(hostile, factory, pulled, framing):
+    """A blob's body is read to its descriptor's size, never to the end of the stream."""
+    image = factory.image([factory.raw_layer(1 << 20, seed=21)])
+    layer = image.manifest.layers[0]
+    sent = Sent()
+
+    def blob_without_end(req, kind, digest):
+        if kind == "blobs" and digest == layer.digest:
+            endless(req, sent, "blob", framing=framing)
+            return True
+        return False
+    registry = hostile(fake_registry(image, blob_without_end))
+    src = open_remote(parse_reference(f"{registry.host}/hostile/endless:v1"),
+                      RegistryOptions(backoff=0.01))
+    t0 = time.monotonic()
+    with pytest.raises(WharfieError, match=f"blob {layer.digest} is"):
+        copy_image(src, pulled, jobs=1)
+    assert time.monotonic() - t0 < 5
+    assert sent.bytes.get("blob", 0) < 32 << 20  # what loopback buffers hold, not the endless rest
+    assert not pulled.store.exists(layer.digest)
+    assert list(pulled.store.ingest_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["ping", "error", "token"])
+def test_endless_small_bodies_are_read_to_a_cap(hostile, factory, pulled, kind):
+    """``GET /v2/``, error bodies and token answers are read to a small cap (manifests were
+    already read to 4 MiB)."""
+    image = factory.image([factory.gzip_layer({"a": b"a"})])
+    sent = Sent()
+    realm = hostile(lambda req: endless(req, sent, "token", framing="chunked"))
+    challenge = {"WWW-Authenticate": f'Bearer realm="http://{realm.host}/token",service="x"'}
+
+    def misbehave(req, what, last):
+        if kind == "ping" and what == "ping":
+            endless(req, sent, "ping")
+        elif kind == "error" and what == "manifests":
+            endless(req, sent, "error", status=404, framing="chunked")
+        elif kind == "token" and what == "manifests" and not req.headers.get("Authorization"):
+            answer(401, challenge)(req)
+        else:
+            return False
+        return True
+    registry = hostile(fake_registry(image, misbehave))
+    t0 = time.monotonic()
+    try:
+        src = open_remote(parse_reference(f"{registry.host}/hostile/small:v1"),
+                          RegistryOptions(backoff=0.01, retries=1))
+        copy_image(src, pulled)  # an endless /v2/ is fine once cut: the pull goes on
+        assert kind == "ping"
+    except WharfieError as e:
+        assert kind != "ping", e
+        assert "more than" in str(e) or "not found" in str(e)
+    assert time.monotonic() - t0 < 5
+    assert 0 < sum(sent.bytes.values()) < 32 << 20

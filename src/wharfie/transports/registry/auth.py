@@ -20,6 +20,7 @@ import urllib3
 
 from wharfie.errors import WharfieError
 from wharfie.transports.registry.credentials import Credentials
+from wharfie.transports.registry.responses import read_reply
 
 _PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?')
 
@@ -99,23 +100,28 @@ def fetch_token(pool: urllib3.PoolManager, challenge: Challenge, scopes: list[st
             resp = pool.request("POST", realm, body=urllib.parse.urlencode(form),
                                 headers={**headers, "Content-Type":
                                          "application/x-www-form-urlencoded"},
-                                redirect=False, retries=urllib3.Retry(3, redirect=0))
+                                redirect=False, retries=urllib3.Retry(3, redirect=0),
+                                preload_content=False)
         else:
             if creds:
                 headers["Authorization"] = basic_header(creds)
                 query.append(("account", creds.username))
             url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
             resp = pool.request("GET", url, headers=headers, redirect=False,
-                                retries=urllib3.Retry(3, redirect=0))
+                                retries=urllib3.Retry(3, redirect=0), preload_content=False)
+        reply = read_reply(resp)
     except urllib3.exceptions.HTTPError as e:
         raise AuthError(f"{host}: cannot reach the token server {realm}: {e}") from None
-    if resp.status in (401, 403):
+    if reply.status in (401, 403):
         raise AuthError(f"{host}: unauthorized: the token server refused the credentials"
                         + ("" if creds else "; run `wharfie login " + host + "`"))
-    if resp.status != 200:
-        raise AuthError(f"{host}: token server {realm} answered HTTP {resp.status}")
+    if reply.status != 200:
+        raise AuthError(f"{host}: token server {realm} answered HTTP {reply.status}")
+    if not reply.complete:
+        raise AuthError(f"{host}: token server {realm} answered more than {len(reply.data)} "
+                        "bytes")
     try:
-        doc = json.loads(resp.data)
+        doc = json.loads(reply.data)
         token = doc.get("token") or doc.get("access_token")
     except (ValueError, AttributeError):
         token = None

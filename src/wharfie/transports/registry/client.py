@@ -42,6 +42,7 @@ from wharfie.transports.registry.auth import (
     scope_for,
 )
 from wharfie.transports.registry.credentials import Credentials
+from wharfie.transports.registry.responses import BODY_MAX, Reply, read_reply
 
 MANIFEST_MAX = 4 << 20
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -122,19 +123,18 @@ def _ca_for(host: str, options: RegistryOptions) -> str | None:
     return None
 
 
-def _error_text(resp: urllib3.BaseHTTPResponse) -> str:
+def _error_text(resp: Reply) -> str:
     """The registry's own words from its JSON error body, or the HTTP reason."""
     try:
-        data = resp.data[:65536]
-        doc = json.loads(data)
+        doc = json.loads(resp.data)
         errs = doc.get("errors") or []
         if errs:
             return "; ".join(
                 ": ".join(x for x in (str(e.get("code", "")).lower().replace("_", " "),
                                       e.get("message", "")) if x) for e in errs)
-    except (ValueError, AttributeError, HTTPError):
+    except (ValueError, AttributeError):
         pass
-    return f"HTTP {resp.status} {resp.reason or ''}".strip()
+    return f"HTTP {resp.status} {resp.reason}".strip()
 
 
 def _same_origin(a: str, b: str) -> bool:
@@ -220,8 +220,9 @@ class Registry:
             for scheme in schemes:
                 url = f"{scheme}://{self.host}/v2/"
                 try:
-                    resp = self.pool.request("GET", url, redirect=False, retries=False,
-                                             headers={"User-Agent": "wharfie"})
+                    resp = read_reply(self.pool.request(
+                        "GET", url, redirect=False, retries=False, preload_content=False,
+                        headers={"User-Agent": "wharfie"}))
                 except SSLError as e:
                     if "CERTIFICATE_VERIFY_FAILED" in str(e):
                         raise RegistryError(
@@ -252,7 +253,7 @@ class Registry:
         raise RegistryError(f"{self.host}: cannot connect to the registry: "
                             f"{last if isinstance(last, str) else short_error(last)}{hint}")
 
-    def _delay(self, resp: urllib3.BaseHTTPResponse | None, attempt: int) -> float:
+    def _delay(self, resp: Reply | None, attempt: int) -> float:
         """Retry-After (seconds or an HTTP date) on 429/503, else exponential backoff."""
         if resp is not None and resp.status in (429, 503):
             wait = _retry_after(resp.headers.get("Retry-After"))
@@ -285,7 +286,7 @@ class Registry:
                 self._tokens.put(key, token, ttl)
         return "Bearer " + token
 
-    def _unauthorized(self, resp: urllib3.BaseHTTPResponse) -> WharfieError:
+    def _unauthorized(self, resp: Reply) -> WharfieError:
         if self.credentials:
             return AuthError(f"{self.host}: unauthorized: {_error_text(resp)}; "
                              f"check the credentials (`wharfie login {self.host}`)")
@@ -301,20 +302,25 @@ class Registry:
                 headers: dict[str, str] | None = None,
                 body: bytes | Callable[[], Iterator[bytes]] | None = None,
                 ok: tuple[int, ...] = (200,), stream: bool = False,
-                retry: bool = True) -> urllib3.BaseHTTPResponse:
+                retry: bool = True, limit: int = BODY_MAX
+                ) -> Reply | urllib3.BaseHTTPResponse:
         """One call with auth, redirects and retries. Non-``ok`` statuses raise.
 
         ``body`` is bytes, or a function giving a fresh stream of them for each attempt
-        (a 401 answered with a new token sends it again). ``stream`` leaves the response
-        body unread (the caller releases it)."""
+        (a 401 answered with a new token sends it again). The answer is a ``Reply`` whose
+        body is read to at most ``limit`` bytes (more is an error), or with ``stream`` the
+        response itself, its body unread (the caller releases it)."""
         url = self.url(path)
         refreshed = False
         attempt = 0
         auth = self._authorization(scopes)
         while True:
             try:
-                resp, where = self._send(method, url, auth, headers or {},
-                                         body() if callable(body) else body, stream)
+                raw, where = self._send(method, url, auth, headers or {},
+                                        body() if callable(body) else body)
+                if raw.status in ok and stream:
+                    return raw
+                resp = read_reply(raw, limit if raw.status in ok else BODY_MAX)
             except HTTPError as e:
                 if retry and attempt < self.options.retries:
                     time.sleep(self.options.backoff * 2 ** attempt)
@@ -323,14 +329,12 @@ class Registry:
                 raise RegistryError(f"{self.host}: {method} {urllib.parse.urlsplit(url).path}: "
                                     f"{short_error(e)}") from None
             if resp.status == 401 and not _same_origin(where, self.base()):
-                _drain(resp)
                 raise AuthError(f"{self.host}: {method} {urllib.parse.urlsplit(url).path}: "
                                 f"redirected to {_origin(where)}, which asks for credentials: "
                                 "credentials are not sent to another host")
             if resp.status == 401 and not refreshed:
                 refreshed = True
                 ch = parse_challenge(resp.headers.get("WWW-Authenticate", ""))
-                _drain(resp)
                 if ch is None:
                     raise self._unauthorized(resp)
                 self._challenge = ch
@@ -339,15 +343,14 @@ class Registry:
                 auth = self._authorization(scopes, stale=auth)
                 continue
             if resp.status in RETRY_STATUSES and retry and attempt < self.options.retries:
-                delay = self._delay(resp, attempt)
-                _drain(resp)
-                time.sleep(delay)
+                time.sleep(self._delay(resp, attempt))
                 attempt += 1
                 continue
             if resp.status in ok:
+                if not resp.complete:
+                    raise RegistryError(f"{self.host}: {method} {urllib.parse.urlsplit(url).path}"
+                                        f": answer larger than {limit} bytes")
                 return resp
-            if stream:
-                resp.read(cache_content=True)
             if resp.status == 401:
                 raise self._unauthorized(resp)
             if resp.status == 403:
@@ -358,10 +361,9 @@ class Registry:
                                 f"{_error_text(resp)}")
 
     def _send(self, method: str, url: str, auth: str | None, headers: dict[str, str],
-              body: bytes | Iterator[bytes] | None, stream: bool
-              ) -> tuple[urllib3.BaseHTTPResponse, str]:
+              body: bytes | Iterator[bytes] | None) -> tuple[urllib3.BaseHTTPResponse, str]:
         """Send, following redirects by hand so credentials never leave the registry's origin.
-        Returns the response and the URL that gave it."""
+        Returns the response, its body unread, and the URL that gave it."""
         origin = self.base()
         hdrs = {"User-Agent": "wharfie", **headers}
         for _ in range(10):
@@ -369,10 +371,10 @@ class Registry:
             if auth and _same_origin(url, origin):
                 h["Authorization"] = auth
             resp = self.pool.request(method, url, headers=h, body=body, redirect=False,
-                                     retries=False, preload_content=not stream,
+                                     retries=False, preload_content=False,
                                      decode_content=False)
             if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
-                _drain(resp)
+                read_reply(resp)
                 url = urllib.parse.urljoin(url, resp.headers["Location"])
                 if resp.status == 303:
                     method, body = "GET", None
@@ -397,10 +399,12 @@ class Registry:
             raise NotFound(f"manifest for {self.host}/{repo}{sep}{reference} not found: "
                            f"{reason}") from None
         try:
-            raw = resp.read(MANIFEST_MAX + 1)
-        finally:
-            resp.release_conn()
-        if len(raw) > MANIFEST_MAX:
+            reply = read_reply(resp, MANIFEST_MAX)
+        except HTTPError as e:
+            raise RegistryError(f"{self.host}/{repo}: reading manifest {reference}: "
+                                f"{short_error(e)}") from None
+        raw = reply.data
+        if not reply.complete:
             raise InvalidInput(f"{self.host}/{repo}: manifest larger than {MANIFEST_MAX} bytes")
         media_type = (resp.headers.get("Content-Type") or "").split(";")[0].strip()
         want = Digest(reference) if ":" in reference else None
@@ -481,7 +485,8 @@ class Registry:
         """Every tag, following ``Link: <...>; rel="next"`` pages."""
         path: str | None = f"/v2/{repo}/tags/list?n={page_size}"
         while path:
-            resp = self.request("GET", path, scopes=(scope_for(repo, "pull"),))
+            resp = self.request("GET", path, scopes=(scope_for(repo, "pull"),),
+                                limit=MANIFEST_MAX)
             yield from (json.loads(resp.data).get("tags") or [])
             path = _next_link(resp.headers.get("Link"))
 
@@ -492,7 +497,8 @@ class Registry:
         if artifact_type:
             path += "?" + urllib.parse.urlencode({"artifactType": artifact_type})
         resp = self.request("GET", path, scopes=(scope_for(repo, "pull"),),
-                            headers={"Accept": mt.OCI_INDEX}, ok=(200, 404))
+                            headers={"Accept": mt.OCI_INDEX}, ok=(200, 404),
+                            limit=MANIFEST_MAX)
         ctype = (resp.headers.get("Content-Type") or "").split(";")[0]
         if resp.status == 200 and ctype == mt.OCI_INDEX:
             return Index.parse(resp.data, mt.OCI_INDEX)
@@ -553,16 +559,6 @@ def _next_link(link: str | None) -> str | None:
         if 'rel="next"' in params.replace(" ", "") or "rel=next" in params.replace(" ", ""):
             return url.strip().strip("<>")
     return None
-
-
-def _drain(resp: urllib3.BaseHTTPResponse) -> None:
-    try:
-        resp.data  # noqa: B018 - reads and keeps the (small) body for error messages
-    except HTTPError:
-        pass
-    resp.release_conn()
-
-
 
 
 def short_error(e: Exception | None) -> str:

@@ -1,4 +1,8 @@
-"""Blob downloads that survive dropped connections: resumed with ``Range: bytes=N-``."""
+"""Blob downloads that survive dropped connections: resumed with ``Range: bytes=N-``.
+
+A download is bounded by its descriptor: it stops at the descriptor's size, and a server
+that declares or sends more is refused (the digest is checked by whoever stores or uses the
+bytes: the content store, ``read_blob``, the archive writer, the destination registry)."""
 
 from __future__ import annotations
 
@@ -35,21 +39,32 @@ class BlobReader(io.RawIOBase):
         path = f"/v2/{self._repo}/blobs/{self._desc.digest}"
         resp = self._reg.request("GET", path, scopes=(scope_for(self._repo, "pull"),),
                                  headers=headers, ok=(200, 206), stream=True)
+        self._resp = resp
+        declared = resp.headers.get("Content-Length")
+        expected = self._desc.size - (self._offset if resp.status == 206 else 0)
+        if declared is not None and declared.strip() != str(expected):
+            self._drop()
+            raise RegistryError(f"{self._reg.host}: blob {self._desc.digest} is sent as "
+                                f"{declared.strip()} bytes where its descriptor says {expected}")
         if self._offset and resp.status == 200:
             _skip(resp, self._offset)  # the server ignored Range: throw the prefix away
         elif resp.status == 206:
             start = (resp.headers.get("Content-Range") or "").removeprefix("bytes ")
             if not start.startswith(f"{self._offset}-"):
-                resp.release_conn()
+                self._drop()
                 raise RegistryError(f"{self._reg.host}: bad Content-Range {start!r} resuming "
                                     f"{self._desc.digest} at {self._offset}")
-        self._resp = resp
 
     def readinto(self, b) -> int:  # type: ignore[override]
+        left = self._desc.size - self._offset
+        if left <= 0:
+            self._expect_end()
+            return 0
+        view = memoryview(b)[:left]
         while True:
             assert self._resp is not None
             try:
-                n = self._resp.readinto(b)
+                n = self._resp.readinto(view)
             except HTTPError as e:
                 self._retry(e)
                 continue
@@ -59,20 +74,39 @@ class BlobReader(io.RawIOBase):
             self._offset += n
             return n
 
+    def _expect_end(self) -> None:
+        """The descriptor's bytes are all here: anything more is a lying (or endless) body."""
+        if self._resp is None:
+            return
+        try:
+            extra = self._resp.read(1)
+        except HTTPError:
+            extra = b""  # a server hanging up after the last byte is fine
+        if extra:
+            self._drop()
+            raise RegistryError(f"{self._reg.host}: blob {self._desc.digest} is longer than "
+                                f"the {self._desc.size} bytes its descriptor says")
+        self._resp.release_conn()
+        self._resp = None
+
     def _retry(self, err: Exception | None) -> None:
         self._failures += 1
-        if self._resp is not None:
-            self._resp.release_conn()
+        self._drop()
         if self._failures > self._reg.options.retries:
             raise RegistryError(f"{self._reg.host}: download of {self._desc.digest} failed at "
                                 f"byte {self._offset}: {short_error(err) if err else 'connection closed'}")
         time.sleep(self._reg.options.backoff * 2 ** (self._failures - 1))
         self._open()
 
-    def close(self) -> None:
+    def _drop(self) -> None:
+        """Close the connection of a response not read to its end: it cannot be reused."""
         if self._resp is not None:
+            self._resp.close()
             self._resp.release_conn()
             self._resp = None
+
+    def close(self) -> None:
+        self._drop()
         super().close()
 
 
