@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import random
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from regtest import Http, errors_of
+from regtest import Http, errors_of, sha
 
 POLICY = """
 access:
@@ -133,3 +137,147 @@ def test_token_realm_ignores_the_host_header(secured):
     r = Http(secured.url)("GET", "/v2/", headers={"Host": "evil.example"})
     assert r.status == 401
     assert r.headers["WWW-Authenticate"].startswith(f'Bearer realm="{secured.url}/token"')
+
+
+# ---- races between worker processes: one namespace lock for check and write ----
+
+RACES = 30
+
+
+@pytest.fixture
+def guarded(start_registry, tmp_path):
+    """An open server with --workers 2, immutable v* tags and 1 MiB quotas."""
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({
+        "immutable_tags": [{"repos": ["*"], "tags": ["v*"]}],
+        "quotas": {**{f"q{i}": "1MiB" for i in range(RACES)}, "quota": "1MiB"}}))
+    return start_registry("--policy", str(policy), "--workers", "2")
+
+
+def race(*calls):
+    """Run the calls at the same moment, on separate connections; their results."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def test_immutable_new_tag_race_has_one_winner(guarded):
+    http = Http(guarded.url, maxsize=4)
+    for i in range(RACES):
+        raws = [http.push_image("imm/app", None, [os.urandom(100)])[1] for _ in range(2)]
+        clients = [Http(guarded.url) for _ in raws]
+        results = race(*[lambda c=c, raw=raw, i=i: c.push_manifest("imm/app", f"v{i}", raw)
+                         for c, raw in zip(clients, raws, strict=True)])
+        assert sorted(r.status for r in results) == [201, 403], i
+        winner = raws[[r.status for r in results].index(201)]
+        assert http("GET", f"/v2/imm/app/manifests/v{i}").data == winner
+
+
+def test_quota_race_never_exceeded(guarded):
+    for i in range(RACES):
+        blobs = [os.urandom(600 << 10) for _ in range(2)]
+        clients = [Http(guarded.url) for _ in blobs]
+        results = race(*[lambda c=c, b=b, r=r, i=i: c("POST", f"/v2/q{i}/{r}/blobs/uploads/"
+                                                          f"?digest={sha(b)}", body=b)
+                         for c, b, r in zip(clients, blobs, "ab", strict=True)])
+        assert sorted(r.status for r in results) == [201, 403], i
+        present = [Http(guarded.url)("HEAD", f"/v2/q{i}/{r}/blobs/{sha(b)}").status
+                   for b, r in zip(blobs, "ab", strict=True)]
+        assert sorted(present) == [200, 404]
+
+
+# ---- H3: gc --delete-untagged while serving keeps every push answered 201 ----
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def backdate(storage, seconds: float) -> None:
+    """Make everything stored look ``seconds`` old, past GC's grace."""
+    old = time.time() - seconds
+    for dirpath, dirs, files in os.walk(storage):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for f in files:
+            os.utime(os.path.join(dirpath, f), (old, old))
+
+
+def assert_complete(http: Http, repo: str, tag: str, digest: str) -> None:
+    r = http("GET", f"/v2/{repo}/manifests/{tag}", headers={"Accept": "*/*"})
+    assert r.status == 200 and sha(r.data) == digest, (repo, tag, r.status)
+    doc = json.loads(r.data)
+    for child in doc.get("manifests", []):
+        assert_complete(http, repo, child["digest"], child["digest"])
+    for blob in [doc["config"], *doc["layers"]] if "config" in doc else []:
+        r = http("HEAD", f"/v2/{repo}/blobs/{blob['digest']}")
+        assert r.status == 200 and int(r.headers["Content-Length"]) == blob["size"], (
+            repo, tag, blob["digest"], r.status)
+
+
+def test_gc_delete_untagged_while_serving_loses_no_push(start_registry, tmp_path):
+    """20 GC rounds racing pushes, re-pushes of old untagged manifests under new tags,
+    indexes over them, and tag deletes, on --workers 2: every tag answered 201 and not
+    deleted still names a complete image at the end."""
+    server = start_registry("--workers", "2", data=tmp_path / "data")
+    http = Http(server.url, maxsize=8)
+    repos = ["gc/a", "gc/b", "gc/c"]
+    loose: list[tuple[str, str, bytes]] = []   # pushed by digest: repo, digest, raw
+    tagged: dict[tuple[str, str], str] = {}    # (repo, tag) -> digest, answered 201
+    lock = threading.Lock()
+    serial = iter(range(10**6))
+
+    def push_tag(repo: str, raw: bytes, media_type: str = OCI_MANIFEST) -> None:
+        tag = f"t{next(serial)}"
+        if http.push_manifest(repo, tag, raw, media_type).status == 201:
+            with lock:
+                tagged[(repo, tag)] = sha(raw)
+
+    def op(rng) -> None:
+        kind = rng.random()
+        with lock:
+            old, tags = list(loose), list(tagged)
+        if kind < 0.55 and old:  # an old, untagged manifest under a new tag
+            repo, _, raw = rng.choice(old)
+            push_tag(repo, raw)
+        elif kind < 0.75 and len(old) > 1:
+            repo = rng.choice(repos)
+            mine = [x for x in old if x[0] == repo][:2] or [x for x in old if x[0] == repo]
+            children = [{"mediaType": OCI_MANIFEST, "digest": d, "size": len(raw)}
+                        for _, d, raw in mine]
+            push_tag(repo, json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                                       "manifests": children}).encode(), OCI_INDEX)
+        elif kind < 0.9 or not tags:
+            repo = rng.choice(repos)
+            push_tag(repo, http.push_image(repo, None, [os.urandom(200)])[1])
+        else:
+            key = rng.choice(tags)
+            with lock:
+                tagged.pop(key, None)
+            http("DELETE", f"/v2/{key[0]}/manifests/{key[1]}")
+
+    for round_ in range(20):
+        loose[:] = []
+        for k in range(30):
+            repo = repos[k % 3]
+            loose.append((repo, *http.push_image(repo, None, [os.urandom(100)])))
+        backdate(server.data / "storage", 7200)
+        gc = subprocess.Popen([sys.executable, "-m", "wharfie", "--root", str(tmp_path / "r"),
+                               "registry", "gc", "--delete-untagged", "--grace", "2m",
+                               "--data", str(server.data)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+
+        def worker(seed: int, gc=gc) -> None:
+            rng = random.Random(seed)
+            while gc.poll() is None:
+                op(rng)
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(worker, [round_ * 10 + k for k in range(4)]))
+        _, err = gc.communicate()
+        assert gc.returncode == 0, err
+    for (repo, tag), digest in sorted(tagged.items()):
+        assert_complete(http, repo, tag, digest)

@@ -53,6 +53,8 @@ _ACTION = {"GET": "pull", "HEAD": "pull", "POST": "push", "PUT": "push", "PATCH"
 class Settings:
     max_manifest: int = MAX_MANIFEST
     policy: Policy | None = None  # immutable tags, quotas
+    max_uploads_per_client: int = 64  # open upload sessions
+    max_uploads_per_repository: int = 256
 
 
 def _parse_digest(value: str | None) -> Digest:
@@ -271,10 +273,6 @@ class RegistryApp:
                 "Blob-Upload-Session-ID": upload_id,
                 "Content-Length": "0"}
 
-    async def _check_quota(self, name: str, extra: int) -> None:
-        if self.policy is not None:
-            await self.call(self.policy.check_quota, self.store, name, extra)
-
     async def _blob_created(self, request, principal, name, d: Digest, size: int, how: str):
         self._record(principal, request, f"blob.{how}", name, digest=d, size=size)
         return web.Response(status=201, headers={
@@ -290,17 +288,41 @@ class RegistryApp:
             source = q.get("from", "")
             if source and is_valid_repository_path(source) and await self.access.may(
                     request, principal, source, "pull"):
-                size = await self.call(self.store.blob_stat, source, d)
+                size = await self.call(self._mount, source, name, d)
                 if size is not None:
-                    if await self.call(self.store.blob_stat, name, d) is None:
-                        await self._check_quota(name, size)
-                    await self.call(self.store.link_blob, name, d)
                     return await self._blob_created(request, principal, name, d, size, "mount")
-        upload_id = await self.call(self.store.start_upload, name)
+        await self.call(self._check_session_limits, name, self._client(request, principal))
+        upload_id = await self.call(self.store.start_upload, name,
+                                    self._client(request, principal))
         if "digest" in q:
             d = _parse_digest(q["digest"])
             return await self._finish(request, principal, name, upload_id, d)
         return web.Response(status=202, headers=self._upload_headers(name, upload_id, 0))
+
+    def _mount(self, source: str, name: str, d: Digest) -> int | None:
+        """Link ``source``'s blob into ``name`` (quota permitting); None if it has none."""
+        size = self.store.blob_stat(source, d)
+        if size is not None:
+            with self.store.namespace_lock(name):
+                if self.policy is not None and self.store.link_age(name, d) is None:
+                    self.policy.check_quota(self.store, name, size)
+                self.store.link_blob(name, d)
+        return size
+
+    @staticmethod
+    def _client(request: web.Request, principal: Principal) -> str:
+        return principal.name if principal.kind != "anonymous" else f"@{request.remote}"
+
+    def _check_session_limits(self, name: str, client: str) -> None:
+        """Open upload sessions hold storage for a day: cap them per client and repository."""
+        per_client = per_repo = 0
+        for _, info in self.store.open_uploads():
+            per_client += info.get("client") == client
+            per_repo += info["repo"] == name
+        if (per_client >= self.settings.max_uploads_per_client
+                or per_repo >= self.settings.max_uploads_per_repository):
+            raise RegistryError("TOOMANYREQUESTS", "too many open upload sessions",
+                                {"client": per_client, "repository": per_repo})
 
     async def upload_get(self, request, principal, name, uuid):
         await self.call(self.store.upload_info, name, uuid)
@@ -330,7 +352,20 @@ class RegistryApp:
             path.unlink(missing_ok=True)
             raise RegistryError("BLOB_UPLOAD_INVALID", "chunk size does not match Content-Range",
                                 {"expected": expect, "received": n})
-        return await self.call(self.store.add_part, upload_id, size, path, hasher, n)
+        return await self.call(self._add_part, name, upload_id, size, path, hasher, n)
+
+    def _add_part(self, name: str, upload_id: str, offset: int, path: Path, hasher,
+                  n: int) -> int:
+        """Keep a chunk; unfinished uploads count against the quota too."""
+        if self.policy is None or not self.policy.has_quota(name):
+            return self.store.add_part(upload_id, offset, path, hasher, n)
+        with self.store.namespace_lock(name):
+            try:
+                self.policy.check_quota(self.store, name, n)
+            except RegistryError:
+                path.unlink(missing_ok=True)
+                raise
+            return self.store.add_part(upload_id, offset, path, hasher, n)
 
     async def upload_patch(self, request, principal, name, uuid):
         await self.call(self.store.upload_info, name, uuid)
@@ -346,14 +381,27 @@ class RegistryApp:
         """Append the request body, check the quota, verify and publish the blob."""
         try:
             await self._append(request, name, upload_id, check_range=False)
-            total = await self.call(self.store.upload_size, upload_id)
-            if await self.call(self.store.blob_stat, name, d) is None:
-                await self._check_quota(name, total)
         except BaseException:
             await self.call(self.store.cancel_upload, upload_id)
             raise
-        size = await self.call(self.store.finish_upload, name, upload_id, d)
+        try:
+            size = await self.call(self.store.finish_upload, name, upload_id, d,
+                                   self._admit(name, upload_id, d))
+        except RegistryError:
+            await self.call(self.store.cancel_upload, upload_id)
+            raise
         return await self._blob_created(request, principal, name, d, size, "push")
+
+    def _admit(self, name: str, upload_id: str, d: Digest) -> Callable[[int], None] | None:
+        """The quota check ``finish_upload`` makes under the namespace lock."""
+        policy = self.policy
+        if policy is None or not policy.has_quota(name):
+            return None
+
+        def admit(size: int) -> None:
+            if self.store.link_age(name, d) is None:
+                policy.check_quota(self.store, name, size, upload=upload_id)
+        return admit
 
     # ---- manifests ----
 
@@ -399,15 +447,9 @@ class RegistryApp:
             want = _parse_digest(ref)
             if Digest.of(raw, want.algorithm) != want:
                 raise RegistryError("DIGEST_INVALID", "manifest digest does not match", ref)
-        doc = await self.call(self.store.check_manifest, name, raw, media_type)
-        if not media_type:
-            media_type = json.loads(raw).get("mediaType") or mt.OCI_MANIFEST
         tag = None if is_digest else ref
-        if tag is not None and self.policy is not None:
-            current = await self.call(self.store.tag_digest, name, tag)
-            if current is not None and current != Digest.of(raw):
-                self.policy.check_tag_mutable(name, tag)
-        digest = await self.call(self.store.put_manifest, name, raw, media_type, doc, tag)
+        doc, media_type, digest = await self.call(self._store_manifest, name, raw, media_type,
+                                                  tag)
         self._record(principal, request, "manifest.push", name, digest=digest, tag=tag,
                      media_type=media_type)
         headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest,
@@ -415,6 +457,22 @@ class RegistryApp:
         if doc.subject is not None:
             headers["OCI-Subject"] = doc.subject.digest
         return web.Response(status=201, headers=headers)
+
+    def _store_manifest(self, name: str, raw: bytes, media_type: str, tag: str | None):
+        """Check, apply the immutable-tag rule and the quota, and write, all under the
+        namespace lock: of two racing pushes to a new immutable tag, one wins."""
+        with self.store.namespace_lock(name):
+            doc = self.store.check_manifest(name, raw, media_type)
+            media_type = media_type or json.loads(raw).get("mediaType") or mt.OCI_MANIFEST
+            digest = Digest.of(raw)
+            if self.policy is not None:
+                if tag is not None:
+                    current = self.store.tag_digest(name, tag)
+                    if current is not None and current != digest:
+                        self.policy.check_tag_mutable(name, tag)
+                if self.store.link_age(name, digest) is None:
+                    self.policy.check_quota(self.store, name, len(raw))
+            return doc, media_type, self.store.put_manifest(name, raw, media_type, doc, tag)
 
     async def manifest_delete(self, request, principal, name, ref):
         _check_reference(ref)

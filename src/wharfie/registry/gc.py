@@ -1,11 +1,17 @@
 """Garbage collection: mark what tags (and, unless asked otherwise, every manifest) reach,
-sweep unreferenced blobs. Safe while servers run:
+sweep unreferenced blobs. Safe while servers run: every push a server answered 201 stays
+complete (its manifest, an index's children, every blob they name), because
 
 - upload sessions live outside ``blobs/`` and are never touched;
 - anything written or touched within the grace period counts as live: a blob, or any
-  repository's link to it (servers touch both when a client finds a blob, re-uploads it,
-  mounts it or pushes a manifest naming it), and each blob is re-checked just before it
-  is deleted;
+  repository's link to it (servers touch the link, then the blob, when a client finds a
+  blob, re-uploads it, mounts it or pushes a manifest naming it);
+- an untagged manifest is deleted only under its namespace's lock (which manifest pushes
+  hold too) after a last look: still untagged, and neither pushed again nor named by a new
+  index (an index push touches its children) since the mark; one that stays keeps its blobs;
+- a blob is first moved aside, then deleted only if no repository linked or touched it
+  meanwhile, else put back: a push that touched the link before it looked at the blob
+  either sees it gone (and uploads it again) or gets it back;
 - an index keeps its children, and a live manifest keeps its referrers.
 """
 
@@ -105,9 +111,10 @@ def mark(store: RegistryStore, *, dry_run: bool = False, delete_untagged: bool =
             roots |= set(revisions)
         reachable = live_manifests(store, repo, roots, set(revisions))
         for d in sorted(set(revisions) - reachable):
-            report.manifests.append((repo, d))
-            if not dry_run:
-                store.delete_manifest(repo, d)
+            if dry_run or store.delete_untagged(repo, d, written_before=now - grace):
+                report.manifests.append((repo, d))
+            else:
+                reachable.add(d)  # tagged or pushed again meanwhile: it and its blobs stay
         for d in reachable:
             live.add(d)
             raw = store.manifest_bytes(d)
@@ -130,10 +137,8 @@ def sweep(store: RegistryStore, marks: Marks) -> GcReport:
         fresh = store.driver.stat(blob_key(d))
         if fresh is None or time.time() - fresh.mtime < grace:
             continue
-        report.blobs.append((d, st.size))
-        if not report.dry_run:
-            store.driver.delete(blob_key(d))
-            store.forget_cached(d)
+        if report.dry_run or _remove_blob(store, d, grace):
+            report.blobs.append((d, st.size))
     if not report.dry_run and report.blobs:
         gone = {d for d, _ in report.blobs}
         for repo in store.all_repositories():
@@ -141,6 +146,22 @@ def sweep(store: RegistryStore, marks: Marks) -> GcReport:
                 if d in gone and now - mtime >= grace:
                     store.unlink_blob(repo, d)
     return report
+
+
+def _remove_blob(store: RegistryStore, d: Digest, grace: float) -> bool:
+    """Move the blob aside, and delete it only if no repository linked or touched it in the
+    meantime (else put it back). False when it stays."""
+    key, parked = blob_key(d), f"gc-parked/{d.algorithm}/{d.hex}"
+    try:
+        store.driver.move(key, parked)
+    except FileNotFoundError:
+        return False
+    if store.blob_linked_within(d, grace):
+        store.driver.move(parked, key)
+        return False
+    store.driver.delete(parked)
+    store.forget_cached(d)
+    return True
 
 
 def collect(store: RegistryStore, *, dry_run: bool = False, delete_untagged: bool = False,

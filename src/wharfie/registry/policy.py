@@ -184,24 +184,30 @@ class Policy:
                 raise RegistryError("DENIED", "tag is immutable",
                                     {"repository": repo, "tag": tag})
 
-    def check_quota(self, store, repo: str, extra: int) -> None:
-        """Refuse a blob that would take the repository's namespace over its quota."""
+    def has_quota(self, repo: str) -> bool:
+        return repo.split("/", 1)[0] in self.quotas
+
+    def check_quota(self, store, repo: str, extra: int, upload: str | None = None) -> None:
+        """Refuse data that would take the repository's namespace over its quota; call it
+        under the namespace lock with the write it allows. ``upload``: the session being
+        finished, whose parts ``extra`` replaces."""
         ns = repo.split("/", 1)[0]
         limit = self.quotas.get(ns)
         if limit is None:
             return
-        used = namespace_usage(store, ns)
+        used = namespace_usage(store, ns, skip_upload=upload)
         if used + extra > limit:
             raise RegistryError("DENIED", "storage quota exceeded",
                                 {"namespace": ns, "quota": limit, "used": used,
                                  "requested": extra})
 
 
-def namespace_usage(store, ns: str) -> int:
-    """Bytes of distinct blobs (layers, configs, manifests) linked by the namespace's repositories."""
+def namespace_usage(store, ns: str, skip_upload: str | None = None) -> int:
+    """Bytes of distinct blobs (layers, configs, manifests) linked by the namespace's
+    repositories, plus the data of its unfinished uploads."""
     seen: dict[str, int] = {}
     for repo in store.all_repositories(ns):
         for d, _ in store.layers(repo):
             if d not in seen:
                 seen[d] = store.blob_size_global(d) or 0
-    return sum(seen.values())
+    return sum(seen.values()) + store.upload_bytes(ns, skip=skip_upload)

@@ -25,7 +25,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -142,12 +142,15 @@ class RegistryStore:
         link = self.driver.stat(_layer_key(repo, digest))
         if link is None:
             return None
+        stale = time.time() - link.mtime > TOUCH_AFTER
+        if stale:
+            # A client that finds a blob here will reference it soon: restart GC's grace.
+            # The link first, so a GC sweeping the blob meanwhile sees it in use (gc.py).
+            self.driver.touch(_layer_key(repo, digest))
         st = self.driver.stat(blob_key(digest))
         if st is None:
             return None
-        if time.time() - link.mtime > TOUCH_AFTER:
-            # A client that finds a blob here will reference it soon: restart GC's grace.
-            self.driver.touch(_layer_key(repo, digest))
+        if stale:
             self.driver.touch(blob_key(digest))
         return st.size
 
@@ -156,6 +159,23 @@ class RegistryStore:
         re-upload of an old blob will be referenced soon)."""
         self.driver.write(_layer_key(repo, digest), b"")
         self.driver.touch(blob_key(digest))
+
+    def namespace_lock(self, repo: str):
+        """One writer at a time per namespace, across processes: checks (immutable tags,
+        quotas, GC's last look) and the writes they allow happen as one step."""
+        return self.driver.lock("ns-" + repo.split("/", 1)[0])
+
+    def link_age(self, repo: str, digest: str) -> float | None:
+        st = self.driver.stat(_layer_key(repo, digest))
+        return time.time() - st.mtime if st else None
+
+    def blob_linked_within(self, digest: str, seconds: float) -> bool:
+        """Whether any repository linked or touched the blob in the last ``seconds``."""
+        for repo in self.all_repositories():
+            age = self.link_age(repo, digest)
+            if age is not None and age < seconds:
+                return True
+        return False
 
     def unlink_blob(self, repo: str, digest: str) -> bool:
         return self.driver.delete(_layer_key(repo, digest))
@@ -169,11 +189,25 @@ class RegistryStore:
 
     # ---- upload sessions ----
 
-    def start_upload(self, repo: str) -> str:
+    def start_upload(self, repo: str, client: str = "") -> str:
         upload_id = secrets.token_hex(16)
-        info = {"repo": repo, "started": time.time()}
+        info = {"repo": repo, "started": time.time(), "client": client}
         self.driver.write(f"uploads/{upload_id}/info", json.dumps(info).encode())
         return upload_id
+
+    def open_uploads(self) -> Iterator[tuple[str, dict]]:
+        """(id, info) of every unexpired upload session."""
+        now = time.time()
+        for upload_id in self.upload_ids():
+            raw = self.driver.read(f"uploads/{upload_id}/info")
+            info = json.loads(raw) if raw else None
+            if info and now - info["started"] <= self.upload_ttl:
+                yield upload_id, info
+
+    def upload_bytes(self, ns: str, skip: str | None = None) -> int:
+        """Data held by the namespace's unfinished uploads (quotas count it)."""
+        return sum(self.upload_size(upload_id) for upload_id, info in self.open_uploads()
+                   if upload_id != skip and info["repo"].split("/", 1)[0] == ns)
 
     def upload_info(self, repo: str, upload_id: str) -> dict:
         """The session's info, or BLOB_UPLOAD_UNKNOWN if it never existed, expired or is
@@ -223,9 +257,11 @@ class RegistryStore:
             return hashlib.sha256()
         return None
 
-    def finish_upload(self, repo: str, upload_id: str, digest: Digest) -> int:
-        """Verify the session's data against ``digest``, publish the blob, link it to
-        ``repo``. Returns the size."""
+    def finish_upload(self, repo: str, upload_id: str, digest: Digest,
+                      admit: Callable[[int], None] | None = None) -> int:
+        """Verify the session's data against ``digest``, link it to ``repo`` (after
+        ``admit(size)`` agrees, under the namespace lock), publish the blob. Returns the
+        size."""
         parts = self._parts(upload_id)
         size = parts[-1][0] + parts[-1][2] if parts else 0
         state = self._hashers.pop(upload_id, None)
@@ -243,8 +279,12 @@ class RegistryStore:
             self.cancel_upload(upload_id)
             raise RegistryError("DIGEST_INVALID", "provided digest did not match uploaded content",
                                 {"expected": digest, "actual": known})
+        with self.namespace_lock(repo):
+            if admit is not None:
+                admit(size)
+            # The link first: it restarts GC's grace before we rely on an existing copy.
+            self.link_blob(repo, digest)
         key = blob_key(digest)
-        self.driver.touch(key)  # an existing copy restarts its GC grace before we rely on it
         if self.driver.stat(key) is not None:
             pass
         elif len(parts) == 1:
@@ -255,7 +295,6 @@ class RegistryStore:
                 self.driver.write_from(key, stream)
             finally:
                 stream.close()
-        self.link_blob(repo, digest)
         self.cancel_upload(upload_id)
         return size
 
@@ -343,6 +382,8 @@ class RegistryStore:
                 if self.driver.stat(_revision_key(repo, desc.digest)) is None:
                     raise RegistryError("MANIFEST_BLOB_UNKNOWN", "manifest unknown to registry",
                                         {"digest": desc.digest})
+                # Fresh again: a GC that found the child untagged must now keep it.
+                self.driver.touch(_revision_key(repo, desc.digest))
         return doc
 
     def put_manifest(self, repo: str, raw: bytes, media_type: str, doc: Manifest | Index,
@@ -350,11 +391,10 @@ class RegistryStore:
         """Store exact bytes, the revision, the tag, the referrer entry and the catalog entry."""
         digest = Digest.of(raw)
         key = blob_key(digest)
-        self.driver.touch(key)
+        self.link_blob(repo, digest)  # first (see gc.py); clients may fetch it via /blobs/ too
         if self.driver.stat(key) is None:
             self.driver.write(key, raw)
         self.driver.write(_revision_key(repo, digest), media_type.encode())
-        self.link_blob(repo, digest)  # clients may fetch a manifest through /blobs/ too
         if doc.subject is not None:
             desc = {"mediaType": media_type, "digest": digest, "size": len(raw)}
             artifact = json.loads(raw).get("artifactType") or (
@@ -389,6 +429,18 @@ class RegistryStore:
                 pass
         self.driver.delete(_revision_key(repo, digest))
         return True
+
+    def delete_untagged(self, repo: str, digest: Digest, written_before: float) -> bool:
+        """GC's sweep of one manifest: under the namespace lock, delete it only if it is
+        still untagged and was not pushed again, nor named by a new index, since
+        ``written_before``. False when it stays."""
+        with self.namespace_lock(repo):
+            st = self.driver.stat(_revision_key(repo, digest))
+            if st is None or st.mtime >= written_before:
+                return False
+            if any(self.tag_digest(repo, t) == digest for t in self.tags(repo)):
+                return False
+            return self.delete_manifest(repo, digest)
 
     def tag_digest(self, repo: str, tag: str) -> Digest | None:
         raw = self.driver.read(_tag_key(repo, tag))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -73,6 +74,12 @@ class Driver(ABC):
     @abstractmethod
     def spool_dir(self) -> Path:
         """A local directory for temp files that ``put_file`` publishes cheaply."""
+
+    @abstractmethod
+    def lock(self, name: str) -> AbstractContextManager[None]:
+        """Hold an exclusive lock shared by every process on this storage, so a check and
+        the write it permits (an immutable tag, a quota, GC's last look) are one step.
+        ``name`` is made of repository-name characters."""
 
     def delete_tree(self, prefix: str) -> None:
         for key, _ in list(self.walk(prefix)):

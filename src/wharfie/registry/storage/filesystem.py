@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
 import shutil
@@ -50,7 +51,14 @@ class FilesystemDriver(Driver):
             raise ValueError(f"bad storage key {key!r}")
         return self.root / key
 
-    def _publish(self, tmp: Path, key: str) -> None:
+    def _publish(self, tmp: Path, key: str, synced: bool = False) -> None:
+        """Rename into place: the data reaches the disk first, then the directory entry."""
+        if not synced:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         dst = self._path(key)
         dst.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, dst)
@@ -71,7 +79,7 @@ class FilesystemDriver(Driver):
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        self._publish(tmp, key)
+        self._publish(tmp, key, synced=True)
 
     def write_from(self, key: str, stream: BinaryIO) -> int:
         tmp = self._tmpfile()
@@ -83,7 +91,7 @@ class FilesystemDriver(Driver):
                     size += len(chunk)
                 f.flush()
                 os.fsync(f.fileno())
-            self._publish(tmp, key)
+            self._publish(tmp, key, synced=True)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
@@ -138,6 +146,19 @@ class FilesystemDriver(Driver):
 
     def spool_dir(self) -> Path:
         return self._tmp
+
+    @contextlib.contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """flock(2) on a file per name: held by one process (or thread) at a time, and
+        released by the kernel if the holder dies."""
+        path = self.root / ".locks" / name.replace("/", "+")
+        path.parent.mkdir(exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def delete_tree(self, prefix: str) -> None:
         shutil.rmtree(self._path(prefix), ignore_errors=True)

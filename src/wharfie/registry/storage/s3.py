@@ -4,7 +4,9 @@ machines can serve the same registry. Credentials come from boto3's usual source
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +16,8 @@ from wharfie.errors import WharfieError
 from wharfie.registry.storage import Driver, Stat
 
 TOUCHED = "_touched/"  # markers that stand for the mtime of objects too big to copy
+LOCKS = "_locks/"  # lock objects, created with a conditional put
+LOCK_STALE = 30.0  # a lock older than this was left by a dead holder
 
 
 class _Counting:
@@ -161,6 +165,8 @@ class S3Driver(Driver):
                        Stat(o["Size"], o["LastModified"].timestamp()))
 
     def move(self, src: str, dst: str) -> None:
+        if self._head(src) is None:
+            raise FileNotFoundError(src)
         self.s3.copy({"Bucket": self.bucket, "Key": self._k(src)}, self.bucket, self._k(dst))
         self.s3.delete_object(Bucket=self.bucket, Key=self._k(src))
 
@@ -172,6 +178,32 @@ class S3Driver(Driver):
 
     def spool_dir(self) -> Path:
         return self._spool
+
+    @contextlib.contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """A lock object created with ``If-None-Match: *`` (S3's conditional write), so it
+        holds across servers on several machines; one older than LOCK_STALE is broken."""
+        key = self._k(LOCKS + name)
+        owner = secrets.token_hex(8).encode()
+        deadline = time.monotonic() + 2 * LOCK_STALE
+        while True:
+            try:
+                self.s3.put_object(Bucket=self.bucket, Key=key, Body=owner, IfNoneMatch="*")
+                break
+            except self._ClientError as e:
+                if self._code(e) not in ("PreconditionFailed", "412",
+                                         "ConditionalRequestConflict", "409"):
+                    raise
+            st = self._head(LOCKS + name)
+            if st is not None and time.time() - st.mtime > LOCK_STALE:
+                self.s3.delete_object(Bucket=self.bucket, Key=key)
+            elif time.monotonic() > deadline:
+                raise WharfieError(f"storage lock {name} stays taken")
+            time.sleep(0.02)
+        try:
+            yield
+        finally:
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
 
     def redirect_url(self, key: str) -> str | None:
         """A presigned GET, valid 20 minutes: blob bytes then never pass through the server."""
