@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import tarfile
 
 import archive_samples
@@ -12,6 +13,7 @@ import pytest
 from isal import igzip
 
 from wharfie.errors import InvalidInput
+from wharfie.layers.apply import apply_layer
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.platform import host_platform
 from wharfie.transports.rootfs import import_rootfs
@@ -78,3 +80,48 @@ def test_config_is_canonical_json(busybox_rootfs_tar, content):
     raw = image.config.raw
     assert json.loads(raw)["config"] == {"Labels": {"a": "b"}}
     assert raw == json.dumps(json.loads(raw), separators=(",", ":"), sort_keys=True).encode()
+
+
+def _entry(tf: tarfile.TarFile, name: str, data: bytes | None = None, *, link: str = "",
+           kind: bytes = tarfile.REGTYPE) -> None:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.mode = kind, link, 0o644
+    if data is not None:
+        info.size = len(data)
+    tf.addfile(info, io.BytesIO(data) if data is not None else None)
+
+
+def test_absolute_names_are_made_relative_so_the_image_unpacks(content, tmp_path):
+    """``tar -P`` keeps the leading ``/``: Docker drops it when it unpacks, and so does
+    import (name, hardlink target, and the PAX ``path`` of a long name), so the layer is
+    one the applier accepts. Symlink targets stay as they are."""
+    deep = "/opt/" + "d" * 120 + "/file"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        _entry(tf, "/etc", kind=tarfile.DIRTYPE)
+        _entry(tf, "/etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
+        _entry(tf, "/etc/passwd-", link="/etc/passwd", kind=tarfile.LNKTYPE)
+        _entry(tf, "/etc/link", link="/etc/passwd", kind=tarfile.SYMTYPE)
+        _entry(tf, deep, b"deep\n")
+    image = import_rootfs(io.BytesIO(buf.getvalue()), content)
+    (layer,) = image.layers()
+    rootfs = tmp_path / "rootfs"
+    rootfs.mkdir()
+    with layer.open_uncompressed() as stream:
+        assert apply_layer(stream, rootfs) == layer.diff_id == image.config.diff_ids[0]
+    assert (rootfs / "etc/passwd").read_bytes() == b"root:x:0:0:root:/root:/bin/sh\n"
+    assert (rootfs / "etc/passwd-").stat().st_ino == (rootfs / "etc/passwd").stat().st_ino
+    assert os.readlink(rootfs / "etc/link") == "/etc/passwd"
+    assert (rootfs / deep.lstrip("/")).read_bytes() == b"deep\n"
+    assert list(content.ingest_dir.iterdir()) == []
+    assert {str(d) for d, _ in content.walk()} == {image.digest, layer.digest,
+                                                   image.manifest.config.digest}
+
+
+def test_hardlink_escaping_the_root_is_refused(content):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        _entry(tf, "etc/shadow", link="../../etc/shadow", kind=tarfile.LNKTYPE)
+    with pytest.raises(InvalidInput, match="escapes the root"):
+        import_rootfs(io.BytesIO(buf.getvalue()), content)
+    assert list(content.walk()) == [] and list(content.ingest_dir.iterdir()) == []

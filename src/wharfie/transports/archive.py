@@ -101,7 +101,7 @@ class _Reader:
     """One pass over the tar stream, then assembly of the images it holds."""
 
     def __init__(self, content: ContentStore, progress: Callable[[int], None] | None,
-                 platform: Platform | None = None) -> None:
+                 platform: Platform | None = None, added: set[Digest] | None = None) -> None:
         self.content = content
         self.progress = progress
         self.platform = platform or host_platform()  # the image taken from an index
@@ -109,7 +109,8 @@ class _Reader:
         self.files: dict[str, _File] = {}
         self.links: dict[str, str] = {}
         self.blobs: set[Digest] = set()  # digests this archive carries
-        self.added: set[Digest] = set()  # blobs the store did not have before this read
+        # blobs the store did not have before this read
+        self.added: set[Digest] = set() if added is None else added
 
     def scan(self, stream: BinaryIO) -> None:
         try:
@@ -384,9 +385,7 @@ def read_archive(stream: BinaryIO, content: ContentStore, *,
     ``added`` collects the digests of those the store did not have, for the caller to
     remove.
     """
-    reader = _Reader(content, progress, platform)
-    if added is not None:
-        reader.added = added
+    reader = _Reader(content, progress, platform, added)
     reader.scan(stream)
     return reader.images()
 
