@@ -9,12 +9,18 @@ so under a big pytest process it hides any growth below that.
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 
+import pytest
+from archive_samples import make_tar
 from isal import igzip
 
+from wharfie.errors import InvalidInput
+from wharfie.images.store import ImageStore
 from wharfie.layers import tarformat as tf
+from wharfie.transports import archive
 
 ENTRIES = 200_000
 MAX_GROWTH_MIB = 32  # streaming: ~5; keeping every TarInfo: ~90
@@ -65,3 +71,14 @@ def test_load_and_import_memory_does_not_grow_with_entries(tmp_path):
         assert proc.returncode == 0, err.decode()
         growth = int(out)
         assert growth < MAX_GROWTH_MIB, f"{command}: {growth} MiB for {ENTRIES} entries"
+
+
+def test_load_index_is_bounded(tmp_path, monkeypatch):
+    """Files and links are indexed until the stream ends; past a bound the archive is
+    refused (with the bound made small here, not by writing 100 000 entries)."""
+    monkeypatch.setattr(archive, "MAX_ENTRIES", 10)
+    data = make_tar([(f"l{i}", "target") for i in range(20)])
+    store = ImageStore(tmp_path / "root")
+    with pytest.raises(InvalidInput, match="more than 10 files and links"):
+        archive.load_archive(io.BytesIO(data), store)
+    assert list(store.content.walk()) == []
