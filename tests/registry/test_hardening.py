@@ -281,3 +281,40 @@ def test_gc_delete_untagged_while_serving_loses_no_push(start_registry, tmp_path
         assert gc.returncode == 0, err
     for (repo, tag), digest in sorted(tagged.items()):
         assert_complete(http, repo, tag, digest)
+
+
+# ---- quotas count manifests and unfinished uploads; upload sessions are capped ----
+
+
+def test_manifest_counts_against_quota(guarded):
+    http = Http(guarded.url)
+    config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+    layer = os.urandom((1 << 20) - len(config) - 100)
+    doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                      "digest": http.push_blob("quota/m", config), "size": len(config)},
+           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                       "digest": http.push_blob("quota/m", layer), "size": len(layer)}]}
+    r = http.push_manifest("quota/m", "t", json.dumps(doc).encode())  # ~400 bytes: 100 too many
+    assert r.status == 403 and errors_of(r) == ["DENIED"]
+    assert json.loads(r.data)["errors"][0]["message"] == "storage quota exceeded"
+
+
+def test_unfinished_uploads_count_against_quota(guarded):
+    http = Http(guarded.url)
+    first = http("POST", "/v2/quota/u/blobs/uploads/").headers["Location"]
+    r = http("PATCH", first, body=os.urandom(900 << 10))
+    assert r.status == 202
+    second = http("POST", "/v2/quota/u/blobs/uploads/").headers["Location"]
+    r = http("PATCH", second, body=os.urandom(200 << 10))
+    assert r.status == 403 and errors_of(r) == ["DENIED"]
+    assert http("DELETE", first).status == 204  # cancelled: the space is free again
+    assert http("PATCH", second, body=os.urandom(200 << 10)).status == 202
+
+
+def test_open_upload_sessions_are_capped_per_client(guarded):
+    http = Http(guarded.url)
+    for i in range(64):
+        assert http("POST", f"/v2/sessions/r{i % 4}/blobs/uploads/").status == 202
+    r = http("POST", "/v2/sessions/r0/blobs/uploads/")
+    assert r.status == 429 and errors_of(r) == ["TOOMANYREQUESTS"]
