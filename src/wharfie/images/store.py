@@ -41,6 +41,7 @@ from wharfie.oci.image import Image, ImageIndex
 from wharfie.oci.manifest import Descriptor, ImageConfig, Index, Manifest, parse_manifest_or_index
 from wharfie.oci.platform import host_platform
 from wharfie.oci.reference import Reference, parse_reference
+from wharfie.paths import private_dir
 
 if TYPE_CHECKING:
     from wharfie.transports.base import ImageDestination
@@ -256,6 +257,7 @@ class ImageStore:
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
+            private_dir(self.root)  # tightens a root an older wharfie made 0755
             self.content.ensure()
             path = self.root / "images.db"
             try:

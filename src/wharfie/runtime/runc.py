@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from wharfie.errors import InvalidInput
+from wharfie.paths import private_dir
 from wharfie.runtime import rootfs as rfs
 from wharfie.runtime.errors import (
     CommandNotExecutable,
@@ -101,8 +102,8 @@ class Runtime:
         user = resolve_user(rootfs, cfg.user)
         rfs.makedirs(rootfs, cfg.cwd)
         cid = container_id(os.getpid(), tag or secrets.token_hex(6))
-        bundle = self.state_dir / "bundles" / cid
-        bundle.mkdir(parents=True)
+        bundle = private_dir(self.state_dir / "bundles") / cid
+        bundle.mkdir(mode=0o700)
         stubs: list[str] = []
         parents: dict[Path, tuple[int, int]] = {}
         try:

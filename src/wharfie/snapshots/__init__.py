@@ -20,6 +20,7 @@ from wharfie.content.store import atomic_write
 from wharfie.errors import InvalidInput
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import Image
+from wharfie.paths import make_private_dirs
 from wharfie.snapshots.base import (
     Commit,
     SnapshotError,
@@ -54,8 +55,8 @@ def choose_driver(root: Path) -> str:
         chosen = ""
     if chosen in DRIVERS:
         return chosen
+    make_private_dirs(record.parent)
     chosen = "overlay" if overlay_works(record.parent / "overlay") else "copy"
-    record.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(record, chosen.encode())
     return chosen
 

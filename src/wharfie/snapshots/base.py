@@ -40,6 +40,7 @@ from wharfie.errors import Conflict, DigestMismatch, InvalidInput, NotFound, Wha
 from wharfie.layers.diff import Change
 from wharfie.layers.writer import LayerResult, Sink, write_layer, write_layer_to_store
 from wharfie.oci.digest import Digest
+from wharfie.paths import abandoned, hold, private_dir
 from wharfie.snapshots import durability
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -118,9 +119,12 @@ class Snapshotter(ABC):
         self.layers_dir = self.home / "layers"
         self.active_dir = self.home / "active"
         self.tmp_dir = self.home / "tmp"
+        private_dir(root)  # mounted root filesystems and setuid binaries: root's alone
         for d in (self.layers_dir, self.active_dir, self.tmp_dir):
-            d.mkdir(parents=True, exist_ok=True)
+            private_dir(d)
+        self._held: dict[str, int] = {}  # active snapshots' keys -> fds we flock
         self._sweep_tmp()
+        self._sweep_abandoned()
         self.confirming = durability.check(self.home, self.layers_dir, self._discard)
 
     # -- committed snapshots ------------------------------------------------------------
@@ -235,18 +239,21 @@ class Snapshotter(ABC):
         """A new writable root filesystem on top of ``parent`` (None: empty); returns its path.
 
         ``volatile``: its writes need not survive a crash (a build step, which is committed
-        as a layer or thrown away), so unmounting it does not wait for them to reach disk.
+        as a layer or thrown away), so unmounting it does not wait for them to reach disk;
+        nor does it outlive this process: once the process is gone (killed mid-RUN), the
+        next start removes it.
         """
         if parent is not None and not self.has(parent):
             raise NotFound(f"parent snapshot {parent} not found")
         path = self._active(key, exists=False)
         try:
-            path.mkdir()
+            path.mkdir(mode=0o700)
         except FileExistsError:  # another process took the key just now
             raise Conflict(f"snapshot key {key!r} is already in use") from None
         (path / "parent").write_text(parent or "")
         if volatile:
-            (path / "volatile").touch()
+            self._held[key] = hold(path)
+            (path / "volatile").touch()  # after the flock: a sweep never sees it unheld
         try:
             return self._prepare(path, Digest(parent) if parent else None)
         except BaseException:
@@ -281,12 +288,25 @@ class Snapshotter(ABC):
     def remove(self, key: str) -> None:
         """Unmount and delete an active snapshot."""
         path = self.active_dir / check_key(key)
-        if not path.exists():
-            return
-        self._release_active(path)
-        doomed = self.tmp_dir / f"rm-{key}-{os.getpid()}"
-        os.rename(path, doomed)
-        self._rmtree(doomed)
+        try:
+            if not path.exists():
+                return
+            self._release_active(path)
+            doomed = self.tmp_dir / f"rm-{key}-{os.getpid()}"
+            os.rename(path, doomed)
+            self._rmtree(doomed)
+        finally:
+            held = self._held.pop(key, None)
+            if held is not None:
+                os.close(held)
+
+    def _sweep_abandoned(self) -> None:
+        """Remove volatile snapshots whose process died (a build killed mid-RUN): nobody
+        holds them any more. Mounts still busy are detached lazily."""
+        volatile = [p for p in self.active_dir.iterdir() if (p / "volatile").exists()]
+        for path in abandoned(volatile):
+            self._release_active(path, lazy=True)
+            self.remove(path.name)
 
     def usage(self) -> Usage:
         return Usage(layers=len(self.chains()), active=len(self.active_keys()),
@@ -369,8 +389,8 @@ class Snapshotter(ABC):
         """Move the active snapshot's tree into ``work/fs`` as the committed layer."""
 
     @abstractmethod
-    def _release_active(self, path: Path) -> None:
-        """Unmount whatever an active snapshot has mounted."""
+    def _release_active(self, path: Path, *, lazy: bool = False) -> None:
+        """Unmount whatever an active snapshot has mounted (``lazy``: detach if busy)."""
 
     @abstractmethod
     def view(self, chain: Digest | str) -> Path:

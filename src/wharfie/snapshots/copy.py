@@ -81,7 +81,7 @@ class CopySnapshotter(Snapshotter):
     def _take_tree(self, path: Path, work: Path) -> None:
         os.rename(path / "fs", work / "fs")
 
-    def _release_active(self, path: Path) -> None:
+    def _release_active(self, path: Path, *, lazy: bool = False) -> None:
         """No mounts to undo."""
 
     def view(self, chain: Digest | str) -> Path:

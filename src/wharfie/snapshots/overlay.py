@@ -22,6 +22,7 @@ from typing import BinaryIO
 from wharfie.layers.apply import apply_layer
 from wharfie.layers.diff import Change, diff_overlay
 from wharfie.oci.digest import Digest
+from wharfie.paths import make_private_dirs, private_dir
 from wharfie.snapshots.base import SnapshotError, Snapshotter
 
 MAX_LAYERS = 500          # the kernel's OVL_MAX_STACK
@@ -57,10 +58,13 @@ def volatile_supported() -> bool:
     return (major, minor) >= (5, 10)
 
 
-def unmount(target: Path) -> None:
+def unmount(target: Path, *, lazy: bool = False) -> None:
+    """Unmount ``target`` if it is a mount; ``lazy``: if it is busy, detach it anyway."""
     if not os.path.ismount(target):
         return
     res = subprocess.run(["umount", str(target)], capture_output=True, text=True)
+    if res.returncode != 0 and lazy:
+        res = subprocess.run(["umount", "--lazy", str(target)], capture_output=True, text=True)
     if res.returncode != 0:
         raise SnapshotError(f"cannot unmount {target}: {res.stderr.strip()}")
 
@@ -74,7 +78,7 @@ class OverlaySnapshotter(Snapshotter):
         self.views_dir = self.home / "views"
         self.empty_dir = self.home / "empty"
         for d in (self.links_dir, self.views_dir, self.empty_dir):
-            d.mkdir(exist_ok=True)
+            private_dir(d)
 
     # -- lowerdirs ------------------------------------------------------------------------
 
@@ -165,9 +169,9 @@ class OverlaySnapshotter(Snapshotter):
     def _take_tree(self, path: Path, work: Path) -> None:
         os.rename(path / "upper", work / "fs")
 
-    def _release_active(self, path: Path) -> None:
-        unmount(path / "merged")
-        unmount(path / "lower")
+    def _release_active(self, path: Path, *, lazy: bool = False) -> None:
+        unmount(path / "merged", lazy=lazy)
+        unmount(path / "lower", lazy=lazy)
 
     # -- read-only views --------------------------------------------------------------------
 
@@ -219,7 +223,7 @@ def overlay_works(home: Path) -> bool:
                 return False
     except OSError:
         return False
-    home.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(home)
     probe = Path(tempfile.mkdtemp(prefix="probe-", dir=home))
     try:
         for d in ("lower", "upper", "work", "merged"):
