@@ -39,6 +39,7 @@ from wharfie.build.mounts import (
     bind_checksums,
     key_of,
     prepared,
+    sweep_abandoned,
 )
 from wharfie.dockerfile import instructions as ins
 from wharfie.dockerfile.stages import (
@@ -56,6 +57,7 @@ from wharfie.oci.image import BlobSource, Layer
 from wharfie.oci.manifest import Descriptor, Manifest, canonical_json
 from wharfie.oci.platform import host_platform, parse_platform
 from wharfie.oci.reference import parse_reference
+from wharfie.paths import make_private_dirs
 from wharfie.runtime import Bind, ProcessConfig, merge_env, resolve_user
 from wharfie.runtime import run as run_process
 from wharfie.runtime.rootfs import resolve as secure_join
@@ -147,7 +149,8 @@ class Builder:
         self.root = Path(root)
         self.store = store
         self.emit = emit or (lambda e: None)
-        self.snap = snapshotter or for_root(self.root)
+        self.snap = snapshotter or for_root(self.root)  # sweeps killed builds' snapshots
+        sweep_abandoned(make_private_dirs(self.root / "build" / "tmp"))  # and their secrets
         self.cache = BuildCache(self.root / "build", store.content)
         self.hashes = HashCache(self.root / "build" / "hashes.db")
         self.blobs = _Blobs(store)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,8 +24,10 @@ from wharfie.build.dockerignore import PatternMatcher
 from wharfie.build.sshagent import AgentRelay
 from wharfie.dockerfile.instructions import Mount
 from wharfie.errors import WharfieError
+from wharfie.paths import abandoned, hold
 from wharfie.runtime import Bind, Tmpfs
 from wharfie.runtime.rootfs import resolve as secure_join
+from wharfie.snapshots.overlay import unmount
 from wharfie.units import parse_size
 
 
@@ -91,8 +95,7 @@ def prepared(mounts: list[Mount], ctx: MountContext, rootfs: Path, workdir: str,
     extra_env: list[str] = []
     ssh_count = 0
     with contextlib.ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=ctx.scratch,
-                                                                   prefix="mounts-")))
+        tmp = stack.enter_context(_held_dir(ctx.scratch))
         for n, m in enumerate(mounts):
             target = m.target
             if target and not target.startswith("/"):
@@ -111,7 +114,7 @@ def prepared(mounts: list[Mount], ctx: MountContext, rootfs: Path, workdir: str,
                     extra_env.append(f"{m.options['env']}={secret.data.decode()}")
                     if not m.options.get("target"):
                         continue
-                path = tmp / f"secret-{n}"
+                path = _in_memory(tmp / "secrets") / f"secret-{n}"
                 path.write_bytes(secret.data)
                 os.chmod(path, int(m.options.get("mode", "0400"), 8))
                 os.chown(path, int(m.options.get("uid", "0")), int(m.options.get("gid", "0")))
@@ -145,6 +148,46 @@ def prepared(mounts: list[Mount], ctx: MountContext, rootfs: Path, workdir: str,
             yield binds, extra_env
         finally:
             _remove_stubs(rootfs, stubs)
+
+
+@contextlib.contextmanager
+def _held_dir(scratch: Path) -> Iterator[Path]:
+    """A new ``mounts-*`` dir in ``scratch``, flocked while the step runs, so that a later
+    start can tell one a killed build left (``sweep_abandoned``) from a live one."""
+    new = Path(tempfile.mkdtemp(dir=scratch, prefix=".mounts-"))
+    fd = hold(new)
+    try:
+        path = new.with_name(new.name[1:])
+        os.rename(new, path)  # named mounts-* only once held: a sweep never sees it unheld
+        try:
+            yield path
+        finally:
+            _remove_mounts_dir(path)
+    finally:
+        os.close(fd)
+
+
+def _in_memory(d: Path) -> Path:
+    """``d`` as a private tmpfs (made on first use): secrets never reach the disk."""
+    if not d.is_dir():
+        d.mkdir(mode=0o700)
+        res = subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0700,nosuid,nodev,noexec",
+                              "tmpfs", str(d)], capture_output=True, text=True)
+        if res.returncode != 0:
+            raise MountError(f"cannot mount a tmpfs for secrets on {d}: {res.stderr.strip()}")
+    return d
+
+
+def _remove_mounts_dir(path: Path) -> None:
+    unmount(path / "secrets", lazy=True)
+    shutil.rmtree(path)
+
+
+def sweep_abandoned(scratch: Path) -> None:
+    """Remove the ``mounts-*`` dirs (secrets' tmpfs included) of builds killed mid-RUN:
+    those whose flock is gone. A live build's are left alone."""
+    for path in abandoned(scratch.glob("mounts-*")):
+        _remove_mounts_dir(path)
 
 
 def _readonly(m: Mount, default: bool = False) -> bool:
