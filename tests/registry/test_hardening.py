@@ -318,3 +318,82 @@ def test_open_upload_sessions_are_capped_per_client(guarded):
         assert http("POST", f"/v2/sessions/r{i % 4}/blobs/uploads/").status == 202
     r = http("POST", "/v2/sessions/r0/blobs/uploads/")
     assert r.status == 429 and errors_of(r) == ["TOOMANYREQUESTS"]
+
+
+# ---- immutable images keep their blobs; manifests are checked to the byte ----
+
+
+def test_blob_of_an_immutable_image_cannot_be_deleted(guarded):
+    http = Http(guarded.url)
+    layer = os.urandom(500)
+    http.push_image("keep/app", "v1", [layer])
+    r = http("DELETE", f"/v2/keep/app/blobs/{sha(layer)}")
+    assert r.status == 403 and errors_of(r) == ["DENIED"]
+    assert http("HEAD", f"/v2/keep/app/blobs/{sha(layer)}").status == 200
+    other = os.urandom(300)
+    _, child = http.push_image("keep/idx", None, [other])
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": sha(child), "size": len(child)}]}).encode()
+    assert http.push_manifest("keep/idx", "v2", index, OCI_INDEX).status == 201
+    r = http("DELETE", f"/v2/keep/idx/blobs/{sha(other)}")  # through the index's child
+    assert r.status == 403 and errors_of(r) == ["DENIED"]
+    http.push_image("keep/app", "latest", [b"mutable"])
+    assert http("DELETE", f"/v2/keep/app/blobs/{sha(b'mutable')}").status == 202
+
+
+def foreign(http: Http, repo: str, url: str, on_config: bool = False) -> bytes:
+    config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+    absent = os.urandom(50)
+    cfg = {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(config),
+           "size": len(config)}
+    if on_config:
+        cfg["urls"] = [url]
+    else:
+        http.push_blob(repo, config)
+    layer = {"mediaType": "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+             "digest": sha(absent), "size": len(absent), "urls": [url]}
+    return json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cfg,
+                       "layers": [layer]}).encode()
+
+
+def test_foreign_urls_refused_unless_allowed(guarded, start_registry):
+    http = Http(guarded.url)
+    r = http.push_manifest("urls/app", "t", foreign(http, "urls/app", "https://cdn.example/x"))
+    assert r.status == 400 and errors_of(r) == ["MANIFEST_BLOB_UNKNOWN"]
+    allowing = start_registry("--allow-foreign-url", r"^https://cdn\.example/")
+    http = Http(allowing.url)
+    ok = foreign(http, "urls/app", "https://cdn.example/x")
+    assert http.push_manifest("urls/app", "t", ok).status == 201
+    r = http.push_manifest("urls/app", "t", foreign(http, "urls/app", "https://evil.example/x"))
+    assert r.status == 400 and errors_of(r) == ["MANIFEST_BLOB_UNKNOWN"]
+    r = http.push_manifest("urls/app", "t", foreign(http, "urls/app", "https://cdn.example/x",
+                                                    on_config=True))
+    assert r.status == 400 and errors_of(r) == ["MANIFEST_BLOB_UNKNOWN"]
+
+
+@pytest.mark.parametrize("tag", ["ｖ1.0", "lаtest", "é"])
+def test_tags_are_ascii(guarded, tag):
+    http = Http(guarded.url)
+    _, raw = http.push_image("tags/app", None)
+    r = http.push_manifest("tags/app", tag, raw)
+    assert r.status == 400 and errors_of(r) == ["MANIFEST_INVALID"]
+
+
+def test_deeply_nested_manifest_is_invalid_not_a_crash(guarded):
+    raw = b'{"schemaVersion":2,"mediaType":"' + OCI_MANIFEST.encode() + b'","x":' + \
+        b"[" * 100_000 + b"]" * 100_000 + b"}"
+    r = Http(guarded.url).push_manifest("deep/app", "t", raw)
+    assert r.status == 400 and errors_of(r) == ["MANIFEST_INVALID"]
+
+
+def test_descriptor_sizes_must_match_the_blobs(guarded):
+    http = Http(guarded.url)
+    digest, raw = http.push_image("size/app", None, [os.urandom(1000)])
+    doc = json.loads(raw)
+    doc["layers"][0]["size"] = 10
+    r = http.push_manifest("size/app", "t", json.dumps(doc).encode())
+    assert r.status == 400 and errors_of(r) == ["MANIFEST_INVALID"]
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX,
+             "manifests": [{"mediaType": OCI_MANIFEST, "digest": digest, "size": 7}]}
+    r = http.push_manifest("size/app", "i", json.dumps(index).encode(), OCI_INDEX)
+    assert r.status == 400 and errors_of(r) == ["MANIFEST_INVALID"]

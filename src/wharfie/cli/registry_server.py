@@ -61,6 +61,9 @@ def registry() -> None:
               help="Server processes sharing the port (one per core scales reads).")
 @click.option("--max-manifest-size", default="4MiB", show_default=True,
               help="Refuse bigger manifests (413).")
+@click.option("--allow-foreign-url", "foreign_urls", multiple=True, metavar="REGEX",
+              help="Accept layers with these urls without their blob (repeatable; default: "
+                   "refuse foreign urls).")
 @click.option("--maintenance-every", default="0s", show_default=True,
               help="Run retention and gc on this schedule, e.g. 6h (0s: never).")
 @_storage_options
@@ -68,7 +71,7 @@ def registry() -> None:
 def serve_cmd(app: App, addr: str, htpasswd, token_auth, token_key, token_realm, tls_cert,
               tls_key,
               insecure_http, upload_ttl, s3_redirect, workers, max_manifest_size,
-              maintenance_every, **storage) -> None:
+              maintenance_every, foreign_urls, **storage) -> None:
     """Serve the OCI distribution API."""
     from wharfie.registry.policy import parse_duration
     from wharfie.registry.server import serve
@@ -85,7 +88,7 @@ def serve_cmd(app: App, addr: str, htpasswd, token_auth, token_key, token_realm,
                   tls_cert=tls_cert,
                   tls_key=tls_key, allow_plain_http=insecure_http, upload_ttl=upload_ttl,
                   max_manifest=parse_size(max_manifest_size), workers=workers,
-                  s3_redirect=s3_redirect,
+                  s3_redirect=s3_redirect, foreign_urls=tuple(foreign_urls),
                   maintenance_interval=parse_duration(maintenance_every), **storage))
 
 

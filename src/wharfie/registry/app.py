@@ -26,10 +26,11 @@ from aiohttp import web
 from wharfie.errors import InvalidDigest
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
-from wharfie.oci.reference import TAG_RE, is_valid_repository_path
+from wharfie.oci.reference import is_valid_repository_path
 from wharfie.registry.audit import AuditLog
 from wharfie.registry.auth import OpenAccess, Principal
 from wharfie.registry.errors import RegistryError
+from wharfie.registry.gc import manifest_children
 from wharfie.registry.policy import Policy
 from wharfie.registry.store import RegistryStore
 
@@ -37,6 +38,8 @@ log = logging.getLogger("wharfie.registry")
 CHUNK = 1 << 20
 MAX_MANIFEST = 4 << 20
 NAME_MAX = 255
+# The distribution spec's tag grammar, ASCII only: no homoglyphs slip past tag rules.
+TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", re.ASCII)
 
 _ROUTES: list[tuple[re.Pattern, str]] = [
     (re.compile(r"^(?P<name>.+)/blobs/uploads/(?P<uuid>[^/]*)$"), "upload"),
@@ -55,6 +58,7 @@ class Settings:
     policy: Policy | None = None  # immutable tags, quotas
     max_uploads_per_client: int = 64  # open upload sessions
     max_uploads_per_repository: int = 256
+    foreign_urls: tuple[re.Pattern, ...] = ()  # layers with urls matching these may be absent
 
 
 def _parse_digest(value: str | None) -> Digest:
@@ -68,7 +72,7 @@ def _check_reference(ref: str) -> None:
     """A manifest reference is a digest or a tag; anything else names nothing."""
     if ":" in ref:
         _parse_digest(ref)
-    elif not TAG_RE.match(ref):
+    elif not TAG_RE.fullmatch(ref):
         raise RegistryError("MANIFEST_INVALID", "invalid tag", ref)
 
 
@@ -260,10 +264,38 @@ class RegistryApp:
 
     async def blob_delete(self, request, principal, name, digest):
         d = _parse_digest(digest)
+        await self.call(self._check_blob_deletable, name, d)
         if not await self.call(self.store.unlink_blob, name, d):
             raise RegistryError("BLOB_UNKNOWN", "blob unknown to registry", {"digest": d})
         self._record(principal, request, "blob.delete", name, digest=d)
         return web.Response(status=202, headers={"Content-Length": "0"})
+
+    def _check_blob_deletable(self, name: str, d: Digest) -> None:
+        """A blob that an image under an immutable tag needs stays: deleting it would break
+        the image the rule promises."""
+        if self.policy is None:
+            return
+        for tag in self.store.tags(name):
+            if self.policy.tag_is_immutable(name, tag) and d in self._needed_by(
+                    self.store.tag_digest(name, tag)):
+                raise RegistryError("DENIED", "blob is part of an image under an immutable "
+                                    "tag", {"digest": d, "tag": tag})
+
+    def _needed_by(self, root: Digest | None) -> set[Digest]:
+        """Every manifest and blob an image needs: the root, an index's children, blobs."""
+        needed: set[Digest] = set()
+        todo = [root] if root else []
+        while todo:
+            m = todo.pop()
+            if m in needed:
+                continue
+            needed.add(m)
+            raw = self.store.manifest_bytes(m)
+            if raw:
+                manifests, blobs = manifest_children(raw)
+                needed.update(blobs)
+                todo += manifests
+        return needed
 
     # ---- uploads ----
 
@@ -462,7 +494,7 @@ class RegistryApp:
         """Check, apply the immutable-tag rule and the quota, and write, all under the
         namespace lock: of two racing pushes to a new immutable tag, one wins."""
         with self.store.namespace_lock(name):
-            doc = self.store.check_manifest(name, raw, media_type)
+            doc = self.store.check_manifest(name, raw, media_type, self.settings.foreign_urls)
             media_type = media_type or json.loads(raw).get("mediaType") or mt.OCI_MANIFEST
             digest = Digest.of(raw)
             if self.policy is not None:

@@ -41,7 +41,7 @@ class GcReport:
         return sum(size for _, size in self.blobs)
 
 
-def _children(raw: bytes) -> tuple[list[Digest], list[Digest]]:
+def manifest_children(raw: bytes) -> tuple[list[Digest], list[Digest]]:
     """(manifests, blobs) a manifest or index references; nothing if it does not parse."""
     try:
         doc = json.loads(raw)
@@ -80,7 +80,7 @@ def live_manifests(store: RegistryStore, repo: str, roots: Iterable[Digest],
         live.add(d)
         raw = store.manifest_bytes(d)
         if raw:
-            todo += [c for c in _children(raw)[0] if c in revisions]
+            todo += [c for c in manifest_children(raw)[0] if c in revisions]
         todo += subjects.get(d, [])
     return live
 
@@ -119,7 +119,7 @@ def mark(store: RegistryStore, *, dry_run: bool = False, delete_untagged: bool =
             live.add(d)
             raw = store.manifest_bytes(d)
             if raw:
-                live.update(_children(raw)[1])
+                live.update(manifest_children(raw)[1])
         live.update(d for d, mtime in store.layers(repo) if now - mtime < grace)
     return Marks(report, live, grace, now)
 

@@ -177,12 +177,13 @@ class Policy:
                 out |= rule.actions
         return out
 
+    def tag_is_immutable(self, repo: str, tag: str) -> bool:
+        return any(any(fnmatchcase(repo, p) for p in repos) and
+                   any(fnmatchcase(tag, t) for t in tags) for repos, tags in self.immutable)
+
     def check_tag_mutable(self, repo: str, tag: str) -> None:
-        for repos, tags in self.immutable:
-            if any(fnmatchcase(repo, p) for p in repos) and any(fnmatchcase(tag, t)
-                                                                for t in tags):
-                raise RegistryError("DENIED", "tag is immutable",
-                                    {"repository": repo, "tag": tag})
+        if self.tag_is_immutable(repo, tag):
+            raise RegistryError("DENIED", "tag is immutable", {"repository": repo, "tag": tag})
 
     def has_quota(self, repo: str) -> bool:
         return repo.split("/", 1)[0] in self.quotas

@@ -7,6 +7,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import re
 import signal
 import ssl
 from dataclasses import dataclass, replace
@@ -47,6 +48,7 @@ class ServerConfig:
     maintenance_interval: float = 0.0  # run retention and gc this often (0: never)
     workers: int = 1  # server processes sharing the port
     token_realm: str | None = None  # the token service's URL in challenges
+    foreign_urls: tuple[str, ...] = ()  # regexes: layers with such urls may be absent
 
     @property
     def realm(self) -> str:
@@ -85,6 +87,13 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _patterns(regexes: tuple[str, ...]) -> tuple[re.Pattern, ...]:
+    try:
+        return tuple(re.compile(r) for r in regexes)
+    except re.error as e:
+        raise WharfieError(f"invalid --allow-foreign-url {e.pattern!r}: {e}") from None
+
+
 def build_app(config: ServerConfig) -> tuple[web.Application, RegistryStore]:
     store = RegistryStore(open_driver(config), upload_ttl=config.upload_ttl)
     policy = load_policy(config)
@@ -98,7 +107,8 @@ def build_app(config: ServerConfig) -> tuple[web.Application, RegistryStore]:
         access = OpenAccess()
     audit = AuditLog(config.data / "audit.log")
     registry = RegistryApp(store, access=access, audit=audit,
-                           settings=Settings(max_manifest=config.max_manifest, policy=policy))
+                           settings=Settings(max_manifest=config.max_manifest, policy=policy,
+                                             foreign_urls=_patterns(config.foreign_urls)))
     app = registry.web_app()
 
     async def purge_uploads(app: web.Application):

@@ -21,14 +21,16 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 from wharfie.errors import InvalidInput
 from wharfie.oci import mediatypes as mt
@@ -76,6 +78,23 @@ class StoredManifest:
     digest: Digest
     media_type: str
     raw: bytes
+
+
+def _allowed_url(url: str, allow: Sequence[re.Pattern]) -> bool:
+    """As distribution's ``validation.manifests.urls.allow``: http(s), no fragment, and
+    matching one pattern; with no patterns, no foreign URL at all."""
+    parts = urlsplit(url)
+    return (parts.scheme in ("http", "https") and not parts.fragment
+            and any(p.search(url) for p in allow))
+
+
+def _check_size(desc, size: int | None, what: str) -> None:
+    if size is None:
+        raise RegistryError("MANIFEST_BLOB_UNKNOWN", f"{what} unknown to registry",
+                            {"digest": desc.digest})
+    if size != desc.size:
+        raise RegistryError("MANIFEST_INVALID", f"{what} size does not match its descriptor",
+                            {"digest": desc.digest, "size": desc.size, "stored": size})
 
 
 class _Concat:
@@ -360,28 +379,37 @@ class RegistryStore:
             return None
         return StoredManifest(digest, media.decode() or mt.OCI_MANIFEST, raw)
 
-    def check_manifest(self, repo: str, raw: bytes, media_type: str) -> Manifest | Index:
-        """Parse a pushed manifest and check that everything it references is in ``repo``."""
+    def check_manifest(self, repo: str, raw: bytes, media_type: str,
+                       foreign_urls: Sequence[re.Pattern] = ()) -> Manifest | Index:
+        """Parse a pushed manifest and check that everything it references is in ``repo``,
+        with the size it claims. Only a layer whose every URL matches ``foreign_urls`` may
+        be absent; the config never."""
         try:
             doc = parse_manifest_or_index(raw, media_type or None)
-        except (InvalidInput, ValueError) as e:
-            raise RegistryError("MANIFEST_INVALID", "manifest invalid", str(e)) from None
+        except (InvalidInput, ValueError, RecursionError) as e:
+            raise RegistryError("MANIFEST_INVALID", "manifest invalid",
+                                str(e) or type(e).__name__) from None
         body_type = json.loads(raw).get("mediaType")
         if body_type and media_type and body_type != media_type:
             raise RegistryError("MANIFEST_INVALID", "manifest invalid",
                                 f"mediaType {body_type} does not match Content-Type {media_type}")
         if isinstance(doc, Manifest):
+            if doc.config.urls:
+                raise RegistryError("MANIFEST_BLOB_UNKNOWN", "a config cannot have urls",
+                                    {"digest": doc.config.digest})
             for desc in (doc.config, *doc.layers):
                 if desc.urls:
+                    if not all(_allowed_url(u, foreign_urls) for u in desc.urls):
+                        raise RegistryError("MANIFEST_BLOB_UNKNOWN", "foreign url not allowed",
+                                            {"digest": desc.digest, "urls": list(desc.urls)})
                     continue
-                if self.blob_stat(repo, desc.digest) is None:
-                    raise RegistryError("MANIFEST_BLOB_UNKNOWN", "blob unknown to registry",
-                                        {"digest": desc.digest})
+                _check_size(desc, self.blob_stat(repo, desc.digest), "blob")
         else:
             for desc in doc.manifests:
                 if self.driver.stat(_revision_key(repo, desc.digest)) is None:
                     raise RegistryError("MANIFEST_BLOB_UNKNOWN", "manifest unknown to registry",
                                         {"digest": desc.digest})
+                _check_size(desc, self.blob_size_global(desc.digest), "manifest")
                 # Fresh again: a GC that found the child untagged must now keep it.
                 self.driver.touch(_revision_key(repo, desc.digest))
         return doc
