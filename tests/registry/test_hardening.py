@@ -397,3 +397,25 @@ def test_descriptor_sizes_must_match_the_blobs(guarded):
              "manifests": [{"mediaType": OCI_MANIFEST, "digest": digest, "size": 7}]}
     r = http.push_manifest("size/app", "i", json.dumps(index).encode(), OCI_INDEX)
     assert r.status == 400 and errors_of(r) == ["MANIFEST_INVALID"]
+
+
+def test_filesystem_driver_syncs_parts_before_publishing(tmp_path, monkeypatch):
+    """An upload part reaches the disk before its rename, the directory entry after."""
+    from wharfie.registry.storage.filesystem import FilesystemDriver
+
+    driver = FilesystemDriver(tmp_path / "storage")
+    synced: list[str] = []
+    real = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    part = driver.spool_dir() / "part"
+    part.write_bytes(b"data")
+    driver.put_file("uploads/x/parts/0", part)
+    assert synced == [str(part), str(tmp_path / "storage/uploads/x/parts")]
+    driver.move("uploads/x/parts/0", "blobs/sha256/ab")
+    assert synced[2:] == [str(tmp_path / "storage/uploads/x/parts/0"),
+                          str(tmp_path / "storage/blobs/sha256")]
