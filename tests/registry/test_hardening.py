@@ -419,3 +419,30 @@ def test_filesystem_driver_syncs_parts_before_publishing(tmp_path, monkeypatch):
     driver.move("uploads/x/parts/0", "blobs/sha256/ab")
     assert synced[2:] == [str(tmp_path / "storage/uploads/x/parts/0"),
                           str(tmp_path / "storage/blobs/sha256")]
+
+
+def test_immutable_tag_race_across_servers_on_one_s3_bucket(start_registry, tmp_path):
+    """Replicas on shared S3 storage: the lock is a conditional put, so it holds too."""
+    from regtest import free_port, wait_for_port
+
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "us-east-1"}
+    port = free_port()
+    moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, 30)
+        policy = tmp_path / "policy.json"
+        policy.write_text(json.dumps({"immutable_tags": [{"repos": ["*"], "tags": ["v*"]}]}))
+        args = ["--policy", str(policy), "--s3-bucket", "locks", "--s3-endpoint",
+                f"http://127.0.0.1:{port}"]
+        servers = [start_registry(*args, data=tmp_path / f"s{k}", env=env) for k in (0, 1)]
+        http = Http(servers[0].url)
+        for i in range(10):
+            raws = [http.push_image("imm/app", None, [os.urandom(100)])[1] for _ in range(2)]
+            results = race(*[lambda s=s, raw=raw, i=i: Http(s.url).push_manifest(
+                "imm/app", f"v{i}", raw) for s, raw in zip(servers, raws, strict=True)])
+            assert sorted(r.status for r in results) == [201, 403], i
+    finally:
+        moto.terminate()
+        moto.wait(10)
