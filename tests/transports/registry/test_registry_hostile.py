@@ -246,3 +246,44 @@ def test_endless_small_bodies_are_read_to_a_cap(hostile, factory, pulled, kind):
         assert "more than" in str(e) or "not found" in str(e)
     assert time.monotonic() - t0 < 5
     assert 0 < sum(sent.bytes.values()) < 32 << 20
+
+
+def test_trickling_blob_hits_the_overall_deadline(hostile, factory, pulled, monkeypatch):
+    """A server sending a blob a few bytes at a time, each read well inside the read
+    timeout, is given up once the blob's deadline (timeout + size / min rate) passes."""
+    image = factory.image([factory.raw_layer(256 << 10, seed=22)])
+    layer = image.manifest.layers[0]
+
+    def trickle(req, kind, digest):
+        if kind != "blobs" or digest != layer.digest:
+            return False
+        data = image.store.path(digest).read_bytes()
+        req.send_response(200)
+        req.send_header("Content-Length", str(len(data)))
+        req.end_headers()
+        stop = time.monotonic() + 8  # then hang up, so an old client ends too
+        for i in range(0, len(data), 64):
+            if time.monotonic() > stop:
+                break
+            req.wfile.write(data[i:i + 64])
+            req.wfile.flush()
+            time.sleep(0.02)
+        req.close_connection = True
+        return True
+    registry = hostile(fake_registry(image, trickle))
+    monkeypatch.setenv("WHARFIE_REGISTRY_MIN_RATE", str(256 << 10))  # 1 s for this blob
+    opts = RegistryOptions(timeout=1.0, retries=0, backoff=0.01)
+    src = open_remote(parse_reference(f"{registry.host}/hostile/trickle:v1"), opts)
+    t0 = time.monotonic()
+    with pytest.raises(WharfieError, match=f"download of {layer.digest} too slow"):
+        copy_image(src, pulled, jobs=1)
+    assert time.monotonic() - t0 < 4  # deadline 2 s: 1 s read timeout + 256 KiB at 256 KiB/s
+    assert list(pulled.store.ingest_dir.iterdir()) == []
+
+
+def test_min_rate_setting_is_checked(monkeypatch):
+    monkeypatch.setenv("WHARFIE_REGISTRY_MIN_RATE", "fast")
+    with pytest.raises(WharfieError, match="invalid WHARFIE_REGISTRY_MIN_RATE 'fast'"):
+        RegistryOptions()
+    monkeypatch.setenv("WHARFIE_REGISTRY_MIN_RATE", "1024")
+    assert RegistryOptions(timeout=10).blob_deadline(4096) == 14

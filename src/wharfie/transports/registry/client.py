@@ -47,6 +47,7 @@ from wharfie.transports.registry.responses import BODY_MAX, Reply, read_reply
 MANIFEST_MAX = 4 << 20
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 READ_CHUNK = 1 << 20
+MIN_RATE = 16 << 10  # bytes/s: below this a blob download is given up
 
 
 class RegistryError(WharfieError):
@@ -66,7 +67,11 @@ class RegistryOptions:
     max_retry_after: float = 30.0
     chunk_size: int = 8 << 20  # bigger blobs go up in PATCH chunks; others buffer this much
     file_chunk_size: int = 64 << 20  # PATCH size when the blob is read from a file
-    timeout: float = 60.0
+    timeout: float = 60.0  # per read; a blob also has an overall deadline (blob_deadline)
+    # The slowest a blob may arrive, in bytes/s: a server trickling bytes cannot hold a pull
+    # for ever, as the per-read timeout alone would let it.
+    min_rate: float = field(default_factory=lambda: parse_rate(
+        os.environ.get("WHARFIE_REGISTRY_MIN_RATE", "")))
     jobs: int = 4
     # Where to reach a registry name instead (Docker's registry mirrors): "docker.io" has no
     # built-in endpoint here, so point it at a mirror to pull short names like "busybox".
@@ -78,6 +83,10 @@ class RegistryOptions:
         x.strip() for x in os.environ.get("WHARFIE_REGISTRY_TOKEN_REALMS", "").split(",")))))
     _registries: dict[str, Registry] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def blob_deadline(self, size: int) -> float:
+        """Seconds a blob of ``size`` bytes may take: one read timeout, plus ``min_rate``."""
+        return self.timeout + size / self.min_rate
 
     def registry(self, host: str) -> Registry:
         """The (shared) client for ``host``, connected to its mirror if it has one."""
@@ -97,6 +106,19 @@ def parse_mirrors(text: str) -> dict[str, str]:
                                "want NAME=HOST[:PORT]")
         out[name.strip()] = endpoint.strip()
     return out
+
+
+def parse_rate(text: str) -> float:
+    """``WHARFIE_REGISTRY_MIN_RATE``: bytes per second, 16 KiB/s when unset."""
+    if not text.strip():
+        return float(MIN_RATE)
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = 0.0
+    if not rate > 0:
+        raise WharfieError(f"invalid WHARFIE_REGISTRY_MIN_RATE {text!r}: want bytes per second")
+    return rate
 
 
 def is_loopback(host: str) -> bool:

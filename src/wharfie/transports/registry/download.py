@@ -1,5 +1,8 @@
 """Blob downloads that survive dropped connections: resumed with ``Range: bytes=N-``.
 
+Each has an overall deadline scaled to its size (``RegistryOptions.blob_deadline``): the
+per-read timeout alone lets a server that trickles a byte at a time hold a pull for ever.
+
 A download is bounded by its descriptor: it stops at the descriptor's size, and a server
 that declares or sends more is refused (the digest is checked by whoever stores or uses the
 bytes: the content store, ``read_blob``, the archive writer, the destination registry)."""
@@ -29,6 +32,8 @@ class BlobReader(io.RawIOBase):
         self._offset = 0
         self._failures = 0
         self._resp: urllib3.BaseHTTPResponse | None = None
+        self._started = time.monotonic()
+        self._deadline = self._started + registry.options.blob_deadline(desc.size)
         self._open()
 
     def readable(self) -> bool:
@@ -47,7 +52,7 @@ class BlobReader(io.RawIOBase):
             raise RegistryError(f"{self._reg.host}: blob {self._desc.digest} is sent as "
                                 f"{declared.strip()} bytes where its descriptor says {expected}")
         if self._offset and resp.status == 200:
-            _skip(resp, self._offset)  # the server ignored Range: throw the prefix away
+            self._skip(self._offset)  # the server ignored Range: throw the prefix away
         elif resp.status == 206:
             start = (resp.headers.get("Content-Range") or "").removeprefix("bytes ")
             if not start.startswith(f"{self._offset}-"):
@@ -63,16 +68,39 @@ class BlobReader(io.RawIOBase):
         view = memoryview(b)[:left]
         while True:
             assert self._resp is not None
+            self._check_deadline()
             try:
-                n = self._resp.readinto(view)
+                data = self._resp.read1(len(view))  # one read: the deadline is checked often
             except HTTPError as e:
                 self._retry(e)
                 continue
-            if n == 0 and self._offset < self._desc.size:
+            if not data:
                 self._retry(None)
                 continue
+            n = len(data)
+            view[:n] = data
             self._offset += n
             return n
+
+    def _skip(self, n: int) -> None:
+        assert self._resp is not None
+        while n > 0:
+            self._check_deadline()
+            data = self._resp.read1(min(n, READ_CHUNK))
+            if not data:
+                raise RegistryError("connection closed while skipping to the resume offset")
+            n -= len(data)
+
+    def _check_deadline(self) -> None:
+        if time.monotonic() < self._deadline:
+            return
+        self._drop()
+        opts = self._reg.options
+        raise RegistryError(
+            f"{self._reg.host}: download of {self._desc.digest} too slow: {self._offset} of "
+            f"{self._desc.size} bytes in {time.monotonic() - self._started:.0f} s (at least "
+            f"{opts.min_rate:.0f} bytes/s after {opts.timeout:.0f} s; "
+            "WHARFIE_REGISTRY_MIN_RATE sets the rate)")
 
     def _expect_end(self) -> None:
         """The descriptor's bytes are all here: anything more is a lying (or endless) body."""
@@ -96,6 +124,7 @@ class BlobReader(io.RawIOBase):
             raise RegistryError(f"{self._reg.host}: download of {self._desc.digest} failed at "
                                 f"byte {self._offset}: {short_error(err) if err else 'connection closed'}")
         time.sleep(self._reg.options.backoff * 2 ** (self._failures - 1))
+        self._check_deadline()
         self._open()
 
     def _drop(self) -> None:
@@ -108,11 +137,3 @@ class BlobReader(io.RawIOBase):
     def close(self) -> None:
         self._drop()
         super().close()
-
-
-def _skip(resp: urllib3.BaseHTTPResponse, n: int) -> None:
-    while n > 0:
-        data = resp.read(min(n, READ_CHUNK))
-        if not data:
-            raise RegistryError("connection closed while skipping to the resume offset")
-        n -= len(data)
