@@ -115,3 +115,24 @@ def test_stored_credentials_used_by_client(basic_registry, small_image, alice, d
     ref = parse_reference(f"{basic_registry}/creds/app:v1")
     copy_image(small_image, RegistryDestination(opts.registry(basic_registry), ref.path), ref)
     assert open_remote(ref, RegistryOptions()).digest == small_image.digest
+
+
+def test_config_json_is_private_from_its_creation(docker_config, monkeypatch):
+    """``login`` into an existing 0755 ~/.docker: the temp file that becomes config.json is
+    0600 from the start, never readable by others before a chmod."""
+    docker_config.chmod(0o755)
+    modes: list[int] = []
+    real_replace = os.replace
+
+    def replace(src, dst, **kw):
+        modes.append(os.stat(src).st_mode & 0o777)
+        return real_replace(src, dst, **kw)
+    monkeypatch.setattr(os, "replace", replace)
+    old_umask = os.umask(0o022)
+    try:
+        c.store("127.0.0.1:5006", c.Credentials("frank", "secret"))
+    finally:
+        os.umask(old_umask)
+    assert modes == [0o600]
+    assert (docker_config / "config.json").stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in docker_config.iterdir()] == ["config.json"]

@@ -14,12 +14,13 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from wharfie.content.store import atomic_write
+from wharfie.content.store import fsync_dir
 from wharfie.errors import WharfieError
 from wharfie.oci.reference import DEFAULT_DOMAIN, LEGACY_DOMAIN
 
@@ -198,6 +199,18 @@ def erase(host: str) -> bool:
 
 
 def _write_config(path: Path, doc: dict) -> None:
+    """Replace config.json atomically with a file only its owner can read, from the start:
+    its directory (an existing ``~/.docker`` is often 0755) may be open to everyone."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    atomic_write(path, json.dumps(doc, indent="\t").encode() + b"\n")
-    os.chmod(path, 0o600)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(json.dumps(doc, indent="\t").encode() + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
