@@ -287,3 +287,19 @@ def test_min_rate_setting_is_checked(monkeypatch):
         RegistryOptions()
     monkeypatch.setenv("WHARFIE_REGISTRY_MIN_RATE", "1024")
     assert RegistryOptions(timeout=10).blob_deadline(4096) == 14
+
+
+@pytest.mark.parametrize("realm,base,trusted", [
+    ("https://auth.docker.io/token", "https://registry-1.docker.io", True),  # built in
+    ("https://gitlab.com/jwt/auth", "https://registry.gitlab.com", True),  # parent domain
+    ("https://ghcr.io/token", "https://ghcr.io", True),
+    ("http://ghcr.io/token", "https://ghcr.io", False),  # no downgrade to plain HTTP
+    ("https://evil.example/token", "https://registry-1.docker.io", False),
+    ("https://com/token", "https://registry.example.com", False),  # not a registrable parent
+    ("http://127.0.0.2:5000/token", "http://127.0.0.1:5000", False),
+    ("https://gitlab.com.evil.example/t", "https://registry.gitlab.com", False),
+])
+def test_which_token_realms_receive_credentials(realm, base, trusted):
+    from wharfie.transports.registry.client import realm_trusted
+
+    assert realm_trusted(realm, base, ()) is trusted

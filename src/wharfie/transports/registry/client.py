@@ -178,8 +178,22 @@ def realm_trusted(realm: str, base: str, configured: tuple[str, ...]) -> bool:
     r, b = urllib.parse.urlsplit(realm), urllib.parse.urlsplit(base)
     if _origin(realm) in {_origin(c) for c in configured}:
         return True
-    return (bool(r.hostname) and r.hostname == b.hostname
-            and r.scheme in ("https", b.scheme))
+    if not r.hostname or not b.hostname or r.scheme not in ("https", b.scheme):
+        return False
+    return (r.hostname == b.hostname or r.hostname == BUILTIN_REALMS.get(b.hostname)
+            or _is_parent_domain(r.hostname, b.hostname))
+
+
+# Docker Hub's registry sends clients to its token server on another host, as docker knows.
+BUILTIN_REALMS = {"registry-1.docker.io": "auth.docker.io", "index.docker.io": "auth.docker.io"}
+
+
+def _is_parent_domain(parent: str, host: str) -> bool:
+    """``gitlab.com`` for ``registry.gitlab.com``: whoever owns the parent owns the host too.
+    IP addresses and one-label names have no parent."""
+    if "." not in parent or parent.replace(".", "").isdigit() or ":" in host:
+        return False
+    return host.endswith("." + parent)
 
 
 class Registry:
