@@ -55,3 +55,9 @@ def test_platforms_parse_and_unknown_ones_are_refused():
     for bad in ("garbage", "linux/garbage", "nowhere/amd64", "linux//v7", "a/b/c/d"):
         with pytest.raises(WharfieError, match="invalid platform"):
             parse_platform(bad)
+
+
+@pytest.mark.parametrize("text", ["busybox:ｖ1.0", "busybox:lаtest", "busybox:v1\n", "busy\nbox"])
+def test_homoglyph_tags_and_trailing_newlines_are_refused(text):
+    with pytest.raises(InvalidReference):
+        parse_reference(text)

@@ -22,15 +22,15 @@ NAME_TOTAL_LENGTH_MAX = 255
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[(?:[a-fA-F0-9:]+)\])(?::[0-9]+)?"
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
-_TAG = r"[\w][\w.-]{0,127}"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}"  # ASCII only: no homoglyph tags
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 
-DOMAIN_RE = re.compile(rf"^{_DOMAIN}$")
-PATH_RE = re.compile(rf"^{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
-TAG_RE = re.compile(rf"^{_TAG}$")
+DOMAIN_RE = re.compile(rf"^{_DOMAIN}\Z")
+PATH_RE = re.compile(rf"^{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*\Z")
+TAG_RE = re.compile(rf"^{_TAG}\Z")
 _ANCHORED_NAME = re.compile(
-    rf"^(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)$")
-_HEX64 = re.compile(r"^[a-f0-9]{64}$")
+    rf"^(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)\Z")
+_HEX64 = re.compile(r"^[a-f0-9]{64}\Z")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from aiohttp import web
 from wharfie.errors import InvalidDigest
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
-from wharfie.oci.reference import is_valid_repository_path
+from wharfie.oci.reference import TAG_RE, is_valid_repository_path
 from wharfie.registry.audit import AuditLog
 from wharfie.registry.auth import OpenAccess, Principal
 from wharfie.registry.errors import RegistryError
@@ -38,8 +38,6 @@ log = logging.getLogger("wharfie.registry")
 CHUNK = 1 << 20
 MAX_MANIFEST = 4 << 20
 NAME_MAX = 255
-# The distribution spec's tag grammar, ASCII only: no homoglyphs slip past tag rules.
-TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", re.ASCII)
 
 _ROUTES: list[tuple[re.Pattern, str]] = [
     (re.compile(r"^(?P<name>.+)/blobs/uploads/(?P<uuid>[^/]*)$"), "upload"),
