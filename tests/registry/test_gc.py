@@ -180,3 +180,20 @@ def test_a_push_between_mark_and_sweep_keeps_its_old_blobs(start_registry, how):
     assert sha(old) not in {d for d, _ in report.blobs}
     assert blob_ok(http, "between/app", sha(old))
     assert http("GET", f"/v2/between/app/manifests/{digest}").data == raw
+
+
+def test_a_blob_left_aside_by_a_killed_gc_comes_back(start_registry):
+    """A GC killed between parking a blob and judging it must not lose a tagged layer."""
+    server = start_registry()
+    http = Http(server.url)
+    _, raw = http.push_image("gc/parked", "v1", [os.urandom(3000)])
+    layer = json.loads(raw)["layers"][0]["digest"]
+    storage = server.data / "storage"
+    home = next((storage / "blobs").rglob(layer.split(":")[1]))
+    parked = storage / "gc-parked" / "sha256" / layer.split(":")[1]
+    parked.parent.mkdir(parents=True)
+    home.rename(parked)
+    assert not blob_ok(http, "gc/parked", layer)  # what the killed GC left behind
+    gc(server, "--delete-untagged")
+    assert blob_ok(http, "gc/parked", layer)
+    assert not parked.exists()

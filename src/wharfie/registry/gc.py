@@ -17,6 +17,7 @@ complete (its manifest, an index's children, every blob they name), because
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterable
@@ -157,15 +158,35 @@ def _remove_blob(store: RegistryStore, d: Digest, grace: float) -> bool:
     except FileNotFoundError:
         return False
     if store.blob_linked_within(d, grace):
-        store.driver.move(parked, key)
+        with contextlib.suppress(FileNotFoundError):  # another GC's restore_parked was first
+            store.driver.move(parked, key)
         return False
-    store.driver.delete(parked)
+    if not store.driver.delete(parked):
+        return False  # put back by another GC's restore_parked: it stays
     store.forget_cached(d)
     return True
+
+
+def restore_parked(store: RegistryStore) -> int:
+    """Put back the blobs a GC killed mid-sweep left aside; this run judges them afresh.
+    Returns how many came back."""
+    restored = 0
+    for key, _ in list(store.driver.walk("gc-parked")):
+        alg, hexpart = key.split("/")[1:3]
+        home = blob_key(Digest(f"{alg}:{hexpart}"))
+        if store.driver.stat(home) is None:
+            with contextlib.suppress(FileNotFoundError):
+                store.driver.move(key, home)
+                restored += 1
+        else:
+            store.driver.delete(key)
+    return restored
 
 
 def collect(store: RegistryStore, *, dry_run: bool = False, delete_untagged: bool = False,
             grace: float = DEFAULT_GRACE, now: float | None = None) -> GcReport:
     """Collect garbage once; returns what was (or, with ``dry_run``, would be) deleted."""
+    if not dry_run:
+        restore_parked(store)
     return sweep(store, mark(store, dry_run=dry_run, delete_untagged=delete_untagged,
                              grace=grace, now=now))
