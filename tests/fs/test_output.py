@@ -111,6 +111,16 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.tar"]
 
 
+def test_a_target_turned_into_a_fifo_meanwhile_is_not_renamed_over(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(WharfieError, match="replaced by a non-regular file"), \
+            open_output(out) as f:
+        f.write(b"data")
+        os.mkfifo(out)
+    assert stat.S_ISFIFO(os.lstat(out).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
 def test_a_new_file_gets_the_umask_mode_and_a_missing_directory_is_named(tmp_path):
     write_bytes(tmp_path / "new", b"x")
     assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o666 & ~_umask()

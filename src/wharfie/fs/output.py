@@ -7,7 +7,8 @@ file. ``open_output`` owns the rule for files, as ``docker save -o`` behaves:
 - a new path or an existing regular file: a temp file beside it, fsync, rename. Readers
   see the old file or the new one; on error the temp goes and the old file stays as it was;
 - a symlink, device, FIFO or socket: opened and written through (no ``O_CREAT``), never
-  unlinked or replaced, so ``-o /dev/stdout`` and ``-o /dev/null`` work;
+  unlinked or replaced, so ``-o /dev/stdout`` and ``-o /dev/null`` work (a regular file
+  behind a symlink is truncated and written in place, as docker does);
 - a directory: refused.
 
 ``output_dir`` owns the rule for directories (``--cache-to type=local,dest=DIR``): the
@@ -70,11 +71,11 @@ def _replacing(path: Path, st: os.stat_result | None) -> Iterator[BinaryIO]:
     except OSError as e:
         raise WharfieError(f"cannot write {path}: {e.strerror}") from None
     try:
-        if st is not None:
-            os.fchmod(fd, stat.S_IMODE(st.st_mode))
-            if os.geteuid() == 0:
-                os.fchown(fd, st.st_uid, st.st_gid)
         with os.fdopen(fd, "wb") as f:
+            if st is not None:  # as docker's in-place write would, keep the old file's mode
+                os.fchmod(fd, stat.S_IMODE(st.st_mode))
+                if os.geteuid() == 0:
+                    os.fchown(fd, st.st_uid, st.st_gid)
             yield f
             f.flush()
             os.fsync(f.fileno())
