@@ -140,10 +140,11 @@ class BuildContext:
     @classmethod
     def from_tar(cls, stream: BinaryIO, workdir: Path, **kw) -> BuildContext:
         """Unpack a context tar (``docker build - < ctx.tar``) into a private directory,
-        every path and link resolved inside it."""
+        every path and link resolved inside it. It is input, not an image: owners, setuid
+        bits and device nodes are not kept (as ``tarfile``'s "data" filter did before)."""
         tmp = tempfile.TemporaryDirectory(dir=workdir, prefix="context-")
         try:
-            extract_tar(auto_decompress(stream), tmp.name)
+            extract_tar(auto_decompress(stream), tmp.name, privileged=False)
         except (WharfieError, *DECODE_ERRORS) as e:
             tmp.cleanup()
             raise InvalidInput(f"cannot read the build context tar: {e}") from None
