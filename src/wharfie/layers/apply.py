@@ -41,6 +41,7 @@ from wharfie.layers.diff import OPAQUE, OVERLAY_XATTR_PREFIX, WHITEOUT_PREFIX
 from wharfie.oci.digest import Digest
 
 CHUNK = 1 << 20
+TAR_BUFSIZE = 64 << 10
 MAX_SYMLINKS = 40
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -73,7 +74,7 @@ class _ReadAhead:
         self._read: queue.Queue[bytes | BaseException] = queue.Queue(self.DEPTH)
         self._queue: queue.Queue[bytes | BaseException] = queue.Queue(self.DEPTH)
         self._stop = threading.Event()
-        self._pending = b""
+        self._pending = memoryview(b"")  # the current chunk, consumed by slicing a view
         self._ended = False
         self._threads = [threading.Thread(target=self._pump, args=(stream,), daemon=True),
                          threading.Thread(target=self._hasher, daemon=True)]
@@ -115,12 +116,12 @@ class _ReadAhead:
                     raise LayerReadError(f"reading the layer failed: {item.strerror or item}"
                                          ) from item
                 raise item
-            self._pending, self._ended = item, not item
+            self._pending, self._ended = memoryview(item), not item
         if 0 <= n < len(self._pending):
             data, self._pending = self._pending[:n], self._pending[n:]
         else:
-            data, self._pending = self._pending, b""
-        return data
+            data, self._pending = self._pending, memoryview(b"")
+        return bytes(data)  # copies only what is returned, not the rest of the chunk
 
     def drain(self) -> None:
         while self.read(CHUNK):
@@ -548,9 +549,10 @@ def _apply(stream: BinaryIO, state: _State, kind: str) -> Digest:
     name = "?"
     try:
         try:
-            # 1 MiB reads: tarfile's default of 10 KiB costs zstd half its speed
+            # tarfile's stream copies what it buffered beyond each read: 64 KiB keeps that
+            # small for tars of many small files (1 MiB made 20k files 2.5x slower)
             with tarfile.open(fileobj=reader, mode="r|", errorlevel=2,  # type: ignore[call-overload]
-                              bufsize=CHUNK) as tar:
+                              bufsize=TAR_BUFSIZE) as tar:
                 while (member := tar.next()) is not None:
                     name = member.name
                     applier.entry(tar, member)
