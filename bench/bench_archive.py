@@ -23,10 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from wharfie.images.store import ImageStore
+from wharfie.images.imagestore import ImageStore
 from wharfie.oci.reference import parse_reference
 from wharfie.transports.archive import write_archive
-from wharfie.transports.rootfs import import_rootfs
+from wharfie.transports.importer import import_rootfs
 
 
 def make_rootfs(path: Path, size: int) -> None:

@@ -38,14 +38,14 @@ from pathlib import Path
 
 from benchlib import cached, corpus
 
-from wharfie.build.builder import Builder, BuildRequest
-from wharfie.build.context import BuildContext, HashCache
-from wharfie.build.dockerignore import load_for
+from wharfie.builder.builder import Builder, BuildRequest
+from wharfie.builder.context import BuildContext, HashCache
+from wharfie.builder.dockerignore import load_for
 from wharfie.errors import WharfieError
-from wharfie.images.store import ImageStore
+from wharfie.images.imagestore import ImageStore
 from wharfie.oci.reference import parse_reference
 from wharfie.snapshots import for_root, unpack_image
-from wharfie.transports.rootfs import import_rootfs
+from wharfie.transports.importer import import_rootfs
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("WHARFIE_TEST_CACHE", "/var/cache/wharfie-tests"))

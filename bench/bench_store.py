@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from wharfie.content.store import ContentStore
-from wharfie.images.store import ImageStore
+from wharfie.content.blobstore import ContentStore
+from wharfie.images.imagestore import ImageStore
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
 from wharfie.oci.manifest import Descriptor, Manifest, canonical_json

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from wharfie.errors import InvalidInput
-from wharfie.images.store import ImageStore
+from wharfie.images.imagestore import ImageStore
 from wharfie.layers.apply import apply_layer
 from wharfie.layers.diff import diff_trees
 from wharfie.layers.writer import write_layer_to_store

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from wharfie import snapshots
 from wharfie.errors import InvalidInput
-from wharfie.images.store import ImageStore, StoredImage
+from wharfie.images.imagestore import ImageStore, StoredImage
 from wharfie.layers.diff import diff_trees
 from wharfie.layers.writer import write_layer_to_store
 from wharfie.oci import mediatypes as mt

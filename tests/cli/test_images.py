@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "images"))
 
 from imagefactory import add_image, layer_tar  # noqa: E402
 
-from wharfie.images.store import ImageStore  # noqa: E402
+from wharfie.images.imagestore import ImageStore  # noqa: E402
 from wharfie.oci.reference import parse_reference  # noqa: E402
 
 

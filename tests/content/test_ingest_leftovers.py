@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wharfie.content.store import ContentStore
+from wharfie.content.blobstore import ContentStore
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from wharfie.content import store as content_store
-from wharfie.content.store import ContentStore
+from wharfie.content import blobstore as content_store
+from wharfie.content.blobstore import ContentStore
 from wharfie.errors import DigestMismatch
 from wharfie.oci.digest import Digest
 

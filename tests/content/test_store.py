@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from wharfie.content.store import ContentStore
+from wharfie.content.blobstore import ContentStore
 from wharfie.errors import DigestMismatch, NotFound
 from wharfie.oci.digest import Digest
 

@@ -11,7 +11,7 @@ import tarfile
 from pathlib import Path
 from typing import BinaryIO
 
-from wharfie.images.store import ImageStore
+from wharfie.images.imagestore import ImageStore
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import BlobSource, BytesImage

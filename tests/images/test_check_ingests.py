@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from wharfie.images.check import check_store
-from wharfie.images.store import ImageStore
+from wharfie.images.imagestore import ImageStore
 
 
 def test_check_reports_and_repairs_abandoned_ingests_but_spares_live_ones(wharfie, root):

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 
 from wharfie.images.check import check_store
-from wharfie.images.store import ImageStore
+from wharfie.images.imagestore import ImageStore
 
 WORKER = r"""
 import itertools, os, sys
 sys.path.insert(0, sys.argv[2])
 from imagefactory import add_image, layer_tar
-from wharfie.images.store import ImageStore
+from wharfie.images.imagestore import ImageStore
 from wharfie.images.remove import remove_image
 store = ImageStore(sys.argv[1])
 base = layer_tar({"base": b"b" * 300_000})

@@ -4,7 +4,7 @@ import pytest
 from imagefactory import add_image, build_image, layer_tar
 
 from wharfie.errors import Conflict, DigestMismatch, InvalidReference, NotFound
-from wharfie.images.store import ImageStore
+from wharfie.images.imagestore import ImageStore
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.image import Image
 from wharfie.oci.manifest import Descriptor, Index

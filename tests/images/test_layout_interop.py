@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from imagefactory import add_image
 
-from wharfie.images.store import ImageStore
+from wharfie.images.imagestore import ImageStore
 from wharfie.oci.reference import parse_reference
 
 pytestmark = pytest.mark.interop

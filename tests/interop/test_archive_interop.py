@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import dockerd_daemon
 
-from wharfie.images.store import ImageStore
+from wharfie.images.imagestore import ImageStore
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.reference import parse_reference
 from wharfie.transports.base import copy_image

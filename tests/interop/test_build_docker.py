@@ -16,7 +16,7 @@ import subprocess
 import pytest
 from tests.conftest import dockerd_daemon
 
-from wharfie.images.store import ImageStore
+from wharfie.images.imagestore import ImageStore
 
 pytestmark = pytest.mark.interop
 

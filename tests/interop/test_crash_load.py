@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from wharfie.content.store import ContentStore
+from wharfie.content.blobstore import ContentStore
 from wharfie.images.check import check_store
-from wharfie.images.store import ImageStore
+from wharfie.images.imagestore import ImageStore
 from wharfie.oci.manifest import Manifest
 from wharfie.oci.reference import parse_reference
 from wharfie.transports.archive import write_archive
-from wharfie.transports.rootfs import import_rootfs
+from wharfie.transports.importer import import_rootfs
 
 pytestmark = pytest.mark.interop
 RUNS = 15

@@ -19,7 +19,7 @@ import pytest
 import zstandard
 
 from layers.treeutil import tree_state
-from wharfie.content.store import ContentStore
+from wharfie.content.blobstore import ContentStore
 from wharfie.layers.apply import apply_layer
 from wharfie.layers.diff import Change, diff_overlay, diff_trees
 from wharfie.layers.writer import LayerResult, write_layer, write_layer_to_store

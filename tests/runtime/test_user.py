@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from wharfie.errors import InvalidInput
+from wharfie.fs.inroot import read_text, remove_stub, resolve
 from wharfie.runtime import ContainerError, ExecUser, resolve_user
-from wharfie.runtime.rootfs import read_text, remove_stub, resolve
 
 
 @pytest.fixture

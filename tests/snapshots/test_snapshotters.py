@@ -201,7 +201,7 @@ def test_drivers_agree_on_commits(both, tmp_path, monkeypatch):
 
 
 def test_prepare_from_empty_and_commit_into_store(snap, tmp_path, monkeypatch):
-    from wharfie.content.store import ContentStore
+    from wharfie.content.blobstore import ContentStore
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     rootfs = snap.prepare("scratch", None)
     (rootfs / "hello").write_text("world")

@@ -8,12 +8,12 @@ import io
 import json
 import tarfile
 
-from wharfie.content.store import ContentStore
+from wharfie.content.blobstore import ContentStore
 from wharfie.errors import DigestMismatch, InvalidInput, NotFound
 from wharfie.oci.image import Image
 from wharfie.oci.reference import parse_reference
 from wharfie.transports.archive import write_archive
-from wharfie.transports.rootfs import import_rootfs
+from wharfie.transports.importer import import_rootfs
 
 
 # Fixture bodies live here, not in a conftest.py (a second conftest module shadows the

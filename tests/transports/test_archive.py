@@ -15,7 +15,7 @@ import pytest
 import zstandard
 from archive_samples import BAD_CASES, bad_archives, make_tar, old_docker_save, saved, sha
 
-from wharfie.content.store import ContentStore
+from wharfie.content.blobstore import ContentStore
 from wharfie.errors import DigestMismatch, WharfieError
 from wharfie.oci import mediatypes as mt
 from wharfie.transports.archive import read_archive

@@ -14,7 +14,7 @@ import archive_samples
 import pytest
 from archive_samples import BAD_CASES, bad_archives
 
-from wharfie.images.store import ImageStore
+from wharfie.images.imagestore import ImageStore
 from wharfie.oci.reference import parse_reference
 from wharfie.transports.archive import write_archive
 

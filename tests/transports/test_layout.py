@@ -9,7 +9,7 @@ import tarfile
 import archive_samples
 import pytest
 
-from wharfie.content.store import ContentStore
+from wharfie.content.blobstore import ContentStore
 from wharfie.errors import InvalidInput, NotFound
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest

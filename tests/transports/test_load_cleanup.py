@@ -13,7 +13,7 @@ from archive_samples import make_tar, sha
 from test_archive_cli import one_error_line
 
 from wharfie.errors import NotFound
-from wharfie.images.store import ImageStore
+from wharfie.images.imagestore import ImageStore
 from wharfie.transports.archive import load_archive
 
 

@@ -16,7 +16,7 @@ from wharfie.errors import InvalidInput
 from wharfie.layers.apply import apply_layer
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.platform import host_platform
-from wharfie.transports.rootfs import import_rootfs
+from wharfie.transports.importer import import_rootfs
 
 content = pytest.fixture(archive_samples.content)
 busybox_image = pytest.fixture(archive_samples.busybox_image)

@@ -18,7 +18,7 @@ from archive_samples import make_tar
 from isal import igzip
 
 from wharfie.errors import InvalidInput
-from wharfie.images.store import ImageStore
+from wharfie.images.imagestore import ImageStore
 from wharfie.layers import tarformat as tf
 from wharfie.transports import archive
 
@@ -27,11 +27,11 @@ MAX_GROWTH_MIB = 32  # streaming: ~5; keeping every TarInfo: ~90
 
 MEASURE = """
 import sys
-from wharfie.content.store import ContentStore
+from wharfie.content.blobstore import ContentStore
 from wharfie.errors import WharfieError
-from wharfie.images.store import ImageStore
+from wharfie.images.imagestore import ImageStore
 from wharfie.transports.archive import load_archive
-from wharfie.transports.rootfs import import_rootfs
+from wharfie.transports.importer import import_rootfs
 
 def rss():
     with open("/proc/self/status") as f:

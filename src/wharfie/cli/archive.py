@@ -103,8 +103,8 @@ def load(app: App, input_: str | None, quiet: bool, platform: str | None) -> Non
 def import_(app: App, file: str, repository: str | None, changes: tuple[str, ...],
             message: str | None, platform: str | None) -> None:
     """Import the contents from a tarball to create a filesystem image."""
-    from wharfie.build.changes import apply_changes
-    from wharfie.transports.rootfs import import_image
+    from wharfie.builder.changes import apply_changes
+    from wharfie.transports.importer import import_image
 
     config = apply_changes({}, changes)
     ref = None

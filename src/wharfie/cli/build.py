@@ -80,14 +80,14 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
               compression, build_contexts, add_hosts, shm_size, check, push, load,
               metadata_file) -> None:
     """Build an image from a Dockerfile."""
-    from wharfie.build.builder import Builder, BuildRequest
-    from wharfie.build.cache_io import parse_cache_spec
-    from wharfie.build.context import BuildContext, HashCache, named_context
-    from wharfie.build.dockerignore import load_for
-    from wharfie.build.gitsource import is_git_url
-    from wharfie.build.mounts import parse_secret
-    from wharfie.build.outputs import parse_output, write_output
-    from wharfie.build.sshagent import parse_ssh
+    from wharfie.builder.builder import Builder, BuildRequest
+    from wharfie.builder.cache_io import parse_cache_spec
+    from wharfie.builder.context import BuildContext, HashCache, named_context
+    from wharfie.builder.dockerignore import load_for
+    from wharfie.builder.gitsource import is_git_url
+    from wharfie.builder.mounts import parse_secret
+    from wharfie.builder.outputs import parse_output, write_output
+    from wharfie.builder.sshagent import parse_ssh
     from wharfie.dockerfile.lint import build_checks
     from wharfie.oci.reference import parse_reference
     from wharfie.runtime.spec import parse_host

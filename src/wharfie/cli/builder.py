@@ -33,8 +33,8 @@ def buildx() -> None:
 def prune(app: App, everything: bool, filters: tuple[str, ...], keep_storage: str | None,
           force: bool) -> None:
     """Remove build cache."""
-    from wharfie.build.builder import CACHE_PIN
-    from wharfie.build.cache import BuildCache
+    from wharfie.builder.builder import CACHE_PIN
+    from wharfie.builder.cache import BuildCache
     from wharfie.cli.format import human_size
     from wharfie.images.filters import parse_until
 

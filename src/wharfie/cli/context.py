@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from wharfie.content.store import ContentStore
-    from wharfie.images.store import ImageStore
+    from wharfie.content.blobstore import ContentStore
+    from wharfie.images.imagestore import ImageStore
 
 
 @dataclass
@@ -25,13 +25,13 @@ class App:
 
     @cached_property
     def content(self) -> ContentStore:
-        from wharfie.content.store import ContentStore
+        from wharfie.content.blobstore import ContentStore
 
         return ContentStore(self.root)
 
     @cached_property
     def images(self) -> ImageStore:
-        from wharfie.images.store import ImageStore
+        from wharfie.images.imagestore import ImageStore
 
         return ImageStore(self.root, self.content)
 

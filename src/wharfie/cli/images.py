@@ -22,7 +22,7 @@ from wharfie.cli.format import (
     write_rows,
 )
 from wharfie.errors import NotFound, WharfieError
-from wharfie.images.store import StoredImage
+from wharfie.images.imagestore import StoredImage
 from wharfie.oci.reference import parse_reference
 
 IMAGE_HEADERS = {

@@ -30,7 +30,7 @@ def _storage_options(f):
 
 
 def _config(app: App, data, s3_bucket, s3_endpoint, s3_prefix, policy, **kw):
-    from wharfie.registry.server import ServerConfig
+    from wharfie.server.server import ServerConfig
 
     return ServerConfig(data=_data_dir(app, data), s3_bucket=s3_bucket,
                         s3_endpoint=s3_endpoint, s3_prefix=s3_prefix, policy=policy, **kw)
@@ -73,8 +73,8 @@ def serve_cmd(app: App, addr: str, htpasswd, token_auth, token_key, token_realm,
               insecure_http, upload_ttl, s3_redirect, workers, max_manifest_size,
               maintenance_every, foreign_urls, **storage) -> None:
     """Serve the OCI distribution API."""
-    from wharfie.registry.policy import parse_duration
-    from wharfie.registry.server import serve
+    from wharfie.server.policy import parse_duration
+    from wharfie.server.server import serve
     from wharfie.units import parse_size
 
     logging.basicConfig(level=logging.INFO if app.debug else logging.WARNING,
@@ -103,7 +103,7 @@ def user_group() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def user_add(htpasswd: Path, name: str, password_stdin: bool) -> None:
     """Add a user, or change a user's password."""
-    from wharfie.registry.auth.users import Htpasswd
+    from wharfie.server.auth.users import Htpasswd
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -119,7 +119,7 @@ def user_add(htpasswd: Path, name: str, password_stdin: bool) -> None:
 @click.argument("name")
 def user_remove(htpasswd: Path, name: str) -> None:
     """Remove a user."""
-    from wharfie.registry.auth.users import Htpasswd
+    from wharfie.server.auth.users import Htpasswd
 
     Htpasswd(htpasswd).remove(name)
 
@@ -128,7 +128,7 @@ def user_remove(htpasswd: Path, name: str) -> None:
 @click.argument("htpasswd", type=click.Path(path_type=Path, exists=True))
 def user_list(htpasswd: Path) -> None:
     """List users."""
-    from wharfie.registry.auth.users import Htpasswd
+    from wharfie.server.auth.users import Htpasswd
 
     for name in Htpasswd(htpasswd).users():
         click.echo(name)
@@ -140,8 +140,8 @@ def robot_group() -> None:
 
 
 def _robots(app: App, data: Path | None):
-    from wharfie.registry.auth.robots import Robots
-    from wharfie.registry.server import ServerConfig
+    from wharfie.server.auth.robots import Robots
+    from wharfie.server.server import ServerConfig
 
     return Robots(ServerConfig(data=_data_dir(app, data)).robots_file)
 
@@ -157,7 +157,7 @@ def _robots(app: App, data: Path | None):
 @pass_app
 def robot_create(app: App, name, repos, actions, expires, data) -> None:
     """Create a robot (or re-key it) and print its token once."""
-    from wharfie.registry.policy import parse_duration
+    from wharfie.server.policy import parse_duration
 
     ttl = parse_duration(expires) if expires else None
     click.echo(_robots(app, data).create(name, list(repos), list(actions), ttl))
@@ -198,8 +198,8 @@ def _size(n: int) -> str:
 @pass_app
 def gc_cmd(app: App, dry_run: bool, delete_untagged: bool, grace: str, **storage) -> None:
     """Delete blobs (and untagged manifests) nothing references. Safe while serving."""
-    from wharfie.registry.maintenance import run_gc
-    from wharfie.registry.policy import parse_duration
+    from wharfie.server.maintenance import run_gc
+    from wharfie.server.policy import parse_duration
 
     report = run_gc(_config(app, **storage), dry_run=dry_run, delete_untagged=delete_untagged,
                     grace=parse_duration(grace))
@@ -218,7 +218,7 @@ def gc_cmd(app: App, dry_run: bool, delete_untagged: bool, grace: str, **storage
 @pass_app
 def retention_cmd(app: App, dry_run: bool, **storage) -> None:
     """Apply the policy file's retention rules (then run gc to reclaim space)."""
-    from wharfie.registry.maintenance import run_retention
+    from wharfie.server.maintenance import run_retention
 
     if not storage.get("policy"):
         raise WharfieError("retention rules come from the policy file: give --policy")
@@ -238,9 +238,9 @@ def retention_cmd(app: App, dry_run: bool, **storage) -> None:
 @pass_app
 def scrub_cmd(app: App, delete_damaged: bool, **storage) -> None:
     """Re-hash every blob; report (and with --delete remove) the damaged ones."""
-    from wharfie.registry.maintenance import open_store
-    from wharfie.registry.scrub import scrub
-    from wharfie.registry.store import blob_key
+    from wharfie.server.maintenance import open_store
+    from wharfie.server.repositories import blob_key
+    from wharfie.server.scrub import scrub
 
     store = open_store(_config(app, **storage))
     checked, damaged = 0, []

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from wharfie.content.store import fsync_dir
+from wharfie.content.blobstore import fsync_dir
 from wharfie.errors import Conflict, InvalidInput, NotFound, WharfieError
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wharfie.errors import WharfieError
-from wharfie.images.store import ImageStore, ref_from_name
+from wharfie.images.imagestore import ImageStore, ref_from_name
 from wharfie.oci.digest import Digest
 from wharfie.oci.manifest import Manifest, parse_manifest_or_index
 

@@ -18,7 +18,7 @@ from wharfie.oci.reference import Reference
 from wharfie.transports.base import ImageDestination
 
 if TYPE_CHECKING:
-    from wharfie.images.store import ImageStore
+    from wharfie.images.imagestore import ImageStore
 
 
 class StoreDestination(ImageDestination):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from wharfie.errors import WharfieError
-from wharfie.images.store import ImageStore, StoredImage, parse_time
+from wharfie.images.imagestore import ImageStore, StoredImage, parse_time
 from wharfie.oci.reference import Reference
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from wharfie.images.store import StoredImage, parse_time
+from wharfie.images.imagestore import StoredImage, parse_time
 
 GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from wharfie.errors import NotFound
 from wharfie.images.filters import match_labels, parse_until
+from wharfie.images.imagestore import ImageStore, Removal
 from wharfie.images.remove import remove_image
-from wharfie.images.store import ImageStore, Removal
 
 PRUNE_FILTERS = {"until", "label", "label!"}
 

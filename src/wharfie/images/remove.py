@@ -8,7 +8,7 @@ tags (then ``--force`` is needed), as the Docker daemon decides it.
 from __future__ import annotations
 
 from wharfie.errors import Conflict
-from wharfie.images.store import ImageStore, Removal, ref_from_name
+from wharfie.images.imagestore import ImageStore, Removal, ref_from_name
 from wharfie.oci.digest import Digest
 from wharfie.oci.reference import Reference, parse_reference
 

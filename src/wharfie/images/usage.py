@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from wharfie.images.store import ImageStore, StoredImage
+from wharfie.images.imagestore import ImageStore, StoredImage
 
 
 @dataclass

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from wharfie.content.store import ContentStore
+from wharfie.content.blobstore import ContentStore
 from wharfie.errors import InvalidInput, WharfieError
 from wharfie.layers import tarformat as tf
 from wharfie.layers.compression import Compressor

@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from wharfie.content.store import atomic_write
+from wharfie.content.blobstore import atomic_write
 from wharfie.errors import Conflict, InvalidInput, NotFound
 
 _ADJECTIVES = ["brave", "calm", "eager", "fond", "keen", "lucid", "merry", "quiet", "sharp",

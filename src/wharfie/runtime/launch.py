@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from wharfie.errors import Conflict, InvalidInput, NotFound, WharfieError
-from wharfie.images.store import ImageStore
+from wharfie.images.imagestore import ImageStore
 from wharfie.layers.diff import diff_trees
 from wharfie.layers.writer import Sink as LayerSink
 from wharfie.layers.writer import write_layer

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from wharfie.errors import InvalidInput
+from wharfie.fs import inroot as rfs
 from wharfie.paths import private_dir
-from wharfie.runtime import rootfs as rfs
 from wharfie.runtime.errors import (
     CommandNotExecutable,
     CommandNotFound,

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wharfie.errors import InvalidInput
+from wharfie.fs.inroot import read_text
 from wharfie.runtime.errors import ContainerError
-from wharfie.runtime.rootfs import read_text
 
 MAX_ID = 2**31 - 1
 

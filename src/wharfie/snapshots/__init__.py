@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from wharfie.content.store import atomic_write
+from wharfie.content.blobstore import atomic_write
 from wharfie.errors import InvalidInput
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import Image
@@ -29,7 +29,7 @@ from wharfie.snapshots.base import (
     chain_id,
     chain_ids,
 )
-from wharfie.snapshots.copy import CopySnapshotter
+from wharfie.snapshots.native import CopySnapshotter
 from wharfie.snapshots.overlay import OverlaySnapshotter, overlay_works
 
 __all__ = ["Commit", "CopySnapshotter", "OverlaySnapshotter", "SnapshotError", "Snapshotter",

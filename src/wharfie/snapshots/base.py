@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from wharfie.content.store import ContentStore
+from wharfie.content.blobstore import ContentStore
 from wharfie.errors import Conflict, DigestMismatch, InvalidInput, NotFound, WharfieError
 from wharfie.layers.diff import Change
 from wharfie.layers.writer import LayerResult, Sink, write_layer, write_layer_to_store

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from wharfie.content.store import ContentStore
+from wharfie.content.blobstore import ContentStore
 from wharfie.errors import (
     DigestMismatch,
     InvalidDigest,
@@ -62,7 +62,7 @@ from wharfie.transports.tarstream import (
 )
 
 if TYPE_CHECKING:
-    from wharfie.images.store import ImageStore, StoredImage
+    from wharfie.images.imagestore import ImageStore, StoredImage
 
 METADATA = {"manifest.json", "index.json", "oci-layout", "repositories"}
 METADATA_MAX = 64 << 20

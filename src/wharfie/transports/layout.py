@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from wharfie.content.store import OCI_LAYOUT, ContentStore, atomic_write
+from wharfie.content.blobstore import OCI_LAYOUT, ContentStore, atomic_write
 from wharfie.errors import InvalidInput, InvalidReference, NotFound
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest

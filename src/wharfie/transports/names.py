@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wharfie.content.store import ContentStore
+from wharfie.content.blobstore import ContentStore
 from wharfie.errors import InvalidReference, NotFound, WharfieError
 from wharfie.fs.output import open_output
 from wharfie.oci.digest import Digest
@@ -28,7 +28,7 @@ from wharfie.oci.reference import Reference, parse_reference
 from wharfie.transports.base import ImageDestination, Progress, copy_image, copy_index
 
 if TYPE_CHECKING:
-    from wharfie.images.store import ImageStore
+    from wharfie.images.imagestore import ImageStore
     from wharfie.transports.registry.client import RegistryOptions
 
 TRANSPORTS = ("docker", "oci", "oci-archive", "docker-archive", "wharfie")

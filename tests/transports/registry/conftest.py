@@ -18,7 +18,7 @@ from typing import BinaryIO
 import pytest
 from tests.images.imagefactory import layer_tar
 
-from wharfie.content.store import ContentStore
+from wharfie.content.blobstore import ContentStore
 from wharfie.layers.compression import Compressor
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest

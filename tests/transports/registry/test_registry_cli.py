@@ -140,7 +140,7 @@ def test_copy_between_transports(wharfie, imported, anon_registry, tmp_path):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_interrupted_pull_leaves_no_partial_blob_and_no_tag(
         sig, wharfie, imported, anon_registry, fault_proxy, root, tmp_path):
-    from wharfie.content.store import ContentStore
+    from wharfie.content.blobstore import ContentStore
 
     ref = imported("cli/interrupt:v1")
     wharfie("push", ref)

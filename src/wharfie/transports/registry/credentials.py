@@ -20,7 +20,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from wharfie.content.store import fsync_dir
+from wharfie.content.blobstore import fsync_dir
 from wharfie.errors import WharfieError
 from wharfie.oci.reference import DEFAULT_DOMAIN, LEGACY_DOMAIN
 

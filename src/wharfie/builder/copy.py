@@ -1,0 +1,351 @@
+"""COPY and ADD: Docker's rules for sources, wildcards, destinations and ownership.
+
+Sources are read from a source root (the filtered build context or another
+stage's root filesystem) and written into the target root filesystem with
+every path resolved inside it (``runtime.rootfs.resolve``).
+"""
+
+from __future__ import annotations
+
+import lzma
+import os
+import re
+import shutil
+import stat
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import zstandard
+
+from wharfie.builder.chmod import ModeSpec
+from wharfie.builder.dockerignore import PatternMatcher
+from wharfie.errors import WharfieError
+from wharfie.fs.inroot import MAX_SYMLINKS
+from wharfie.fs.inroot import resolve as secure_join
+from wharfie.layers.apply import extract_tar
+from wharfie.layers.compression import decompress_stream, sniff
+from wharfie.transports.tarstream import DECODE_ERRORS
+
+_WILDCARD = re.compile(r"[*?\[]")
+
+
+COPY_THREADS = min(4, os.cpu_count() or 1)
+PARALLEL_FROM = 64  # files in one COPY; fewer are copied in this thread
+
+class CopyError(WharfieError):
+    """A COPY or ADD that cannot be carried out as written."""
+
+
+@dataclass
+class CopyOptions:
+    chown: tuple[int, int] | None = None
+    chmod: ModeSpec | None = None
+    parents: bool = False
+    excludes: list[str] = field(default_factory=list)
+    ignore: PatternMatcher | None = None  # .dockerignore, for context sources only
+    extract_archives: bool = False  # ADD
+    # directories made or checked by this copy (path in the image -> host path): a tree of
+    # 20k files would otherwise resolve its parents component by component 20k times
+    dirs_done: dict[str, Path] = field(default_factory=dict, repr=False)
+
+
+def _component_regex(component: str) -> re.Pattern[str]:
+    """Go's filepath.Match for one path component."""
+    out, i = "", 0
+    while i < len(component):
+        c = component[i]
+        if c == "*":
+            out += "[^/]*"
+        elif c == "?":
+            out += "[^/]"
+        elif c == "[":
+            j = component.find("]", i + 2)
+            if j == -1:
+                raise CopyError(f"syntax error in pattern {component!r}")
+            body = component[i + 1:j]
+            out += "[" + ("^" + body[1:] if body.startswith("^") else body) + "]"
+            i = j
+        elif c == "\\" and i + 1 < len(component):
+            i += 1
+            out += re.escape(component[i])
+        else:
+            out += re.escape(c)
+        i += 1
+    return re.compile(out + r"\Z", re.DOTALL)
+
+
+def expand_sources(src_root: Path, pattern: str, ignore: PatternMatcher | None) -> list[str]:
+    """Relative paths under ``src_root`` that ``pattern`` names, after .dockerignore."""
+    parts = [p for p in pattern.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        parts = [p for p in os.path.normpath("/" + "/".join(parts)).split("/") if p]
+    matches = [""]
+    for part in parts:
+        nxt: list[str] = []
+        for base in matches:
+            if _WILDCARD.search(part):
+                rx = _component_regex(part)
+                try:
+                    names = sorted(os.listdir(secure_join(src_root, base)))
+                except (NotADirectoryError, FileNotFoundError):
+                    continue
+                nxt.extend(f"{base}/{n}".lstrip("/") for n in names if rx.match(n))
+            else:
+                cand = f"{base}/{part}".lstrip("/")
+                if os.path.lexists(secure_join(src_root, cand)):
+                    nxt.append(cand)
+        matches = nxt
+    if ignore is not None:
+        matches = [m for m in matches if m == "" or filtered_path(src_root, m, ignore)]
+    return matches
+
+
+def filtered_path(src_root: Path, path: str, ignore: PatternMatcher | None) -> str | None:
+    """Where ``path`` leads in the context after .dockerignore: the real path under
+    ``src_root`` (relative, symlinks followed but clamped to the root), or None if it is
+    not there. Ignored files are absent from the context before anything resolves, as in
+    BuildKit, so neither a link on the way nor the file reached may be ignored."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    done: list[str] = []
+    links = 0
+    while parts:
+        name = parts.pop(0)
+        if name == "..":
+            if done:
+                done.pop()
+            continue
+        rel = "/".join(done + [name])
+        try:
+            st = os.lstat(src_root / rel)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if not stat.S_ISLNK(st.st_mode):
+            done.append(name)
+            continue
+        if ignore is not None and ignore.excludes(rel):
+            return None
+        links += 1
+        if links > MAX_SYMLINKS:
+            raise CopyError(f"{path}: too many levels of symbolic links")
+        target = os.readlink(src_root / rel)
+        if target.startswith("/"):
+            done = []
+        parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+    real = "/".join(done) or "."
+    if ignore is not None and ignore.excludes(real):
+        return None
+    return real
+
+
+def copy_sources(src_root: Path, sources: list[str], rootfs: Path, dest: str, workdir: str,
+                 opts: CopyOptions) -> None:
+    """Carry out ``COPY sources dest`` from ``src_root`` into ``rootfs``."""
+    if not dest.startswith("/"):
+        dest = workdir.rstrip("/") + "/" + dest
+    dest_is_dir = dest.endswith("/") or dest.endswith("/.") or dest == "/"
+    resolved: list[tuple[str, str]] = []  # (pattern, relative path)
+    wildcard = False
+    for src in sources:
+        found = expand_sources(src_root, src, opts.ignore)
+        if not found:
+            raise CopyError(f'"{src}": not found (not in the build context, or excluded '
+                            f"by .dockerignore)")
+        wildcard |= bool(_WILDCARD.search(src))
+        resolved.extend((src, f) for f in found)
+    if len(sources) > 1 and not dest_is_dir:
+        raise CopyError("When using COPY with more than one source file, the destination "
+                        "must be a directory and end with a /")
+    if len(resolved) > 1 and wildcard:
+        dest_is_dir = True
+    excludes = PatternMatcher(opts.excludes) if opts.excludes else None
+    for _pattern, rel in resolved:
+        if excludes is not None and rel and excludes.excludes(rel):
+            continue
+        src = secure_join(src_root, rel)
+        st = os.lstat(src)
+        if opts.parents:
+            target = dest.rstrip("/") + "/" + rel
+            if stat.S_ISDIR(st.st_mode):
+                _copy_tree(src, rootfs, target, rel, opts, excludes, src_root)
+            else:
+                _copy_entry(src, st, rootfs, target, opts)
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            _copy_tree(src, rootfs, dest, rel, opts, excludes, src_root)
+        elif opts.extract_archives and stat.S_ISREG(st.st_mode) and _is_archive(src):
+            extract_archive(src, rootfs, dest, opts)
+        else:
+            into_dir = dest_is_dir or secure_join(rootfs, dest).is_dir()
+            target = dest.rstrip("/") + "/" + os.path.basename(rel) if into_dir else dest
+            _copy_entry(src, st, rootfs, target, opts)
+
+
+def _ensure_dir(rootfs: Path, path: str, opts: CopyOptions, own_leaf: bool) -> Path:
+    """Create ``path`` in ``rootfs`` (0755, root-owned parents) and return its host path."""
+    done = opts.dirs_done.get(path)
+    if done is not None:
+        return done
+    parts = [p for p in path.split("/") if p]
+    cur = "/"
+    for i, part in enumerate(parts):
+        cur = cur.rstrip("/") + "/" + part
+        host = secure_join(rootfs, cur)
+        if not os.path.lexists(host):
+            os.makedirs(host, 0o755)  # a followed symlink may point into missing directories
+            os.chmod(host, 0o755)
+            if own_leaf and i == len(parts) - 1 and opts.chown:
+                os.lchown(host, *opts.chown)
+        elif not host.is_dir():
+            raise CopyError(f"cannot copy to {path}: {cur} is not a directory")
+    host = opts.dirs_done[path] = secure_join(rootfs, path)
+    return host
+
+
+def _copy_tree(src_dir: Path, rootfs: Path, dest: str, rel: str, opts: CopyOptions,
+               excludes: PatternMatcher | None, src_root: Path) -> None:
+    top = _ensure_dir(rootfs, dest, opts, own_leaf=True)
+    if opts.chown:
+        os.lchown(top, *opts.chown)
+    files: list[tuple[Path, os.stat_result, str]] = []
+    for dirpath, dirnames, filenames in os.walk(src_dir):
+        dirnames.sort()
+        rel_dir = os.path.relpath(dirpath, src_dir)
+        real_dir = os.path.relpath(dirpath, src_root)  # .dockerignore judges where it is
+        keep = []
+        for name in dirnames:
+            sub_rel = os.path.normpath(os.path.join(rel, rel_dir, name))
+            if _skip(sub_rel, _ignored(real_dir, name, opts.ignore), excludes):
+                continue
+            keep.append(name)
+            p = Path(dirpath) / name
+            target = dest.rstrip("/") + "/" + os.path.normpath(os.path.join(rel_dir, name))
+            _copy_entry(p, os.lstat(p), rootfs, target, opts)
+        dirnames[:] = [n for n in keep if not os.path.islink(Path(dirpath) / n)]
+        for name in sorted(filenames):
+            sub_rel = os.path.normpath(os.path.join(rel, rel_dir, name))
+            if _skip(sub_rel, _ignored(real_dir, name, opts.ignore), excludes):
+                continue
+            p = Path(dirpath) / name
+            target = dest.rstrip("/") + "/" + os.path.normpath(os.path.join(rel_dir, name))
+            files.append((p, os.lstat(p), target))
+    _copy_files(files, rootfs, opts)
+    # Directories get their source mtimes after their content is written.
+    for dirpath, dirnames, _ in os.walk(src_dir, topdown=False):
+        for name in dirnames:
+            p = Path(dirpath) / name
+            rel_path = os.path.normpath(os.path.join(os.path.relpath(dirpath, src_dir), name))
+            host = secure_join(rootfs, dest.rstrip("/") + "/" + rel_path, follow_last=False)
+            if host.is_dir() and not host.is_symlink():
+                st = os.lstat(p)
+                os.utime(host, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+
+
+def _copy_files(files: list[tuple[Path, os.stat_result, str]], rootfs: Path,
+                opts: CopyOptions) -> None:
+    """Copy non-directory entries whose directories exist, a directory per thread: creating
+    a file is mostly kernel work that releases the GIL, but two threads creating files in
+    one directory take turns on its lock."""
+    by_dir: dict[str, list[tuple[Path, os.stat_result, str]]] = {}
+    for entry in files:
+        by_dir.setdefault(entry[2].rpartition("/")[0], []).append(entry)
+
+    def copy_dir(entries: list[tuple[Path, os.stat_result, str]]) -> None:
+        for src, st, target in entries:
+            _copy_entry(src, st, rootfs, target, opts)
+
+    if len(files) < PARALLEL_FROM or len(by_dir) < 2:
+        copy_dir(files)
+        return
+    pool = ThreadPoolExecutor(COPY_THREADS)
+    try:
+        for future in [pool.submit(copy_dir, entries) for entries in by_dir.values()]:
+            future.result()  # the first error (or Ctrl-C) stops the rest
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _skip(rel: str, ignored: bool, excludes: PatternMatcher | None) -> bool:
+    return ignored or bool(excludes and excludes.excludes(rel))
+
+
+def _ignored(real_dir: str, name: str, ignore: PatternMatcher | None) -> bool:
+    """Whether .dockerignore removes an entry: judged by where it really is in the context
+    (``real_dir``), not by the path, perhaps through a symlink, that COPY named."""
+    return bool(ignore and ignore.patterns and
+                ignore.excludes(name if real_dir == "." else f"{real_dir}/{name}"))
+
+
+def _copy_entry(src: Path, st: os.stat_result, rootfs: Path, target: str,
+                opts: CopyOptions) -> None:
+    """Copy one non-recursive entry to ``target`` (a path inside ``rootfs``)."""
+    parent, _, name = target.rstrip("/").rpartition("/")
+    host_parent = _ensure_dir(rootfs, parent or "/", opts, own_leaf=False)
+    host = host_parent / name
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        if os.path.lexists(host) and not host.is_dir():
+            os.unlink(host)
+        if not os.path.lexists(host):
+            os.mkdir(host)
+    else:
+        if os.path.lexists(host):
+            if host.is_dir() and not host.is_symlink():
+                raise CopyError(f"cannot overwrite directory {target} with a file")
+            os.unlink(host)
+        if stat.S_ISLNK(mode):
+            os.symlink(os.readlink(src), host)
+        elif stat.S_ISREG(mode):
+            shutil.copyfile(src, host, follow_symlinks=False)
+        else:
+            raise CopyError(f"cannot copy {src.name}: not a regular file, directory or symlink")
+    uid, gid = opts.chown if opts.chown else (0, 0)
+    os.lchown(host, uid, gid)
+    if not stat.S_ISLNK(mode):
+        perm = opts.chmod.apply(mode) if opts.chmod else stat.S_IMODE(mode)
+        os.chmod(host, perm)
+    os.utime(host, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+
+
+def _is_archive(path: Path) -> bool:
+    """A tar, possibly gzip/bzip2/xz/zstd compressed: what ADD unpacks."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+        kind = sniff(head)
+        if kind != "none":
+            f.seek(0)
+            try:
+                head = decompress_stream(f, kind).read(512)
+            except (OSError, EOFError, ValueError, lzma.LZMAError, zstandard.ZstdError):
+                return False  # compressed, but not something we can read: copy it as a file
+    return len(head) >= 262 and head[257:262] == b"ustar"
+
+
+def extract_archive(archive: Path, rootfs: Path, dest: str, opts: CopyOptions) -> None:
+    """Unpack a local tar into ``dest``: first into a private directory by wharfie's own
+    applier (every path and link, hard or symbolic, resolved inside it), then copied in
+    with every path resolved inside the root."""
+    with tempfile.TemporaryDirectory(dir=rootfs.parent) as tmp, open(archive, "rb") as raw:
+        stream = decompress_stream(raw, sniff(raw.peek(6)[:6]))
+        try:
+            extract_tar(stream, tmp)
+        except (WharfieError, *DECODE_ERRORS) as e:
+            raise CopyError(f"ADD {archive.name}: cannot unpack: {e}") from None
+        keep_owner = CopyOptions(chown=opts.chown, chmod=opts.chmod)
+        _copy_tree_preserving(Path(tmp), rootfs, dest, keep_owner)
+
+
+def _copy_tree_preserving(src_dir: Path, rootfs: Path, dest: str, opts: CopyOptions) -> None:
+    """Copy an unpacked archive keeping its owners unless ``--chown`` says otherwise."""
+    _ensure_dir(rootfs, dest, opts, own_leaf=False)
+    for dirpath, dirnames, filenames in os.walk(src_dir):
+        dirnames.sort()
+        for name in sorted(dirnames) + sorted(filenames):
+            p = Path(dirpath) / name
+            st = os.lstat(p)
+            rel = os.path.relpath(p, src_dir)
+            target = dest.rstrip("/") + "/" + rel
+            owner = opts.chown or (st.st_uid, st.st_gid)
+            _copy_entry(p, st, rootfs, target, CopyOptions(chown=owner, chmod=opts.chmod))
+        dirnames[:] = [n for n in dirnames if not os.path.islink(Path(dirpath) / n)]

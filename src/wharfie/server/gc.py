@@ -1,0 +1,192 @@
+"""Garbage collection: mark what tags (and, unless asked otherwise, every manifest) reach,
+sweep unreferenced blobs. Safe while servers run: every push a server answered 201 stays
+complete (its manifest, an index's children, every blob they name), because
+
+- upload sessions live outside ``blobs/`` and are never touched;
+- anything written or touched within the grace period counts as live: a blob, or any
+  repository's link to it (servers touch the link, then the blob, when a client finds a
+  blob, re-uploads it, mounts it or pushes a manifest naming it);
+- an untagged manifest is deleted only under its namespace's lock (which manifest pushes
+  hold too) after a last look: still untagged, and neither pushed again nor named by a new
+  index (an index push touches its children) since the mark; one that stays keeps its blobs;
+- a blob is first moved aside, then deleted only if no repository linked or touched it
+  meanwhile, else put back: a push that touched the link before it looked at the blob
+  either sees it gone (and uploads it again) or gets it back;
+- an index keeps its children, and a live manifest keeps its referrers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from wharfie.oci import mediatypes as mt
+from wharfie.oci.digest import Digest
+from wharfie.server.repositories import TOUCH_AFTER, RegistryStore, blob_key
+
+DEFAULT_GRACE = 3600.0
+
+
+@dataclass
+class GcReport:
+    dry_run: bool
+    manifests: list[tuple[str, Digest]] = field(default_factory=list)  # (repo, digest)
+    blobs: list[tuple[Digest, int]] = field(default_factory=list)
+    kept_blobs: int = 0
+
+    @property
+    def freed(self) -> int:
+        return sum(size for _, size in self.blobs)
+
+
+def manifest_children(raw: bytes) -> tuple[list[Digest], list[Digest]]:
+    """(manifests, blobs) a manifest or index references; nothing if it does not parse."""
+    try:
+        doc = json.loads(raw)
+        if doc.get("mediaType") in mt.INDEXES or "manifests" in doc:
+            return [Digest(m["digest"]) for m in doc.get("manifests") or []], []
+        blobs = [Digest(doc["config"]["digest"])] if doc.get("config") else []
+        blobs += [Digest(x["digest"]) for x in doc.get("layers") or [] if not x.get("urls")]
+        return [], blobs
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return [], []
+
+
+def _subject(raw: bytes) -> Digest | None:
+    try:
+        return Digest(json.loads(raw)["subject"]["digest"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def live_manifests(store: RegistryStore, repo: str, roots: Iterable[Digest],
+                   revisions: set[Digest]) -> set[Digest]:
+    """``roots`` plus every manifest of ``repo`` they reach: an index's children (recursively)
+    and referrers of anything live."""
+    live: set[Digest] = set()
+    subjects: dict[Digest, list[Digest]] = {}
+    for d in revisions:
+        raw = store.manifest_bytes(d)
+        s = _subject(raw) if raw else None
+        if s is not None:
+            subjects.setdefault(s, []).append(d)
+    todo = [d for d in roots if d in revisions]
+    while todo:
+        d = todo.pop()
+        if d in live:
+            continue
+        live.add(d)
+        raw = store.manifest_bytes(d)
+        if raw:
+            todo += [c for c in manifest_children(raw)[0] if c in revisions]
+        todo += subjects.get(d, [])
+    return live
+
+
+@dataclass
+class Marks:
+    """What the mark phase found: the blobs still reachable, and the report so far."""
+
+    report: GcReport
+    live: set[Digest]
+    grace: float
+    now: float
+
+
+def mark(store: RegistryStore, *, dry_run: bool = False, delete_untagged: bool = False,
+         grace: float = DEFAULT_GRACE, now: float | None = None) -> Marks:
+    """Find every live blob; delete (unless ``dry_run``) manifests no tag reaches when asked."""
+    grace = max(grace, 2 * TOUCH_AFTER)
+    now = now or time.time()
+    report = GcReport(dry_run)
+    live: set[Digest] = set()
+    for repo in store.all_repositories():
+        revisions = dict(store.revisions(repo))
+        roots = {d for t in store.tags(repo) if (d := store.tag_digest(repo, t))}
+        if delete_untagged:
+            roots |= {d for d, mtime in revisions.items() if now - mtime < grace}
+        else:
+            roots |= set(revisions)
+        reachable = live_manifests(store, repo, roots, set(revisions))
+        for d in sorted(set(revisions) - reachable):
+            if dry_run or store.delete_untagged(repo, d, written_before=now - grace):
+                report.manifests.append((repo, d))
+            else:
+                reachable.add(d)  # tagged or pushed again meanwhile: it and its blobs stay
+        for d in reachable:
+            live.add(d)
+            raw = store.manifest_bytes(d)
+            if raw:
+                live.update(manifest_children(raw)[1])
+        live.update(d for d, mtime in store.layers(repo) if now - mtime < grace)
+    return Marks(report, live, grace, now)
+
+
+def sweep(store: RegistryStore, marks: Marks) -> GcReport:
+    """Delete blobs neither marked nor used within the grace period. Each is re-checked
+    just before deletion: servers touch a blob when a client finds it after the mark."""
+    report, grace, now = marks.report, marks.grace, marks.now
+    for key, st in list(store.driver.walk("blobs")):
+        alg, hexpart = key.split("/")[1:3]
+        d = Digest(f"{alg}:{hexpart}")
+        if d in marks.live or now - st.mtime < grace:
+            report.kept_blobs += 1
+            continue
+        fresh = store.driver.stat(blob_key(d))
+        if fresh is None or time.time() - fresh.mtime < grace:
+            continue
+        if report.dry_run or _remove_blob(store, d, grace):
+            report.blobs.append((d, st.size))
+    if not report.dry_run and report.blobs:
+        gone = {d for d, _ in report.blobs}
+        for repo in store.all_repositories():
+            for d, mtime in list(store.layers(repo)):
+                if d in gone and now - mtime >= grace:
+                    store.unlink_blob(repo, d)
+    return report
+
+
+def _remove_blob(store: RegistryStore, d: Digest, grace: float) -> bool:
+    """Move the blob aside, and delete it only if no repository linked or touched it in the
+    meantime (else put it back). False when it stays."""
+    key, parked = blob_key(d), f"gc-parked/{d.algorithm}/{d.hex}"
+    try:
+        store.driver.move(key, parked)
+    except FileNotFoundError:
+        return False
+    if store.blob_linked_within(d, grace):
+        with contextlib.suppress(FileNotFoundError):  # another GC's restore_parked was first
+            store.driver.move(parked, key)
+        return False
+    if not store.driver.delete(parked):
+        return False  # put back by another GC's restore_parked: it stays
+    store.forget_cached(d)
+    return True
+
+
+def restore_parked(store: RegistryStore) -> int:
+    """Put back the blobs a GC killed mid-sweep left aside; this run judges them afresh.
+    Returns how many came back."""
+    restored = 0
+    for key, _ in list(store.driver.walk("gc-parked")):
+        alg, hexpart = key.split("/")[1:3]
+        home = blob_key(Digest(f"{alg}:{hexpart}"))
+        if store.driver.stat(home) is None:
+            with contextlib.suppress(FileNotFoundError):
+                store.driver.move(key, home)
+                restored += 1
+        else:
+            store.driver.delete(key)
+    return restored
+
+
+def collect(store: RegistryStore, *, dry_run: bool = False, delete_untagged: bool = False,
+            grace: float = DEFAULT_GRACE, now: float | None = None) -> GcReport:
+    """Collect garbage once; returns what was (or, with ``dry_run``, would be) deleted."""
+    if not dry_run:
+        restore_parked(store)
+    return sweep(store, mark(store, dry_run=dry_run, delete_untagged=delete_untagged,
+                             grace=grace, now=now))

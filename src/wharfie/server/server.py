@@ -1,0 +1,211 @@
+"""Assemble and run a registry server from its configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import re
+import signal
+import ssl
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from aiohttp import web
+
+from wharfie.errors import WharfieError
+from wharfie.server.app import MAX_MANIFEST, RegistryApp, Settings
+from wharfie.server.audit import AuditLog
+from wharfie.server.auth import Access, OpenAccess, load_token_key
+from wharfie.server.auth.robots import Robots
+from wharfie.server.auth.users import Htpasswd
+from wharfie.server.policy import Policy
+from wharfie.server.repositories import UPLOAD_TTL, RegistryStore
+from wharfie.server.storage import Driver
+from wharfie.server.storage.filesystem import FilesystemDriver
+
+
+@dataclass
+class ServerConfig:
+    data: Path                       # local state: filesystem storage, audit log, auth files
+    host: str = "127.0.0.1"
+    port: int = 5000
+    htpasswd: Path | None = None
+    policy: Path | None = None
+    token_auth: bool = True
+    token_key: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    allow_plain_http: bool = False
+    s3_bucket: str | None = None
+    s3_endpoint: str | None = None
+    s3_prefix: str = ""
+    s3_redirect: bool = False  # blob GETs answered with 307 to a presigned URL
+    upload_ttl: float = UPLOAD_TTL
+    max_manifest: int = MAX_MANIFEST
+    maintenance_interval: float = 0.0  # run retention and gc this often (0: never)
+    workers: int = 1  # server processes sharing the port
+    token_realm: str | None = None  # the token service's URL in challenges
+    foreign_urls: tuple[str, ...] = ()  # regexes: layers with such urls may be absent
+
+    @property
+    def realm(self) -> str:
+        """The configured realm, else ``/token`` on the listen address (never a Host header)."""
+        if self.token_realm:
+            return self.token_realm
+        scheme = "https" if self.tls_cert else "http"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}/token"
+
+    @property
+    def robots_file(self) -> Path:
+        return self.data / "auth" / "robots.json"
+
+
+def open_driver(config: ServerConfig) -> Driver:
+    if config.s3_bucket:
+        from wharfie.server.storage.s3 import S3Driver
+
+        return S3Driver(config.s3_bucket, endpoint_url=config.s3_endpoint,
+                        prefix=config.s3_prefix, spool=config.data / "spool",
+                        redirect=config.s3_redirect)
+    return FilesystemDriver(config.data / "storage")
+
+
+def load_policy(config: ServerConfig) -> Policy:
+    return Policy.load(config.policy) if config.policy else Policy()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _patterns(regexes: tuple[str, ...]) -> tuple[re.Pattern, ...]:
+    try:
+        return tuple(re.compile(r) for r in regexes)
+    except re.error as e:
+        raise WharfieError(f"invalid --allow-foreign-url {e.pattern!r}: {e}") from None
+
+
+def build_app(config: ServerConfig) -> tuple[web.Application, RegistryStore]:
+    store = RegistryStore(open_driver(config), upload_ttl=config.upload_ttl)
+    policy = load_policy(config)
+    robots = Robots(config.robots_file)
+    if config.htpasswd or policy.users or policy.rules or robots.list():
+        key = (load_token_key(config.token_key or config.data / "auth" / "token.key")
+               if config.token_auth else None)
+        access: OpenAccess = Access(policy, Htpasswd(config.htpasswd, policy.users), robots,
+                                    key, realm=config.realm)
+    else:
+        access = OpenAccess()
+    audit = AuditLog(config.data / "audit.log")
+    registry = RegistryApp(store, access=access, audit=audit,
+                           settings=Settings(max_manifest=config.max_manifest, policy=policy,
+                                             foreign_urls=_patterns(config.foreign_urls)))
+    app = registry.web_app()
+
+    async def purge_uploads(app: web.Application):
+        async def loop():
+            while True:
+                await asyncio.to_thread(store.purge_expired_uploads)
+                await asyncio.sleep(min(600.0, max(config.upload_ttl / 4, 1.0)))
+
+        task = asyncio.create_task(loop())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        audit.close()
+
+    app.cleanup_ctx.append(purge_uploads)
+    if config.maintenance_interval > 0:
+        app.cleanup_ctx.append(_maintenance(config, store))
+    return app, store
+
+
+def _maintenance(config: ServerConfig, store: RegistryStore):
+    """A background task: retention (when the policy has rules), then gc, on a schedule."""
+    from wharfie.server.maintenance import run_gc, run_retention
+
+    async def ctx(app: web.Application):
+        async def loop():
+            while True:
+                await asyncio.sleep(config.maintenance_interval)
+                if config.policy and load_policy(config).retention:
+                    await asyncio.to_thread(run_retention, config, store=store)
+                await asyncio.to_thread(run_gc, config, store=store)
+
+        task = asyncio.create_task(loop())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return ctx
+
+
+def serve(config: ServerConfig) -> None:
+    """Run until interrupted. Plain HTTP only on loopback unless explicitly allowed."""
+    ssl_ctx = None
+    if config.tls_cert or config.tls_key:
+        if not (config.tls_cert and config.tls_key):
+            raise WharfieError("--tls-cert and --tls-key go together")
+        ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_ctx.load_cert_chain(config.tls_cert, config.tls_key)
+    elif not _is_loopback(config.host) and not config.allow_plain_http:
+        raise WharfieError(
+            f"refusing plain HTTP on {config.host}: give --tls-cert/--tls-key, "
+            "or --insecure-http to allow it")
+    if config.workers <= 1:
+        app, _ = build_app(config)
+        web.run_app(app, host=config.host, port=config.port, ssl_context=ssl_ctx,
+                    access_log=None, print=None, handle_signals=True)
+        return
+    _serve_workers(config, ssl_ctx)
+
+
+def _serve_workers(config: ServerConfig, ssl_ctx: ssl.SSLContext | None) -> None:
+    """One event loop per core: forked workers share the port (SO_REUSEPORT) and the
+    storage, which several processes may serve at once. Only the first runs maintenance."""
+    children: list[int] = []
+    for i in range(config.workers):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                worker = replace(config, workers=1,
+                                 maintenance_interval=config.maintenance_interval if i == 0
+                                 else 0.0)
+                app, _ = build_app(worker)
+                web.run_app(app, host=config.host, port=config.port, ssl_context=ssl_ctx,
+                            access_log=None, print=None, handle_signals=True,
+                            reuse_port=True)
+            except BaseException:
+                logging.getLogger("wharfie.server").exception("worker %d failed", i)
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+
+    def stop(signum, frame) -> None:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    failed = False
+    for pid in children:
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) not in (0, -signal.SIGTERM, -signal.SIGINT):
+            failed = True
+            stop(None, None)
+    if failed:
+        raise WharfieError("a registry worker failed (see the log above)")

@@ -1,0 +1,167 @@
+"""The filesystem driver: one file per key under a root directory (the default)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from wharfie.content.blobstore import CHUNK, fsync_dir
+from wharfie.server.storage import Driver, Stat
+
+
+class _Slice:
+    """A file reader limited to ``length`` bytes (for Range reads)."""
+
+    def __init__(self, f: BinaryIO, length: int | None) -> None:
+        self._f, self._left = f, length
+
+    def read(self, n: int = -1) -> bytes:
+        if self._left is not None:
+            n = self._left if n < 0 else min(n, self._left)
+        data = self._f.read(n)
+        if self._left is not None:
+            self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class FilesystemDriver(Driver):
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.root / ".tmp"
+        self._tmp.mkdir(exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        if not key or key.startswith("/") or ".." in key.split("/"):
+            raise ValueError(f"bad storage key {key!r}")
+        return self.root / key
+
+    def _publish(self, tmp: Path, key: str, synced: bool = False) -> None:
+        """Rename into place: the data reaches the disk first, then the directory entry."""
+        if not synced:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        dst = self._path(key)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, dst)
+        fsync_dir(dst.parent)
+
+    def _tmpfile(self) -> Path:
+        return self._tmp / f"{os.getpid()}-{secrets.token_hex(8)}"
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
+    def write(self, key: str, data: bytes) -> None:
+        tmp = self._tmpfile()
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        self._publish(tmp, key, synced=True)
+
+    def write_from(self, key: str, stream: BinaryIO) -> int:
+        tmp = self._tmpfile()
+        size = 0
+        try:
+            with open(tmp, "wb") as f:
+                while chunk := stream.read(CHUNK):
+                    f.write(chunk)
+                    size += len(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+            self._publish(tmp, key, synced=True)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return size
+
+    def stat(self, key: str) -> Stat | None:
+        try:
+            st = self._path(key).stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return Stat(st.st_size, st.st_mtime) if not os.path.isdir(self._path(key)) else None
+
+    def touch(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(self._path(key))
+
+    def open(self, key: str, offset: int = 0, length: int | None = None) -> BinaryIO:
+        f = open(self._path(key), "rb")  # noqa: SIM115 - the caller closes it
+        if offset:
+            f.seek(offset)
+        return _Slice(f, length) if length is not None else f  # type: ignore[return-value]
+
+    def delete(self, key: str) -> bool:
+        try:
+            self._path(key).unlink()
+            return True
+        except (FileNotFoundError, IsADirectoryError):
+            return False
+
+    def list(self, prefix: str) -> list[str]:
+        try:
+            return sorted(os.listdir(self._path(prefix)))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def walk(self, prefix: str) -> Iterator[tuple[str, Stat]]:
+        base = self._path(prefix)
+        for dirpath, _dirs, files in os.walk(base):
+            rel = os.path.relpath(dirpath, self.root)
+            for name in files:
+                try:
+                    st = os.stat(os.path.join(dirpath, name))
+                except FileNotFoundError:
+                    continue
+                yield f"{rel}/{name}", Stat(st.st_size, st.st_mtime)
+
+    def move(self, src: str, dst: str) -> None:
+        self._publish(self._path(src), dst)
+
+    def put_file(self, key: str, path: Path) -> None:
+        self._publish(path, key)
+
+    def spool_dir(self) -> Path:
+        return self._tmp
+
+    @contextlib.contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """flock(2) on a file per name: held by one process (or thread) at a time, and
+        released by the kernel if the holder dies."""
+        path = self.root / ".locks" / name.replace("/", "+")
+        path.parent.mkdir(exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def delete_tree(self, prefix: str) -> None:
+        shutil.rmtree(self._path(prefix), ignore_errors=True)
+
+    def local_path(self, key: str) -> Path | None:
+        return self._path(key)
