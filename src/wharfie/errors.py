@@ -6,15 +6,28 @@ anything else escaping is a bug and shows a traceback only with ``--debug``.
 
 
 class WharfieError(Exception):
-    """An error with a message meant for the user."""
+    """An error with a message meant for the user.
+
+    An error a registry answered also carries its HTTP ``status`` and the
+    distribution-spec error ``codes`` of the body (empty for other errors)::
+
+        try:
+            wharfie.pull("127.0.0.1:5000/app:1")
+        except wharfie.NotFound as e:
+            print(e.status, e.codes)  # 404 ('MANIFEST_UNKNOWN',)
+    """
 
     exit_code = 1
+    status: int | None = None
+    codes: tuple[str, ...] = ()
 
-    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+    def __init__(self, message: str, *, exit_code: int | None = None,
+                 status: int | None = None, codes: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.message = message
         if exit_code is not None:
             self.exit_code = exit_code
+        self.status, self.codes = status, tuple(codes)
 
     def __str__(self) -> str:
         return self.message
@@ -42,3 +55,12 @@ class Conflict(WharfieError):
 
 class InvalidInput(WharfieError):
     """Malformed input: a corrupt tar, bad JSON, an unsafe path."""
+
+
+class RegistryError(WharfieError):
+    """A registry answered with an error (see ``status`` and ``codes``), or could not be
+    reached (``status`` is None)."""
+
+
+class AuthError(WharfieError):
+    """The registry refused our credentials, or we had none to give."""

@@ -18,15 +18,11 @@ from dataclasses import dataclass, field
 
 import urllib3
 
-from wharfie.errors import WharfieError
+from wharfie.errors import AuthError
 from wharfie.transports.registry.credentials import Credentials
 from wharfie.transports.registry.responses import read_reply
 
 _PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?')
-
-
-class AuthError(WharfieError):
-    """The registry refused our credentials, or we had none to give."""
 
 
 @dataclass(frozen=True)

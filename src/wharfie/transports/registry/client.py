@@ -27,7 +27,7 @@ from typing import BinaryIO
 import urllib3
 from urllib3.exceptions import HTTPError, InsecureRequestWarning, SSLError
 
-from wharfie.errors import DigestMismatch, InvalidInput, NotFound, WharfieError
+from wharfie.errors import DigestMismatch, InvalidInput, NotFound, RegistryError, WharfieError
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
 from wharfie.oci.manifest import Descriptor, Index
@@ -48,10 +48,6 @@ MANIFEST_MAX = 4 << 20
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 READ_CHUNK = 1 << 20
 MIN_RATE = 16 << 10  # bytes/s: below this a blob download is given up
-
-
-class RegistryError(WharfieError):
-    """The registry answered with an error, or could not be reached."""
 
 
 @dataclass
@@ -157,6 +153,15 @@ def _error_text(resp: Reply) -> str:
     except (ValueError, AttributeError):
         pass
     return f"HTTP {resp.status} {resp.reason}".strip()
+
+
+def _error_codes(resp: Reply) -> tuple[str, ...]:
+    """The distribution-spec error codes of a JSON error body (``MANIFEST_UNKNOWN``, ...)."""
+    try:
+        errs = json.loads(resp.data).get("errors") or []
+        return tuple(str(e["code"]) for e in errs if isinstance(e, dict) and e.get("code"))
+    except (ValueError, AttributeError):
+        return ()
 
 
 def _same_origin(a: str, b: str) -> bool:
@@ -323,11 +328,12 @@ class Registry:
         return "Bearer " + token
 
     def _unauthorized(self, resp: Reply) -> WharfieError:
+        answer = {"status": resp.status, "codes": _error_codes(resp)}
         if self.credentials:
             return AuthError(f"{self.host}: unauthorized: {_error_text(resp)}; "
-                             f"check the credentials (`wharfie login {self.host}`)")
+                             f"check the credentials (`wharfie login {self.host}`)", **answer)
         return AuthError(f"{self.host}: unauthorized: authentication required; "
-                         f"run `wharfie login {self.host}` first")
+                         f"run `wharfie login {self.host}` first", **answer)
 
     # -- requests -----------------------------------------------------------------------------
     def url(self, path: str) -> str:
@@ -389,12 +395,13 @@ class Registry:
                 return resp
             if resp.status == 401:
                 raise self._unauthorized(resp)
+            answer = {"status": resp.status, "codes": _error_codes(resp)}
             if resp.status == 403:
-                raise AuthError(f"{self.host}: denied: {_error_text(resp)}")
+                raise AuthError(f"{self.host}: denied: {_error_text(resp)}", **answer)
             if resp.status == 404:
-                raise NotFound(f"{self.host}: {_error_text(resp)}")
+                raise NotFound(f"{self.host}: {_error_text(resp)}", **answer)
             raise RegistryError(f"{self.host}: {method} {urllib.parse.urlsplit(url).path}: "
-                                f"{_error_text(resp)}")
+                                f"{_error_text(resp)}", **answer)
 
     def _send(self, method: str, url: str, auth: str | None, headers: dict[str, str],
               body: bytes | Iterator[bytes] | None) -> tuple[urllib3.BaseHTTPResponse, str]:
@@ -433,7 +440,7 @@ class Registry:
             sep = "@" if ":" in reference else ":"
             reason = e.message.removeprefix(f"{self.host}: ")
             raise NotFound(f"manifest for {self.host}/{repo}{sep}{reference} not found: "
-                           f"{reason}") from None
+                           f"{reason}", status=e.status, codes=e.codes) from None
         try:
             reply = read_reply(resp, MANIFEST_MAX)
         except HTTPError as e:
