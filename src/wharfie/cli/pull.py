@@ -8,13 +8,10 @@ from wharfie.cli.context import App, pass_app
 from wharfie.cli.transfer import LayerProgress, interruptible, registry_options, tls_flags
 from wharfie.errors import NotFound, WharfieError
 from wharfie.oci.digest import Digest
-from wharfie.oci.image import Image, ImageIndex
-from wharfie.oci.platform import host_platform, parse_platform
+from wharfie.oci.platform import parse_platform
 from wharfie.oci.reference import Reference, parse_reference
-from wharfie.transports.base import copy_image
+from wharfie.transports.pull import pull_image
 from wharfie.transports.registry.client import RegistryOptions
-from wharfie.transports.registry.provenance import BlobProvenance
-from wharfie.transports.registry.source import open_remote
 
 
 @click.command("pull")
@@ -56,37 +53,15 @@ def pull_one(app: App, ref: Reference, opts: RegistryOptions, platform: str | No
     """Pull one tag or digest; prints Docker's per-layer lines, then Digest and Status."""
     if not quiet:
         click.echo(f"{ref.tag or ref.digest}: Pulling from {ref.path}")
-    remote = open_remote(ref, opts)
-    top = remote.digest
-    wanted = parse_platform(platform) if platform else host_platform()
-    image: Image = remote.image_for(wanted) if isinstance(remote, ImageIndex) else remote
-    if platform and not isinstance(remote, ImageIndex):
-        have = image.config.platform
-        if have.os and not wanted.matches(have):
-            raise NotFound(f"image {ref.familiar()} is for {have}, not {wanted}")
-    store = app.images
-    try:
-        before = store.lookup(str(ref))
-    except NotFound:
-        before = None
-    labels = {d.digest: d.digest.short for d in image.manifest.layers}
-    view = LayerProgress("pull", labels, quiet=quiet)
+    view = LayerProgress("pull", None, quiet=quiet)
     with interruptible():
         try:
-            digest = copy_image(image, store.destination(), _tag_ref(ref, image),
-                                progress=view, jobs=opts.jobs)
+            result = pull_image(app.images, ref, opts, progress=view,
+                                platform=parse_platform(platform) if platform else None)
         finally:
             view.close()
-    BlobProvenance(app.root).add(ref.domain, ref.path, [d.digest for d in image.blobs()])
     if not quiet:
-        click.echo(f"Digest: {top}")
-        fresh = "Image is up to date for" if before == digest else "Downloaded newer image for"
+        click.echo(f"Digest: {result.remote_digest}")
+        fresh = "Downloaded newer image for" if result.updated else "Image is up to date for"
         click.echo(f"Status: {fresh} {ref.familiar()}")
-    return digest
-
-
-def _tag_ref(ref: Reference, image: Image) -> Reference:
-    """Tags name the pulled image; a digest pull of an index names the platform's image."""
-    if ref.tag:
-        return Reference(ref.domain, ref.path, ref.tag)
-    return ref.with_digest(image.digest)
+    return result.digest

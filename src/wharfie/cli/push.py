@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from wharfie.cli.context import App, pass_app
 from wharfie.cli.transfer import LayerProgress, interruptible, registry_options, tls_flags
 from wharfie.errors import NotFound, WharfieError
+from wharfie.oci.digest import Digest
 from wharfie.oci.image import ImageIndex
 from wharfie.oci.reference import Reference, parse_reference
-from wharfie.transports.base import copy_image, copy_index
+from wharfie.transports.push import push_image
 from wharfie.transports.registry.client import RegistryOptions
-from wharfie.transports.registry.destination import RegistryDestination
-from wharfie.transports.registry.provenance import BlobProvenance
 
 
 @click.command("push")
@@ -52,35 +53,20 @@ def push(app: App, name: str, all_tags: bool, quiet: bool, max_concurrent_upload
 
 
 def push_one(app: App, ref: Reference, opts: RegistryOptions, quiet: bool) -> None:
-    try:
+    labels = {}  # Docker shows layers by diffID, top first
+    with contextlib.suppress(NotFound):  # push_image says what is missing
         local = app.images.open_target(str(ref))
-    except NotFound:
-        raise NotFound(f"An image does not exist locally with the tag: {ref.familiar_name}") \
-            from None
-    provenance = BlobProvenance(app.root)
-    dst = RegistryDestination(opts.registry(ref.domain), ref.path,
-                              mount_hints=lambda d: provenance.repos(ref.domain, d))
-    images = [local.child(d) for d in local.index.manifests] if isinstance(
-        local, ImageIndex) else [local]
-    labels = {}
-    for img in images:
-        if not isinstance(img, ImageIndex):  # Docker shows layers by diffID, top first
-            labels.update({layer.digest: (layer.diff_id or layer.digest).short
-                           for layer in reversed(img.layers())})
-    view = LayerProgress("push", labels, quiet=quiet, mounted=dst.mounted,
-                         existing=dst.existing)
+        for img in [local.child(d) for d in local.index.manifests] if isinstance(
+                local, ImageIndex) else [local]:
+            if not isinstance(img, ImageIndex):
+                labels.update({layer.digest: (layer.diff_id or layer.digest).short
+                               for layer in reversed(img.layers())})
+    mounted: dict[Digest, str] = {}
+    view = LayerProgress("push", labels, quiet=quiet, mounted=mounted)
     with interruptible():
         try:
-            if isinstance(local, ImageIndex):
-                digest = copy_index(local, dst, ref, progress=view, jobs=opts.jobs)
-                raw, _ = local.index_bytes()
-            else:
-                digest = copy_image(local, dst, ref, progress=view, jobs=opts.jobs)
-                raw, _ = local.manifest_bytes()
+            result = push_image(app.images, ref, opts, progress=view, mounted=mounted)
         finally:
             view.close()
-    blobs = [d.digest for img in images if not isinstance(img, ImageIndex)
-             for d in img.blobs()]
-    provenance.add(ref.domain, ref.path, blobs)
     if not quiet:
-        click.echo(f"{ref.tag}: digest: {digest} size: {len(raw)}")
+        click.echo(f"{ref.tag}: digest: {result.digest} size: {result.size}")

@@ -17,6 +17,7 @@ import click
 
 from wharfie.oci.digest import Digest
 from wharfie.oci.manifest import Descriptor
+from wharfie.oci.mediatypes import CONFIGS
 from wharfie.transports.registry.client import RegistryOptions
 from wharfie.transports.registry.credentials import Credentials
 
@@ -40,13 +41,14 @@ def registry_options(tls_verify: bool = True, insecure: bool = False,
 
 
 class LayerProgress:
-    """Renders copy events for the layers in ``labels`` (digest -> the 12-char ID shown).
+    """Renders copy events for the layers in ``labels`` (digest -> the 12-char ID shown;
+    ``None``: every blob but the config, by its short digest, as a pull shows them).
 
     ``verb`` is "pull" or "push"; ``mounted`` (digest -> repo) and ``existing`` tell a push
     why a blob was skipped.
     """
 
-    def __init__(self, verb: str, labels: dict[Digest, str], *, quiet: bool = False,
+    def __init__(self, verb: str, labels: dict[Digest, str] | None, *, quiet: bool = False,
                  mounted: dict[Digest, str] | None = None,
                  existing: set[Digest] | None = None) -> None:
         self.verb, self.labels, self.quiet = verb, labels, quiet
@@ -69,7 +71,7 @@ class LayerProgress:
             self._bars.start()
 
     def __call__(self, event: str, desc: Descriptor, n: int) -> None:
-        label = self.labels.get(desc.digest)
+        label = self._label(desc)
         if label is None or self.quiet:
             return
         with self._lock:
@@ -79,6 +81,11 @@ class LayerProgress:
                 text = self._status(event, desc)
                 if text:
                     click.echo(f"{label}: {text}")
+
+    def _label(self, desc: Descriptor) -> str | None:
+        if self.labels is not None:
+            return self.labels.get(desc.digest)
+        return None if desc.media_type in CONFIGS else desc.digest.short
 
     def _status(self, event: str, desc: Descriptor) -> str | None:
         if self.verb == "pull":

@@ -1,0 +1,80 @@
+"""Pull: one image from a registry into the local store, remembering where its blobs came from.
+
+``wharfie pull``, ``wharfie copy docker://… wharfie:…`` and a build's ``FROM`` all come here,
+so each records blob provenance (which ``push`` mounts from) and honours the same options.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from wharfie.errors import NotFound
+from wharfie.oci.digest import Digest
+from wharfie.oci.image import Image, ImageIndex
+from wharfie.oci.platform import Platform, host_platform
+from wharfie.oci.reference import Reference
+from wharfie.transports.base import Progress, copy_image
+from wharfie.transports.registry.provenance import BlobProvenance
+from wharfie.transports.registry.source import open_remote
+
+if TYPE_CHECKING:
+    from wharfie.images.imagestore import ImageStore, StoredImage
+    from wharfie.transports.registry.client import RegistryOptions
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """What a pull stored, and whether the name moved.
+
+    ``digest`` is the stored image's manifest; ``remote_digest`` the top-level digest the
+    registry gave (an index's, for a multi-platform image).
+    """
+
+    digest: Digest
+    image: StoredImage
+    remote_digest: Digest
+    updated: bool
+
+
+def pull_image(images: ImageStore, ref: Reference, options: RegistryOptions, *,
+               platform: Platform | None = None, progress: Progress | None = None,
+               tag: Reference | None = None) -> PullResult:
+    """Copy ``ref`` (the image for ``platform``, the host's by default) into ``images``.
+
+    Only the blobs the store lacks are fetched. The image is tagged ``tag`` (``ref``'s tag by
+    default; a digest pull of an index is named by the platform image's digest).
+
+    >>> pull_image(ImageStore(root), parse_reference("localhost:5000/app:1"), RegistryOptions())
+    """
+    remote = open_remote(ref, options)
+    image = choose_platform(remote, platform, ref)
+    try:
+        before: Digest | None = images.lookup(str(ref))
+    except NotFound:
+        before = None
+    kw = {"progress": progress} if progress else {}
+    digest = copy_image(image, images.destination(), tag or _tag_ref(ref, image),
+                        jobs=options.jobs, **kw)
+    BlobProvenance(images.root).add(ref.domain, ref.path, [d.digest for d in image.blobs()])
+    return PullResult(digest, images.get(digest), remote.digest, before != digest)
+
+
+def choose_platform(remote: Image | ImageIndex, platform: Platform | None,
+                    ref: Reference) -> Image:
+    """An index's image for ``platform`` (the host's by default); a single image must match
+    a platform asked for explicitly."""
+    wanted = platform or host_platform()
+    if isinstance(remote, ImageIndex):
+        return remote.image_for(wanted)
+    have = remote.config.platform
+    if platform and have.os and not wanted.matches(have):
+        raise NotFound(f"image {ref.familiar()} is for {have}, not {wanted}")
+    return remote
+
+
+def _tag_ref(ref: Reference, image: Image) -> Reference:
+    """Tags name the pulled image; a digest pull of an index names the platform's image."""
+    if ref.tag:
+        return Reference(ref.domain, ref.path, ref.tag)
+    return ref.with_digest(image.digest)
