@@ -15,7 +15,9 @@ from wharfie.errors import WharfieError
 
 
 def _data_dir(app: App, data: Path | None) -> Path:
-    return data or app.root / "registry"
+    from wharfie.server.config import default_data
+
+    return data or default_data(app.root)
 
 
 def _storage_options(f):
@@ -30,7 +32,7 @@ def _storage_options(f):
 
 
 def _config(app: App, data, s3_bucket, s3_endpoint, s3_prefix, policy, **kw):
-    from wharfie.server.server import ServerConfig
+    from wharfie.server.config import ServerConfig
 
     return ServerConfig(data=_data_dir(app, data), s3_bucket=s3_bucket,
                         s3_endpoint=s3_endpoint, s3_prefix=s3_prefix, policy=policy, **kw)
@@ -73,6 +75,7 @@ def serve_cmd(app: App, addr: str, htpasswd, token_auth, token_key, token_realm,
               insecure_http, upload_ttl, s3_redirect, workers, max_manifest_size,
               maintenance_every, foreign_urls, **storage) -> None:
     """Serve the OCI distribution API."""
+    from wharfie.server.config import parse_addr
     from wharfie.server.policy import parse_duration
     from wharfie.server.server import serve
     from wharfie.units import parse_size
@@ -80,10 +83,8 @@ def serve_cmd(app: App, addr: str, htpasswd, token_auth, token_key, token_realm,
     logging.basicConfig(level=logging.INFO if app.debug else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
-    host, _, port = addr.rpartition(":")
-    if not host or not port.isdigit():
-        raise WharfieError(f"invalid --addr {addr!r}: want HOST:PORT")
-    serve(_config(app, host=host.strip("[]"), port=int(port), htpasswd=htpasswd,
+    host, port = parse_addr(addr)
+    serve(_config(app, host=host, port=port, htpasswd=htpasswd,
                   token_auth=token_auth, token_key=token_key, token_realm=token_realm,
                   tls_cert=tls_cert,
                   tls_key=tls_key, allow_plain_http=insecure_http, upload_ttl=upload_ttl,
@@ -141,7 +142,7 @@ def robot_group() -> None:
 
 def _robots(app: App, data: Path | None):
     from wharfie.server.auth.robots import Robots
-    from wharfie.server.server import ServerConfig
+    from wharfie.server.config import ServerConfig
 
     return Robots(ServerConfig(data=_data_dir(app, data)).robots_file)
 
@@ -220,8 +221,6 @@ def retention_cmd(app: App, dry_run: bool, **storage) -> None:
     """Apply the policy file's retention rules (then run gc to reclaim space)."""
     from wharfie.server.maintenance import run_retention
 
-    if not storage.get("policy"):
-        raise WharfieError("retention rules come from the policy file: give --policy")
     report = run_retention(_config(app, **storage), dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     for repo, tag, d in report.tags:
@@ -238,20 +237,12 @@ def retention_cmd(app: App, dry_run: bool, **storage) -> None:
 @pass_app
 def scrub_cmd(app: App, delete_damaged: bool, **storage) -> None:
     """Re-hash every blob; report (and with --delete remove) the damaged ones."""
-    from wharfie.server.maintenance import open_store
-    from wharfie.server.repositories import blob_key
-    from wharfie.server.scrub import scrub
+    from wharfie.server.maintenance import run_scrub
 
-    store = open_store(_config(app, **storage))
-    checked, damaged = 0, []
-    for _, bad in scrub(store):
-        checked += 1
-        if bad is not None:
-            damaged.append(bad)
-            click.echo(f"damaged blob {bad.digest}: content hashes to {bad.actual}")
-            if delete_damaged:
-                store.driver.delete(blob_key(bad.digest))
-    click.echo(f"checked {checked} blobs, {len(damaged)} damaged"
-               + (", deleted" if delete_damaged and damaged else ""))
-    if damaged and not delete_damaged:
-        raise WharfieError(f"{len(damaged)} damaged blobs (run with --delete to remove them)")
+    report = run_scrub(_config(app, **storage), delete=delete_damaged, on_damaged=lambda bad:
+                       click.echo(f"damaged blob {bad.digest}: content hashes to {bad.actual}"))
+    click.echo(f"checked {report.checked} blobs, {len(report.damaged)} damaged"
+               + (", deleted" if report.deleted and report.damaged else ""))
+    if report.damaged and not report.deleted:
+        raise WharfieError(f"{len(report.damaged)} damaged blobs "
+                           "(run with --delete to remove them)")

@@ -10,72 +10,19 @@ import os
 import re
 import signal
 import ssl
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
 from aiohttp import web
 
 from wharfie.errors import WharfieError
-from wharfie.server.app import MAX_MANIFEST, RegistryApp, Settings
+from wharfie.server.app import RegistryApp, Settings
 from wharfie.server.audit import AuditLog
 from wharfie.server.auth import Access, OpenAccess, load_token_key
 from wharfie.server.auth.robots import Robots
 from wharfie.server.auth.users import Htpasswd
-from wharfie.server.policy import Policy
-from wharfie.server.repositories import UPLOAD_TTL, RegistryStore
-from wharfie.server.storage import Driver
-from wharfie.server.storage.filesystem import FilesystemDriver
-
-
-@dataclass
-class ServerConfig:
-    data: Path                       # local state: filesystem storage, audit log, auth files
-    host: str = "127.0.0.1"
-    port: int = 5000
-    htpasswd: Path | None = None
-    policy: Path | None = None
-    token_auth: bool = True
-    token_key: Path | None = None
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    allow_plain_http: bool = False
-    s3_bucket: str | None = None
-    s3_endpoint: str | None = None
-    s3_prefix: str = ""
-    s3_redirect: bool = False  # blob GETs answered with 307 to a presigned URL
-    upload_ttl: float = UPLOAD_TTL
-    max_manifest: int = MAX_MANIFEST
-    maintenance_interval: float = 0.0  # run retention and gc this often (0: never)
-    workers: int = 1  # server processes sharing the port
-    token_realm: str | None = None  # the token service's URL in challenges
-    foreign_urls: tuple[str, ...] = ()  # regexes: layers with such urls may be absent
-
-    @property
-    def realm(self) -> str:
-        """The configured realm, else ``/token`` on the listen address (never a Host header)."""
-        if self.token_realm:
-            return self.token_realm
-        scheme = "https" if self.tls_cert else "http"
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{host}:{self.port}/token"
-
-    @property
-    def robots_file(self) -> Path:
-        return self.data / "auth" / "robots.json"
-
-
-def open_driver(config: ServerConfig) -> Driver:
-    if config.s3_bucket:
-        from wharfie.server.storage.s3 import S3Driver
-
-        return S3Driver(config.s3_bucket, endpoint_url=config.s3_endpoint,
-                        prefix=config.s3_prefix, spool=config.data / "spool",
-                        redirect=config.s3_redirect)
-    return FilesystemDriver(config.data / "storage")
-
-
-def load_policy(config: ServerConfig) -> Policy:
-    return Policy.load(config.policy) if config.policy else Policy()
+from wharfie.server.config import ServerConfig, load_policy, open_store
+from wharfie.server.maintenance import run_gc, run_retention
+from wharfie.server.repositories import RegistryStore
 
 
 def _is_loopback(host: str) -> bool:
@@ -95,7 +42,7 @@ def _patterns(regexes: tuple[str, ...]) -> tuple[re.Pattern, ...]:
 
 
 def build_app(config: ServerConfig) -> tuple[web.Application, RegistryStore]:
-    store = RegistryStore(open_driver(config), upload_ttl=config.upload_ttl)
+    store = open_store(config)
     policy = load_policy(config)
     robots = Robots(config.robots_file)
     if config.htpasswd or policy.users or policy.rules or robots.list():
@@ -105,7 +52,7 @@ def build_app(config: ServerConfig) -> tuple[web.Application, RegistryStore]:
                                     key, realm=config.realm)
     else:
         access = OpenAccess()
-    audit = AuditLog(config.data / "audit.log")
+    audit = AuditLog(config.audit_file)
     registry = RegistryApp(store, access=access, audit=audit,
                            settings=Settings(max_manifest=config.max_manifest, policy=policy,
                                              foreign_urls=_patterns(config.foreign_urls)))
@@ -132,8 +79,6 @@ def build_app(config: ServerConfig) -> tuple[web.Application, RegistryStore]:
 
 def _maintenance(config: ServerConfig, store: RegistryStore):
     """A background task: retention (when the policy has rules), then gc, on a schedule."""
-    from wharfie.server.maintenance import run_gc, run_retention
-
     async def ctx(app: web.Application):
         async def loop():
             while True:
