@@ -1,0 +1,565 @@
+"""``Client``: one object holding the store root, registry options and progress callback,
+with every operation the ``wharfie`` command offers as a method.
+
+The CLI is a thin layer over this class: each command parses its flags, calls one
+method and renders the result. Heavy modules (the registry client, the build
+engine) are imported by the methods that need them, so creating a Client is cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Union
+
+from wharfie.errors import InvalidInput, InvalidReference, NotFound, WharfieError
+from wharfie.paths import default_root
+
+if TYPE_CHECKING:
+    from wharfie.builder import BuildEvent, BuildOptions, BuildResult
+    from wharfie.content.blobstore import ContentStore
+    from wharfie.images.check import CheckReport
+    from wharfie.images.imagestore import ImageStore, Removal
+    from wharfie.images.inspect import HistoryEntry
+    from wharfie.images.usage import DiskUsage
+    from wharfie.oci.digest import Digest
+    from wharfie.oci.image import Image, ImageIndex
+    from wharfie.oci.platform import Platform
+    from wharfie.oci.reference import Reference
+    from wharfie.transports.archive import Loaded
+    from wharfie.transports.base import Progress
+    from wharfie.transports.names import TransportName
+    from wharfie.transports.pull import PullResult
+    from wharfie.transports.push import PushResult
+    from wharfie.transports.registry.client import RegistryOptions
+
+PathOrStream = Union[str, "os.PathLike[str]", IO[bytes]]
+RefLike = Union[str, "Reference"]
+
+
+@dataclass(frozen=True)
+class ImageSummary:
+    """One image of the local store, as ``wharfie images`` lists it.
+
+    >>> [s.repo_tags for s in wharfie.images()]    # doctest: +SKIP
+    [['docker.io/library/busybox:latest']]
+    """
+
+    id: Digest  # the config digest
+    digest: Digest  # the manifest digest
+    repo_tags: list[Reference] = field(default_factory=list)
+    repo_digests: list[Reference] = field(default_factory=list)
+    created: float | None = None  # seconds since the epoch
+    size: int = 0
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dangling(self) -> bool:
+        """No tag names it (``<none>:<none>`` in ``wharfie images``)."""
+        return not self.repo_tags
+
+
+def _platform(value: str | Platform | None) -> Platform | None:
+    if value is None or not isinstance(value, str):
+        return value
+    from wharfie.oci.platform import parse_platform
+
+    return parse_platform(value)
+
+
+def _ref(value: RefLike, *, default_tag: bool = True) -> Reference:
+    if isinstance(value, str):
+        from wharfie.oci.reference import parse_reference
+
+        return parse_reference(value, default_tag=default_tag)
+    return value
+
+
+@contextlib.contextmanager
+def _reading(source: PathOrStream, what: str) -> Iterator[BinaryIO]:
+    """A stream as given, or the file at a path opened for reading (one clear error if not)."""
+    if not isinstance(source, (str, os.PathLike)):
+        yield source  # type: ignore[misc]
+        return
+    try:
+        f = open(source, "rb")  # noqa: SIM115 -- closed by the with below
+    except FileNotFoundError:
+        raise NotFound(f"open {os.fspath(source)}: no such file or directory") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{os.fspath(source)} is a directory, not a {what}") from None
+    with f:
+        yield f
+
+
+class Client:
+    """The local store at ``root`` and how to reach registries, in one object.
+
+    ``root`` defaults as the CLI's: ``$WHARFIE_ROOT``, else ``/var/lib/wharfie`` as root
+    (``~/.local/share/wharfie`` otherwise). ``registries`` holds TLS, insecure hosts,
+    mirrors and credentials given in code (else ``~/.docker/config.json`` is read);
+    ``progress(event, descriptor, nbytes)`` sees every blob a transfer moves.
+
+    >>> import wharfie
+    >>> c = wharfie.Client("/tmp/store")                   # doctest: +SKIP
+    >>> img = c.pull("127.0.0.1:5000/busybox:1.36")        # doctest: +SKIP
+    >>> c.tag("127.0.0.1:5000/busybox:1.36", "mybox:1")    # doctest: +SKIP
+    """
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, *,
+                 registries: RegistryOptions | None = None,
+                 progress: Progress | None = None) -> None:
+        chosen = root if root is not None else (os.environ.get("WHARFIE_ROOT") or default_root())
+        # absolute: mounts (run in the snapshotter's home) and runc resolve paths elsewhere
+        self.root = Path(chosen).absolute()
+        self._registries = registries
+        self.progress = progress
+
+    def __repr__(self) -> str:
+        return f"wharfie.Client({str(self.root)!r})"
+
+    @property
+    def registries(self) -> RegistryOptions:
+        """How registries are reached (made on first use from the environment's defaults)."""
+        if self._registries is None:
+            from wharfie.transports.registry.client import RegistryOptions
+
+            self._registries = RegistryOptions()
+        return self._registries
+
+    @cached_property
+    def content(self) -> ContentStore:
+        """The blob store under ``root``."""
+        from wharfie.content.blobstore import ContentStore
+
+        return ContentStore(self.root)
+
+    @cached_property
+    def store(self) -> ImageStore:
+        """The image store under ``root`` (names, manifests, blobs)."""
+        from wharfie.images.imagestore import ImageStore
+
+        return ImageStore(self.root, self.content)
+
+    def close(self) -> None:
+        """Close the store's database connection (it reopens on next use)."""
+        if "store" in self.__dict__:
+            self.store.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the local store ----------------------------------------------------------------------
+
+    def image(self, ref: str) -> Image:
+        """The stored image a name, ID or digest designates.
+
+        >>> wharfie.Client().image("busybox:latest").config.platform   # doctest: +SKIP
+        """
+        return self.store.resolve(ref)
+
+    def image_or_index(self, ref: str) -> Image | ImageIndex:
+        """What a name designates, an index as an index (``image`` picks one of its images)."""
+        return self.store.open_target(ref)
+
+    def images(self, filters: Mapping[str, list[str]] | Iterable[str] | None = None, *,
+               all: bool = False, repository: str | None = None) -> list[ImageSummary]:
+        """List images as ``wharfie images`` does; ``filters`` as ``--filter`` takes them.
+
+        >>> wharfie.images(["reference=busybox*"])               # doctest: +SKIP
+        >>> wharfie.images({"dangling": ["true"]}, all=True)     # doctest: +SKIP
+        """
+        store = self.store
+        listed = store.list()
+        if filters or repository or not all:
+            from wharfie.images.filters import (
+                LIST_FILTERS,
+                ListOptions,
+                filter_images,
+            )
+
+            chosen = _filters(filters, LIST_FILTERS)
+            if repository:
+                chosen.setdefault("reference", []).append(repository)
+            listed = filter_images(store, listed, ListOptions(all=all, filters=chosen))
+        return [ImageSummary(id=img.id, digest=img.manifest_digest,
+                             repo_tags=list(img.repo_tags), repo_digests=list(img.repo_digests),
+                             created=img.created_ts, size=img.size, labels=dict(img.labels))
+                for img in listed]
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        """The document ``wharfie inspect REF`` prints (Docker's image inspect object).
+
+        >>> wharfie.inspect("busybox")["Config"]["Cmd"]     # doctest: +SKIP
+        ['sh']
+        """
+        from wharfie.images.inspect import inspect_image
+
+        return inspect_image(self.store.resolve(ref), str(self.root))
+
+    def history(self, ref: str) -> list[HistoryEntry]:
+        """The image's build steps, newest first, as ``wharfie history`` shows them.
+
+        >>> [h.created_by for h in wharfie.history("busybox")]   # doctest: +SKIP
+        """
+        from wharfie.images.inspect import history
+
+        return history(self.store.resolve(ref))
+
+    def tag(self, src: str, dst: RefLike) -> None:
+        """Name the image ``src`` designates ``dst`` too (``wharfie tag``).
+
+        >>> wharfie.tag("busybox:latest", "mybox:1")    # doctest: +SKIP
+        """
+        store = self.store
+        store.tag(_ref(dst), store.lookup(src))
+
+    def remove(self, ref: str, force: bool = False) -> Removal:
+        """Untag and, when no name is left, delete an image (``wharfie rmi``).
+
+        >>> wharfie.remove("mybox:1").untagged      # doctest: +SKIP
+        """
+        from wharfie.images.remove import remove_image
+
+        return remove_image(self.store, ref, force=force)
+
+    def prune(self, *, all: bool = False,
+              filters: Mapping[str, list[str]] | Iterable[str] | None = None) -> list[Removal]:
+        """Remove dangling images (every unused one with ``all``), as ``wharfie image prune -f``.
+
+        >>> sum(r.reclaimed for r in wharfie.prune(filters=["until=24h"]))   # doctest: +SKIP
+        """
+        from wharfie.images.prune import PRUNE_FILTERS, prune_images
+
+        return prune_images(self.store, all=all, filters=_filters(filters, PRUNE_FILTERS))
+
+    def system_df(self) -> DiskUsage:
+        """Disk usage of images and build cache (``wharfie system df``).
+
+        >>> wharfie.system_df().reclaimable     # doctest: +SKIP
+        """
+        from wharfie.images.usage import disk_usage
+
+        return disk_usage(self.store)
+
+    def check(self, *, repair: bool = False) -> CheckReport:
+        """Verify every blob and reference; with ``repair`` remove what is broken
+        (``wharfie system check``).
+
+        >>> wharfie.check().ok      # doctest: +SKIP
+        True
+        """
+        from wharfie.images.check import check_store
+
+        return check_store(self.store, repair=repair)
+
+    def squash(self, ref: str, *, tags: Iterable[RefLike] = (), keep_base: int = 0,
+               compression: str = "gzip") -> Image:
+        """Merge an image's layers into one (``wharfie image squash``). Without ``tags`` the
+        name ``ref`` moves to the result when ``ref`` is a name of the image.
+
+        >>> wharfie.squash("app:1", keep_base=1).id     # doctest: +SKIP
+        """
+        from wharfie.squash import squash
+
+        store = self.store
+        source = store.resolve(ref)
+        refs = [_ref(t) for t in tags]
+        if not refs:
+            with contextlib.suppress(InvalidReference):
+                own = _ref(ref)
+                if own in store.refs(str(source.manifest_digest)):
+                    refs = [own]
+        new = squash(store, source, keep_base=keep_base, compression=compression)
+        for r in refs:
+            store.tag(r, new.manifest_digest)
+        return new
+
+    # -- archives -----------------------------------------------------------------------------
+
+    def load(self, source: PathOrStream, *, platform: str | Platform | None = None,
+             on_bytes: Callable[[int], None] | None = None) -> list[Loaded]:
+        """Load every image of a ``docker save`` or OCI archive; each result has the image
+        ``id``, ``manifest_digest``, the ``tags`` it now has and the IDs it ``replaced``.
+        ``on_bytes(n)`` is told how many archive bytes were read.
+
+        >>> [x.tags for x in wharfie.load("busybox.tar")]      # doctest: +SKIP
+        """
+        from wharfie.transports.archive import load_archive
+
+        with _reading(source, "tar archive") as stream:
+            return load_archive(stream, self.store, progress=on_bytes,
+                                platform=_platform(platform))
+
+    def save(self, refs: str | Iterable[str], target: PathOrStream) -> None:
+        """Write images to a ``docker save`` archive: a file path (replaced whole when
+        finished) or a binary stream.
+
+        >>> wharfie.save(["busybox:latest"], "busybox.tar")    # doctest: +SKIP
+        """
+        from wharfie.transports.archive import save_archive, select_images, write_archive
+
+        chosen = select_images(self.store, [refs] if isinstance(refs, str) else refs)
+        if isinstance(target, (str, os.PathLike)):
+            save_archive(Path(target), chosen)
+        else:
+            write_archive(target, chosen)
+
+    def import_image(self, source: PathOrStream, ref: RefLike | None = None, *,
+                     changes: Iterable[str] = (), message: str | None = None,
+                     platform: str | Platform | None = None) -> Image:
+        """Make a one-layer image from a root filesystem tar (``wharfie import``);
+        ``changes`` are Dockerfile instructions (``"CMD [\\"sh\\"]"``) applied to its config.
+
+        >>> wharfie.import_image("rootfs.tar", "base:1", changes=["CMD sh"])   # doctest: +SKIP
+        """
+        from wharfie.builder.changes import apply_changes
+        from wharfie.transports.importer import import_image
+
+        name = _ref(ref) if ref is not None else None
+        if name is not None and name.digest is not None:
+            raise InvalidReference(f"invalid reference format: {str(ref)!r} has a digest; "
+                                   "import takes REPOSITORY[:TAG]")
+        config = apply_changes({}, tuple(changes))
+        with _reading(source, "tarball") as stream:
+            return import_image(stream, self.store, name, config=config, message=message,
+                                platform=_platform(platform))
+
+    # -- registries ---------------------------------------------------------------------------
+
+    def pull_result(self, ref: RefLike, *, platform: str | Platform | None = None,
+                    progress: Progress | None = None) -> PullResult:
+        """``pull``, telling also the registry's digest and whether the name moved."""
+        from wharfie.transports.pull import pull_image
+
+        return pull_image(self.store, _ref(ref), self.registries, platform=_platform(platform),
+                          progress=progress or self.progress)
+
+    def pull(self, ref: RefLike, *, platform: str | Platform | None = None) -> Image:
+        """Download an image (the host's platform of an index, or ``platform``) into the
+        store, named ``ref``; blobs the store has are not fetched again.
+
+        >>> img = wharfie.pull("127.0.0.1:5000/busybox:1.36")   # doctest: +SKIP
+        >>> img.manifest_digest                                  # doctest: +SKIP
+        """
+        return self.pull_result(ref, platform=platform).image
+
+    def push(self, ref: RefLike, dest: RefLike | None = None, *,
+             progress: Progress | None = None,
+             mounted: dict[Digest, str] | None = None) -> PushResult:
+        """Upload the stored image ``ref`` to its registry (or to ``dest``); blobs the
+        registry has, or can mount from a repository they came from, are not uploaded
+        (``mounted`` is filled with digest -> repository of those mounted).
+
+        >>> wharfie.push("127.0.0.1:5000/app:1").digest       # doctest: +SKIP
+        """
+        from wharfie.transports.push import push_image
+
+        return push_image(self.store, _ref(ref), self.registries,
+                          dest=_ref(dest) if dest is not None else None,
+                          progress=progress or self.progress, mounted=mounted)
+
+    def copy(self, src: str | TransportName, dst: str | TransportName, *, all: bool = False,
+             platform: str | Platform | None = None,
+             progress: Progress | None = None) -> Digest:
+        """Copy an image between transports, named as skopeo names them: ``docker://REF``,
+        ``oci:DIR[:TAG]``, ``oci-archive:FILE[:TAG]``, ``docker-archive:FILE[:REF]``,
+        ``wharfie:REF``. An index is copied whole with ``all``. Returns the manifest digest.
+
+        >>> wharfie.copy("docker://127.0.0.1:5000/app:1", "oci:/tmp/layout:app")  # doctest: +SKIP
+        """
+        from wharfie.transports.names import Endpoints, copy, parse_name
+
+        source = parse_name(src) if isinstance(src, str) else src
+        dest = parse_name(dst) if isinstance(dst, str) else dst
+        env = Endpoints(images=lambda: self.store, options=self.registries,
+                        scratch=self._scratch("copy"))
+        return copy(source, dest, env, all=all, platform=_platform(platform),
+                    progress=progress or self.progress)
+
+    def _scratch(self, what: str) -> Path:
+        """A private directory name under the root (same filesystem as the store); the
+        operation creates it when it needs it and removes it when done."""
+        import secrets
+
+        return self.root / "tmp" / f"{what}-{os.getpid()}-{secrets.token_hex(4)}"
+
+    def tags(self, repository: RefLike) -> list[str]:
+        """Every tag of a registry repository (all pages), as the registry lists them.
+
+        >>> wharfie.tags("127.0.0.1:5000/busybox")       # doctest: +SKIP
+        ['1.36', 'latest']
+        """
+        ref = _ref(repository, default_tag=False)
+        return list(self.registries.registry(ref.domain).tags(ref.path))
+
+    def manifest(self, ref: RefLike) -> bytes:
+        """A manifest or index exactly as the registry serves it.
+
+        >>> json.loads(wharfie.manifest("127.0.0.1:5000/busybox:1.36"))   # doctest: +SKIP
+        """
+        from wharfie.oci.image import ImageIndex
+        from wharfie.transports.registry.source import open_remote
+
+        remote = open_remote(_ref(ref), self.registries)
+        return remote.index_bytes()[0] if isinstance(remote, ImageIndex) \
+            else remote.manifest_bytes()[0]
+
+    def inspect_remote(self, ref: RefLike, *, platform: str | Platform | None = None,
+                       config: bool = False) -> dict[str, Any]:
+        """``skopeo inspect``'s document for a registry image, without pulling it (with
+        ``config``: the image configuration). An index answers for ``platform`` (the host's).
+
+        >>> wharfie.inspect_remote("127.0.0.1:5000/busybox:1.36")["Digest"]   # doctest: +SKIP
+        """
+        import json
+
+        from wharfie.oci.image import ImageIndex
+        from wharfie.oci.platform import host_platform
+        from wharfie.transports.registry.source import open_remote
+
+        name = _ref(ref)
+        remote = open_remote(name, self.registries)
+        image = remote.image_for(_platform(platform) or host_platform()) \
+            if isinstance(remote, ImageIndex) else remote
+        cfg = image.config
+        if config:
+            return json.loads(cfg.raw)
+        return {
+            "Name": name.name,
+            "Digest": remote.digest,
+            "RepoTags": self.tags(name),
+            "Created": cfg.created,
+            "DockerVersion": cfg.doc.get("docker_version", ""),
+            "Labels": cfg.labels or None,
+            "Architecture": cfg.platform.architecture,
+            "Os": cfg.platform.os,
+            "Layers": [d.digest for d in image.manifest.layers],
+            "LayersData": [{"MIMEType": d.media_type, "Digest": d.digest, "Size": d.size,
+                            "Annotations": d.annotations or None}
+                           for d in image.manifest.layers],
+            "Env": cfg.config.get("Env"),
+        }
+
+    def delete_remote(self, ref: RefLike) -> Digest:
+        """Delete a manifest from its registry (a tag: the manifest it points at); returns
+        the digest deleted.
+
+        >>> wharfie.delete_remote("127.0.0.1:5000/app:old")     # doctest: +SKIP
+        """
+        name = _ref(ref)
+        registry = self.registries.registry(name.domain)
+        digest = name.digest
+        if digest is None:
+            desc = registry.head_manifest(name.path, name.identifier)
+            if desc is None:
+                raise NotFound(f"{name.familiar()}: manifest unknown")
+            digest = desc.digest
+        registry.delete_manifest(name.path, digest)
+        return digest
+
+    def login(self, server: str | None, username: str, password: str) -> str | Path:
+        """Check credentials against a registry, then store them as ``docker login`` does;
+        returns where (a credential helper's name, or the config.json path written in clear).
+
+        >>> wharfie.login("127.0.0.1:5000", "alice", "secret")   # doctest: +SKIP
+        """
+        from dataclasses import replace
+
+        from wharfie.transports.registry import credentials as creds
+
+        host = _login_host(server)
+        given = creds.Credentials(username, password)
+        replace(self.registries, credentials=given, _registries={}).registry(host).check_login()
+        return creds.store(host, given)
+
+    def logout(self, server: str | None = None) -> bool:
+        """Forget the stored credentials of a registry; False when there were none.
+
+        >>> wharfie.logout("127.0.0.1:5000")     # doctest: +SKIP
+        """
+        from wharfie.transports.registry import credentials as creds
+
+        return creds.erase(_login_host(server))
+
+    # -- building -----------------------------------------------------------------------------
+
+    def build(self, context: str | os.PathLike[str], *, tag: RefLike | Iterable[RefLike] | None = None,
+              dockerfile: str | os.PathLike[str] | None = None,
+              build_args: Mapping[str, str] | None = None, target: str | None = None,
+              outputs: Iterable[str] | None = None, cache_from: Iterable[str] | None = None,
+              cache_to: Iterable[str] | None = None, secrets: Iterable[str] | None = None,
+              emit: Callable[[BuildEvent], None] | None = None,
+              **more: Any) -> BuildResult:
+        """Build a Dockerfile as ``wharfie build`` does (RUN steps in runc containers).
+        ``tag`` is one name or several; ``more`` takes the other fields of
+        ``wharfie.builder.BuildOptions`` (``labels``, ``no_cache``, ``platform``, ...);
+        ``emit(event)`` sees the build's progress events.
+
+        >>> r = wharfie.build("examples/hello", tag="hello:1")   # doctest: +SKIP
+        >>> r.image_id                                           # doctest: +SKIP
+        """
+        from wharfie.builder import BuildOptions
+
+        tags = [] if tag is None else [tag] if isinstance(tag, str) else list(tag)
+        given = {"dockerfile": dockerfile, "build_args": dict(build_args) if build_args else None,
+                 "target": target, "outputs": _list(outputs), "cache_from": _list(cache_from),
+                 "cache_to": _list(cache_to), "secrets": _list(secrets)}
+        options = BuildOptions(context=context, tags=[str(t) for t in tags],
+                               **{k: v for k, v in given.items() if v is not None}, **more)
+        return self.build_with(options, emit=emit)
+
+    def build_with(self, options: BuildOptions, *,
+                   emit: Callable[[BuildEvent], None] | None = None) -> BuildResult:
+        """Build from a complete ``wharfie.builder.BuildOptions`` (what ``build`` makes)."""
+        from wharfie.builder import build
+
+        return build(self.store, options, registries=self.registries, emit=emit)
+
+    def prune_build_cache(self, *, all: bool = False, until: str | None = None,
+                          keep_storage: int | None = None) -> Any:
+        """Remove build cache (``wharfie builder prune``); ``all`` takes every entry.
+
+        >>> wharfie.prune_build_cache(all=True)      # doctest: +SKIP
+        """
+        from wharfie.builder import prune_cache
+
+        return prune_cache(self.store, everything=all, until=until, keep_storage=keep_storage)
+
+
+def _login_host(server: str | None) -> str:
+    from wharfie.oci.reference import DEFAULT_DOMAIN
+    from wharfie.transports.registry import credentials as creds
+
+    return creds.host_of(server) if server else DEFAULT_DOMAIN
+
+
+def _list(values: Iterable[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [values] if isinstance(values, str) else list(values)
+
+
+def _filters(given: Mapping[str, list[str]] | Iterable[str] | None,
+             allowed: set[str]) -> dict[str, list[str]]:
+    """``["label=a", "dangling=true"]`` (``--filter``) or a mapping, checked against
+    what the command accepts."""
+    from wharfie.images.filters import parse_filters
+
+    if not given:
+        return {}
+    if isinstance(given, Mapping):
+        items = [f"{k}={v}" for k, vs in given.items()
+                 for v in ([vs] if isinstance(vs, str) else vs)]
+    else:
+        items = [given] if isinstance(given, str) else list(given)
+    return parse_filters(items, allowed)
+
+
+__all__ = ["Client", "ImageSummary", "WharfieError"]
