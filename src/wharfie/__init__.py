@@ -16,8 +16,6 @@ Names are imported on first use, so ``import wharfie`` (and ``wharfie --version`
 
 from __future__ import annotations
 
-import importlib
-
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers know it)
 
 __version__ = "0.1.0"
@@ -108,6 +106,8 @@ def __getattr__(name: str) -> object:
     """Import a public name on first use (PEP 562)."""
     if name not in __all__:
         raise AttributeError(f"module 'wharfie' has no attribute {name!r}")
+    import importlib
+
     value = getattr(importlib.import_module(_WHERE.get(name, "wharfie.api")), name)
     globals()[name] = value
     return value
