@@ -2,18 +2,13 @@
 
 import json
 import os
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "images"))
-
-from imagefactory import add_image, layer_tar  # noqa: E402
-
-from wharfie.images.imagestore import ImageStore  # noqa: E402
-from wharfie.oci.reference import parse_reference  # noqa: E402
+from wharfie.images.imagestore import ImageStore
+from wharfie.oci.reference import parse_reference
+from wharfie.testing.random import add_image, image, tar_layer
 
 
 @pytest.fixture
@@ -25,9 +20,9 @@ def store(root):
 def sample(store, busybox_rootfs_tar):
     """busybox (3 names, a label) and app (busybox + one layer), plus one dangling image."""
     base = busybox_rootfs_tar.read_bytes()
-    bb = add_image(store, [base], ("busybox:latest", "busybox:1.36", "localhost:5000/bb:x"),
+    bb = add_image(store, "busybox:latest", "busybox:1.36", "localhost:5000/bb:x", contents=[base],
                    labels={"org": "acme", "tier": "base"})
-    app = add_image(store, [base, layer_tar({"app/run": b"#!/bin/sh\n"})], ("app:v1",),
+    app = add_image(store, "app:v1", contents=[base, tar_layer({"app/run": b"#!/bin/sh\n"})],
                     created="2025-06-01T00:00:00Z", labels={"org": "acme"},
                     history=[{"created": "2024-01-01T00:00:00Z",
                               "created_by": "/bin/sh -c #(nop) ADD file:abc in / "},
@@ -36,7 +31,7 @@ def sample(store, busybox_rootfs_tar):
                              {"created": "2025-06-01T00:00:00Z",
                               "created_by": "COPY run /app/run # " + "x" * 60,
                               "comment": "buildkit.dockerfile.v0"}])
-    dangling = add_image(store, [layer_tar({"tmp": b"t"})], created="2025-07-01T00:00:00Z")
+    dangling = add_image(store, contents=[tar_layer({"tmp": b"t"})], created="2025-07-01T00:00:00Z")
     return {"busybox": bb, "app": app, "dangling": dangling}
 
 
@@ -127,9 +122,9 @@ def test_images_bad_filters(wharfie, sample, args, msg):
 
 
 def test_intermediate_images_hidden_without_all(wharfie, store):
-    base = layer_tar({"a": b"1"})
-    add_image(store, [base])  # untagged parent of the next image
-    add_image(store, [base, layer_tar({"b": b"2"})], ("child",), created="2025-01-01T00:00:00Z")
+    base = tar_layer({"a": b"1"})
+    add_image(store, contents=[base])  # untagged parent of the next image
+    add_image(store, "child", contents=[base, tar_layer({"b": b"2"})], created="2025-01-01T00:00:00Z")
     assert lines(wharfie("images", "--format", "{{.Repository}}")) == ["child"]
     assert lines(wharfie("images", "-a", "--format", "{{.Repository}}")) == ["child", "<none>"]
 
@@ -406,15 +401,13 @@ def test_rmi_by_repo_digest(wharfie, sample, store):
 
 
 def test_multi_platform_index(wharfie, store):
-    from imagefactory import build_image
-
     from wharfie.oci import mediatypes as mt
     from wharfie.oci.manifest import Descriptor, Index
     from wharfie.oci.platform import Platform, host_platform
 
     host = host_platform()
     other = Platform("linux", "s390x")
-    mine, theirs = build_image([layer_tar({"m": b"mine"})]), build_image([layer_tar({"t": b"x"})])
+    mine, theirs = image(contents=[tar_layer({"m": b"mine"})]), image(contents=[tar_layer({"t": b"x"})])
     descs = [Descriptor(mt.OCI_MANIFEST, store.put_image(img), len(img.manifest.raw),
                         platform=p) for img, p in ((theirs, other), (mine, host))]
     ix = Index.build(descs)

@@ -22,16 +22,15 @@ from wharfie.images.imagestore import ImageStore
 
 WORKER = r"""
 import itertools, os, sys
-sys.path.insert(0, sys.argv[2])
-from imagefactory import add_image, layer_tar
+from wharfie.testing.random import add_image, tar_layer
 from wharfie.images.imagestore import ImageStore
 from wharfie.images.remove import remove_image
 store = ImageStore(sys.argv[1])
-base = layer_tar({"base": b"b" * 300_000})
-for i in itertools.count(int(sys.argv[3])):
+base = tar_layer({"base": b"b" * 300_000})
+for i in itertools.count(int(sys.argv[2])):
     big = os.urandom(3 << 20)  # several pipeline buffers: kills land mid-ingest too
-    add_image(store, [base, layer_tar({f"f{i}": big})], (f"app:{i}", "app:latest"))
-    if i % 3 == 0 and i > int(sys.argv[3]):
+    add_image(store, f"app:{i}", "app:latest", contents=[base, tar_layer({f"f{i}": big})])
+    if i % 3 == 0 and i > int(sys.argv[2]):
         remove_image(store, f"app:{i - 1}")
     if i % 5 == 0:
         for img in store.list():
@@ -56,11 +55,10 @@ def assert_sound(root: Path) -> None:
 @pytest.mark.slow
 def test_sigkill_at_many_points_leaves_store_sound(tmp_path):
     root = tmp_path / "root"
-    here = str(Path(__file__).resolve().parent)
     rng = random.Random(1234)
     start = 0
     for _ in range(12):
-        proc = subprocess.Popen([sys.executable, "-c", WORKER, str(root), here, str(start)],
+        proc = subprocess.Popen([sys.executable, "-c", WORKER, str(root), str(start)],
                                 stderr=subprocess.PIPE)
         time.sleep(rng.uniform(0.3, 1.2))
         assert proc.poll() is None, proc.stderr.read().decode()

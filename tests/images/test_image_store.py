@@ -1,7 +1,6 @@
 import json
 
 import pytest
-from imagefactory import add_image, build_image, layer_tar
 
 from wharfie.errors import Conflict, DigestMismatch, InvalidReference, NotFound
 from wharfie.images.imagestore import ImageStore
@@ -10,9 +9,10 @@ from wharfie.oci.image import Image
 from wharfie.oci.manifest import Descriptor, Index
 from wharfie.oci.platform import Platform
 from wharfie.oci.reference import parse_reference
+from wharfie.testing.random import add_image, image, tar_layer
 
-BASE = layer_tar({"etc/base": b"base"})
-TOP = layer_tar({"app/top": b"top" * 100})
+BASE = tar_layer({"etc/base": b"base"})
+TOP = tar_layer({"app/top": b"top" * 100})
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def store(tmp_path):
 
 
 def test_put_image_stores_blobs_and_records_untagged(store):
-    img = build_image([BASE], labels={"a": "b"})
+    img = image(contents=[BASE], labels={"a": "b"})
     digest = store.put_image(img)
     assert digest == img.digest
     for d in img.blobs():
@@ -38,16 +38,16 @@ def test_put_image_stores_blobs_and_records_untagged(store):
 
 def test_put_image_reports_progress_and_skips_present_blobs(store):
     events = []
-    store.put_image(build_image([BASE]), progress=lambda e, d, n: events.append(e))
+    store.put_image(image(contents=[BASE]), progress=lambda e, d, n: events.append(e))
     assert events.count("start") == 2 and "skip" not in events
     events.clear()
-    store.put_image(build_image([BASE, TOP]), progress=lambda e, d, n: events.append(e))
+    store.put_image(image(contents=[BASE, TOP]), progress=lambda e, d, n: events.append(e))
     assert events.count("skip") == 1  # the shared base layer is not copied again
 
 
 def test_tag_resolve_and_move(store):
-    d1 = add_image(store, [BASE], ("busybox",))
-    d2 = add_image(store, [BASE, TOP], created="2025-01-01T00:00:00Z")
+    d1 = add_image(store, "busybox", contents=[BASE])
+    d2 = add_image(store, contents=[BASE, TOP], created="2025-01-01T00:00:00Z")
     img = store.resolve("busybox")
     assert img.manifest_digest == d1
     assert [r.familiar() for r in img.repo_tags] == ["busybox:latest"]
@@ -58,7 +58,7 @@ def test_tag_resolve_and_move(store):
 
 
 def test_resolve_by_id_prefix_manifest_digest_and_repo_digest(store):
-    d = add_image(store, [BASE], ("localhost:5000/team/app:v1",))
+    d = add_image(store, "localhost:5000/team/app:v1", contents=[BASE])
     img = store.resolve("localhost:5000/team/app:v1")
     assert store.resolve(img.id).manifest_digest == d
     assert store.resolve(img.id.hex).manifest_digest == d
@@ -69,7 +69,7 @@ def test_resolve_by_id_prefix_manifest_digest_and_repo_digest(store):
 
 
 def test_resolve_errors(store):
-    add_image(store, [BASE], ("busybox",))
+    add_image(store, "busybox", contents=[BASE])
     with pytest.raises(NotFound, match=r"^No such image: nope:latest$"):
         store.resolve("nope")
     with pytest.raises(NotFound, match="No such image: ffffff"):
@@ -82,7 +82,7 @@ def test_ambiguous_prefix(store):
     ids = set()
     i = 0
     while True:  # find two images whose IDs share a first hex digit
-        add_image(store, [BASE], created=f"2024-01-01T00:00:{i:02d}Z")
+        add_image(store, contents=[BASE], created=f"2024-01-01T00:00:{i:02d}Z")
         ids = [x.id.hex for x in store.list()]
         firsts = [h[0] for h in ids]
         dup = next((c for c in firsts if firsts.count(c) > 1), None)
@@ -94,7 +94,7 @@ def test_ambiguous_prefix(store):
 
 
 def test_tag_refuses_digest_and_unknown_manifest(store):
-    d = add_image(store, [BASE])
+    d = add_image(store, contents=[BASE])
     with pytest.raises(InvalidReference, match="digest"):
         store.tag(parse_reference(f"busybox@{d}"), d)
     with pytest.raises(NotFound):
@@ -102,7 +102,7 @@ def test_tag_refuses_digest_and_unknown_manifest(store):
 
 
 def test_put_manifest_checks_blobs(store):
-    img = build_image([BASE])
+    img = image(contents=[BASE])
     raw, media_type = img.manifest_bytes()
     with pytest.raises(NotFound, match="needs blob"):
         store.put_manifest(raw, media_type)
@@ -114,7 +114,7 @@ def test_put_manifest_checks_blobs(store):
 
 
 def test_put_manifest_with_ref_tags_and_checks_digest(store):
-    img = build_image([BASE])
+    img = image(contents=[BASE])
     for d in img.blobs():
         store.content.put(img.read_blob(d))
     raw, media_type = img.manifest_bytes()
@@ -129,7 +129,7 @@ def test_put_manifest_with_ref_tags_and_checks_digest(store):
 
 
 def test_index_json_follows_tags(store):
-    d = add_image(store, [BASE], ("busybox:1",))
+    d = add_image(store, "busybox:1", contents=[BASE])
     entries = json.loads((store.root / "index.json").read_bytes())["manifests"]
     assert entries == [{
         "mediaType": mt.OCI_MANIFEST, "digest": d, "size": store.content.size(d),
@@ -142,8 +142,8 @@ def test_index_json_follows_tags(store):
 
 
 def test_delete_keeps_shared_layers(store):
-    base = add_image(store, [BASE], ("base",))
-    app = add_image(store, [BASE, TOP], ("app",))
+    base = add_image(store, "base", contents=[BASE])
+    app = add_image(store, "app", contents=[BASE, TOP])
     app_img = store.resolve("app")
     top_layer = app_img.manifest.layers[1].digest
     with pytest.raises(Conflict):
@@ -161,8 +161,8 @@ def test_delete_keeps_shared_layers(store):
 
 
 def test_index_is_listed_as_its_host_child_and_deleted_with_it(store):
-    amd = build_image([BASE])
-    arm = build_image([TOP])
+    amd = image(contents=[BASE])
+    arm = image(contents=[TOP])
     da, dr = store.put_image(amd), store.put_image(arm)
     ix = Index.build([
         Descriptor(mt.OCI_MANIFEST, da, len(amd.manifest.raw), platform=Platform("linux", "amd64")),
@@ -183,7 +183,7 @@ def test_index_is_listed_as_its_host_child_and_deleted_with_it(store):
 
 
 def test_stores_are_shared_between_instances(store):
-    add_image(store, [BASE], ("busybox",))
+    add_image(store, "busybox", contents=[BASE])
     other = ImageStore(store.root)
     assert other.resolve("busybox").repo_tags[0].familiar() == "busybox:latest"
 
@@ -197,7 +197,7 @@ def _tag_many(root, prefix, digest):
 def test_concurrent_writers_keep_index_json_in_step(store):
     import multiprocessing
 
-    d = add_image(store, [BASE])
+    d = add_image(store, contents=[BASE])
     procs = [multiprocessing.Process(target=_tag_many, args=(store.root, p, d))
              for p in ("one", "two", "three")]
     for p in procs:

@@ -5,10 +5,10 @@ import shutil
 import subprocess
 
 import pytest
-from imagefactory import add_image
 
 from wharfie.images.imagestore import ImageStore
 from wharfie.oci.reference import parse_reference
+from wharfie.testing.random import add_image
 
 pytestmark = pytest.mark.interop
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.interop
 @pytest.fixture
 def store(tmp_path, busybox_rootfs_tar):
     s = ImageStore(tmp_path / "root")
-    add_image(s, [busybox_rootfs_tar.read_bytes()], ("busybox:local",))
+    add_image(s, "busybox:local", contents=[busybox_rootfs_tar.read_bytes()])
     return s
 
 

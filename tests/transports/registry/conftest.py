@@ -1,10 +1,10 @@
-"""Registry client fixtures: images built by hand into a real content store, registries in
-their four set-ups (anonymous, htpasswd, token, TLS), and a token issuer of our own."""
+"""Registry client fixtures: made-up images (wharfie.testing.random) in a real content
+store, registries in their four set-ups (anonymous, htpasswd, token, TLS), and a token issuer of our own."""
 
 from __future__ import annotations
 
 import base64
-import io
+import functools
 import json
 import os
 import threading
@@ -13,35 +13,19 @@ import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
-from tests.images.imagefactory import layer_tar
 
 from wharfie.content.blobstore import ContentStore
-from wharfie.layers.compression import Compressor
-from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
-from wharfie.oci.image import Image
-from wharfie.oci.manifest import Descriptor, Manifest, canonical_json
+from wharfie.oci.manifest import Descriptor
 from wharfie.oci.reference import Reference
+from wharfie.testing import random
+from wharfie.testing.random import RandomImage
 from wharfie.transports.base import ImageDestination
 from wharfie.transports.registry.client import RegistryOptions
 
 USER, PASSWORD = "alice", "s3cret-pass"
-
-
-class StoreImage(Image):
-    """An image whose manifest and blobs live in a real ContentStore."""
-
-    def __init__(self, store: ContentStore, raw: bytes, media_type: str) -> None:
-        self.store, self._raw, self._media_type = store, raw, media_type
-
-    def manifest_bytes(self) -> tuple[bytes, str]:
-        return self._raw, self._media_type
-
-    def open_blob(self, desc: Descriptor) -> BinaryIO:
-        return self.store.open(desc.digest)
 
 
 class ContentDestination(ImageDestination):
@@ -64,83 +48,28 @@ class ContentDestination(ImageDestination):
         return digest
 
 
-def gzip_layer(store: ContentStore, tar_stream: BinaryIO) -> tuple[Descriptor, Digest]:
-    """Compress a layer tar into the store: (its descriptor, its diffID)."""
-    import hashlib
-
-    diff = hashlib.sha256()
-    buf = io.BytesIO()
-    comp = Compressor(buf, "gzip")
-    while chunk := tar_stream.read(1 << 20):
-        diff.update(chunk)
-        comp.write(chunk)
-    comp.finish()
-    data = buf.getvalue()
-    digest = store.put(data)
-    return (Descriptor(mt.OCI_LAYER_GZIP, digest, len(data)),
-            Digest("sha256:" + diff.hexdigest()))
-
-
-def raw_layer(store: ContentStore, size: int, seed: int = 0) -> tuple[Descriptor, Digest]:
-    """An uncompressed layer of ``size`` random-ish bytes, streamed in (no big buffer)."""
-    import hashlib
-
-    with store.writer() as w:
-        block = hashlib.sha256(str(seed).encode()).digest() * 32768  # 1 MiB
-        left = size
-        n = 0
-        while left > 0:
-            piece = os.urandom(16) + block[16:min(left, len(block))]
-            w.write(piece[:left])
-            left -= len(piece[:left])
-            n += 1
-        digest = w.commit()
-    return Descriptor(mt.OCI_LAYER, digest, size), digest
-
-
-def file_tar(files: dict[str, bytes]) -> io.BytesIO:
-    return io.BytesIO(layer_tar(files))
-
-
-def build_image(store: ContentStore, layers: list[tuple[Descriptor, Digest]], *,
-                arch: str = "amd64", docker: bool = False, label: str = "") -> StoreImage:
-    """Config and manifest over ``layers``; everything goes into ``store``."""
-    config = {"architecture": arch, "os": "linux", "config": {"Cmd": ["sh"],
-                                                              "Labels": {"t": label}},
-              "rootfs": {"type": "layers", "diff_ids": [d for _, d in layers]},
-              "history": [{"created_by": "test"} for _ in layers]}
-    raw_config = canonical_json(config)
-    cfg_desc = Descriptor(mt.DOCKER_CONFIG if docker else mt.OCI_CONFIG,
-                          store.put(raw_config), len(raw_config))
-    descs = [d for d, _ in layers]
-    if docker:
-        descs = [Descriptor(mt.DOCKER_LAYER_GZIP if d.media_type == mt.OCI_LAYER_GZIP
-                            else mt.DOCKER_LAYER, d.digest, d.size) for d in descs]
-    man = Manifest.build(cfg_desc, descs,
-                         media_type=mt.DOCKER_MANIFEST if docker else mt.OCI_MANIFEST)
-    store.put(man.raw)
-    return StoreImage(store, man.raw, man.media_type)
-
-
 @pytest.fixture
 def store(tmp_path) -> ContentStore:
     return ContentStore(tmp_path / "content").ensure()
 
 
 @pytest.fixture
-def busybox(store, busybox_rootfs_tar) -> StoreImage:
-    """Debian's busybox rootfs as a one-layer gzip OCI image."""
-    with open(busybox_rootfs_tar, "rb") as f:
-        layer = gzip_layer(store, f)
-    return build_image(store, [layer])
+def make_image(store) -> Callable[..., RandomImage]:
+    """``wharfie.testing.random.image`` with its blobs in the test's content store."""
+    return functools.partial(random.image, store=store)
 
 
 @pytest.fixture
-def small_image(store) -> StoreImage:
+def busybox(make_image, busybox_rootfs_tar) -> RandomImage:
+    """Debian's busybox rootfs as a one-layer gzip OCI image."""
+    return make_image(contents=[busybox_rootfs_tar.read_bytes()], compression="gzip")
+
+
+@pytest.fixture
+def small_image(make_image) -> RandomImage:
     """Two tiny layers: quick to push many times."""
-    layers = [gzip_layer(store, file_tar({"etc/a": b"a" * 100})),
-              gzip_layer(store, file_tar({"etc/b": os.urandom(64)}))]
-    return build_image(store, layers, label=uuid.uuid4().hex)
+    return make_image(files=[{"etc/a": b"a" * 100}, {"etc/b": os.urandom(64)}],
+                      compression="gzip", labels={"t": uuid.uuid4().hex})
 
 
 @pytest.fixture
@@ -404,24 +333,3 @@ def fault_proxy():
         p.release.set()
         p.httpd.shutdown()
         p.httpd.server_close()
-
-
-class ImageFactory:
-    """Builds test images in one store: ``raw_layer(size)``, ``gzip_layer(files)``, ``image``."""
-
-    def __init__(self, store: ContentStore) -> None:
-        self.store = store
-
-    def raw_layer(self, size: int, seed: int = 0) -> tuple[Descriptor, Digest]:
-        return raw_layer(self.store, size, seed)
-
-    def gzip_layer(self, files: dict[str, bytes]) -> tuple[Descriptor, Digest]:
-        return gzip_layer(self.store, file_tar(files))
-
-    def image(self, layers, **kw) -> StoreImage:
-        return build_image(self.store, layers, **kw)
-
-
-@pytest.fixture
-def factory(store) -> ImageFactory:
-    return ImageFactory(store)

@@ -19,8 +19,8 @@ from wharfie.transports.registry.destination import RegistryDestination
 from wharfie.transports.registry.source import RegistryImage, RegistryIndex, open_remote
 
 
-def test_cross_repo_mount_from_same_registry(anon_registry, factory, options):
-    image = factory.image([factory.raw_layer(300_000, seed=1), factory.gzip_layer({"x": b"1"})])
+def test_cross_repo_mount_from_same_registry(anon_registry, make_image, options):
+    image = make_image(300_000, 2, raw=True)
     reg = options.registry(anon_registry)
     a = parse_reference(f"{anon_registry}/mount/a:v1")
     copy_image(image, RegistryDestination(reg, a.path), a)
@@ -34,9 +34,9 @@ def test_cross_repo_mount_from_same_registry(anon_registry, factory, options):
     assert reg.blob_exists("mount/b", image.manifest.layers[0].digest)
 
 
-def test_mount_hints_for_local_images(anon_registry, factory, options):
+def test_mount_hints_for_local_images(anon_registry, make_image, options):
     """A local image whose blobs are known to be in another repository is mounted, not sent."""
-    image = factory.image([factory.raw_layer(200_000, seed=2)])
+    image = make_image(200_000, raw=True)
     reg = options.registry(anon_registry)
     a = parse_reference(f"{anon_registry}/hints/a:v1")
     copy_image(image, RegistryDestination(reg, a.path), a)
@@ -45,9 +45,9 @@ def test_mount_hints_for_local_images(anon_registry, factory, options):
     assert set(dst.mounted) == {d.digest for d in image.blobs()}
 
 
-def test_multi_arch_index_picks_the_platform(anon_registry, factory, options, pulled):
-    amd = factory.image([factory.gzip_layer({"arch": b"amd64"})], arch="amd64")
-    arm = factory.image([factory.gzip_layer({"arch": b"arm64"})], arch="arm64")
+def test_multi_arch_index_picks_the_platform(anon_registry, make_image, options, pulled):
+    amd = make_image(files=[{"arch": b"amd64"}], compression="gzip", platform="linux/amd64")
+    arm = make_image(files=[{"arch": b"arm64"}], compression="gzip", platform="linux/arm64")
     reg = options.registry(anon_registry)
     dst = RegistryDestination(reg, "multi/app")
     for img in (amd, arm):
@@ -73,18 +73,18 @@ def test_multi_arch_index_picks_the_platform(anon_registry, factory, options, pu
     assert pulled.store.exists(amd.manifest.layers[0].digest)
 
 
-def test_referrers_tag_schema_fallback(anon_registry, factory, options):
-    image = factory.image([factory.gzip_layer({"a": b"b"})])
+def test_referrers_tag_schema_fallback(anon_registry, make_image, store, options):
+    image = make_image(files=[{"a": b"b"}], compression="gzip")
     reg = options.registry(anon_registry)
     dst = RegistryDestination(reg, "refs/app")
     ref = parse_reference(f"{anon_registry}/refs/app:v1")
     copy_image(image, dst, ref)
-    empty = factory.store.put(b"{}")
+    empty = store.put(b"{}")
     sig = Manifest.build(Descriptor(mt.OCI_EMPTY, empty, 2), [],
                          subject=Descriptor(mt.OCI_MANIFEST, image.digest,
                                             len(image.manifest.raw)))
     dst.has_blob(Descriptor(mt.OCI_EMPTY, empty, 2)) or reg.upload_blob(
-        "refs/app", Descriptor(mt.OCI_EMPTY, empty, 2), factory.store.open(empty), lambda n: None)
+        "refs/app", Descriptor(mt.OCI_EMPTY, empty, 2), store.open(empty), lambda n: None)
     dst.put_manifest(sig.raw, sig.media_type, None)
     found = reg.referrers("refs/app", image.digest)
     assert [d.digest for d in found.manifests] == [sig.digest]
@@ -106,9 +106,9 @@ def test_tags_paginated_and_delete(anon_registry, small_image, options):
     assert reg.head_manifest("tags/app", "c") is None
 
 
-def test_redirect_to_other_host_drops_credentials(basic_registry, fault_proxy, factory, alice,
+def test_redirect_to_other_host_drops_credentials(basic_registry, fault_proxy, make_image, store, alice,
                                                   pulled, docker_config):
-    image = factory.image([factory.gzip_layer({"r": b"redirected"})])
+    image = make_image(files=[{"r": b"redirected"}], compression="gzip")
     layer = image.manifest.layers[0]
     seen: list[str | None] = []
 
@@ -119,7 +119,7 @@ def test_redirect_to_other_host_drops_credentials(basic_registry, fault_proxy, f
         def do_GET(self) -> None:
             seen.append(self.headers.get("Authorization"))
             assert self.path == "/cdn/blob?sig=a%2Fb&x=1"  # Location followed as given
-            data = factory.store.read(layer.digest)
+            data = store.read(layer.digest)
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

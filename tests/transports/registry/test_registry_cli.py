@@ -177,7 +177,7 @@ def test_interrupted_pull_leaves_no_partial_blob_and_no_tag(
     assert list(store.ingest_dir.iterdir()) == []
 
 
-def test_pull_platform_from_index_and_all_tags(wharfie, anon_registry, factory):
+def test_pull_platform_from_index_and_all_tags(wharfie, anon_registry, make_image):
     from wharfie.oci import mediatypes as mt
     from wharfie.oci.manifest import Descriptor, Index
     from wharfie.oci.platform import Platform
@@ -186,8 +186,8 @@ def test_pull_platform_from_index_and_all_tags(wharfie, anon_registry, factory):
     from wharfie.transports.registry.client import RegistryOptions
     from wharfie.transports.registry.destination import RegistryDestination
 
-    amd = factory.image([factory.gzip_layer({"arch": b"amd64"})], arch="amd64")
-    arm = factory.image([factory.gzip_layer({"arch": b"arm64"})], arch="arm64")
+    amd = make_image(files=[{"arch": b"amd64"}], compression="gzip", platform="linux/amd64")
+    arm = make_image(files=[{"arch": b"arm64"}], compression="gzip", platform="linux/arm64")
     dst = RegistryDestination(RegistryOptions().registry(anon_registry), "cli/multi")
     for img in (amd, arm):
         copy_image(img, dst)

@@ -79,9 +79,9 @@ def test_corrupted_manifest_refused(anon_registry, fault_proxy, small_image, opt
         open_remote(ref, options)
 
 
-def test_chunked_upload_resumes_after_failed_patch(anon_registry, fault_proxy, factory,
+def test_chunked_upload_resumes_after_failed_patch(anon_registry, fault_proxy, make_image,
                                                    pulled):
-    image = factory.image([factory.raw_layer(5 << 20 | 123)])
+    image = make_image(5 << 20 | 123, raw=True)
     proxy = fault_proxy(anon_registry)
     # The third PATCH fails without reaching the registry, the fourth is cut off: both resume.
     proxy.faults.append(lambda m, p, h, n: ("status", 500) if m == "PATCH" and n == 3 else None)
@@ -98,10 +98,10 @@ def options_plain() -> RegistryOptions:
     return RegistryOptions(backoff=0.05)
 
 
-def test_registry_killed_mid_push_and_restarted(docker_registry_factory, fault_proxy, factory,
+def test_registry_killed_mid_push_and_restarted(docker_registry_factory, fault_proxy, make_image,
                                                 pulled):
     reg = docker_registry_factory()
-    image = factory.image([factory.raw_layer(4 << 20, seed=7)])
+    image = make_image(4 << 20, raw=True)
     proxy = fault_proxy(reg.host)
 
     def kill_on_second_patch(method, path, headers, n):
@@ -131,9 +131,9 @@ def test_unreachable_registry_is_one_clear_error():
 
 
 def test_registry_to_registry_chunks_a_stream(anon_registry, docker_registry, fault_proxy,
-                                              factory, pulled):
+                                              make_image, pulled):
     """A source that cannot seek (another registry) is buffered a chunk at a time."""
-    image = factory.image([factory.raw_layer(3 << 20 | 5, seed=9)])
+    image = make_image(3 << 20 | 5, raw=True)
     push(image, anon_registry, "faults/r2r", options_plain())
     src = open_remote(parse_reference(f"{anon_registry}/faults/r2r:v1"), options_plain())
     proxy = fault_proxy(docker_registry)
@@ -148,8 +148,8 @@ def test_registry_to_registry_chunks_a_stream(anon_registry, docker_registry, fa
 
 
 def test_token_expiring_mid_upload_is_renewed_and_chunk_resent(
-        token_registry, token_server, fault_proxy, factory, alice, docker_config, pulled):
-    image = factory.image([factory.raw_layer(3 << 20, seed=11)])
+        token_registry, token_server, fault_proxy, make_image, alice, docker_config, pulled):
+    image = make_image(3 << 20, raw=True)
     proxy = fault_proxy(token_registry)
     challenge = (f'Bearer realm="{token_server.realm}",service="{token_server.service}",'
                  'scope="repository:faults/expiry:pull,push",error="invalid_token"')
@@ -169,7 +169,7 @@ def test_token_expiring_mid_upload_is_renewed_and_chunk_resent(
 
 
 def test_retry_after_http_date():
-    from wharfie.transports.registry.client import _retry_after
+    from wharfie.transports.registry.session import _retry_after
 
     when = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 5))
     assert 3.5 < _retry_after(when) <= 5.0

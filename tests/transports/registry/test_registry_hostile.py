@@ -172,6 +172,7 @@ def fake_registry(image, misbehave=None):
     """A registry serving ``image`` by digest and as tag v1; ``misbehave(req, kind, digest)``
     may answer a request itself (and return True) instead."""
     raw, media_type = image.manifest_bytes()
+    blobs = {d.digest: d for d in image.blobs()}
 
     def respond(req: BaseHTTPRequestHandler) -> None:
         path = req.path.split("?")[0]
@@ -185,16 +186,16 @@ def fake_registry(image, misbehave=None):
             answer(200, {"Content-Type": media_type,
                          "Docker-Content-Digest": image.digest}, raw)(req)
         elif kind == "blobs":
-            answer(200, {}, image.store.path(last).read_bytes())(req)
+            answer(200, {}, image.read_blob(blobs[last]))(req)
         else:
             answer(404)(req)
     return respond
 
 
 @pytest.mark.parametrize("framing", ["close", "chunked", "length"])
-def test_endless_blob_body_stops_at_the_descriptor_size(hostile, factory, pulled, framing):
+def test_endless_blob_body_stops_at_the_descriptor_size(hostile, make_image, pulled, framing):
     """A blob's body is read to its descriptor's size, never to the end of the stream."""
-    image = factory.image([factory.raw_layer(1 << 20, seed=21)])
+    image = make_image(1 << 20, raw=True)
     layer = image.manifest.layers[0]
     sent = Sent()
 
@@ -216,10 +217,10 @@ def test_endless_blob_body_stops_at_the_descriptor_size(hostile, factory, pulled
 
 
 @pytest.mark.parametrize("kind", ["ping", "error", "token"])
-def test_endless_small_bodies_are_read_to_a_cap(hostile, factory, pulled, kind):
+def test_endless_small_bodies_are_read_to_a_cap(hostile, make_image, pulled, kind):
     """``GET /v2/``, error bodies and token answers are read to a small cap (manifests were
     already read to 4 MiB)."""
-    image = factory.image([factory.gzip_layer({"a": b"a"})])
+    image = make_image(files=[{"a": b"a"}], compression="gzip")
     sent = Sent()
     realm = hostile(lambda req: endless(req, sent, "token", framing="chunked"))
     challenge = {"WWW-Authenticate": f'Bearer realm="http://{realm.host}/token",service="x"'}
@@ -248,16 +249,16 @@ def test_endless_small_bodies_are_read_to_a_cap(hostile, factory, pulled, kind):
     assert 0 < sum(sent.bytes.values()) < 32 << 20
 
 
-def test_trickling_blob_hits_the_overall_deadline(hostile, factory, pulled, monkeypatch):
+def test_trickling_blob_hits_the_overall_deadline(hostile, make_image, pulled, monkeypatch):
     """A server sending a blob a few bytes at a time, each read well inside the read
     timeout, is given up once the blob's deadline (timeout + size / min rate) passes."""
-    image = factory.image([factory.raw_layer(256 << 10, seed=22)])
+    image = make_image(256 << 10, raw=True)
     layer = image.manifest.layers[0]
 
     def trickle(req, kind, digest):
         if kind != "blobs" or digest != layer.digest:
             return False
-        data = image.store.path(digest).read_bytes()
+        data = image.read_blob(layer)
         req.send_response(200)
         req.send_header("Content-Length", str(len(data)))
         req.end_headers()
@@ -300,6 +301,6 @@ def test_min_rate_setting_is_checked(monkeypatch):
     ("https://gitlab.com.evil.example/t", "https://registry.gitlab.com", False),
 ])
 def test_which_token_realms_receive_credentials(realm, base, trusted):
-    from wharfie.transports.registry.client import realm_trusted
+    from wharfie.transports.registry.session import realm_trusted
 
     assert realm_trusted(realm, base, ()) is trusted

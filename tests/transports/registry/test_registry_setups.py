@@ -24,7 +24,7 @@ def roundtrip(image, ref_text: str, push_opts: RegistryOptions, pull_opts: Regis
     assert src.manifest_bytes()[0] == image.manifest_bytes()[0]
     assert copy_image(src, pulled, ref) == image.digest
     for desc in image.blobs():
-        assert pulled.store.read(desc.digest) == image.store.read(desc.digest)
+        assert pulled.store.read(desc.digest) == image.read_blob(desc)
     assert pulled.tags[str(ref)] == image.digest
 
 
