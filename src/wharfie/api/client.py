@@ -144,6 +144,18 @@ class Client:
 
         return ImageStore(self.root, self.content)
 
+    def with_registries(self, registries: RegistryOptions) -> Client:
+        """A client on the same root, sharing this one's open store, that reaches
+        registries with ``registries``.
+
+        >>> c.with_registries(wharfie.RegistryOptions(insecure=True)).pull(...)  # doctest: +SKIP
+        """
+        other = Client(self.root, registries=registries, progress=self.progress)
+        for opened in ("content", "store"):  # cached_property values
+            if opened in self.__dict__:
+                other.__dict__[opened] = self.__dict__[opened]
+        return other
+
     def close(self) -> None:
         """Close the store's database connection (it reopens on next use)."""
         if "store" in self.__dict__:
@@ -374,7 +386,8 @@ class Client:
 
         >>> wharfie.copy("docker://127.0.0.1:5000/app:1", "oci:/tmp/layout:app")  # doctest: +SKIP
         """
-        from wharfie.transports.names import Endpoints, copy, parse_name
+        from wharfie.transports.copy import Endpoints, copy
+        from wharfie.transports.names import parse_name
 
         source = parse_name(src) if isinstance(src, str) else src
         dest = parse_name(dst) if isinstance(dst, str) else dst

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from wharfie.api import Client
     from wharfie.content.blobstore import ContentStore
     from wharfie.images.imagestore import ImageStore
+    from wharfie.transports.registry.client import RegistryOptions
 
 
 @dataclass
@@ -24,16 +26,23 @@ class App:
     _closers: list = field(default_factory=list)
 
     @cached_property
+    def client(self) -> Client:
+        """The API client every command calls, on ``--root``."""
+        from wharfie.api import Client
+
+        return Client(self.root)
+
+    def client_with(self, registries: RegistryOptions) -> Client:
+        """A client on the same root (and open store) with a command's registry flags."""
+        return self.client.with_registries(registries)
+
+    @property
     def content(self) -> ContentStore:
-        from wharfie.content.blobstore import ContentStore
+        return self.client.content
 
-        return ContentStore(self.root)
-
-    @cached_property
+    @property
     def images(self) -> ImageStore:
-        from wharfie.images.imagestore import ImageStore
-
-        return ImageStore(self.root, self.content)
+        return self.client.store
 
 
 pass_app = click.make_pass_decorator(App)

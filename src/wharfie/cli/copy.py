@@ -5,11 +5,10 @@ from __future__ import annotations
 import click
 
 from wharfie.cli.context import App, pass_app
-from wharfie.cli.transfer import interruptible, registry_options, scratch_dir, tls_flags
+from wharfie.cli.transfer import interruptible, registry_options, tls_flags
 from wharfie.errors import WharfieError
 from wharfie.oci.manifest import Descriptor
-from wharfie.oci.platform import parse_platform
-from wharfie.transports.names import Endpoints, copy, parse_name
+from wharfie.transports.names import parse_name
 from wharfie.transports.registry.credentials import Credentials
 
 
@@ -48,7 +47,7 @@ def copy_cmd(app: App, src: str, dst: str, all_: bool, platform: str | None, qui
             if not sep:
                 raise WharfieError("credentials must be USER:PASSWORD")
             options.credentials_for[name.reference.domain] = Credentials(user, password)
-    env = Endpoints(images=lambda: app.images, options=options, scratch=scratch_dir(app.root))
+    client = app.client_with(options)
 
     def progress(event: str, desc: Descriptor, n: int) -> None:
         if quiet or event not in ("skip", "start"):
@@ -60,8 +59,7 @@ def copy_cmd(app: App, src: str, dst: str, all_: bool, platform: str | None, qui
     if not quiet:
         click.echo("Getting image source signatures")
     with interruptible():
-        digest = copy(source, dest, env, all=all_, platform=parse_platform(platform)
-                      if platform else None, progress=progress)
+        digest = client.copy(source, dest, all=all_, platform=platform, progress=progress)
     if not quiet:
         click.echo("Writing manifest to image destination")
         click.echo(f"Digest: {digest}")

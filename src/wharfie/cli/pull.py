@@ -1,17 +1,15 @@
-"""``wharfie pull``: Docker's flags and output, over the registry transport and the store."""
+"""``wharfie pull``: Docker's flags and output, over ``Client.pull_result``."""
 
 from __future__ import annotations
 
 import click
 
+from wharfie.api import Client
 from wharfie.cli.context import App, pass_app
 from wharfie.cli.transfer import LayerProgress, interruptible, registry_options, tls_flags
 from wharfie.errors import NotFound, WharfieError
 from wharfie.oci.digest import Digest
-from wharfie.oci.platform import parse_platform
 from wharfie.oci.reference import Reference, parse_reference
-from wharfie.transports.pull import pull_image
-from wharfie.transports.registry.client import RegistryOptions
 
 
 @click.command("pull")
@@ -28,15 +26,16 @@ def pull(app: App, name: str, all_tags: bool, platform: str | None, quiet: bool,
          ca_cert: str | None) -> None:
     """Download an image from a registry into the local store."""
     ref = parse_reference(name, default_tag=False)
-    opts = registry_options(tls_verify, insecure, ca_cert, max_concurrent_downloads)
+    client = app.client_with(registry_options(tls_verify, insecure, ca_cert,
+                                              max_concurrent_downloads))
     if all_tags:
         if ref.tag or ref.digest:
             raise WharfieError("tag can't be used with --all-tags/-a")
-        tags = sorted(opts.registry(ref.domain).tags(ref.path))
+        tags = sorted(client.tags(ref))
         if not tags:
             raise NotFound(f"{ref.familiar_name}: the repository has no tags")
         for tag in tags:
-            pull_one(app, ref.with_tag(tag), opts, platform, quiet)
+            pull_one(client, ref.with_tag(tag), platform, quiet)
         if not quiet:
             click.echo(ref.name)
         return
@@ -44,20 +43,18 @@ def pull(app: App, name: str, all_tags: bool, platform: str | None, quiet: bool,
         if not quiet:
             click.echo("Using default tag: latest")
         ref = ref.with_tag("latest")
-    pull_one(app, ref, opts, platform, quiet)
+    pull_one(client, ref, platform, quiet)
     click.echo(str(ref))
 
 
-def pull_one(app: App, ref: Reference, opts: RegistryOptions, platform: str | None,
-             quiet: bool) -> Digest:
+def pull_one(client: Client, ref: Reference, platform: str | None, quiet: bool) -> Digest:
     """Pull one tag or digest; prints Docker's per-layer lines, then Digest and Status."""
     if not quiet:
         click.echo(f"{ref.tag or ref.digest}: Pulling from {ref.path}")
     view = LayerProgress("pull", None, quiet=quiet)
     with interruptible():
         try:
-            result = pull_image(app.images, ref, opts, progress=view,
-                                platform=parse_platform(platform) if platform else None)
+            result = client.pull_result(ref, platform=platform, progress=view)
         finally:
             view.close()
     if not quiet:

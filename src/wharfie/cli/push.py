@@ -1,4 +1,4 @@
-"""``wharfie push``: Docker's flags and output; uploads only what the registry lacks."""
+"""``wharfie push``: Docker's flags and output, over ``Client.push``."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ import contextlib
 
 import click
 
+from wharfie.api import Client
 from wharfie.cli.context import App, pass_app
 from wharfie.cli.transfer import LayerProgress, interruptible, registry_options, tls_flags
 from wharfie.errors import NotFound, WharfieError
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import ImageIndex
 from wharfie.oci.reference import Reference, parse_reference
-from wharfie.transports.push import push_image
-from wharfie.transports.registry.client import RegistryOptions
 
 
 @click.command("push")
@@ -30,11 +29,12 @@ def push(app: App, name: str, all_tags: bool, quiet: bool, max_concurrent_upload
     ref = parse_reference(name, default_tag=False)
     if ref.digest:
         raise WharfieError("push by digest is not supported: push a tag")
-    opts = registry_options(tls_verify, insecure, ca_cert, max_concurrent_uploads)
+    client = app.client_with(registry_options(tls_verify, insecure, ca_cert,
+                                              max_concurrent_uploads))
     if all_tags:
         if ref.tag:
             raise WharfieError("tag can't be used with --all-tags/-a")
-        refs = sorted({r for img in app.images.list() for r in img.repo_tags
+        refs = sorted({r for img in client.images(all=True) for r in img.repo_tags
                        if r.name == ref.name}, key=str)
         if not refs:
             raise NotFound(f"No such image: {ref.familiar_name}")
@@ -47,15 +47,15 @@ def push(app: App, name: str, all_tags: bool, quiet: bool, max_concurrent_upload
     if not quiet:
         click.echo(f"The push refers to repository [{ref.name}]")
     for r in refs:
-        push_one(app, r, opts, quiet)
+        push_one(client, r, quiet)
     if quiet:
         click.echo(str(refs[0]) if len(refs) == 1 else ref.name)
 
 
-def push_one(app: App, ref: Reference, opts: RegistryOptions, quiet: bool) -> None:
+def push_one(client: Client, ref: Reference, quiet: bool) -> None:
     labels = {}  # Docker shows layers by diffID, top first
     with contextlib.suppress(NotFound):  # push_image says what is missing
-        local = app.images.open_target(str(ref))
+        local = client.image_or_index(str(ref))
         for img in [local.child(d) for d in local.index.manifests] if isinstance(
                 local, ImageIndex) else [local]:
             if not isinstance(img, ImageIndex):
@@ -65,7 +65,7 @@ def push_one(app: App, ref: Reference, opts: RegistryOptions, quiet: bool) -> No
     view = LayerProgress("push", labels, quiet=quiet, mounted=mounted)
     with interruptible():
         try:
-            result = push_image(app.images, ref, opts, progress=view, mounted=mounted)
+            result = client.push(ref, progress=view, mounted=mounted)
         finally:
             view.close()
     if not quiet:

@@ -11,7 +11,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import click
 
@@ -138,9 +137,3 @@ def interruptible() -> Iterator[None]:
         for sig, handler in old.items():
             signal.signal(sig, handler)
 
-
-def scratch_dir(root: Path) -> Path:
-    """A private temporary directory under the root (same filesystem as the store)."""
-    import secrets
-
-    return root / "tmp" / f"copy-{os.getpid()}-{secrets.token_hex(4)}"
