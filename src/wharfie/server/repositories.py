@@ -41,7 +41,7 @@ from wharfie.server.storage import Driver
 
 CHUNK = 1 << 20
 UPLOAD_TTL = 24 * 3600.0
-# Blobs and links seen in use are touched at most this often; GC's grace must be longer.
+# Links a manifest push names are touched at most this often; GC's grace must be longer.
 TOUCH_AFTER = 60.0
 
 
@@ -156,28 +156,24 @@ class RegistryStore:
 
     # ---- blobs ----
 
-    def blob_stat(self, repo: str, digest: str) -> int | None:
-        """The blob's size if ``repo`` can see it, else None. Refreshes the link for GC."""
+    def blob_stat(self, repo: str, digest: str, *, refresh: bool = False) -> int | None:
+        """The blob's size if ``repo`` can see it, else None. Reads only: pulls write
+        nothing. ``refresh`` (a manifest push naming the blob) touches the link, a small
+        object, at most every TOUCH_AFTER seconds, before looking at the blob, so a GC
+        sweeping it meanwhile sees it in use (gc.py); the blob itself keeps its upload
+        time."""
         link = self.driver.stat(_layer_key(repo, digest))
         if link is None:
             return None
-        stale = time.time() - link.mtime > TOUCH_AFTER
-        if stale:
-            # A client that finds a blob here will reference it soon: restart GC's grace.
-            # The link first, so a GC sweeping the blob meanwhile sees it in use (gc.py).
+        if refresh and time.time() - link.mtime > TOUCH_AFTER:
             self.driver.touch(_layer_key(repo, digest))
         st = self.driver.stat(blob_key(digest))
-        if st is None:
-            return None
-        if stale:
-            self.driver.touch(blob_key(digest))
-        return st.size
+        return st.size if st else None
 
     def link_blob(self, repo: str, digest: str) -> None:
-        """Make a blob visible in ``repo``; touching it restarts its GC grace (a mount or a
-        re-upload of an old blob will be referenced soon)."""
+        """Make a blob visible in ``repo``. The fresh link restarts its GC grace (a mount or
+        a re-upload of an old blob will be referenced soon); the blob is not rewritten."""
         self.driver.write(_layer_key(repo, digest), b"")
-        self.driver.touch(blob_key(digest))
 
     def namespace_lock(self, repo: str):
         """One writer at a time per namespace, across processes: checks (immutable tags,
@@ -403,7 +399,7 @@ class RegistryStore:
                         raise RegistryError("MANIFEST_BLOB_UNKNOWN", "foreign url not allowed",
                                             {"digest": desc.digest, "urls": list(desc.urls)})
                     continue
-                _check_size(desc, self.blob_stat(repo, desc.digest), "blob")
+                _check_size(desc, self.blob_stat(repo, desc.digest, refresh=True), "blob")
         else:
             for desc in doc.manifests:
                 if self.driver.stat(_revision_key(repo, desc.digest)) is None:
