@@ -38,9 +38,10 @@ from pathlib import Path
 
 from benchlib import cached, corpus
 
-from wharfie.builder.builder import Builder, BuildRequest
 from wharfie.builder.context import BuildContext, HashCache
-from wharfie.builder.dockerignore import load_for
+from wharfie.builder.context.dockerignore import load_for
+from wharfie.builder.engine import Builder
+from wharfie.builder.request import BuildRequest
 from wharfie.errors import WharfieError
 from wharfie.images.imagestore import ImageStore
 from wharfie.oci.reference import parse_reference

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from wharfie.builder.squash import squash
 from wharfie.errors import InvalidInput
 from wharfie.images.imagestore import ImageStore
 from wharfie.layers.apply import apply_layer
@@ -17,7 +18,6 @@ from wharfie.layers.writer import write_layer_to_store
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.manifest import Descriptor, ImageConfig, Manifest
 from wharfie.oci.reference import parse_reference
-from wharfie.squash import squash
 
 EPOCH = 1_700_000_000
 

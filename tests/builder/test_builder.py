@@ -7,12 +7,13 @@ import time
 
 import pytest
 
-from wharfie.builder.builder import Builder, BuildError, BuildRequest
-from wharfie.builder.cache_io import CacheSpec
+from wharfie.builder.cache.transfer import CacheSpec
 from wharfie.builder.context import BuildContext, named_context
-from wharfie.builder.copy import CopyError
-from wharfie.builder.dockerignore import PatternMatcher
+from wharfie.builder.context.dockerignore import PatternMatcher
+from wharfie.builder.engine import Builder
+from wharfie.builder.filecopy import CopyError
 from wharfie.builder.mounts import Secret
+from wharfie.builder.request import BuildError, BuildRequest
 from wharfie.errors import NotFound, WharfieError
 from wharfie.images.imagestore import ImageStore
 from wharfie.layers.compression import open_uncompressed

@@ -6,8 +6,8 @@ import blake3
 import pytest
 
 from wharfie.builder.context import SMALL_FILE, BuildContext, HashCache
-from wharfie.builder.copy import CopyError
-from wharfie.builder.dockerignore import PatternMatcher
+from wharfie.builder.context.dockerignore import PatternMatcher
+from wharfie.builder.filecopy import CopyError
 from wharfie.errors import InvalidInput
 
 

@@ -9,11 +9,12 @@ import sys
 import pytest
 from tests.builder.test_builder import build, files_of, store  # noqa: F401 (store: a fixture)
 
-from wharfie.builder.builder import Builder, BuildRequest
 from wharfie.builder.context import BuildContext, named_context
-from wharfie.builder.copy import CopyError
-from wharfie.builder.dockerignore import load_for
+from wharfie.builder.context.dockerignore import load_for
+from wharfie.builder.engine import Builder
+from wharfie.builder.filecopy import CopyError
 from wharfie.builder.mounts import MountError
+from wharfie.builder.request import BuildRequest
 
 
 @pytest.fixture

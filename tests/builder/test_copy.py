@@ -6,8 +6,8 @@ import tarfile
 import pytest
 
 from wharfie.builder.chmod import ModeSpec
-from wharfie.builder.copy import CopyError, CopyOptions, copy_sources
-from wharfie.builder.dockerignore import PatternMatcher
+from wharfie.builder.context.dockerignore import PatternMatcher
+from wharfie.builder.filecopy import CopyError, CopyOptions, copy_sources
 from wharfie.errors import WharfieError
 from wharfie.fs.inroot import resolve as secure_join
 
@@ -167,7 +167,7 @@ def test_add_refuses_archive_escaping_the_destination(ctx, rootfs, tmp_path):
 
 
 def test_a_big_tree_is_copied_in_parallel_with_the_same_result(tmp_path, rootfs):
-    from wharfie.builder import copy as copy_module
+    from wharfie.builder import filecopy as copy_module
 
     src = tmp_path / "big"
     for n in range(3 * copy_module.PARALLEL_FROM):

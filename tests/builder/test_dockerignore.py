@@ -3,7 +3,7 @@ import json
 import pytest
 from tests.conftest import CORPUS, corpus_params
 
-from wharfie.builder.dockerignore import (
+from wharfie.builder.context.dockerignore import (
     PatternError,
     PatternMatcher,
     go_clean,

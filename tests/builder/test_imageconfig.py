@@ -1,6 +1,7 @@
 import pytest
 
-from wharfie.builder.imageconfig import StageImage, empty_config, go_duration
+from wharfie.builder.imageconfig import StageImage, go_duration
+from wharfie.oci.empty import empty_config
 
 
 @pytest.mark.parametrize("seconds,text", [

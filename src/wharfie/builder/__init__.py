@@ -1,1 +1,37 @@
-"""The build engine: context, planning, cache and executors behind ``wharfie build``."""
+"""The build engine: context, planning, cache and executors behind ``wharfie build``.
+
+Public names (imported on first use, so importing a submodule stays cheap):
+``BuildOptions``, ``build``, ``check``, ``prune_cache``, ``BuildResult``, ``BuildEvent``,
+``BuildError``, ``CheckReport``, ``PruneReport``.
+
+>>> from wharfie.builder import BuildOptions, build
+>>> build(ImageStore(root), BuildOptions("examples/hello", tags=["hello:1"])).image_id
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wharfie.builder.options import BuildOptions
+    from wharfie.builder.pipeline import BuildCheckError, CheckReport, build, check
+    from wharfie.builder.prune import PruneReport, prune_cache
+    from wharfie.builder.request import BuildError, BuildEvent, BuildResult
+
+_WHERE = {
+    "BuildOptions": "options", "build": "pipeline", "check": "pipeline",
+    "CheckReport": "pipeline", "BuildCheckError": "pipeline", "prune_cache": "prune",
+    "PruneReport": "prune", "BuildResult": "request", "BuildEvent": "request",
+    "BuildError": "request",
+}
+
+__all__ = ["BuildCheckError", "BuildError", "BuildEvent", "BuildOptions", "BuildResult",
+           "CheckReport", "PruneReport", "build", "check", "prune_cache"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -20,7 +20,7 @@ from pathlib import Path
 import zstandard
 
 from wharfie.builder.chmod import ModeSpec
-from wharfie.builder.dockerignore import PatternMatcher
+from wharfie.builder.context.dockerignore import PatternMatcher
 from wharfie.errors import WharfieError
 from wharfie.fs.inroot import MAX_SYMLINKS
 from wharfie.fs.inroot import resolve as secure_join

@@ -15,7 +15,6 @@ from wharfie.dockerfile import instructions as ins
 from wharfie.dockerfile.gostr import quote_list
 from wharfie.errors import InvalidInput
 
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 HISTORY_COMMENT = "buildkit.dockerfile.v0"
 
@@ -65,16 +64,6 @@ def expand_ports(ports: list[str]) -> list[str]:
                 raise InvalidInput(f"invalid containerPort: {n}")
             out.append(f"{n}/{proto}")
     return out
-
-
-def empty_config(os_name: str, architecture: str, variant: str | None = None) -> dict:
-    """The config of ``FROM scratch``: BuildKit sets PATH even there."""
-    doc: dict = {"architecture": architecture, "os": os_name,
-                 "config": {"Env": [f"PATH={DEFAULT_PATH}"]},
-                 "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
-    if variant:
-        doc["variant"] = variant
-    return doc
 
 
 @dataclass

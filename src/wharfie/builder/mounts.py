@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wharfie.builder.context import HashCache, checksum_tree
-from wharfie.builder.copy import CopyOptions, copy_sources, filtered_path
-from wharfie.builder.dockerignore import PatternMatcher
+from wharfie.builder.context.dockerignore import PatternMatcher
+from wharfie.builder.filecopy import CopyOptions, copy_sources, filtered_path
 from wharfie.builder.sshagent import AgentRelay
 from wharfie.dockerfile.instructions import Mount
 from wharfie.errors import WharfieError

@@ -10,7 +10,6 @@ ones marked ``empty_layer``, plus one entry for the merged layer, as
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 from wharfie import snapshots
 from wharfie.errors import InvalidInput
@@ -19,7 +18,9 @@ from wharfie.layers.diff import diff_trees
 from wharfie.layers.writer import write_layer_to_store
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.image import Image
-from wharfie.oci.manifest import Descriptor, ImageConfig, Manifest
+from wharfie.oci.manifest import Descriptor
+from wharfie.oci.mutate import commit_image, with_layers
+from wharfie.oci.timestamps import rfc3339
 
 
 def _history(history: list[dict], keep_base: int, comment: str, created: str) -> list[dict]:
@@ -34,11 +35,6 @@ def _history(history: list[dict], keep_base: int, comment: str, created: str) ->
         out.append(h)
     out.append({"created": created, "created_by": "", "comment": comment})
     return out
-
-
-def _timestamp(epoch: int | None) -> str:
-    ts = time.time() if epoch is None else epoch
-    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def squash(store: ImageStore, image: Image, *, keep_base: int = 0, epoch: int | None = None,
@@ -75,20 +71,14 @@ def squash(store: ImageStore, image: Image, *, keep_base: int = 0, epoch: int | 
             snap.release(top)
 
         old = image.config
-        doc = dict(old.doc)
-        doc["rootfs"] = {"type": "layers",
-                         "diff_ids": [str(d) for d in old.diff_ids[:keep_base]]
-                         + [str(merged.diff_id)]}
         from_id = str(base_chain) if base_chain else "scratch"
-        doc["history"] = _history(old.history, keep_base,
-                                  f"merge {from_id} to {merged.diff_id}", _timestamp(epoch))
-        config = ImageConfig.from_doc(doc)
-        store.content.put(config.raw)
-        config_desc = Descriptor(image.manifest.config.media_type, config.digest,
-                                 len(config.raw))
+        created = rfc3339(int(time.time()) if epoch is None else epoch)  # whole seconds
+        doc = with_layers(old.doc, [*old.diff_ids[:keep_base], merged.diff_id],
+                          _history(old.history, keep_base,
+                                   f"merge {from_id} to {merged.diff_id}", created))
         layer_desc = Descriptor(mt.layer_type(compression, docker=docker), merged.digest,
                                 merged.size)
-        manifest = Manifest.build(config_desc, [*image.manifest.layers[:keep_base], layer_desc],
-                                  media_type=image.manifest.media_type)
-        digest = store.put_manifest(manifest.raw, manifest.media_type)
+        digest, _ = commit_image(store, doc, [*image.manifest.layers[:keep_base], layer_desc],
+                                 config_media_type=image.manifest.config.media_type,
+                                 media_type=image.manifest.media_type)
     return store.get(str(digest))

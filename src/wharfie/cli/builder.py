@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import click
 
 from wharfie.cli.context import App, pass_app
@@ -33,8 +31,7 @@ def buildx() -> None:
 def prune(app: App, everything: bool, filters: tuple[str, ...], keep_storage: str | None,
           force: bool) -> None:
     """Remove build cache."""
-    from wharfie.builder.builder import CACHE_PIN
-    from wharfie.builder.cache import BuildCache
+    from wharfie.builder import prune_cache
     from wharfie.cli.format import human_size
     from wharfie.images.filters import parse_until
 
@@ -49,25 +46,11 @@ def prune(app: App, everything: bool, filters: tuple[str, ...], keep_storage: st
         if not click.confirm(f"WARNING! This will remove {what}.\nAre you sure you want to "
                              "continue?", default=False):
             return
-    store = app.images
-    cache = BuildCache(app.root / "build", store.content)
-    in_images = {d.digest for img in store.list(all=True) for d in img.manifest.layers}
-    doomed = cache.prune(everything=everything, older_than=older,
-                         keep_bytes=parse_size(keep_storage) if keep_storage else None,
-                         in_images=in_images)
-    still = cache.layers()
-    blobs = [r.layer.digest for r in doomed if r.layer and r.layer.digest not in still]
-    store.unpin(blobs, CACHE_PIN)
-    removed = store.remove_blobs(blobs)
-    reclaimed = removed.reclaimed
-    if everything:  # cache mounts, and the checkouts of git build contexts
-        for kept in (app.root / "build" / "cache-mounts", app.root / "build" / "git"):
-            if kept.exists():
-                reclaimed += sum(p.stat().st_size for p in kept.rglob("*") if p.is_file())
-                shutil.rmtree(kept)
-    if doomed:
+    report = prune_cache(app.images, everything=everything, until=older,
+                         keep_storage=parse_size(keep_storage) if keep_storage else None)
+    if report.deleted:
         click.echo("Deleted build cache objects:")
-        for rec in doomed:
+        for rec in report.deleted:
             click.echo(rec.layer.digest.hex[:25] if rec.layer else "(empty step)")
         click.echo("")
-    click.echo(f"Total reclaimed space: {human_size(reclaimed)}")
+    click.echo(f"Total reclaimed space: {human_size(report.reclaimed)}")

@@ -20,8 +20,8 @@ from wharfie.errors import InvalidReference
 def squash_cmd(app: App, tags: tuple[str, ...], keep_base: int, compression: str,
                image: str) -> None:
     """Merge an image's layers into one, with deleted files gone for good; print its ID."""
+    from wharfie.builder.squash import squash
     from wharfie.oci.reference import parse_reference
-    from wharfie.squash import squash
 
     store = app.images
     source = store.resolve(image)

@@ -12,16 +12,20 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from wharfie.builder.cache import BuildCache, CacheRecord
+from wharfie.builder.cache.records import BuildCache, CacheRecord
 from wharfie.content.blobstore import ContentStore
 from wharfie.errors import InvalidInput, NotFound, WharfieError
 from wharfie.fs.output import output_dir
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import BlobSource, BytesImage
 from wharfie.oci.manifest import Descriptor, Index, Manifest
+from wharfie.oci.mutate import write_image
 from wharfie.oci.reference import parse_reference
+
+if TYPE_CHECKING:
+    from wharfie.transports.registry.client import RegistryOptions
 
 CACHE_CONFIG = "application/vnd.wharfie.buildcache.config.v1+json"
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -48,7 +52,8 @@ def parse_cache_spec(spec: str, key: str) -> CacheSpec:
     return CacheSpec(kind, where)
 
 
-def export_to(cache: BuildCache, keys: list[str], spec: CacheSpec, scratch: Path) -> int:
+def export_to(cache: BuildCache, keys: list[str], spec: CacheSpec, scratch: Path,
+              registries: RegistryOptions | None = None) -> int:
     """Export to a directory, or through a temporary layout to a registry."""
     if spec.type == "local":
         with output_dir(spec.location) as dest:
@@ -63,12 +68,13 @@ def export_to(cache: BuildCache, keys: list[str], spec: CacheSpec, scratch: Path
         layout = ContentStore(tmp)
         entry = Index.parse((Path(tmp) / "index.json").read_bytes()).manifests[0]
         image = BytesImage(layout.read(entry.digest), entry.media_type, _LayoutBlobs(layout))
-        registry = RegistryOptions().registry(ref.domain)
+        registry = (registries or RegistryOptions()).registry(ref.domain)
         copy_image(image, RegistryDestination(registry, ref.path), ref)
     return n
 
 
-def import_from(cache: BuildCache, spec: CacheSpec) -> list[Digest]:
+def import_from(cache: BuildCache, spec: CacheSpec,
+                registries: RegistryOptions | None = None) -> list[Digest]:
     """Import from a directory or a registry reference; returns the layers now held."""
     if spec.type == "local":
         return import_cache(cache, Path(spec.location))
@@ -77,7 +83,7 @@ def import_from(cache: BuildCache, spec: CacheSpec) -> list[Digest]:
 
     ref = parse_reference(spec.location)
     try:
-        remote = open_remote(ref, RegistryOptions())
+        remote = open_remote(ref, registries or RegistryOptions())
     except NotFound:
         return []  # no cache pushed yet: a cold build, as BuildKit does
     if not isinstance(remote, RegistryImage):
@@ -112,9 +118,7 @@ def export_cache(cache: BuildCache, keys: list[str], dest: Path) -> int:
         with cache.content.open(desc.digest) as f:
             layout.ingest(f, desc.digest, desc.size)
     raw = json.dumps({"records": doc}, sort_keys=True).encode()
-    config = Descriptor(CACHE_CONFIG, layout.put(raw), len(raw))
-    manifest = Manifest.build(config, list(layers.values()))
-    layout.put(manifest.raw)
+    manifest = write_image(layout, raw, list(layers.values()), config_media_type=CACHE_CONFIG)
     entry = manifest.descriptor.to_dict()
     entry["annotations"] = {REF_NAME: "cache"}
     layout.write_index([entry])

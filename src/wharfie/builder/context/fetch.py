@@ -14,7 +14,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from wharfie.builder.copy import CopyError
+from wharfie.builder.filecopy import CopyError
 from wharfie.errors import DigestMismatch
 
 CHUNK = 1 << 20

@@ -28,9 +28,9 @@ from typing import BinaryIO
 
 import blake3
 
-from wharfie.builder import gitsource
-from wharfie.builder.copy import CopyError, expand_sources
-from wharfie.builder.dockerignore import PatternMatcher, load_for
+from wharfie.builder.context import gitsource
+from wharfie.builder.context.dockerignore import PatternMatcher, load_for
+from wharfie.builder.filecopy import CopyError, expand_sources
 from wharfie.errors import InvalidInput, WharfieError
 from wharfie.fs.inroot import resolve as secure_join
 from wharfie.layers.apply import extract_tar
@@ -273,3 +273,11 @@ def _walk_dir(path: str, rel: str, real: str, ignore: PatternMatcher | None,
         yield sub, entry.path, st
         if stat.S_ISDIR(st.st_mode):
             yield from _walk_dir(entry.path, sub, real_sub, ignore, excl)
+
+
+def looks_like_tar(data: bytes) -> bool:
+    """Whether the start of a stdin context is a tar (plain or compressed), not a Dockerfile."""
+    from wharfie.layers.compression import sniff
+
+    return bool(data[:512].rstrip(b"\0")) and (sniff(data[:6]) != "none"
+                                               or data[257:262] == b"ustar")

@@ -1,0 +1,191 @@
+"""``build()`` and ``check()``: what ``wharfie build`` does, apart from rendering.
+
+The context is prepared (a directory, a git URL or a tar stream), the build checks run,
+the job builds the image into the store, and then the outputs, the push, the iidfile and
+the metadata file follow, in that order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wharfie.builder.cache.transfer import parse_cache_spec
+from wharfie.builder.context import BuildContext, HashCache, load_for, named_context
+from wharfie.builder.context.gitsource import is_git_url
+from wharfie.builder.engine import Builder
+from wharfie.builder.exporters import parse_output, write_output
+from wharfie.builder.exporters.registry import push_tags
+from wharfie.builder.mounts import parse_secret
+from wharfie.builder.options import BuildOptions
+from wharfie.builder.request import BuildError, BuildEvent, BuildRequest, BuildResult
+from wharfie.builder.sshagent import parse_ssh
+from wharfie.dockerfile.lint import build_checks
+from wharfie.errors import WharfieError
+from wharfie.fs.output import write_bytes
+from wharfie.oci.reference import parse_reference
+from wharfie.oci.timestamps import source_date_epoch
+from wharfie.runtime.spec import parse_host
+from wharfie.units import parse_size
+
+if TYPE_CHECKING:
+    from wharfie.images.imagestore import ImageStore
+    from wharfie.transports.registry.client import RegistryOptions
+
+Emit = Callable[[BuildEvent], None]
+
+
+class BuildCheckError(BuildError):
+    """A build check set to fail the build (``# check=error=true``) was violated."""
+
+    def __init__(self, message: str, findings: list) -> None:
+        super().__init__(message)
+        self.findings = findings
+
+
+@dataclass
+class CheckReport:
+    """What ``wharfie build --check`` found: lint findings, and the Dockerfile's name."""
+
+    findings: list
+    dockerfile_name: str
+
+
+@dataclass
+class _Dockerfile:
+    text: str
+    name: str
+
+
+def build(images: ImageStore, options: BuildOptions, *, registries: RegistryOptions | None = None,
+          emit: Emit | None = None) -> BuildResult:
+    """Build ``options`` into ``images``, then send the image where ``options`` says.
+
+    >>> result = build(ImageStore(root), BuildOptions("examples/hello", tags=["hello:1"]))
+    >>> result.manifest_digest, result.image_id
+    """
+    for t in options.tags:
+        parse_reference(t)  # fail before doing any work
+    outs = [parse_output(o) for o in options.outputs]
+    push = options.push or any(o.push for o in outs)
+    if push and not options.tags:
+        raise WharfieError("tag is needed when pushing to registry: use -t NAME:TAG")
+    emit = _filtered(emit or (lambda e: None), options.explain_cache)
+    root = images.root
+    (root / "build" / "tmp").mkdir(parents=True, exist_ok=True)
+    hashes = HashCache(root / "build" / "hashes.db")
+    with _context(root, options, hashes) as (ctx, df):
+        findings, fail = build_checks(df.text, df.name,
+                                      options.build_args.get("BUILDKIT_DOCKERFILE_CHECK"))
+        if fail:
+            raise BuildCheckError("lint violation found for rules: "
+                                  + ", ".join(sorted({f.rule for f in findings})), findings)
+        req = _request(options, ctx, df, hashes, registries)
+        engine = Builder(root, images, emit=emit, registries=registries)
+        result = engine.build(req)
+    result.checks = findings
+    result.steps = engine.steps
+    names = [parse_reference(t) for t in options.tags]
+    for out in outs:
+        write_output(out, root, images, result.manifest_digest, names)
+    if push:
+        push_tags(images, names, result.steps + 1, registries, emit)
+    if options.iidfile:
+        write_bytes(options.iidfile, str(result.image_id).encode())
+    if options.metadata_file:  # what buildx writes, for CI steps that read the digests
+        write_bytes(options.metadata_file, json.dumps({
+            "containerimage.config.digest": str(result.image_id),
+            "containerimage.digest": str(result.manifest_digest),
+            "image.name": ",".join(str(n) for n in names)}, indent=2).encode() + b"\n")
+    return result
+
+
+def check(images: ImageStore, options: BuildOptions) -> CheckReport:
+    """The build checks (lint rules) of the Dockerfile ``options`` names; nothing is built.
+
+    >>> check(ImageStore(root), BuildOptions("examples/hello")).findings
+    """
+    (images.root / "build" / "tmp").mkdir(parents=True, exist_ok=True)
+    hashes = HashCache(images.root / "build" / "hashes.db")
+    with _context(images.root, options, hashes) as (_, df):
+        findings, _ = build_checks(df.text, df.name,
+                                   options.build_args.get("BUILDKIT_DOCKERFILE_CHECK"))
+    return CheckReport(findings, df.name)
+
+
+def _filtered(emit: Emit, explain: bool) -> Emit:
+    """Cache-miss explanations only when asked for."""
+    if explain:
+        return emit
+    return lambda e: None if e.kind == "explain" else emit(e)
+
+
+@contextlib.contextmanager
+def _context(root: Path, options: BuildOptions, hashes: HashCache
+             ) -> Iterator[tuple[BuildContext | None, _Dockerfile]]:
+    """The build context (closed on the way out) and the Dockerfile's text and name."""
+    ctx, df = _open_context(root, options, hashes)
+    try:
+        yield ctx, df
+    finally:
+        if ctx is not None:
+            ctx.close()
+
+
+def _open_context(root: Path, options: BuildOptions, hashes: HashCache
+                  ) -> tuple[BuildContext | None, _Dockerfile]:
+    where = str(options.context) if options.context is not None else None
+    if options.context_tar is not None or (where is not None and is_git_url(where)):
+        if options.context_tar is not None:
+            ctx = BuildContext.from_tar(options.context_tar, root / "build" / "tmp",
+                                        hash_cache=hashes)
+        else:
+            ctx = BuildContext.from_git(where, root / "build" / "git", hash_cache=hashes)
+        df_path = ctx.root / (options.dockerfile or "Dockerfile")  # -f: inside the context
+        if not df_path.is_file():
+            ctx.close()
+            raise WharfieError(f"{options.dockerfile or 'Dockerfile'}: not found in the context")
+        ctx.ignore = load_for(ctx.root, df_path)
+        return ctx, _Dockerfile(df_path.read_text(), df_path.name)
+    if where is None:  # a Dockerfile alone: nothing to COPY from
+        return None, _Dockerfile(options.dockerfile_text or "", "Dockerfile")
+    context = Path(where)
+    if not context.is_dir():
+        raise WharfieError(f"unable to prepare context: path {where!r} not found")
+    if options.dockerfile_text is not None:
+        df_path, df = None, _Dockerfile(options.dockerfile_text, "Dockerfile")
+    else:
+        df_path = Path(options.dockerfile) if options.dockerfile else context / "Dockerfile"
+        if not df_path.is_file():
+            raise WharfieError(f"failed to read dockerfile: open {df_path}: "
+                               "no such file or directory")
+        df = _Dockerfile(df_path.read_text(), df_path.name)
+    return BuildContext(context, load_for(context, df_path), hash_cache=hashes), df
+
+
+def _request(options: BuildOptions, ctx: BuildContext | None, df: _Dockerfile,
+             hashes: HashCache, registries: RegistryOptions | None) -> BuildRequest:
+    """The engine's request: every spec string parsed, SOURCE_DATE_EPOCH read."""
+    epoch = options.epoch
+    if epoch is None:
+        epoch = source_date_epoch(options.build_args.get("SOURCE_DATE_EPOCH"))
+    shm = options.shm_size
+    return BuildRequest(
+        dockerfile=df.text, dockerfile_name=df.name, context=ctx, tags=list(options.tags),
+        build_args=dict(options.build_args), target=options.target,
+        no_cache=options.no_cache, labels=dict(options.labels), squash=options.squash,
+        platform=options.platform, network=options.network,
+        secrets=[parse_secret(s) for s in options.secrets],
+        epoch=epoch, compression=options.compression, pull=options.pull, jobs=options.jobs,
+        cache_from=[parse_cache_spec(c, "src") for c in options.cache_from],
+        cache_to=parse_cache_spec(options.cache_to, "dest") if options.cache_to else None,
+        named_contexts=dict(named_context(c, hashes) for c in options.build_contexts),
+        ssh=dict(parse_ssh(s) for s in options.ssh),
+        extra_hosts=[parse_host(h) for h in options.add_hosts],
+        shm_size=parse_size(shm, binary=True) if isinstance(shm, str) else shm,
+        no_cache_filter=[s.lower() for f in options.no_cache_filter for s in f.split(",") if s])
+

@@ -1,0 +1,82 @@
+"""What the build engine takes and gives: the request, progress events, the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wharfie.builder.cache.transfer import CacheSpec
+from wharfie.builder.context import BuildContext
+from wharfie.builder.imageconfig import StageImage
+from wharfie.builder.mounts import Secret
+from wharfie.errors import WharfieError
+from wharfie.oci.digest import Digest
+from wharfie.oci.manifest import Descriptor
+
+
+class BuildError(WharfieError):
+    """A build step that failed: says which, and shows the tail of its output."""
+
+
+@dataclass
+class BuildRequest:
+    """One build, parsed: the engine's input (``pipeline`` makes it from ``BuildOptions``)."""
+
+    dockerfile: str
+    dockerfile_name: str = "Dockerfile"
+    context: BuildContext | None = None
+    tags: list[str] = field(default_factory=list)
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    no_cache: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    squash: bool = False
+    platform: str | None = None
+    network: str = "default"
+    secrets: list[Secret] = field(default_factory=list)
+    epoch: int | None = None
+    compression: str = "gzip"
+    jobs: int = 2
+    pull: bool = False
+    cache_from: list[CacheSpec] = field(default_factory=list)
+    cache_to: CacheSpec | None = None
+    # --build-context: lowercase name -> image reference, or a directory context
+    named_contexts: dict[str, str | BuildContext] = field(default_factory=dict)
+    ssh: dict[str, Path] = field(default_factory=dict)  # --ssh: id -> SSH agent socket
+    extra_hosts: list[tuple[str, str]] = field(default_factory=list)  # --add-host
+    shm_size: int | None = None  # --shm-size for RUN (default: Docker's 64 MiB)
+    no_cache_filter: list[str] = field(default_factory=list)  # stages built without cache
+
+
+@dataclass
+class BuildEvent:
+    """Progress, for the CLI to render: ``kind`` is step, cached, output, done, explain or
+    warning while building; push and pushed (``text`` the reference) after it."""
+
+    kind: str
+    step: int
+    text: str
+    seconds: float = 0.0
+
+
+@dataclass
+class BuildResult:
+    """The built image: its manifest digest and ID (config digest), the Dockerfile's
+    warnings, the build check findings, and how many steps were announced."""
+
+    manifest_digest: Digest
+    image_id: Digest
+    warnings: list[str]
+    checks: list = field(default_factory=list)
+    steps: int = 0
+
+
+@dataclass
+class StageState:
+    """A stage being built: its config, its layers (blob, diffID) and its cache key."""
+
+    image: StageImage
+    layers: list[tuple[Descriptor, Digest]]
+    key: str
+    base_layers: int = 0
+    label: str = ""
