@@ -334,11 +334,11 @@ class Client:
         from wharfie.builder.changes import apply_changes
         from wharfie.transports.importer import import_image
 
+        config = apply_changes({}, tuple(changes))
         name = _ref(ref) if ref is not None else None
         if name is not None and name.digest is not None:
             raise InvalidReference(f"invalid reference format: {str(ref)!r} has a digest; "
                                    "import takes REPOSITORY[:TAG]")
-        config = apply_changes({}, tuple(changes))
         with _reading(source, "tarball") as stream:
             return import_image(stream, self.store, name, config=config, message=message,
                                 platform=_platform(platform))

@@ -1,4 +1,4 @@
-"""``wharfie save``, ``load`` and ``import``: Docker's flags and messages over transports/."""
+"""``wharfie save``, ``load`` and ``import``: Docker's flags and messages over the API."""
 
 from __future__ import annotations
 
@@ -11,24 +11,16 @@ from typing import BinaryIO
 import click
 
 from wharfie.cli.context import App, pass_app
-from wharfie.errors import InvalidInput, InvalidReference, NotFound, WharfieError
-from wharfie.oci.platform import parse_platform
-from wharfie.oci.reference import parse_reference
+from wharfie.errors import InvalidInput, WharfieError
 
 
-def _open_input(path: str | None, what: str,
-                verb: str) -> contextlib.AbstractContextManager[BinaryIO]:
-    """A file, or stdin when it is not a terminal (``-`` or no path)."""
+def _input(path: str | None, verb: str) -> str | BinaryIO:
+    """A file's path, or stdin when it is not a terminal (``-`` or no path)."""
     if path and path != "-":
-        try:
-            return open(path, "rb")
-        except FileNotFoundError:
-            raise NotFound(f"open {path}: no such file or directory") from None
-        except IsADirectoryError:
-            raise InvalidInput(f"{path} is a directory, not a {what}") from None
+        return path
     if sys.stdin.isatty():
         raise InvalidInput(f"requested {verb} from stdin, but stdin is empty")
-    return contextlib.nullcontext(sys.stdin.buffer)
+    return sys.stdin.buffer
 
 
 @click.command("save")
@@ -38,20 +30,14 @@ def _open_input(path: str | None, what: str,
 @pass_app
 def save(app: App, output: Path | None, images: tuple[str, ...]) -> None:
     """Save one or more images to a tar archive (streamed to STDOUT by default)."""
-    from wharfie.transports.archive import save_archive, select_images, write_archive
-
-    chosen = select_images(app.images, images)
-    if output is not None:
-        save_archive(output, chosen)
-        return
-    if sys.stdout.isatty():
+    if output is None and sys.stdout.isatty():
         raise WharfieError("cowardly refusing to save to a terminal. "
                            "Use the -o flag or redirect")
-    write_archive(sys.stdout.buffer, chosen)
+    app.client.save(images, output if output is not None else sys.stdout.buffer)
 
 
 @contextlib.contextmanager
-def _load_progress(stream: BinaryIO, quiet: bool):
+def _load_progress(source: str | BinaryIO, quiet: bool):
     """A byte-count bar on a terminal, as ``docker load`` shows; nothing otherwise."""
     if quiet or not sys.stdout.isatty():
         yield None
@@ -60,7 +46,8 @@ def _load_progress(stream: BinaryIO, quiet: bool):
 
     total = None
     with contextlib.suppress(OSError, ValueError):
-        total = os.fstat(stream.fileno()).st_size or None
+        total = (os.stat(source) if isinstance(source, str)
+                 else os.fstat(source.fileno())).st_size or None
     with Progress(TextColumn("Loading layers"), BarColumn(), DownloadColumn(),
                   TransferSpeedColumn(), transient=True) as bars:
         task = bars.add_task("load", total=total)
@@ -76,11 +63,9 @@ def _load_progress(stream: BinaryIO, quiet: bool):
 @pass_app
 def load(app: App, input_: str | None, quiet: bool, platform: str | None) -> None:
     """Load images from a tar archive (docker save, docker-archive, oci-archive)."""
-    from wharfie.transports.archive import load_archive
-
-    with _open_input(input_, "tar archive", "load") as stream, _load_progress(stream, quiet) as progress:
-        loaded = load_archive(stream, app.images, progress=progress,
-                              platform=parse_platform(platform) if platform else None)
+    source = _input(input_, "load")
+    with _load_progress(source, quiet) as progress:
+        loaded = app.client.load(source, platform=platform, on_bytes=progress)
     for item in loaded:
         for ref in item.tags:
             old = item.replaced.get(ref)
@@ -103,17 +88,6 @@ def load(app: App, input_: str | None, quiet: bool, platform: str | None) -> Non
 def import_(app: App, file: str, repository: str | None, changes: tuple[str, ...],
             message: str | None, platform: str | None) -> None:
     """Import the contents from a tarball to create a filesystem image."""
-    from wharfie.builder.changes import apply_changes
-    from wharfie.transports.importer import import_image
-
-    config = apply_changes({}, changes)
-    ref = None
-    if repository:
-        ref = parse_reference(repository)
-        if ref.digest is not None:
-            raise InvalidReference(f"invalid reference format: {repository!r} has a digest; "
-                                   "import takes REPOSITORY[:TAG]")
-    with _open_input(file, "tarball", "import") as stream:
-        image = import_image(stream, app.images, ref, config=config, message=message,
-                             platform=parse_platform(platform) if platform else None)
+    image = app.client.import_image(_input(file, "import"), repository or None,
+                                    changes=changes, message=message, platform=platform)
     click.echo(str(image.id))

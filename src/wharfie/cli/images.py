@@ -1,6 +1,6 @@
 """The local image commands: images (image ls), tag, rmi (image rm), inspect, history, prune.
 
-Thin: each parses Docker's flags, calls wharfie.images, and renders rows with
+Thin: each parses Docker's flags, calls wharfie.api.Client, and renders rows with
 cli.format. Everything here is imported only when one of these commands runs.
 """
 
@@ -11,6 +11,7 @@ import time
 
 import click
 
+from wharfie.api import ImageSummary
 from wharfie.cli.context import App, pass_app
 from wharfie.cli.format import (
     ellipsis,
@@ -22,8 +23,6 @@ from wharfie.cli.format import (
     write_rows,
 )
 from wharfie.errors import NotFound, WharfieError
-from wharfie.images.imagestore import StoredImage
-from wharfie.oci.reference import parse_reference
 
 IMAGE_HEADERS = {
     "ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
@@ -47,13 +46,13 @@ def short_id(digest: str, trunc: bool) -> str:
     return digest.partition(":")[2][:12] if trunc else digest
 
 
-def image_rows(images: list[StoredImage], *, digests: bool, trunc: bool) -> list[dict]:
+def image_rows(images: list[ImageSummary], *, digests: bool, trunc: bool) -> list[dict]:
     """One row per repository:tag (and digest), as Docker's imageFormatTaggedAndDigest."""
     now = time.time()
     rows = []
     for img in images:
-        base = {"ID": short_id(img.id, trunc), "CreatedSince": since(img.created_ts, now),
-                "CreatedAt": go_time(img.created_ts or 0), "Size": human_size(img.size),
+        base = {"ID": short_id(img.id, trunc), "CreatedSince": since(img.created, now),
+                "CreatedAt": go_time(img.created or 0), "Size": human_size(img.size),
                 "Containers": "N/A", "VirtualSize": human_size(img.size),
                 "SharedSize": "N/A", "UniqueSize": "N/A"}
         if img.dangling:
@@ -92,15 +91,7 @@ def image_rows(images: list[StoredImage], *, digests: bool, trunc: bool) -> list
 def images(app: App, repository: str | None, all_: bool, digests: bool, filters: tuple[str, ...],
            fmt: str | None, no_trunc: bool, quiet: bool) -> None:
     """List images."""
-    store = app.images
-    listed = store.list()
-    if filters or repository or not all_:
-        from wharfie.images.filters import LIST_FILTERS, ListOptions, filter_images, parse_filters
-
-        f = parse_filters(filters, LIST_FILTERS)
-        if repository:
-            f.setdefault("reference", []).append(repository)
-        listed = filter_images(store, listed, ListOptions(all=all_, filters=f))
+    listed = app.client.images(filters, all=all_, repository=repository)
     if quiet and (not fmt or fmt.startswith("table")):
         fmt = "{{.ID}}"
     show_digests = digests or bool(fmt and "{{.Digest}}" in fmt)
@@ -115,9 +106,7 @@ def images(app: App, repository: str | None, all_: bool, digests: bool, filters:
 @pass_app
 def tag(app: App, source: str, target: str) -> None:
     """Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE."""
-    ref = parse_reference(target)
-    store = app.images
-    store.tag(ref, store.lookup(source))
+    app.client.tag(source, target)
 
 
 @click.command("rmi")
@@ -126,12 +115,10 @@ def tag(app: App, source: str, target: str) -> None:
 @pass_app
 def rmi(app: App, names: tuple[str, ...], force: bool) -> None:
     """Remove one or more images."""
-    from wharfie.images.remove import remove_image
-
     failed = 0
     for name in names:
         try:
-            removal = remove_image(app.images, name, force=force)
+            removal = app.client.remove(name, force=force)
         except WharfieError as e:
             click.echo(f"wharfie: error: {e.message}", err=True)
             failed = e.exit_code or 1
@@ -146,12 +133,10 @@ def rmi(app: App, names: tuple[str, ...], force: bool) -> None:
 
 def _inspect(app: App, names: tuple[str, ...], fmt: str | None, *, generic: bool) -> None:
     """Docker prints what it found, then one error per name it did not find, and exits 1."""
-    from wharfie.images.inspect import inspect_image
-
     found, failed = [], False
     for name in names:
         try:
-            found.append(inspect_image(app.images.resolve(name), str(app.root)))
+            found.append(app.client.inspect(name))
         except NotFound as e:  # `docker inspect` looks for any object, not only images
             click.echo(f"wharfie: error: {f'No such object: {name}' if generic else e.message}",
                        err=True)
@@ -191,10 +176,7 @@ def inspect(app: App, names: tuple[str, ...], fmt: str | None, type_: str | None
     if type_ not in (None, "image"):
         raise WharfieError(f'"{type_}" is not a valid value for --type')
     if remote:
-        from wharfie.cli.remote import remote_inspect_doc
-        from wharfie.transports.registry.client import RegistryOptions
-
-        docs = [remote_inspect_doc(n, RegistryOptions()) for n in names]
+        docs = [app.client.inspect_remote(n) for n in names]
         write_inspect(docs, fmt)
         return
     _inspect(app, names, fmt, generic=type_ is None)
@@ -222,9 +204,7 @@ def image_inspect(app: App, names: tuple[str, ...], fmt: str | None) -> None:
 def history(app: App, name: str, fmt: str | None, human: bool, no_trunc: bool,
             quiet: bool) -> None:
     """Show the history of an image."""
-    from wharfie.images.inspect import history as image_history
-
-    entries = image_history(app.images.resolve(name))
+    entries = app.client.history(name)
     now = time.time()
     rows = []
     for e in entries:
@@ -252,10 +232,6 @@ def history(app: App, name: str, fmt: str | None, human: bool, no_trunc: bool,
 @pass_app
 def prune(app: App, all_: bool, filters: tuple[str, ...], force: bool) -> None:
     """Remove unused images."""
-    from wharfie.images.filters import parse_filters
-    from wharfie.images.prune import PRUNE_FILTERS, prune_images
-
-    f = parse_filters(filters, PRUNE_FILTERS)
     if not force:
         what = ("all images without at least one container associated to them" if all_
                 else "all dangling images")
@@ -263,7 +239,7 @@ def prune(app: App, all_: bool, filters: tuple[str, ...], force: bool) -> None:
         sys.stdout.flush()
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             return
-    removals = prune_images(app.images, all=all_, filters=f)
+    removals = app.client.prune(all=all_, filters=filters)
     lines = []
     for r in removals:
         lines += [f"untagged: {x.familiar()}" for x in r.untagged]

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from wharfie.cli.context import App, pass_app
 from wharfie.cli.transfer import registry_options, tls_flags
 from wharfie.errors import WharfieError
 from wharfie.oci.reference import DEFAULT_DOMAIN
@@ -18,10 +19,10 @@ from wharfie.transports.registry import credentials as creds
 @click.option("-p", "--password", help="Password (prefer --password-stdin).")
 @click.option("--password-stdin", is_flag=True, help="Take the password from stdin.")
 @tls_flags
-def login(server: str | None, username: str | None, password: str | None,
+@pass_app
+def login(app: App, server: str | None, username: str | None, password: str | None,
           password_stdin: bool, tls_verify: bool, insecure: bool, ca_cert: str | None) -> None:
     """Log in to a registry; the credentials are checked, then stored as Docker stores them."""
-    host = creds.host_of(server) if server else DEFAULT_DOMAIN
     if password and password_stdin:
         raise WharfieError("--password and --password-stdin are mutually exclusive")
     if password_stdin:
@@ -36,10 +37,8 @@ def login(server: str | None, username: str | None, password: str | None,
             raise WharfieError("Cannot perform an interactive login from a non TTY device")
         username = username or click.prompt("Username", err=True)
         password = password or click.prompt("Password", hide_input=True, err=True)
-    given = creds.Credentials(username or "", password or "")
-    opts = registry_options(tls_verify, insecure, ca_cert, credentials=given)
-    opts.registry(host).check_login()
-    where = creds.store(host, given)
+    client = app.client_with(registry_options(tls_verify, insecure, ca_cert))
+    where = client.login(server, username or "", password or "")
     if not isinstance(where, str):
         click.echo(f"WARNING! Your password will be stored unencrypted in {where}.", err=True)
     click.echo("Login Succeeded")
@@ -47,10 +46,11 @@ def login(server: str | None, username: str | None, password: str | None,
 
 @click.command("logout")
 @click.argument("server", required=False)
-def logout(server: str | None) -> None:
+@pass_app
+def logout(app: App, server: str | None) -> None:
     """Forget the credentials stored for a registry."""
     host = creds.host_of(server) if server else DEFAULT_DOMAIN
-    if creds.erase(host):
+    if app.client.logout(server):
         click.echo(f"Removing login credentials for {server or host}")
     else:
         click.echo(f"Not logged in to {server or host}")

@@ -39,9 +39,7 @@ def out(text: str) -> None:
 @pass_app
 def df(app: App, fmt: str | None, verbose: bool) -> None:
     """Show disk usage: images, their shared and reclaimable bytes."""
-    from wharfie.images.usage import disk_usage
-
-    u = disk_usage(app.images)
+    u = app.client.system_df()
     if verbose and not fmt:
         rows = []
         for iu in u.images:
@@ -75,9 +73,7 @@ def df(app: App, fmt: str | None, verbose: bool) -> None:
 @pass_app
 def check(app: App, repair: bool) -> None:
     """Verify every blob digest and every reference; report (and repair) what is broken."""
-    from wharfie.images.check import check_store
-
-    rep = check_store(app.images, repair=repair)
+    rep = app.client.check(repair=repair)
     lines = [f"checked {rep.blobs} blobs, {rep.images} manifests, {rep.references} references"]
     for p in rep.problems:
         lines.append(f"{p.subject}: {p.message}" + (f": {p.repair}" if p.repair else ""))
