@@ -20,7 +20,8 @@ from wharfie.errors import InvalidInput, InvalidReference, NotFound, WharfieErro
 from wharfie.paths import default_root
 
 if TYPE_CHECKING:
-    from wharfie.builder import BuildEvent, BuildOptions, BuildResult
+    from wharfie.builder import BuildEvent, BuildOptions, BuildResult, PruneReport
+    from wharfie.builder import CheckReport as BuildCheckReport
     from wharfie.content.blobstore import ContentStore
     from wharfie.images.check import CheckReport
     from wharfie.images.imagestore import ImageStore, Removal
@@ -278,7 +279,7 @@ class Client:
 
         >>> wharfie.squash("app:1", keep_base=1).id     # doctest: +SKIP
         """
-        from wharfie.squash import squash
+        from wharfie.builder.squash import squash
 
         store = self.store
         source = store.resolve(ref)
@@ -528,6 +529,15 @@ class Client:
                                **{k: v for k, v in given.items() if v is not None}, **more)
         return self.build_with(options, emit=emit)
 
+    def build_check(self, options: BuildOptions) -> BuildCheckReport:
+        """Run the Dockerfile's build checks without building (``wharfie build --check``).
+
+        >>> c.build_check(wharfie.BuildOptions("examples/hello")).findings   # doctest: +SKIP
+        """
+        from wharfie.builder import check
+
+        return check(self.store, options)
+
     def build_with(self, options: BuildOptions, *,
                    emit: Callable[[BuildEvent], None] | None = None) -> BuildResult:
         """Build from a complete ``wharfie.builder.BuildOptions`` (what ``build`` makes)."""
@@ -535,8 +545,8 @@ class Client:
 
         return build(self.store, options, registries=self.registries, emit=emit)
 
-    def prune_build_cache(self, *, all: bool = False, until: str | None = None,
-                          keep_storage: int | None = None) -> Any:
+    def prune_build_cache(self, *, all: bool = False, until: float | None = None,
+                          keep_storage: int | None = None) -> PruneReport:
         """Remove build cache (``wharfie builder prune``); ``all`` takes every entry.
 
         >>> wharfie.prune_build_cache(all=True)      # doctest: +SKIP
