@@ -6,7 +6,7 @@
     client.pull("127.0.0.1:5000/busybox:1.36")
     client.build("examples/hello", tag="hello:1")
     client.push("hello:1", "127.0.0.1:5000/hello:1")
-    for image in client.images():
+    for image in client.images():                       # wharfie.list_images() on the default
         print(image.id, image.repo_tags)
 
 Errors are ``wharfie.WharfieError`` and its kinds (``NotFound``, ``Conflict``,
@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     # the API (wharfie.api): a Client, and its operations on a default one
-    "Client", "ImageSummary", "default_client", "pull", "push", "copy", "build", "images",
+    "Client", "ImageSummary", "default_client", "pull", "push", "copy", "build", "list_images",
     "image", "inspect", "history", "tag", "remove", "prune", "load", "save", "import_image",
     "squash", "system_df", "check", "tags", "manifest", "inspect_remote", "delete_remote",
     "login", "logout", "prune_build_cache",
@@ -62,10 +62,10 @@ if TYPE_CHECKING:
         delete_remote,
         history,
         image,
-        images,
         import_image,
         inspect,
         inspect_remote,
+        list_images,
         load,
         login,
         logout,

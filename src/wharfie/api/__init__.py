@@ -60,7 +60,10 @@ pull = _on_default_client(Client.pull)
 push = _on_default_client(Client.push)
 copy = _on_default_client(Client.copy)
 build = _on_default_client(Client.build)
-images = _on_default_client(Client.images)
+# `wharfie.images` is the image-store package (a submodule import rebinds the name), so the
+# module-level form of Client.images is list_images.
+list_images = _on_default_client(Client.images)
+list_images.__name__ = list_images.__qualname__ = "list_images"
 image = _on_default_client(Client.image)
 inspect = _on_default_client(Client.inspect)
 history = _on_default_client(Client.history)
@@ -81,7 +84,7 @@ login = _on_default_client(Client.login)
 logout = _on_default_client(Client.logout)
 prune_build_cache = _on_default_client(Client.prune_build_cache)
 
-OPERATIONS = ("pull", "push", "copy", "build", "images", "image", "inspect", "history", "tag",
+OPERATIONS = ("pull", "push", "copy", "build", "list_images", "image", "inspect", "history", "tag",
               "remove", "prune", "load", "save", "import_image", "squash", "system_df", "check",
               "tags", "manifest", "inspect_remote", "delete_remote", "login", "logout",
               "prune_build_cache")

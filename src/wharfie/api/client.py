@@ -46,7 +46,7 @@ RefLike = Union[str, "Reference"]
 class ImageSummary:
     """One image of the local store, as ``wharfie images`` lists it.
 
-    >>> [s.repo_tags for s in wharfie.images()]    # doctest: +SKIP
+    >>> [s.repo_tags for s in wharfie.list_images()]    # doctest: +SKIP
     [['docker.io/library/busybox:latest']]
     """
 
@@ -185,8 +185,8 @@ class Client:
                all: bool = False, repository: str | None = None) -> list[ImageSummary]:
         """List images as ``wharfie images`` does; ``filters`` as ``--filter`` takes them.
 
-        >>> wharfie.images(["reference=busybox*"])               # doctest: +SKIP
-        >>> wharfie.images({"dangling": ["true"]}, all=True)     # doctest: +SKIP
+        >>> wharfie.list_images(["reference=busybox*"])          # doctest: +SKIP
+        >>> c.images({"dangling": ["true"]}, all=True)           # doctest: +SKIP
         """
         store = self.store
         listed = store.list()
@@ -341,8 +341,9 @@ class Client:
             raise InvalidReference(f"invalid reference format: {str(ref)!r} has a digest; "
                                    "import takes REPOSITORY[:TAG]")
         with _reading(source, "tarball") as stream:
-            return import_image(stream, self.store, name, config=config, message=message,
-                                platform=_platform(platform))
+            image = import_image(stream, self.store, name, config=config, message=message,
+                                 platform=_platform(platform))
+        return self.store.get(str(image.digest))
 
     # -- registries ---------------------------------------------------------------------------
 
