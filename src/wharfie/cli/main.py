@@ -50,6 +50,7 @@ COMMANDS: dict[str, str] = {
     "build": "wharfie.cli.build:build_cmd",
     "builder": "wharfie.cli.builder:builder",
     "buildx": "wharfie.cli.builder:buildx",
+    "sbom": "wharfie.cli.sbom:sbom",
 }
 
 
