@@ -222,22 +222,19 @@ class Job:
         return not have.os or self.platform.matches(have)
 
     def _pull(self, name: str) -> StoredImage:
-        from wharfie.oci.image import ImageIndex
-        from wharfie.transports.base import copy_image
+        from wharfie.transports.pull import pull_image
         from wharfie.transports.registry.client import RegistryOptions
-        from wharfie.transports.registry.source import open_remote
 
         ref = parse_reference(name)
         step = self.announce(f"[internal] load metadata for {ref}")
         try:
-            remote = open_remote(ref, self.builder.registries or RegistryOptions())
-            image = remote.image_for(self.platform) if isinstance(remote, ImageIndex) else remote
-            digest = copy_image(image, self.store.destination(), ref)
+            pulled = pull_image(self.store, ref, self.builder.registries or RegistryOptions(),
+                                platform=self.platform)
         except WharfieError as e:
             raise NotFound(f"{name}: base image not found in the local store, and pulling it "
                            f"failed: {e}") from None
         self.emit(BuildEvent("done", step, "DONE"))
-        return self.store.get(digest)
+        return pulled.image
 
     # -- what steps read -----------------------------------------------------------------------
 

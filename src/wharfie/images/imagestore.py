@@ -20,11 +20,11 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from wharfie.content.blobstore import ContentStore, fsync_dir
 from wharfie.errors import (
@@ -42,9 +42,7 @@ from wharfie.oci.manifest import Descriptor, ImageConfig, Index, Manifest, parse
 from wharfie.oci.platform import host_platform
 from wharfie.oci.reference import Reference, parse_reference
 from wharfie.paths import private_dir
-
-if TYPE_CHECKING:
-    from wharfie.transports.base import ImageDestination
+from wharfie.transports.base import ImageDestination, Progress, copy_image
 
 ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
 ANNOTATION_IMAGE_NAME = "io.containerd.image.name"
@@ -303,30 +301,15 @@ class ImageStore:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def put_image(self, image: Image, *, progress=None) -> Digest:
+    def put_image(self, image: Image, *, progress: Progress | None = None,
+                  jobs: int = 1) -> Digest:
         """Copy the blobs of ``image`` the store lacks (verified), then record its manifest.
 
-        ``progress(event, descriptor, nbytes)`` as in ``transports.base.copy_image``.
-        Does not tag.
+        ``progress(event, descriptor, nbytes)`` as in ``transports.base.copy_image``, which
+        this is, into the store. Does not tag.
         """
-        seen: set[str] = set()
-        for desc in image.blobs():
-            if desc.digest in seen:
-                continue
-            seen.add(desc.digest)
-            if self.content.exists(desc.digest) and self.content.size(desc.digest) == desc.size:
-                if progress:
-                    progress("skip", desc, desc.size)
-                continue
-            if progress:
-                progress("start", desc, 0)
-            advance = (lambda n, d=desc: progress("advance", d, n)) if progress else None
-            with image.open_blob(desc) as stream:
-                self.content.ingest(stream, desc.digest, desc.size, advance)
-            if progress:
-                progress("done", desc, desc.size)
-        raw, media_type = image.manifest_bytes()
-        return self.put_manifest(raw, media_type)
+        kw = {"progress": progress} if progress else {}
+        return copy_image(image, self.destination(), jobs=jobs, **kw)
 
     def put_manifest(self, raw: bytes, media_type: str, ref: Reference | None = None) -> Digest:
         """Record a manifest or index whose blobs are already stored; tag it ``ref`` if given."""
@@ -725,8 +708,26 @@ class ImageStore:
             return StoredIndex(self, digest, row["media_type"])
         return self.get(digest)
 
-    def destination(self) -> ImageDestination:
+    def destination(self) -> StoreDestination:
         """A transports ImageDestination writing into this store."""
-        from wharfie.images.destination import StoreDestination
-
         return StoreDestination(self)
+
+
+class StoreDestination(ImageDestination):
+    """The store as the destination of a copy: blobs go through verified ingest, and
+    ``put_manifest`` records (and tags, given a ref)."""
+
+    def __init__(self, store: ImageStore) -> None:
+        self.store = store
+
+    def has_blob(self, desc: Descriptor) -> bool:
+        try:
+            return self.store.content.size(desc.digest) == desc.size
+        except NotFound:
+            return False
+
+    def put_blob(self, desc: Descriptor, stream: BinaryIO, progress: Callable[[int], None]) -> None:
+        self.store.content.ingest(stream, desc.digest, desc.size, progress)
+
+    def put_manifest(self, raw: bytes, media_type: str, ref: Reference | None) -> Digest:
+        return self.store.put_manifest(raw, media_type, ref)

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import tarfile
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,15 +36,17 @@ from wharfie.errors import (
     InvalidInput,
     InvalidReference,
     NotFound,
+    WharfieError,
 )
 from wharfie.fs.output import open_output
 from wharfie.layers.compression import auto_decompress, decompress_stream, sniff
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
-from wharfie.oci.image import BlobSource, BytesImage, Image, ImageIndex
+from wharfie.oci.image import BlobSource, BytesImage, Image, ImageIndex, is_index_type
 from wharfie.oci.manifest import Descriptor, ImageConfig, Index, Manifest
 from wharfie.oci.platform import Platform, host_platform
 from wharfie.oci.reference import Reference, parse_reference
+from wharfie.transports.base import ImageDestination
 from wharfie.transports.layout import (
     IMAGE_NAME,
     REF_NAME,
@@ -464,6 +467,58 @@ def save_archive(path: Path, images: Iterable[tuple[Image, list[Reference]]]) ->
     """``write_archive`` to ``path`` by ``open_output``'s rule (whole file, or written through)."""
     with open_output(path) as f:
         write_archive(f, images)
+
+
+class ArchiveDestination(ImageDestination):
+    """A docker-archive or oci-archive file to copy single images into.
+
+    A tar names its images before their blobs, so blobs are not written as they come: each
+    is linked to its source (``mount_from``) and streamed from there into the tar when the
+    copy is committed, as ``write_archive`` does for ``save``. Written by ``open_output``'s
+    rule; nothing is written if the copy fails.
+    """
+
+    def __init__(self, path: str | os.PathLike, transport: str, scratch: Path) -> None:
+        self.path, self.transport, self.scratch = Path(path), transport, scratch
+        self._blobs = _LinkedBlobs()
+        self._images: list[tuple[Image, list[Reference]]] = []
+
+    def has_blob(self, desc: Descriptor) -> bool:
+        return desc.digest in self._blobs.sources
+
+    def mount_from(self, desc: Descriptor, source: BlobSource) -> bool:
+        self._blobs.sources[desc.digest] = source
+        return True
+
+    def put_blob(self, desc: Descriptor, stream: BinaryIO, progress: Callable[[int], None]) -> None:
+        """A blob pushed rather than linked waits, verified, in scratch until the commit."""
+        if self._blobs.spool is None:
+            self.scratch.mkdir(parents=True, exist_ok=True)
+            self._blobs.spool = ContentStore(tempfile.mkdtemp(prefix="archive-", dir=self.scratch))
+        self._blobs.spool.ingest(stream, desc.digest, desc.size, progress)
+        self._blobs.sources[desc.digest] = ContentBlobs(self._blobs.spool)
+
+    def put_manifest(self, raw: bytes, media_type: str, ref: Reference | None) -> Digest:
+        if is_index_type(media_type):
+            raise WharfieError(f"{self.transport} holds single images: copy without --all")
+        image = BytesImage(raw, media_type, self._blobs)
+        self._images.append((image, [ref] if ref else []))
+        return image.digest
+
+    def commit(self) -> None:
+        with open_output(self.path) as f:
+            write_archive(f, self._images)
+
+
+class _LinkedBlobs(BlobSource):
+    """Blobs read from where they were linked: the copy's source, or a scratch spool."""
+
+    def __init__(self) -> None:
+        self.sources: dict[Digest, BlobSource] = {}
+        self.spool: ContentStore | None = None
+
+    def open_blob(self, desc: Descriptor) -> BinaryIO:
+        return self.sources[desc.digest].open_blob(desc)
 
 
 class _ManifestBlob(BlobSource):

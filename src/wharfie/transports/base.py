@@ -44,6 +44,10 @@ class ImageDestination(ABC):
         """Cheaply link a blob from ``source`` (cross-repository mount). False if not possible."""
         return False
 
+    def commit(self) -> None:
+        """Finish once the last manifest is in (an archive writes its tar here)."""
+        return None
+
 
 def copy_image(src: Image, dst: ImageDestination, ref: Reference | None = None, *,
                progress: Progress = _no_progress, jobs: int = 4) -> Digest:
