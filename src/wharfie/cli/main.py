@@ -51,6 +51,8 @@ COMMANDS: dict[str, str] = {
     "builder": "wharfie.cli.builder:builder",
     "buildx": "wharfie.cli.builder:buildx",
     "sbom": "wharfie.cli.sbom:sbom",
+    "scan": "wharfie.cli.scan:scan",
+    "db": "wharfie.cli.db:db",
 }
 
 

@@ -1,0 +1,40 @@
+"""``wharfie db import PATH`` and ``wharfie db status``: the local vulnerability database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from wharfie.cli.context import App, pass_app
+from wharfie.cli.format import tabwrite
+
+
+@click.group("db")
+def db() -> None:
+    """Manage the local vulnerability database (advisories you import; none ship)."""
+
+
+@db.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@pass_app
+def import_cmd(app: App, path: Path) -> None:
+    """Import OSV records (a directory, zip or JSON lines), Debian security tracker JSON or
+    Alpine secdb JSON from PATH."""
+    from wharfie.security.vulns.db import import_path
+
+    kind, rows = import_path(app.root, path)
+    click.echo(f"imported {rows} ranges ({kind}) from {path}")
+
+
+@db.command("status")
+@pass_app
+def status(app: App) -> None:
+    """The sources imported, their record counts and age."""
+    from wharfie.cli.format import since
+    from wharfie.security.vulns.db import status as db_status
+
+    lines = ["SOURCE\tKIND\tRECORDS\tIMPORTED"]
+    lines += [f"{s['path']}\t{s['kind']}\t{s['records']}\t{since(s['imported'])}"
+              for s in db_status(app.root)]
+    click.echo(tabwrite(lines), nl=False)

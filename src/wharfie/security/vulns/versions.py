@@ -1,0 +1,124 @@
+"""Version order per ecosystem: dpkg (epochs, ``~``), PEP 440 and semver.
+
+``compare(ecosystem, a, b)`` is negative, zero or positive as ``a`` sorts before, with or
+after ``b``. Unknown ecosystems are refused rather than guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from itertools import zip_longest
+
+
+def _dpkg_part(a: str, b: str) -> int:
+    """dpkg's verrevcmp: alternating non-digit runs (letters before others, ``~`` before
+    everything, even the end) and digit runs compared as numbers."""
+    def order(c: str) -> int:
+        if c == "~":
+            return -1
+        if c.isalpha():
+            return ord(c)
+        return ord(c) + 256
+
+    i = j = 0
+    while i < len(a) or j < len(b):
+        diff = 0
+        while (i < len(a) and not a[i].isdigit()) or (j < len(b) and not b[j].isdigit()):
+            ac = order(a[i]) if i < len(a) and not a[i].isdigit() else 0
+            bc = order(b[j]) if j < len(b) and not b[j].isdigit() else 0
+            if ac != bc:
+                return ac - bc
+            i, j = i + 1, j + 1
+        m = re.match(r"\d*", a[i:]).group()
+        n = re.match(r"\d*", b[j:]).group()
+        diff = int(m or 0) - int(n or 0)
+        if diff:
+            return diff
+        i, j = i + len(m), j + len(n)
+    return 0
+
+
+def _dpkg_split(v: str) -> tuple[int, str, str]:
+    epoch, _, rest = v.rpartition(":") if ":" in v else ("0", "", v)
+    upstream, _, revision = rest.rpartition("-") if "-" in rest else (rest, "", "0")
+    return int(epoch or 0), upstream, revision
+
+
+def compare_dpkg(a: str, b: str) -> int:
+    ea, ua, ra = _dpkg_split(a)
+    eb, ub, rb = _dpkg_split(b)
+    return (ea - eb) or _dpkg_part(ua, ub) or _dpkg_part(ra, rb)
+
+
+_PEP440 = re.compile(
+    r"v?(?:(\d+)!)?(\d+(?:\.\d+)*)(?:[-_.]?(a|alpha|b|beta|c|rc|pre|preview)[-_.]?(\d*))?"
+    r"(?:-(\d+)|[-_.]?(?:post|rev|r)[-_.]?(\d*))?(?:[-_.]?dev[-_.]?(\d*))?(?:\+.*)?", re.I)
+_PRE = {"a": 0, "alpha": 0, "b": 1, "beta": 1, "c": 2, "rc": 2, "pre": 2, "preview": 2}
+
+
+def _pep440_key(v: str) -> tuple:
+    m = _PEP440.fullmatch(v.strip())
+    if not m:
+        raise ValueError(f"not a PEP 440 version: {v!r}")
+    epoch, release, pre_l, pre_n, post_a, post_b, dev = m.groups()
+    rel = tuple(int(x) for x in release.split("."))
+    while len(rel) > 1 and rel[-1] == 0:
+        rel = rel[:-1]
+    post = post_a or post_b
+    has_post = post_a is not None or post_b is not None
+    # order within a release: dev < pre < final < post (PEP 440)
+    if pre_l:
+        pre = (1, _PRE[pre_l.lower()], int(pre_n or 0))
+    elif dev is not None and not has_post:
+        pre = (0, 0, 0)
+    else:
+        pre = (2, 0, 0)
+    post_key = (1, int(post or 0)) if has_post else (0, 0)
+    dev_key = (0, int(dev or 0)) if dev is not None else (1, 0)
+    return (int(epoch or 0), rel, pre, post_key, dev_key)
+
+
+def compare_pep440(a: str, b: str) -> int:
+    ka, kb = _pep440_key(a), _pep440_key(b)
+    return (ka > kb) - (ka < kb)
+
+
+_SEMVER = re.compile(r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+.*)?")
+
+
+def compare_semver(a: str, b: str) -> int:
+    """semver 2.0: numbers, then a pre-release sorts before its release, identifiers
+    compared numerically when numeric."""
+    ma, mb = _SEMVER.fullmatch(a.strip()), _SEMVER.fullmatch(b.strip())
+    if not ma or not mb:
+        raise ValueError(f"not a semantic version: {a if not ma else b!r}")
+    na = [int(x or 0) for x in ma.groups()[:3]]
+    nb = [int(x or 0) for x in mb.groups()[:3]]
+    if na != nb:
+        return (na > nb) - (na < nb)
+    pa, pb = ma.group(4), mb.group(4)
+    if pa is None or pb is None:
+        return (pa is None) - (pb is None)
+    for x, y in zip_longest(pa.split("."), pb.split(".")):
+        if x is None or y is None:
+            return -1 if x is None else 1
+        kx = (0, int(x), "") if x.isdigit() else (1, 0, x)
+        ky = (0, int(y), "") if y.isdigit() else (1, 0, y)
+        if kx != ky:
+            return (kx > ky) - (kx < ky)
+    return 0
+
+
+COMPARATORS: dict[str, Callable[[str, str], int]] = {
+    "Debian": compare_dpkg, "Ubuntu": compare_dpkg, "PyPI": compare_pep440,
+    "npm": compare_semver, "Go": compare_semver, "crates.io": compare_semver,
+}
+
+
+def comparator(ecosystem: str) -> Callable[[str, str], int]:
+    """The order for an OSV ecosystem name (``Debian:12`` uses Debian's)."""
+    base = ecosystem.split(":", 1)[0]
+    if base not in COMPARATORS:
+        raise ValueError(f"no version order for ecosystem {ecosystem!r}")
+    return COMPARATORS[base]
