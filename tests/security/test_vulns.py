@@ -88,6 +88,17 @@ def test_real_cves_matched_and_none_on_fixed_or_backported(store_with_db):
     assert "debian-tracker" in status and "osv" in status
 
 
+def test_base_or_dockerfile(store_with_db, root):
+    """A stored image whose layers are the bottom of the scanned one is its base."""
+    images = ImageStore(root)
+    add_image(images, "debian:base", history=STEPS[:1], files=rootfs(
+        "12", {"libc6": ("glibc", "2.36-9+deb12u1")}, "2.30.0")[:1])
+    images.close()
+    res = json.loads(store_with_db("scan", "--format", "json", "app:vulnerable").stdout)
+    assert {(f["package"], f["origin"]) for f in res} == {("libc6", "base"),
+                                                          ("requests", "dockerfile")}
+
+
 def test_exit_code_and_severity_filter(store_with_db):
     wharfie = store_with_db
     assert wharfie("scan", "--exit-code", "3", "app:vulnerable", check=False).returncode == 3
