@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tarfile
@@ -14,10 +15,8 @@ from wharfie.errors import InvalidInput
 from wharfie.images.imagestore import ImageStore
 from wharfie.layers.apply import apply_layer
 from wharfie.layers.diff import diff_trees
-from wharfie.layers.writer import write_layer_to_store
-from wharfie.oci import mediatypes as mt
-from wharfie.oci.manifest import Descriptor, ImageConfig, Manifest
-from wharfie.oci.reference import parse_reference
+from wharfie.layers.writer import write_layer
+from wharfie.testing.random import add_image
 
 EPOCH = 1_700_000_000
 
@@ -56,24 +55,18 @@ def built(tmp_path, root) -> tuple[ImageStore, object, Path]:
     store = ImageStore(root)
     cur, prev = tmp_path / "cur", tmp_path / "prev"
     cur.mkdir()
-    descs, diff_ids = [], []
+    layers = []
     for i, step in enumerate(STEPS):
         if i:
             shutil.rmtree(prev, ignore_errors=True)
             shutil.copytree(cur, prev, symlinks=True)
         write(cur, step)
-        res = write_layer_to_store(diff_trees(prev if i else None, cur), store.content, epoch=EPOCH)
-        descs.append(Descriptor(mt.OCI_LAYER_GZIP, res.digest, res.size))
-        diff_ids.append(str(res.diff_id))
-    config = ImageConfig.from_doc({
-        "architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": [{"created_by": f"step {i}"} for i in range(3)]
-        + [{"created_by": "ENV x=y", "empty_layer": True}]})
-    store.content.put(config.raw)
-    m = Manifest.build(Descriptor(mt.OCI_CONFIG, config.digest, len(config.raw)), descs)
-    digest = store.put_manifest(m.raw, m.media_type)
-    store.tag(parse_reference("app:1"), digest)
+        tar = io.BytesIO()
+        write_layer(diff_trees(prev if i else None, cur), tar, compression="none", epoch=EPOCH)
+        layers.append(tar.getvalue())
+    digest = add_image(store, "app:1", contents=layers, compression="gzip", history=[
+        {"created_by": f"step {i}"} for i in range(3)] + [
+        {"created_by": "ENV x=y", "empty_layer": True}])
     return store, store.get(str(digest)), cur
 
 

@@ -7,7 +7,6 @@ import os
 import shutil
 import tarfile
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 
@@ -15,11 +14,9 @@ from layers.treeutil import tree_state
 from wharfie import snapshots
 from wharfie.errors import Conflict, DigestMismatch
 from wharfie.layers.apply import LayerReadError, apply_layer
-from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
-from wharfie.oci.image import Image
-from wharfie.oci.manifest import Descriptor, ImageConfig, Manifest
 from wharfie.snapshots import chain_id, chain_ids, for_root, unpack_image
+from wharfie.testing import random
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="overlayfs and owners need root")
 DRIVERS = ["overlay", "copy"]
@@ -69,25 +66,6 @@ TOP = tar_of(("home/.wh.app", b"", {}), ("etc/motd", b"back\n", {}),
 LAYERS = [BASE, MIDDLE, TOP]
 
 
-class MemoryImage(Image):
-    """An uncompressed-layer image held in memory (the image store is another team's)."""
-
-    def __init__(self, layers: list[bytes]) -> None:
-        self.blobs = {Digest.of(b): b for b in layers}
-        cfg = ImageConfig.from_doc({"architecture": "amd64", "os": "linux", "rootfs": {
-            "type": "layers", "diff_ids": [str(Digest.of(b)) for b in layers]}})
-        self.blobs[cfg.digest] = cfg.raw
-        m = Manifest.build(Descriptor(mt.OCI_CONFIG, cfg.digest, len(cfg.raw)),
-                           [Descriptor(mt.OCI_LAYER, Digest.of(b), len(b)) for b in layers])
-        self._raw = m.raw
-
-    def manifest_bytes(self) -> tuple[bytes, str]:
-        return self._raw, mt.OCI_MANIFEST
-
-    def open_blob(self, desc: Descriptor) -> BinaryIO:
-        return io.BytesIO(self.blobs[desc.digest])
-
-
 def reference_tree(tmp: Path, layers: list[bytes]) -> dict:
     """What the layers give when applied one after another to a plain directory."""
     ref = tmp / "reference"
@@ -130,7 +108,7 @@ def test_chain_ids_follow_the_oci_definition():
 
 
 def test_unpack_image_gives_the_applied_tree(snap, tmp_path):
-    image = MemoryImage(LAYERS)
+    image = random.image(contents=LAYERS)
     top = unpack_image(snap, image)
     assert top == chain_ids([Digest.of(b) for b in LAYERS])[-1]
     view = snap.view(top)
@@ -146,7 +124,7 @@ def test_unpack_image_gives_the_applied_tree(snap, tmp_path):
             (view / "etc" / "x").write_text("x")
     # shared: a second image with the same base extracts only its own layer
     calls = []
-    other = MemoryImage([BASE, TOP])
+    other = random.image(contents=[BASE, TOP])
     unpack_image(snap, other, progress=lambda i, n, d: calls.append(i))
     assert calls == [1]
     assert snap.usage().layers == 4
@@ -155,7 +133,7 @@ def test_unpack_image_gives_the_applied_tree(snap, tmp_path):
 def test_drivers_agree_on_unpacked_chains(both, tmp_path):
     views = []
     for s in both:
-        top = unpack_image(s, MemoryImage(LAYERS))
+        top = unpack_image(s, random.image(contents=LAYERS))
         views.append(tree_state(s.view(top), dir_mtimes=False))
     assert views[0] == views[1]
 
@@ -184,7 +162,7 @@ def test_drivers_agree_on_commits(both, tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     results = []
     for s in both:
-        base = unpack_image(s, MemoryImage([BASE]))
+        base = unpack_image(s, random.image(contents=[BASE]))
         rootfs = s.prepare("build-1", base)
         change(rootfs)
         expected = tree_state(rootfs, dir_mtimes=False)
@@ -251,7 +229,7 @@ def test_crash_mid_extraction_leaves_no_layer(snap, tmp_path):
 
 
 def test_remove_chain_refuses_parents(snap):
-    top = unpack_image(snap, MemoryImage(LAYERS[:2]))
+    top = unpack_image(snap, random.image(contents=LAYERS[:2]))
     base = snap.parent_of(top)
     with pytest.raises(Conflict):
         snap.remove_chain(base)
@@ -294,7 +272,7 @@ def test_sneaky_edit_found_and_untouched_files_not_read(snap, monkeypatch):
     """Same size, mtime put back: still a change. And only touched files are read to tell."""
     from wharfie.layers import diff
 
-    base = unpack_image(snap, MemoryImage([BASE]))
+    base = unpack_image(snap, random.image(contents=[BASE]))
     rootfs = snap.prepare("k", base)
     p = rootfs / "etc" / "passwd"
     st = p.stat()
