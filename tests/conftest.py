@@ -93,8 +93,27 @@ def docker_registry(docker_registry_factory) -> str:
 
 @pytest.fixture
 def root(tmp_path) -> Path:
-    """A fresh wharfie root for one test."""
-    return tmp_path / "wharfie-root"
+    """A fresh wharfie root for one test. Whatever a failed or killed test left running or
+    mounted under it (runc containers, overlay mounts) is removed afterwards."""
+    path = tmp_path / "wharfie-root"
+    yield path
+    release_root(path)
+
+
+def release_root(path: Path) -> None:
+    """Kill the root's runc containers and lazily unmount everything under it, deepest first."""
+    state = path / "runtime" / "runc"
+    if state.is_dir():
+        listed = subprocess.run(["runc", "--root", str(state), "list", "-q"],
+                                capture_output=True, text=True).stdout.split()
+        for ctr in listed:
+            subprocess.run(["runc", "--root", str(state), "delete", "--force", ctr],
+                           capture_output=True)
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    for point in sorted((p for p in points if p.startswith(f"{path}/") or p == str(path)),
+                        key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True)
 
 
 @pytest.fixture
