@@ -11,23 +11,20 @@ from __future__ import annotations
 
 import io
 import time
-from typing import TYPE_CHECKING
 
 import urllib3
 from urllib3.exceptions import HTTPError
 
+from wharfie.errors import RegistryError
 from wharfie.oci.manifest import Descriptor
 from wharfie.transports.registry.auth import scope_for
-from wharfie.transports.registry.client import READ_CHUNK, RegistryError, short_error
-
-if TYPE_CHECKING:
-    from wharfie.transports.registry.client import Registry
+from wharfie.transports.registry.session import READ_CHUNK, Session, short_error
 
 
 class BlobReader(io.RawIOBase):
     """Reads a blob from the registry; resumes with ``Range: bytes=N-`` when dropped."""
 
-    def __init__(self, registry: Registry, repo: str, desc: Descriptor) -> None:
+    def __init__(self, registry: Session, repo: str, desc: Descriptor) -> None:
         self._reg, self._repo, self._desc = registry, repo, desc
         self._offset = 0
         self._failures = 0

@@ -11,19 +11,16 @@ from __future__ import annotations
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
-from wharfie.errors import DigestMismatch, InvalidInput, NotFound, WharfieError
+from wharfie.errors import DigestMismatch, InvalidInput, NotFound, RegistryError, WharfieError
 from wharfie.oci.digest import Digest
 from wharfie.oci.manifest import Descriptor
 from wharfie.transports.registry.auth import scope_for
-from wharfie.transports.registry.client import RegistryError
-
-if TYPE_CHECKING:
-    from wharfie.transports.registry.client import Registry
+from wharfie.transports.registry.session import Session
 
 
-def start_upload(reg: Registry, repo: str, mount: tuple[str, Digest] | None = None
+def start_upload(reg: Session, repo: str, mount: tuple[str, Digest] | None = None
                  ) -> tuple[str | None, bool]:
     """POST an upload session. Returns (Location, mounted)."""
     path = f"/v2/{repo}/blobs/uploads/"
@@ -41,7 +38,7 @@ def start_upload(reg: Registry, repo: str, mount: tuple[str, Digest] | None = No
     return urllib.parse.urljoin(reg.url(path), loc), False
 
 
-def cancel_upload(reg: Registry, location: str, repo: str) -> None:
+def cancel_upload(reg: Session, location: str, repo: str) -> None:
     try:
         reg.request("DELETE", location, scopes=(scope_for(repo, "pull,push"),),
                     ok=(200, 202, 204, 404), retry=False)
@@ -49,7 +46,7 @@ def cancel_upload(reg: Registry, location: str, repo: str) -> None:
         pass  # best effort: the registry expires abandoned uploads itself
 
 
-def upload_blob(reg: Registry, repo: str, desc: Descriptor, stream: BinaryIO,
+def upload_blob(reg: Session, repo: str, desc: Descriptor, stream: BinaryIO,
                 progress: Callable[[int], None]) -> None:
     """Upload one blob: monolithic PUT if small, else PATCH chunks; then the closing PUT.
 
@@ -74,7 +71,7 @@ def upload_blob(reg: Registry, repo: str, desc: Descriptor, stream: BinaryIO,
         time.sleep(reg.options.backoff * 2 ** restarts)
 
 
-def _upload_once(reg: Registry, repo: str, desc: Descriptor, stream: BinaryIO,
+def _upload_once(reg: Session, repo: str, desc: Descriptor, stream: BinaryIO,
                  progress: Callable[[int], None]) -> None:
     scopes = (scope_for(repo, "pull,push"),)
     location, _ = start_upload(reg, repo)
@@ -96,7 +93,7 @@ def _upload_once(reg: Registry, repo: str, desc: Descriptor, stream: BinaryIO,
     _finish(reg, location, desc, scopes, None)
 
 
-def _patch(reg: Registry, location: str, chunk: _Chunk, scopes: tuple[str, ...],
+def _patch(reg: Session, location: str, chunk: _Chunk, scopes: tuple[str, ...],
            progress: Callable[[int], None]) -> str:
     """Send one chunk; on failure ask the registry how much it has and send the rest.
     Returns the next Location."""
@@ -128,7 +125,7 @@ def _patch(reg: Registry, location: str, chunk: _Chunk, scopes: tuple[str, ...],
     raise AssertionError("unreachable")
 
 
-def _upload_status(reg: Registry, location: str, scopes: tuple[str, ...]) -> tuple[str, int] | None:
+def _upload_status(reg: Session, location: str, scopes: tuple[str, ...]) -> tuple[str, int] | None:
     """(Location, bytes received) of an upload session, or None if it is gone."""
     try:
         resp = reg.request("GET", location, scopes=scopes, ok=(204, 404, 400))
@@ -142,7 +139,7 @@ def _upload_status(reg: Registry, location: str, scopes: tuple[str, ...]) -> tup
     return urllib.parse.urljoin(location, resp.headers.get("Location") or location), received
 
 
-def _finish(reg: Registry, location: str, desc: Descriptor, scopes: tuple[str, ...],
+def _finish(reg: Session, location: str, desc: Descriptor, scopes: tuple[str, ...],
             data: bytes | None) -> None:
     sep = "&" if "?" in location else "?"
     url = f"{location}{sep}{urllib.parse.urlencode({'digest': desc.digest})}"
