@@ -15,7 +15,7 @@ from wharfie.oci.image import Image, ImageIndex
 from wharfie.oci.platform import Platform, host_platform
 from wharfie.oci.reference import Reference
 from wharfie.transports.base import Progress, copy_image
-from wharfie.transports.registry.provenance import BlobProvenance
+from wharfie.transports.kinds.docker import record_provenance
 from wharfie.transports.registry.source import open_remote
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def pull_image(images: ImageStore, ref: Reference, options: RegistryOptions, *,
     kw = {"progress": progress} if progress else {}
     digest = copy_image(image, images.destination(), tag or _tag_ref(ref, image),
                         jobs=options.jobs, **kw)
-    BlobProvenance(images.root).add(ref.domain, ref.path, [d.digest for d in image.blobs()])
+    record_provenance(images, ref, image)
     return PullResult(digest, images.get(digest), remote.digest, before != digest)
 
 

@@ -15,8 +15,7 @@ from wharfie.oci.digest import Digest
 from wharfie.oci.image import Image, ImageIndex
 from wharfie.oci.reference import Reference
 from wharfie.transports.base import Progress, copy_image, copy_index
-from wharfie.transports.registry.destination import RegistryDestination
-from wharfie.transports.registry.provenance import BlobProvenance
+from wharfie.transports.kinds.docker import record_provenance, registry_destination
 
 if TYPE_CHECKING:
     from wharfie.images.imagestore import ImageStore
@@ -54,9 +53,7 @@ def push_target(images: ImageStore, local: Image | ImageIndex, dest: Reference,
                 mounted: dict[Digest, str] | None = None) -> PushResult:
     """Push an already opened local image or index to ``dest``, mounting what provenance
     names and recording the blobs as held by ``dest``'s repository."""
-    provenance = BlobProvenance(images.root)
-    dst = RegistryDestination(options.registry(dest.domain), dest.path,
-                              mount_hints=lambda d: provenance.repos(dest.domain, d))
+    dst = registry_destination(images, dest, options)
     if mounted is not None:
         dst.mounted = mounted
     kw = {"progress": progress} if progress else {}
@@ -66,14 +63,5 @@ def push_target(images: ImageStore, local: Image | ImageIndex, dest: Reference,
     else:
         digest = copy_image(local, dst, dest, jobs=options.jobs, **kw)
         raw, _ = local.manifest_bytes()
-    provenance.add(dest.domain, dest.path, [d.digest for d in _blobs(local)])
+    record_provenance(images, dest, local)
     return PushResult(digest, len(raw))
-
-
-def _blobs(target: Image | ImageIndex):
-    """Every blob of an image, or of each image under an index (recursively)."""
-    if isinstance(target, ImageIndex):
-        for desc in target.index.manifests:
-            yield from _blobs(target.child(desc))
-    else:
-        yield from target.blobs()
