@@ -24,6 +24,7 @@ IMAGE_COMMANDS: dict[str, str] = {
     "load": "wharfie.cli.archive:load",
     "import": "wharfie.cli.archive:import_",
     "squash": "wharfie.cli.squash:squash_cmd",
+    "analyze": "wharfie.cli.analyze:analyze_cmd",
 }
 
 
