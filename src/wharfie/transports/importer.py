@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import posixpath
 import tarfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, BinaryIO
 
 from wharfie.content.blobstore import BlobWriter, ContentStore
@@ -24,9 +22,11 @@ from wharfie.errors import InvalidInput
 from wharfie.layers.compression import Compressor, auto_decompress, decompress_stream
 from wharfie.layers.tarformat import END_OF_ARCHIVE, padding
 from wharfie.oci import mediatypes as mt
+from wharfie.oci import timestamps
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import BytesImage, Image
-from wharfie.oci.manifest import Descriptor, ImageConfig, Manifest
+from wharfie.oci.manifest import Descriptor
+from wharfie.oci.mutate import write_image
 from wharfie.oci.platform import Platform, host_platform
 from wharfie.oci.reference import Reference
 from wharfie.transports.archive import ContentBlobs
@@ -72,19 +72,6 @@ class _Tee:
             pass
 
 
-def created_now() -> str:
-    """RFC 3339 UTC, from ``SOURCE_DATE_EPOCH`` when set (reproducible imports)."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch:
-        try:
-            when = datetime.fromtimestamp(int(epoch), UTC)
-        except ValueError:
-            raise InvalidInput(f"invalid SOURCE_DATE_EPOCH {epoch!r}") from None
-    else:
-        when = datetime.now(UTC)
-    return when.isoformat().replace("+00:00", "Z")
-
-
 def import_rootfs(stream: BinaryIO, content: ContentStore, *, config: dict | None = None,
                   message: str | None = None, platform: Platform | None = None,
                   source: str = "-") -> Image:
@@ -105,7 +92,7 @@ def import_rootfs(stream: BinaryIO, content: ContentStore, *, config: dict | Non
         else:
             layer_digest, layer_size = blob.commit(), blob.size
     plat = (platform or host_platform())
-    created = created_now()
+    created = timestamps.created(timestamps.source_date_epoch())
     comment = message or f"Imported from {source}"
     doc: dict = {"architecture": plat.architecture, "comment": comment, "config": config,
                  "created": created,
@@ -113,12 +100,8 @@ def import_rootfs(stream: BinaryIO, content: ContentStore, *, config: dict | Non
                  "os": plat.os, "rootfs": {"type": "layers", "diff_ids": [diff_id]}}
     if plat.variant:
         doc["variant"] = plat.variant
-    cfg = ImageConfig.from_doc(doc)
-    content.put(cfg.raw)
-    manifest = Manifest.build(
-        Descriptor(mt.OCI_CONFIG, cfg.digest, len(cfg.raw)),
-        [Descriptor(mt.OCI_LAYER_GZIP, layer_digest, layer_size)])
-    content.put(manifest.raw)
+    manifest = write_image(content, doc, [Descriptor(mt.OCI_LAYER_GZIP, layer_digest,
+                                                     layer_size)])
     return BytesImage(manifest.raw, manifest.media_type, ContentBlobs(content))
 
 
