@@ -15,9 +15,9 @@ body{font:14px system-ui,sans-serif;margin:24px;color:#1d2733;background:#fff}
 h1{font-size:20px}h2{font-size:16px;margin-top:28px}
 .figures span{display:inline-block;margin-right:24px}.figures b{font-size:18px}
 .layer{display:flex;align-items:center;margin:3px 0}
-.layer .bar{height:16px;background:#3b7dd8;margin-right:8px;min-width:2px}
+.layer .bar{flex:none;height:16px;background:#3b7dd8;margin-right:8px;min-width:2px}
 .layer.base .bar{background:#9aa5b1}.layer code{font-size:12px;color:#444}
-.layer .n{width:88px;text-align:right;margin-right:8px;font-variant-numeric:tabular-nums}
+.layer .n{flex:none;width:88px;text-align:right;margin-right:8px;font-variant-numeric:tabular-nums}
 .treemap{position:relative;width:960px;height:360px;border:1px solid #ccc}
 .treemap div{position:absolute;box-sizing:border-box;border:1px solid #fff;overflow:hidden;
  background:#4f9d69;color:#fff;font-size:11px;padding:2px}
@@ -50,7 +50,7 @@ def _figures(a: Analysis) -> str:
     items = [("efficiency", f"{a.efficiency * 100:.2f} %"),
              ("wasted", _size(a.wasted_bytes)),
              ("size", _size(a.size_bytes)),
-             ("base image", f"{_size(a.base_bytes)} ({a.base_layers} layers"
+             ("base image", f"{_size(a.base_bytes)} ({a.base_layers} layer{'s' if a.base_layers != 1 else ''}"
                             + (f", {escape(a.base_name)})" if a.base_name else ")")),
              ("added by the Dockerfile", _size(a.dockerfile_bytes))]
     spans = "".join(f"<span>{k}: <b>{v}</b></span>" for k, v in items)
