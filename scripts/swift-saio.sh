@@ -31,7 +31,7 @@ start_server() {  # NAME (object-2, proxy, ...): start it in the background, rem
   if [ "$name" = proxy ]; then conf=$dir/etc/proxy-server.conf
   else conf=$dir/etc/$kind-server/${name#*-}.conf; fi
   nsenter --mount --target "$(cat "$dir/run/ns.pid")" -- "/usr/bin/swift-$kind-server" "$conf" \
-    >>"$dir/log/$name.log" 2>&1 &
+    </dev/null >>"$dir/log/$name.log" 2>&1 &
   echo $! >"$dir/run/$name.pid"
 }
 
@@ -63,6 +63,9 @@ swift_dir = /etc/swift
 recon_cache_path = $dir/cache/node$n
 log_name = $kind-$n
 log_level = WARNING
+# Listings may lag a write whose container update timed out (then left to the updater);
+# a generous timeout keeps them current on one loaded disk.
+container_update_timeout = 20
 
 [pipeline:main]
 pipeline = $kind-server
@@ -175,10 +178,12 @@ case $cmd in
     [ ! -f "$dir/run/ns.pid" ] || { echo "swift-saio: already running in $dir" >&2; exit 1; }
     base=${3:-18080}
     write_config "$base"
-    memcached -u root -l 127.0.0.1 -p $((base + 1)) -U 0 -m 64 -P "$dir/run/memcached.pid" -d
+    memcached -u root -l 127.0.0.1 -p $((base + 1)) -U 0 -m 64 -P "$dir/run/memcached.pid" -d \
+      </dev/null >>"$dir/log/memcached.log" 2>&1
     # The namespace holder: a private mount namespace with DIR/etc over /etc/swift.
     unshare --mount --propagation private -- sh -c \
-      "mount --bind '$dir/etc' /etc/swift && exec sleep infinity" &
+      "mount --bind '$dir/etc' /etc/swift && exec sleep infinity" \
+      </dev/null >>"$dir/log/namespace.log" 2>&1 &
     echo $! >"$dir/run/ns.pid"
     for _ in $(seq 100); do
       [ "$(nsenter --mount --target "$(cat "$dir/run/ns.pid")" -- \

@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from wharfie.content.blobstore import ContentStore, fsync_dir
+from wharfie.content.blobstore import ContentStore
 from wharfie.errors import (
     Conflict,
     DigestMismatch,
@@ -35,13 +35,14 @@ from wharfie.errors import (
     NotFound,
     WharfieError,
 )
+from wharfie.fs.atomic import fsync_dir
+from wharfie.fs.private import private_dir
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import Image, ImageIndex
 from wharfie.oci.manifest import Descriptor, ImageConfig, Index, Manifest, parse_manifest_or_index
 from wharfie.oci.platform import host_platform
 from wharfie.oci.reference import Reference, parse_reference
-from wharfie.paths import private_dir
 from wharfie.transports.base import ImageDestination, Progress, copy_image
 
 ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
