@@ -11,7 +11,6 @@ process's peak RSS (its VmHWM).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import socket
@@ -21,15 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from wharfie.content.blobstore import ContentStore
 from wharfie.images.imagestore import ImageStore
-from wharfie.oci import mediatypes as mt
-from wharfie.oci.image import BytesImage
-from wharfie.oci.manifest import Descriptor, Manifest, canonical_json
 from wharfie.oci.reference import parse_reference
-from wharfie.transports.archive import ContentBlobs
-from wharfie.transports.base import copy_image
-from wharfie.transports.layout import LayoutDestination
+from wharfie.testing import random
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -40,35 +33,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def make_layer(content: ContentStore, size: int, seed: int) -> tuple[Descriptor, str]:
-    """An uncompressed 'layer' of ``size`` incompressible bytes (diffID = digest)."""
-    block = b"".join(hashlib.sha512(f"{seed}-{i}".encode()).digest() for i in range(16384))
-    with content.writer() as w:
-        left, n = size, 0
-        while left > 0:
-            chunk = os.urandom(64) + block[64:]
-            w.write(chunk[:left])
-            left -= min(left, len(chunk))
-            n += 1
-        digest = w.commit()
-    return Descriptor(mt.OCI_LAYER, digest, size), digest
-
-
 def build(root: Path, layout: Path, total: int, layers: int, ref: str) -> None:
+    """The image to move: ``layers`` tars of random bytes, ``total`` bytes in all, in the
+    store (tagged ``ref``) and in an OCI layout (tagged ``bench``)."""
     images = ImageStore(root)
-    content = images.content
-    content.ensure()
-    descs = [make_layer(content, total // layers, i) for i in range(layers)]
-    config = canonical_json({"architecture": "amd64", "os": "linux",
-                             "rootfs": {"type": "layers", "diff_ids": [d for _, d in descs]},
-                             "config": {"Cmd": ["sh"]}})
-    cdesc = Descriptor(mt.OCI_CONFIG, content.put(config), len(config))
-    man = Manifest.build(cdesc, [d for d, _ in descs])
-    content.put(man.raw)
-    image = BytesImage(man.raw, man.media_type, ContentBlobs(content))
-    images.put_manifest(man.raw, man.media_type, parse_reference(ref))
-    with LayoutDestination(layout) as dst:
-        copy_image(image, dst, parse_reference(ref).with_tag("bench"))
+    image = random.image(total // layers, layers, store=images.content.ensure())
+    images.put_manifest(*image.manifest_bytes(), parse_reference(ref))
+    random.write_layout(layout, image, "bench")
     images.close()
 
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import http.client
-import json
 import os
 import re
 import shutil
@@ -50,6 +49,8 @@ import time
 from pathlib import Path
 
 import urllib3
+
+from wharfie.testing import random
 
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
@@ -118,16 +119,12 @@ def push(http: urllib3.PoolManager, base: str, blob: bytes) -> tuple[str, float]
         assert r.status == 201, r.data
         return d
 
-    config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
-    cd = put_blob(config)
+    image = random.image(contents=[blob])
+    put_blob(image.read_blob(image.manifest.config))
     start = time.perf_counter()
     bd = put_blob(blob)
     mbps = len(blob) / (time.perf_counter() - start) / 1e6
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": MANIFEST,
-                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                                      "digest": cd, "size": len(config)},
-                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                                       "digest": bd, "size": len(blob)}]}).encode()
+    manifest = image.manifest.raw
     r = http.request("PUT", f"{base}/v2/bench/app/manifests/latest", body=manifest,
                      headers={"Content-Type": MANIFEST})
     assert r.status == 201, r.data

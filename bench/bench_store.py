@@ -27,10 +27,8 @@ from pathlib import Path
 
 from wharfie.content.blobstore import ContentStore
 from wharfie.images.imagestore import ImageStore
-from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
-from wharfie.oci.manifest import Descriptor, Manifest, canonical_json
-from wharfie.oci.reference import parse_reference
+from wharfie.testing.random import add_image
 
 LAST = Path(__file__).resolve().parent / ".last-store.json"
 
@@ -80,20 +78,11 @@ def bench_ingest(tmp: Path, size: int) -> dict:
 def populate(root: Path, count: int) -> float:
     """``count`` small tagged images, sharing one base layer, like a real store's names."""
     store = ImageStore(root)
-    base = store.content.put(b"base layer" * 1000)
     t = time.perf_counter()
     for i in range(count):
-        top = store.content.put(f"layer {i}".encode() * 100)
-        config = canonical_json({
-            "architecture": "amd64", "os": "linux",
-            "created": f"2025-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}Z",
-            "config": {"Labels": {"n": str(i)}},
-            "rootfs": {"type": "layers", "diff_ids": [base, top]}})
-        cdesc = Descriptor(mt.OCI_CONFIG, store.content.put(config), len(config))
-        layers = [Descriptor(mt.OCI_LAYER, base, 10000),
-                  Descriptor(mt.OCI_LAYER, top, store.content.size(top))]
-        m = Manifest.build(cdesc, layers)
-        store.put_manifest(m.raw, m.media_type, parse_reference(f"team/app{i % 50}:v{i}"))
+        add_image(store, f"team/app{i % 50}:v{i}",
+                  contents=[b"base layer" * 1000, f"layer {i}".encode() * 100],
+                  created=f"2025-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}Z", labels={"n": str(i)})
     return time.perf_counter() - t
 
 

@@ -122,15 +122,20 @@ class RandomImage(Image):
 
 
 class _Sink:
-    """Where one blob's bytes go while it is made: memory, or a content store's writer."""
+    """Where one blob's bytes go while it is made: memory, then (past ``_CHUNK`` bytes, when
+    there is a store) a content store's writer, so small blobs cost one ``put``."""
 
     def __init__(self, store: ContentStore | None) -> None:
-        self._writer = store.writer() if store is not None else None
-        self._buf = io.BytesIO() if store is None else None
+        self._store, self._writer = store, None
+        self._buf = io.BytesIO()
         self.size = 0
 
     def write(self, data: bytes | memoryview) -> int:
         self.size += len(data)
+        if self._writer is None and self._store is not None and self.size > _CHUNK:
+            self._writer = self._store.writer()
+            self._writer.write(self._buf.getbuffer())
+            self._buf = io.BytesIO()
         (self._writer or self._buf).write(data)
         return len(data)
 
@@ -141,6 +146,8 @@ class _Sink:
         if self._writer is not None:
             return self._writer.commit()
         data = self._buf.getvalue()
+        if self._store is not None:
+            return self._store.put(data)
         digest = Digest.of(data)
         memory.data[digest] = data
         return digest
