@@ -129,7 +129,23 @@ class Client:
             from wharfie.transports.registry.client import RegistryOptions
 
             self._registries = RegistryOptions()
+        if self._registries.verify_pull is None:  # a signature policy, if one is configured
+            self._registries.verify_pull = self._pull_policy()
         return self._registries
+
+    def _pull_policy(self) -> Callable[..., None] | None:
+        """The signature check pulls run: ``$WHARFIE_POLICY`` or content trust's key."""
+        from wharfie.signing.policy import policy_from_env, pull_verifier
+
+        policy = policy_from_env(self.root)
+        if policy is None:
+            return None
+        return pull_verifier(policy, lambda ref, digest: self._remote_signatures(ref, digest))
+
+    def _remote_signatures(self, ref: Reference, digest: Digest) -> list:
+        from wharfie.signing.images import remote_signatures
+
+        return remote_signatures(ref, digest, self.registries)
 
     @cached_property
     def content(self) -> ContentStore:
@@ -373,11 +389,15 @@ class Client:
 
         >>> wharfie.push("127.0.0.1:5000/app:1").digest       # doctest: +SKIP
         """
+        from wharfie.signing.images import push_signatures
         from wharfie.transports.push import push_image
 
-        return push_image(self.store, _ref(ref), self.registries,
-                          dest=_ref(dest) if dest is not None else None,
-                          progress=progress or self.progress, mounted=mounted)
+        source, target = _ref(ref), _ref(dest) if dest is not None else None
+        result = push_image(self.store, source, self.registries, dest=target,
+                            progress=progress or self.progress, mounted=mounted)
+        # signatures made in the store (``sign --local``) go along with the image
+        push_signatures(self.store, source, result.digest, target or source, self.registries)
+        return result
 
     def copy(self, src: str | TransportName, dst: str | TransportName, *, all: bool = False,
              platform: str | Platform | None = None,
@@ -502,6 +522,72 @@ class Client:
         from wharfie.transports.registry import credentials as creds
 
         return creds.erase(_login_host(server))
+
+    # -- signing ------------------------------------------------------------------------------
+
+    def generate_key(self, prefix: str | os.PathLike[str], password: bytes) -> tuple[Path, Path]:
+        """Write an ECDSA P-256 pair as cosign does: ``PREFIX.key`` (encrypted with
+        ``password``) and ``PREFIX.pub``; existing files are not overwritten.
+
+        >>> c.generate_key("cosign", b"secret")      # doctest: +SKIP
+        (PosixPath('cosign.key'), PosixPath('cosign.pub'))
+        """
+        from wharfie.signing.keys import generate_key_pair
+
+        private, public = Path(f"{os.fspath(prefix)}.key"), Path(f"{os.fspath(prefix)}.pub")
+        for path in (private, public):
+            if path.exists():
+                raise InvalidInput(f"{path} already exists: not overwriting a key")
+        pair = generate_key_pair(password)
+        with open(private, "xb") as f:  # created owner-only, as cosign's 0600
+            os.fchmod(f.fileno(), 0o600)
+            f.write(pair.private_pem)
+        public.write_bytes(pair.public_pem)
+        return private, public
+
+    def sign(self, ref: RefLike, key: str | os.PathLike[str], *, password: bytes | None = None,
+             annotations: Mapping[str, str] | None = None, recursive: bool = False,
+             local: bool = False) -> list:
+        """Sign ``ref`` with the private key file ``key`` in cosign's layout: in its registry,
+        or (``local``) in the store, where ``push`` carries the signature along. ``password``
+        defaults to ``$WHARFIE_PASSWORD`` / ``$COSIGN_PASSWORD``; ``recursive`` signs every
+        manifest of an index too. Returns a ``wharfie.signing.images.Signed`` per manifest.
+
+        >>> c.sign("127.0.0.1:5000/app:1", "cosign.key", password=b"secret")  # doctest: +SKIP
+        """
+        from wharfie.signing.images import sign_local, sign_remote
+        from wharfie.signing.keys import load_private_key, password_from_env
+
+        with _reading(key, "key file") as f:
+            private = load_private_key(f.read(), password if password is not None
+                                       else password_from_env())
+        target = _ref(ref)
+        if local:
+            return sign_local(self.store, target, private, annotations=annotations,
+                              recursive=recursive)
+        return sign_remote(self.store, target, private, self.registries,
+                           annotations=annotations, recursive=recursive)
+
+    def verify(self, ref: RefLike, key: str | os.PathLike[str], *, local: bool = False,
+               identity: Mapping[str, Any] | None = None) -> Any:
+        """Check ``ref``'s signatures (in its registry, or ``local``ly) against the public
+        key file ``key``; ``identity`` is a policy.json ``signedIdentity`` (cosign's
+        same-repository rule by default). Returns a ``wharfie.signing.verify.Verified``;
+        raises ``SignatureRejected`` (``.reason``: missing, key, digest, identity, tampered).
+
+        >>> c.verify("127.0.0.1:5000/app:1", "cosign.pub").digest   # doctest: +SKIP
+        """
+        from wharfie.signing.identity import SignedIdentity
+        from wharfie.signing.images import verify_local, verify_remote
+        from wharfie.signing.keys import read_public_key
+
+        public = read_public_key(key)
+        rule = SignedIdentity.parse(dict(identity)) if identity else SignedIdentity(
+            "matchRepository")
+        target = _ref(ref)
+        if local:
+            return verify_local(self.store, target, [public], identity=rule)
+        return verify_remote(target, [public], self.registries, identity=rule)
 
     # -- building -----------------------------------------------------------------------------
 

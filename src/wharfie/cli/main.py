@@ -53,6 +53,9 @@ COMMANDS: dict[str, str] = {
     "sbom": "wharfie.cli.sbom:sbom",
     "scan": "wharfie.cli.scan:scan",
     "db": "wharfie.cli.db:db",
+    "key": "wharfie.cli.key:key",
+    "sign": "wharfie.cli.sign:sign",
+    "verify": "wharfie.cli.verify:verify",
 }
 
 

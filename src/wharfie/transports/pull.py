@@ -49,6 +49,8 @@ def pull_image(images: ImageStore, ref: Reference, options: RegistryOptions, *,
     """
     remote = open_remote(ref, options)
     image = choose_platform(remote, platform, ref)
+    if options.verify_pull is not None:  # before anything is stored: a refused image never is
+        options.verify_pull(ref, [remote.digest, image.digest])
     try:
         before: Digest | None = images.lookup(str(ref))
     except NotFound:

@@ -13,7 +13,7 @@ import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from urllib3.exceptions import HTTPError
 
@@ -32,6 +32,9 @@ from wharfie.transports.registry.session import (
     short_error,
 )
 
+if TYPE_CHECKING:
+    from wharfie.oci.reference import Reference
+
 MANIFEST_MAX = 4 << 20
 
 
@@ -39,6 +42,10 @@ MANIFEST_MAX = 4 << 20
 class RegistryOptions(SessionOptions):
     """How to talk to registries (see ``SessionOptions``), and the one client per host."""
 
+    # Checks an image before a pull stores it (a signature policy): called with the pulled
+    # name and its digests (top-level, then the platform's); raises to refuse the image.
+    verify_pull: Callable[[Reference, list[Digest]], None] | None = field(default=None,
+                                                                          repr=False)
     _registries: dict[str, Registry] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
