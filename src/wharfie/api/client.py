@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from wharfie.oci.image import Image, ImageIndex
     from wharfie.oci.platform import Platform
     from wharfie.oci.reference import Reference
+    from wharfie.security.report import Report as ScanReport
+    from wharfie.security.report import ScanOptions
+    from wharfie.security.sbom import Sbom
     from wharfie.transports.archive import Loaded
     from wharfie.transports.base import Progress
     from wharfie.transports.names import TransportName
@@ -641,6 +644,47 @@ class Client:
         from wharfie.builder import prune_cache
 
         return prune_cache(self.store, everything=all, until=until, keep_storage=keep_storage)
+
+    # -- security -----------------------------------------------------------------------------
+
+    def sbom(self, ref: str, *, scope: str = "squashed") -> Sbom:
+        """The packages of ``ref`` (a stored image or a transport name such as
+        ``docker://REF``), each with the layer and step that added it (``wharfie sbom``).
+
+        >>> [f.package.name for f in c.sbom("debian:12").packages][:2]   # doctest: +SKIP
+        """
+        from wharfie.imagefs import open_source
+        from wharfie.security.sbom import generate
+
+        with open_source(ref, self.store, options=self.registries) as source:
+            return generate(source.image, name=ref, scope=scope)
+
+    def scan(self, ref: str, options: ScanOptions | None = None, **kwargs: Any) -> ScanReport:
+        """Vulnerabilities, secrets and misconfigurations of ``ref`` (``wharfie scan``);
+        ``kwargs`` are ``wharfie.security.report.ScanOptions`` fields.
+
+        >>> c.scan("app:1", scanners=("vuln", "secret")).vulnerabilities   # doctest: +SKIP
+        """
+        from wharfie.imagefs import open_source
+        from wharfie.security.report import ScanOptions, scan_image
+
+        options = options or ScanOptions(**kwargs)
+        with open_source(ref, self.store, options=self.registries) as source:
+            return scan_image(source.image, self.root, options, name=ref,
+                              bases=list(self.store.list()))
+
+    def db_import(self, path: str | os.PathLike[str]) -> tuple[str, int]:
+        """Import advisories (OSV, Debian tracker, Alpine secdb) into the local
+        vulnerability database: (kinds, ranges imported)."""
+        from wharfie.security.vulns.db import import_path
+
+        return import_path(self.root, Path(path))
+
+    def db_status(self) -> list[dict[str, Any]]:
+        """The vulnerability database's sources: path, kind, imported, records."""
+        from wharfie.security.vulns.db import status
+
+        return status(self.root)
 
 
 def _login_host(server: str | None) -> str:

@@ -21,9 +21,7 @@ def db() -> None:
 def import_cmd(app: App, path: Path) -> None:
     """Import OSV records (a directory, zip or JSON lines), Debian security tracker JSON or
     Alpine secdb JSON from PATH."""
-    from wharfie.security.vulns.db import import_path
-
-    kind, rows = import_path(app.root, path)
+    kind, rows = app.client.db_import(path)
     click.echo(f"imported {rows} ranges ({kind}) from {path}")
 
 
@@ -32,9 +30,8 @@ def import_cmd(app: App, path: Path) -> None:
 def status(app: App) -> None:
     """The sources imported, their record counts and age."""
     from wharfie.cli.format import since
-    from wharfie.security.vulns.db import status as db_status
 
     lines = ["SOURCE\tKIND\tRECORDS\tIMPORTED"]
     lines += [f"{s['path']}\t{s['kind']}\t{s['records']}\t{since(s['imported'])}"
-              for s in db_status(app.root)]
+              for s in app.client.db_status()]
     click.echo(tabwrite(lines), nl=False)

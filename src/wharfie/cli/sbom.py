@@ -46,11 +46,7 @@ def render(sbom, fmt: str) -> bytes:
 def sbom(app: App, image: str, fmt: str, output: Path | None, scope: str) -> None:
     """List the packages IMAGE holds (a stored image, docker://REF, docker-archive:FILE,
     oci:DIR...), each with the layer and Dockerfile step that added it."""
-    from wharfie.imagefs import open_source
-    from wharfie.security.sbom import generate
-
-    with open_source(image, app.images) as source:
-        doc = render(generate(source.image, name=image, scope=scope), fmt)
+    doc = render(app.client.sbom(image, scope=scope), fmt)
     if output is None:
         click.echo(doc, nl=False)
         return

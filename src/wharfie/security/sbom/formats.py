@@ -59,7 +59,7 @@ def to_json(sbom: Sbom) -> dict:
     }
 
 
-def _bom_ref(f: Found) -> str:
+def bom_ref(f: Found) -> str:
     raw = "|".join(f.package.key) + f"|{f.added.index}"
     return f"pkg-{hashlib.sha256(raw.encode()).hexdigest()[:16]}"
 
@@ -86,7 +86,7 @@ def to_cyclonedx(sbom: Sbom) -> dict:
     """CycloneDX 1.5 JSON: the image as the metadata component, one library per package."""
     components = []
     for f in sbom.packages:
-        comp = {"bom-ref": _bom_ref(f), "type": "library", "name": f.package.name,
+        comp = {"bom-ref": bom_ref(f), "type": "library", "name": f.package.name,
                 "version": f.package.version}
         if f.package.purl:
             comp["purl"] = f.package.purl
@@ -142,7 +142,7 @@ def to_spdx(sbom: Sbom) -> dict:
     relationships = [{"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES",
                       "relatedSpdxElement": root_id}]
     for f in sbom.packages:
-        pid = "SPDXRef-Package-" + _spdx_id(f"{f.package.type}-{f.package.name}-{_bom_ref(f)}")
+        pid = "SPDXRef-Package-" + _spdx_id(f"{f.package.type}-{f.package.name}-{bom_ref(f)}")
         pkg = {"SPDXID": pid, "name": f.package.name, "versionInfo": f.package.version,
                "downloadLocation": "NOASSERTION", "filesAnalyzed": False,
                "licenseConcluded": "NOASSERTION",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from wharfie.oci.image import Image
 from wharfie.security.sbom import Sbom, generate
+from wharfie.security.sbom.formats import bom_ref
 from wharfie.security.sbom.model import Found
 from wharfie.security.vulns import db
 from wharfie.security.vulns.versions import comparator
@@ -37,6 +38,8 @@ class Finding:
     step: str
     origin: str  # "base" or "dockerfile"
     summary: str = ""
+    purl: str = ""
+    bom_ref: str = ""  # the package's bom-ref in the image's CycloneDX SBOM
 
 
 def ecosystem_key(found: Found, sbom: Sbom) -> tuple[str, str, str] | None:
@@ -101,5 +104,5 @@ def scan(image: Image, root: Path, *, name: str = "", bases: list[Image] | None 
                                    found.package.version, row.fixed, _severity(row.severity),
                                    found.added.index, found.added.created_by,
                                    "base" if found.added.index < base else "dockerfile",
-                                   row.summary))
+                                   row.summary, found.package.purl, bom_ref(found)))
     return sorted(out, key=lambda f: (SEVERITIES.index(f.severity), f.package, f.vuln))
