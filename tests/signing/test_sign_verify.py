@@ -66,3 +66,90 @@ def test_verify_with_another_key_fails(wharfie, root, keys, other_keys, docker_r
     res = wharfie("verify", "--key", str(keys[1]), ref, check=False)
     assert res.returncode != 0
     assert "none made by the key" in error_line(res)
+
+
+def test_signature_for_another_digest_is_refused(wharfie, root, keys, docker_registry):
+    """A good signature (right key, right repository) over another image's digest, copied
+    under this image's .sig tag, is refused as being for another image."""
+    from wharfie.oci.reference import parse_reference
+    from wharfie.signing.attach import Attached, signature_image, signature_ref
+    from wharfie.signing.keys import load_private_key, sign
+    from wharfie.signing.payload import make_payload
+    from wharfie.transports.push import push_target
+
+    ref_a = pushed(root, docker_registry, "sig/digest", seed=1)
+    ref_b = f"{docker_registry}/sig/digest:2"
+    with Client(root) as client:
+        add_image(client.store, ref_b, seed=2)
+        client.push(ref_b)
+        a, b = client.image(ref_a).digest, client.image(ref_b).digest
+        private = load_private_key(keys[0].read_bytes(), b"s3cret")
+        payload = make_payload(f"{docker_registry}/sig/digest", a)
+        push_target(client.store, signature_image([Attached(payload, sign(private, payload))]),
+                    signature_ref(parse_reference(ref_b), b), client.registries)
+    assert wharfie("verify", "--key", str(keys[1]), ref_a, check=False).returncode != 0
+    res = wharfie("verify", "--key", str(keys[1]), ref_b, check=False)
+    assert res.returncode != 0
+    assert f"it signs digest {a}, the image is {b}" in error_line(res)
+
+
+def test_signature_for_another_repository_is_refused(wharfie, root, keys, docker_registry):
+    """An image and its .sig copied to another repository keep the first one's identity."""
+    ref = pushed(root, docker_registry, "sig/origin")
+    wharfie("sign", "--key", str(keys[0]), ref, env=PASSWORD)
+    digest = Client(root).image(ref).digest
+    sig_tag = f"sha256-{digest.hex}.sig"
+    copy = f"{docker_registry}/sig/elsewhere"
+    wharfie("copy", f"docker://{ref}", f"docker://{copy}:1")
+    wharfie("copy", f"docker://{docker_registry}/sig/origin:{sig_tag}",
+            f"docker://{copy}:{sig_tag}")
+    res = wharfie("verify", "--key", str(keys[1]), f"{copy}:1", check=False)
+    assert res.returncode != 0
+    assert "signature is for another repository" in error_line(res)
+    assert f"'{docker_registry}/sig/origin'" in error_line(res)
+
+
+def test_tampered_manifest_is_refused(wharfie, root, keys, docker_registry_factory):
+    """The registry serves manifest bytes that do not hash to the digest it names."""
+    registry = docker_registry_factory()
+    ref = pushed(root, registry.host, "sig/tamper")
+    wharfie("sign", "--key", str(keys[0]), ref, env=PASSWORD)
+    digest = Client(root).image(ref).digest
+    blob = (registry.data / "docker/registry/v2/blobs/sha256" / digest.hex[:2] / digest.hex
+            / "data")
+    doc = json.loads(blob.read_bytes())
+    doc["annotations"] = {"evil": "yes"}
+    blob.write_bytes(json.dumps(doc).encode())
+    res = wharfie("verify", "--key", str(keys[1]), ref, check=False)
+    assert res.returncode != 0
+    assert "manifest tampered with" in error_line(res)
+
+
+def test_local_signature_is_carried_by_push(wharfie, root, keys, docker_registry):
+    ref = f"{docker_registry}/sig/local:1"
+    with Client(root) as client:
+        add_image(client.store, ref, seed=5)
+    wharfie("sign", "--local", "--key", str(keys[0]), ref, env=PASSWORD)
+    wharfie("verify", "--local", "--key", str(keys[1]), ref)
+    assert wharfie("verify", "--key", str(keys[1]), ref, check=False).returncode != 0
+    wharfie("push", ref)
+    out = wharfie("verify", "--key", str(keys[1]), ref).stdout.decode()
+    assert "Verified OK" in out
+
+
+def test_push_sign_by_signs_at_push_time(wharfie, root, keys, docker_registry):
+    ref = f"{docker_registry}/sig/pushsign:1"
+    with Client(root) as client:
+        add_image(client.store, ref, seed=6)
+    wharfie("push", "--sign-by", str(keys[0]), ref, env=PASSWORD)
+    wharfie("verify", "--key", str(keys[1]), ref)
+
+
+def test_wrong_password_is_one_clear_error(wharfie, root, keys, docker_registry):
+    ref = pushed(root, docker_registry, "sig/pw")
+    res = wharfie("sign", "--key", str(keys[0]), ref, env={"WHARFIE_PASSWORD": "nope"},
+                  check=False)
+    assert res.returncode != 0
+    assert error_line(res) == ("wharfie: error: decrypting the private key failed: "
+                               "wrong password?")
+    assert "Traceback" not in res.stderr.decode()

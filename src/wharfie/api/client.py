@@ -385,10 +385,13 @@ class Client:
 
     def push(self, ref: RefLike, dest: RefLike | None = None, *,
              progress: Progress | None = None,
-             mounted: dict[Digest, str] | None = None) -> PushResult:
+             mounted: dict[Digest, str] | None = None,
+             sign_by: str | os.PathLike[str] | None = None,
+             password: bytes | None = None) -> PushResult:
         """Upload the stored image ``ref`` to its registry (or to ``dest``); blobs the
         registry has, or can mount from a repository they came from, are not uploaded
-        (``mounted`` is filled with digest -> repository of those mounted).
+        (``mounted`` is filled with digest -> repository of those mounted). Signatures the
+        store holds for it go along; ``sign_by`` (a private key file) signs what was pushed.
 
         >>> wharfie.push("127.0.0.1:5000/app:1").digest       # doctest: +SKIP
         """
@@ -400,6 +403,8 @@ class Client:
                             progress=progress or self.progress, mounted=mounted)
         # signatures made in the store (``sign --local``) go along with the image
         push_signatures(self.store, source, result.digest, target or source, self.registries)
+        if sign_by is not None:
+            self.sign((target or source).with_digest(result.digest), sign_by, password=password)
         return result
 
     def copy(self, src: str | TransportName, dst: str | TransportName, *, all: bool = False,

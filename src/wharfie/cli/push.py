@@ -8,6 +8,7 @@ import click
 
 from wharfie.api import Client
 from wharfie.cli.context import App, pass_app
+from wharfie.cli.sign import password_for
 from wharfie.cli.transfer import LayerProgress, interruptible, registry_options, tls_flags
 from wharfie.errors import NotFound, WharfieError
 from wharfie.oci.digest import Digest
@@ -21,10 +22,12 @@ from wharfie.oci.reference import Reference, parse_reference
 @click.option("-q", "--quiet", is_flag=True, help="Suppress verbose output.")
 @click.option("--max-concurrent-uploads", type=click.IntRange(1, 64), default=4,
               show_default=True, help="Blobs uploaded at once.")
+@click.option("--sign-by", type=click.Path(dir_okay=False),
+              help="Sign what is pushed with this private key (cosign's layout).")
 @tls_flags
 @pass_app
 def push(app: App, name: str, all_tags: bool, quiet: bool, max_concurrent_uploads: int,
-         tls_verify: bool, insecure: bool, ca_cert: str | None) -> None:
+         sign_by: str | None, tls_verify: bool, insecure: bool, ca_cert: str | None) -> None:
     """Upload an image from the local store to a registry."""
     ref = parse_reference(name, default_tag=False)
     if ref.digest:
@@ -46,13 +49,14 @@ def push(app: App, name: str, all_tags: bool, quiet: bool, max_concurrent_upload
         refs = [ref]
     if not quiet:
         click.echo(f"The push refers to repository [{ref.name}]")
+    signing = {"sign_by": sign_by, "password": password_for(sign_by)} if sign_by else {}
     for r in refs:
-        push_one(client, r, quiet)
+        push_one(client, r, quiet, **signing)
     if quiet:
         click.echo(str(refs[0]) if len(refs) == 1 else ref.name)
 
 
-def push_one(client: Client, ref: Reference, quiet: bool) -> None:
+def push_one(client: Client, ref: Reference, quiet: bool, **signing) -> None:
     labels = {}  # Docker shows layers by diffID, top first
     with contextlib.suppress(NotFound):  # push_image says what is missing
         local = client.image_or_index(str(ref))
@@ -65,7 +69,7 @@ def push_one(client: Client, ref: Reference, quiet: bool) -> None:
     view = LayerProgress("push", labels, quiet=quiet, mounted=mounted)
     with interruptible():
         try:
-            result = client.push(ref, progress=view, mounted=mounted)
+            result = client.push(ref, progress=view, mounted=mounted, **signing)
         finally:
             view.close()
     if not quiet:
