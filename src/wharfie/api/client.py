@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from wharfie.oci.image import Image, ImageIndex
     from wharfie.oci.platform import Platform
     from wharfie.oci.reference import Reference
+    from wharfie.runtime.launch import ContainerUsage
     from wharfie.security.report import Report as ScanReport
     from wharfie.security.report import ScanOptions
     from wharfie.security.sbom import Sbom
@@ -58,13 +59,22 @@ class ImageSummary:
     repo_tags: list[Reference] = field(default_factory=list)
     repo_digests: list[Reference] = field(default_factory=list)
     created: float | None = None  # seconds since the epoch
-    size: int = 0
+    size: int = 0  # the layers' contents, uncompressed: the same however the image arrived
     labels: dict[str, str] = field(default_factory=dict)
+    compressed_size: int = 0  # config and layer blobs as stored
 
     @property
     def dangling(self) -> bool:
         """No tag names it (``<none>:<none>`` in ``wharfie images``)."""
         return not self.repo_tags
+
+
+@dataclass(frozen=True)
+class SystemUsage:
+    """What ``wharfie system df`` shows: images (and build cache), and containers."""
+
+    images: DiskUsage
+    containers: list[ContainerUsage]
 
 
 def _platform(value: str | Platform | None) -> Platform | None:
@@ -222,7 +232,8 @@ class Client:
             listed = filter_images(store, listed, ListOptions(all=all, filters=chosen))
         return [ImageSummary(id=img.id, digest=img.manifest_digest,
                              repo_tags=list(img.repo_tags), repo_digests=list(img.repo_digests),
-                             created=img.created_ts, size=img.size, labels=dict(img.labels))
+                             created=img.created_ts, size=img.size, labels=dict(img.labels),
+                             compressed_size=img.compressed_size)
                 for img in listed]
 
     def inspect(self, ref: str) -> dict[str, Any]:
@@ -242,7 +253,8 @@ class Client:
         """
         from wharfie.images.inspect import history
 
-        return history(self.store.resolve(ref))
+        img = self.store.resolve(ref)
+        return history(img, self.store.layer_sizes(img))
 
     def tag(self, src: str, dst: RefLike) -> None:
         """Name the image ``src`` designates ``dst`` too (``wharfie tag``).
@@ -271,14 +283,19 @@ class Client:
 
         return prune_images(self.store, all=all, filters=_filters(filters, PRUNE_FILTERS))
 
-    def system_df(self) -> DiskUsage:
-        """Disk usage of images and build cache (``wharfie system df``).
+    def system_df(self) -> SystemUsage:
+        """Disk usage of images, containers and build cache (``wharfie system df``).
 
-        >>> wharfie.system_df().reclaimable     # doctest: +SKIP
+        >>> wharfie.system_df().images.reclaimable     # doctest: +SKIP
         """
         from wharfie.images.usage import disk_usage
+        from wharfie.runtime.launch import container_usage
 
-        return disk_usage(self.store)
+        containers = container_usage(self.root)
+        users: dict[str, int] = {}
+        for u in containers:
+            users[u.container.image_id] = users.get(u.container.image_id, 0) + 1
+        return SystemUsage(disk_usage(self.store, users), containers)
 
     def check(self, *, repair: bool = False) -> CheckReport:
         """Verify every blob and reference; with ``repair`` remove what is broken

@@ -125,15 +125,17 @@ def tabwrite(lines: Iterable[str], *, minwidth: int = 10, padding: int = 3) -> s
 
 
 def write_rows(spec: str | None, rows: list[Mapping[str, Any]], *, default: str,
-               headers: Mapping[str, str], echo: Callable[[str], None]) -> None:
+               headers: Mapping[str, str], echo: Callable[[str], None],
+               extra: Iterable[str] = ()) -> None:
     """Render ``rows`` per ``--format`` (None: the ``default`` table) and hand text to ``echo``.
 
     ``headers`` maps each field to its column title; ``json`` prints one object per row.
+    ``extra`` fields are wharfie's own: a template may name them, JSON leaves them out.
     """
     spec = spec if spec else default
+    fields = [Fields(row, extra) for row in rows]
     if spec.strip() == "json":
-        for row in rows:
-            echo(go_json(dict(sorted(row.items()))) + "\n")
+        echo("".join(go_json(f.docker()) + "\n" for f in fields))
         return
     table = spec.startswith("table")
     text = _unescape(spec[len("table"):] if table else spec).strip(" ")
@@ -142,10 +144,10 @@ def write_rows(spec: str | None, rows: list[Mapping[str, Any]], *, default: str,
     tmpl = Template(text)
     if table:
         lines = [tmpl.render(_Header(headers))]
-        lines += [tmpl.render(Fields(row)) for row in rows]
+        lines += [tmpl.render(f) for f in fields]
         echo(tabwrite("\n".join(lines).split("\n")))
     else:
-        echo("".join(tmpl.render(Fields(row)) + "\n" for row in rows))
+        echo("".join(tmpl.render(f) + "\n" for f in fields))
 
 
 def _unescape(text: str) -> str:
@@ -154,6 +156,14 @@ def _unescape(text: str) -> str:
 
 class Fields(dict):
     """A row of a typed context (Docker's imageContext...): an unknown field is an error."""
+
+    def __init__(self, row: Mapping[str, Any], extra: Iterable[str] = ()) -> None:
+        super().__init__(row)
+        self.extra = frozenset(extra)
+
+    def docker(self) -> dict[str, Any]:
+        """The row as Docker's ``{{json .}}`` marshals it: its own fields, keys sorted."""
+        return {k: v for k, v in sorted(self.items()) if k not in self.extra}
 
 
 class _Header(dict):
@@ -200,8 +210,14 @@ def go_str(v: Any) -> str:
     if isinstance(v, list | tuple):
         return "[" + " ".join(go_str(x) for x in v) + "]"
     if isinstance(v, Mapping):
-        return "map[" + " ".join(f"{go_str(k)}:{go_str(x)}" for k, x in sorted(v.items())) + "]"
+        return "map[" + " ".join(f"{go_str(k)}:{_map_value(x)}" for k, x in sorted(v.items())) \
+            + "]"
     return str(v)
+
+
+def _map_value(v: Any) -> str:
+    """A map's value: an empty object there is Go's ``struct{}`` (ExposedPorts, Volumes)."""
+    return "{}" if isinstance(v, Mapping) and not v else go_str(v)
 
 
 def _truthy(v: Any) -> bool:
@@ -227,7 +243,8 @@ def _printf(fmt: str, *args: Any) -> str:
 
 
 FUNCS: dict[str, Callable[..., Any]] = {
-    "json": lambda v: go_json(None if v is MISSING else v),
+    "json": lambda v: go_json(None if v is MISSING else v.docker() if isinstance(v, Fields)
+                              else v),
     "join": lambda v, sep: sep.join(go_str(x) for x in (v or [])),
     "split": lambda s, sep: s.split(sep),
     "index": _index,

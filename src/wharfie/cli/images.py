@@ -28,7 +28,7 @@ IMAGE_HEADERS = {
     "ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
     "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
     "Containers": "CONTAINERS", "VirtualSize": "VIRTUAL SIZE", "SharedSize": "SHARED SIZE",
-    "UniqueSize": "UNIQUE SIZE",
+    "UniqueSize": "UNIQUE SIZE", "CompressedSize": "COMPRESSED SIZE",
 }
 IMAGES_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 IMAGES_DIGESTS_TABLE = ("table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t"
@@ -54,7 +54,8 @@ def image_rows(images: list[ImageSummary], *, digests: bool, trunc: bool) -> lis
         base = {"ID": short_id(img.id, trunc), "CreatedSince": since(img.created, now),
                 "CreatedAt": go_time(img.created or 0), "Size": human_size(img.size),
                 "Containers": "N/A", "VirtualSize": human_size(img.size),
-                "SharedSize": "N/A", "UniqueSize": "N/A"}
+                "SharedSize": "N/A", "UniqueSize": "N/A",
+                "CompressedSize": human_size(img.compressed_size)}
         if img.dangling:
             rows.append({**base, "Repository": "<none>", "Tag": "<none>", "Digest": "<none>"})
             continue
@@ -97,7 +98,7 @@ def images(app: App, repository: str | None, all_: bool, digests: bool, filters:
     show_digests = digests or bool(fmt and "{{.Digest}}" in fmt)
     rows = image_rows(listed, digests=show_digests, trunc=not no_trunc)
     write_rows(fmt, rows, default=IMAGES_DIGESTS_TABLE if digests else IMAGES_TABLE,
-               headers=IMAGE_HEADERS, echo=out)
+               headers=IMAGE_HEADERS, echo=out, extra=("CompressedSize",))
 
 
 @click.command("tag")

@@ -7,7 +7,7 @@ import sys
 import click
 
 from wharfie.cli.context import App, pass_app
-from wharfie.cli.format import human_size, since, write_rows
+from wharfie.cli.format import ellipsis, human_size, since, write_rows
 from wharfie.cli.main import LazyGroup
 
 # Further ``system`` subcommands: name -> "module:attribute".
@@ -19,6 +19,16 @@ DF_TABLE = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaim
 DF_IMAGES_HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID",
                      "CreatedSince": "CREATED", "Size": "SIZE", "SharedSize": "SHARED SIZE",
                      "UniqueSize": "UNIQUE SIZE", "Containers": "CONTAINERS"}
+DF_CONTAINERS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND",
+                         "LocalVolumes": "LOCAL VOLUMES", "Size": "SIZE",
+                         "CreatedSince": "CREATED", "Status": "STATUS", "Names": "NAMES"}
+DF_CONTAINERS_TABLE = ("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t"
+                       "{{.CreatedSince}}\t{{.Status}}\t{{.Names}}")
+DF_CACHE_HEADERS = {"ID": "CACHE ID", "CacheType": "CACHE TYPE", "Size": "SIZE",
+                    "CreatedSince": "CREATED", "LastUsedSince": "LAST USED",
+                    "UsageCount": "USAGE", "Shared": "SHARED"}
+DF_CACHE_TABLE = ("table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t"
+                  "{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}")
 DF_IMAGES_TABLE = ("table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t"
                    "{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}")
 
@@ -38,33 +48,61 @@ def out(text: str) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Show detailed information on space usage")
 @pass_app
 def df(app: App, fmt: str | None, verbose: bool) -> None:
-    """Show disk usage: images, their shared and reclaimable bytes."""
+    """Show disk usage: images, containers, volumes and build cache."""
     u = app.client.system_df()
     if verbose and not fmt:
-        rows = []
-        for iu in u.images:
-            img = iu.image
-            names = [(r.familiar_name, r.tag or "<none>") for r in img.repo_tags] or \
-                [(r.familiar_name, "<none>") for r in img.repo_digests[:1]] or \
-                [("<none>", "<none>")]
-            for repo, tag in names:
-                rows.append({"Repository": repo, "Tag": tag, "ID": img.id.short,
-                             "CreatedSince": since(img.created_ts), "Size": human_size(iu.size),
-                             "SharedSize": human_size(iu.shared),
-                             "UniqueSize": human_size(iu.unique), "Containers": "0"})
-        out("Images space usage:\n\n")
-        write_rows(None, rows, default=DF_IMAGES_TABLE, headers=DF_IMAGES_HEADERS, echo=out)
+        _df_verbose(u)
         return
-    images_size = u.total - u.cache_reclaimable  # cache-only blobs count in Build Cache
-    reclaim = human_size(u.reclaimable, 4)
-    if images_size:
-        reclaim += f" ({u.reclaimable * 100 // images_size}%)"
-    rows = [{"Type": "Images", "TotalCount": str(len(u.images)), "Active": str(u.active),
-             "Size": human_size(images_size, 4), "Reclaimable": reclaim},
-            {"Type": "Build Cache", "TotalCount": str(u.cache_blobs),
-             "Active": str(u.cache_active), "Size": human_size(u.cache_size, 4),
-             "Reclaimable": human_size(u.cache_reclaimable, 4)}]
+    im = u.images
+    ctr_size = sum(c.size for c in u.containers)
+    ctr_free = sum(c.size for c in u.containers if not c.active)
+    rows = [_df_row("Images", len(im.images), im.active, im.layers_size, im.reclaimable),
+            _df_row("Containers", len(u.containers), sum(c.active for c in u.containers),
+                    ctr_size, ctr_free),
+            _df_row("Local Volumes", 0, 0, 0, 0),
+            {"Type": "Build Cache", "TotalCount": str(im.cache_blobs),
+             "Active": str(im.cache_active), "Size": human_size(im.cache_size, 4),
+             "Reclaimable": human_size(im.cache_reclaimable, 4)}]
     write_rows(fmt, rows, default=DF_TABLE, headers=DF_HEADERS, echo=out)
+
+
+def _df_row(kind: str, total: int, active: int, size: int, reclaimable: int) -> dict:
+    """A summary row; RECLAIMABLE carries its share of SIZE in percent, as Docker's does."""
+    reclaim = human_size(reclaimable, 4)
+    if size > 0:
+        reclaim += f" ({reclaimable * 100 // size}%)"
+    return {"Type": kind, "TotalCount": str(total), "Active": str(active),
+            "Size": human_size(size, 4), "Reclaimable": reclaim}
+
+
+def _df_verbose(u) -> None:
+    """``docker system df -v``: one section per kind."""
+    rows = []
+    for iu in u.images.images:
+        img = iu.image
+        names = [(r.familiar_name, r.tag or "<none>") for r in img.repo_tags] or \
+            [(r.familiar_name, "<none>") for r in img.repo_digests[:1]] or \
+            [("<none>", "<none>")]
+        for repo, tag in names:
+            rows.append({"Repository": repo, "Tag": tag, "ID": img.id.short,
+                         "CreatedSince": since(img.created_ts), "Size": human_size(iu.size),
+                         "SharedSize": human_size(iu.shared),
+                         "UniqueSize": human_size(iu.unique), "Containers": str(iu.containers)})
+    out("Images space usage:\n\n")
+    write_rows(None, rows, default=DF_IMAGES_TABLE, headers=DF_IMAGES_HEADERS, echo=out)
+    rows = [{"ID": c.container.id[:12], "Image": c.container.image,
+             "Command": ellipsis(f'"{" ".join(c.container.command)}"', 20),
+             "LocalVolumes": "0", "Size": human_size(c.size),
+             "CreatedSince": since(c.container.created),
+             "Status": "Up" if c.active else c.container.state.capitalize(),
+             "Names": c.container.name} for c in u.containers]
+    out("\nContainers space usage:\n\n")
+    write_rows(None, rows, default=DF_CONTAINERS_TABLE, headers=DF_CONTAINERS_HEADERS, echo=out)
+    out("\nLocal Volumes space usage:\n\n")
+    write_rows(None, [], default="table {{.Name}}\t{{.Links}}\t{{.Size}}",
+               headers={"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"}, echo=out)
+    out(f"\nBuild cache usage: {human_size(u.images.cache_size, 4)}\n\n")
+    write_rows(None, [], default=DF_CACHE_TABLE, headers=DF_CACHE_HEADERS, echo=out)
 
 
 @system.command("check")

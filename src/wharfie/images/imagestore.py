@@ -37,6 +37,7 @@ from wharfie.errors import (
 )
 from wharfie.fs.atomic import fsync_dir
 from wharfie.fs.private import private_dir
+from wharfie.layers.contentsize import content_size
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import Image, ImageIndex
@@ -48,7 +49,7 @@ from wharfie.transports.base import ImageDestination, Progress, copy_image
 ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
 ANNOTATION_IMAGE_NAME = "io.containerd.image.name"
 
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS manifests (
     digest TEXT PRIMARY KEY,        -- manifest or index digest
@@ -59,7 +60,7 @@ CREATE TABLE IF NOT EXISTS manifests (
     config TEXT NOT NULL,           -- the image ID (config digest) of `image`
     created TEXT,                   -- config "created", as written
     created_ts REAL,                -- the same in seconds since the epoch
-    image_size INTEGER NOT NULL,    -- config + layer blob bytes: the SIZE column
+    image_size INTEGER NOT NULL,    -- config + layer blob bytes as stored (CompressedSize)
     labels TEXT NOT NULL,           -- config Labels, JSON
     diff_ids TEXT NOT NULL,         -- rootfs diff_ids, JSON
     recorded REAL NOT NULL
@@ -79,6 +80,10 @@ CREATE TABLE IF NOT EXISTS refs (
     updated REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS refs_by_manifest ON refs(manifest);
+CREATE TABLE IF NOT EXISTS layer_sizes (
+    diff_id TEXT PRIMARY KEY,       -- a layer's uncompressed digest
+    size INTEGER NOT NULL           -- bytes of its contents once applied: the SIZE column
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pins (
     blob TEXT NOT NULL,             -- kept although no image needs it (e.g. the build cache)
     owner TEXT NOT NULL,
@@ -90,7 +95,9 @@ _SELECT = """
 SELECT m.digest, m.media_type, m.image, m.image_media_type, m.config, m.created, m.created_ts,
        m.image_size, m.labels, m.diff_ids,
        (SELECT group_concat(r.name, char(10)) FROM refs r WHERE r.manifest = m.digest),
-       (SELECT max(r.updated) FROM refs r WHERE r.manifest = m.digest)
+       (SELECT max(r.updated) FROM refs r WHERE r.manifest = m.digest),
+       (SELECT CASE WHEN count(s.size) = count(*) THEN CAST(total(s.size) AS INTEGER) END
+        FROM json_each(m.diff_ids) j LEFT JOIN layer_sizes s ON s.diff_id = j.value)
 FROM manifests m
 """
 # What `images` lists: anything referenced, and untagged manifests that are not an index's child.
@@ -134,7 +141,7 @@ class StoredImage(Image):
                  target: Digest, id: Digest, repo_tags: list[Reference],
                  repo_digests: list[Reference], created: str | None, created_ts: float | None,
                  size: int, labels: dict[str, str] | str, diff_ids: list[str] | str,
-                 last_tag_time: float | None = None) -> None:
+                 last_tag_time: float | None = None, compressed_size: int = 0) -> None:
         self.content = content
         self.manifest_digest = manifest_digest
         self.media_type = media_type
@@ -144,7 +151,8 @@ class StoredImage(Image):
         self.repo_digests = repo_digests
         self.created = created
         self.created_ts = created_ts
-        self.size = size
+        self.size = size  # the layers' contents, uncompressed (Docker's Size)
+        self.compressed_size = compressed_size  # config and layer blobs as stored
         self._labels = labels  # parsed, or the stored JSON parsed on first use
         self._diff_ids = diff_ids
         self.last_tag_time = last_tag_time
@@ -240,6 +248,7 @@ class _Record:
     labels: dict
     diff_ids: list[str]
     blobs: list[tuple[Digest, int]]
+    layers: list[tuple[str, Digest]] = field(default_factory=list)  # (diff_id, blob)
 
 
 class ImageStore:
@@ -319,6 +328,7 @@ class ImageStore:
             raise DigestMismatch(
                 f"manifest digest {record.digest} does not match reference {ref.familiar()}")
         self.content.put(raw, record.digest)
+        layer_sizes = self._measure_layers(record.layers)
         with self.content.lock(shared=True), self._write() as db:
             # Re-check under the lock: a removal in another process may have collected some.
             for blob in [record.digest, *(b for b, _ in record.blobs)]:
@@ -334,10 +344,47 @@ class ImageStore:
                  time.time()))
             db.executemany("INSERT OR IGNORE INTO manifest_blobs VALUES (?,?,?)",
                            [(record.digest, b, n) for b, n in record.blobs])
+            db.executemany("INSERT OR IGNORE INTO layer_sizes VALUES (?,?)", layer_sizes)
             if ref is not None:
                 self._add_ref(db, ref if ref.tag else ref.with_digest(record.digest),
                               record.digest)
         return record.digest
+
+    def _measure_layers(self, layers: list[tuple[str, Digest]]) -> list[tuple[str, int]]:
+        """(diff_id, content size) of the layers not measured yet: read once, at put time
+        (or on first listing of an image stored before sizes were kept), so listing is SQL."""
+        known = {d for (d,) in self.db.execute("SELECT diff_id FROM layer_sizes")} \
+            if layers else set()
+        out: dict[str, int] = {}
+        for diff_id, blob in layers:
+            if diff_id not in known and diff_id not in out:
+                out[diff_id] = self._layer_content_size(blob)
+        return list(out.items())
+
+    def _layer_content_size(self, blob: Digest) -> int:
+        """A layer's applied size; a blob that is not a tar (an artifact's) counts as stored."""
+        try:
+            with self.content.open(blob) as f:
+                return content_size(f)
+        except InvalidInput:
+            return self.content.size(blob)
+
+    def layer_sizes(self, img: StoredImage) -> list[int]:
+        """The content size of each of the image's layers, bottom first (``history``),
+        measured and recorded now for an image stored before sizes were kept."""
+        pairs = list(zip(img.diff_ids, (d.digest for d in img.manifest.layers), strict=True))
+        measured = self._measure_layers(pairs)
+        with self._db_lock:
+            if measured:
+                self.db.executemany("INSERT OR IGNORE INTO layer_sizes VALUES (?,?)", measured)
+            known = dict(self.db.execute(
+                "SELECT diff_id, size FROM layer_sizes WHERE diff_id IN "
+                "(SELECT value FROM json_each(?))", (json.dumps(img.diff_ids),)))
+        return [known[d] for d in img.diff_ids]
+
+    def _fill_sizes(self, images: list[StoredImage]) -> None:
+        for img in images:
+            img.size = sum(self.layer_sizes(img))
 
     def _describe(self, raw: bytes, media_type: str) -> _Record:
         doc = parse_manifest_or_index(raw, media_type)
@@ -360,7 +407,8 @@ class ImageStore:
         sizes = list(dict.fromkeys((d.digest, d.size) for d in blobs))
         return _Record(m.digest, m.media_type, len(m.raw), m.digest, m.media_type,
                        m.config.digest, cfg.created, sum(n for _, n in sizes), cfg.labels,
-                       diff_ids, sizes)
+                       diff_ids, sizes,
+                       list(zip(diff_ids, (d.digest for d in m.layers), strict=True)))
 
     def _describe_index(self, ix: Index) -> _Record:
         present = [d for d in ix.manifests if self._row(d.digest) is not None]
@@ -591,11 +639,13 @@ class ImageStore:
             " ORDER BY m.created_ts DESC, m.digest"
         with self._db_lock:
             rows = self.db.execute(sql, params).fetchall()
-        return [self._from_row(r) for r in rows]
+        images = [self._from_row(r) for r in rows]
+        self._fill_sizes([img for img, r in zip(images, rows, strict=True) if r[-1] is None])
+        return images
 
     def _from_row(self, r: tuple) -> StoredImage:
-        (digest, _media_type, image, image_media_type, config, created, created_ts, size,
-         labels, diff_ids, names, tagged_at) = r
+        (digest, _media_type, image, image_media_type, config, created, created_ts,
+         compressed_size, labels, diff_ids, names, tagged_at, size) = r
         tags: list[Reference] = []
         repos: dict[str, None] = {}
         for name in sorted(names.split("\n")) if names else ():
@@ -607,9 +657,9 @@ class ImageStore:
         digests = [ref_from_name(f"{repo}@{target}") for repo in repos]
         return StoredImage(self.content, _stored_digest(image), image_media_type, target=target,
                            id=_stored_digest(config), repo_tags=tags, repo_digests=digests,
-                           created=created, created_ts=created_ts, size=size,
-                           labels=labels, diff_ids=diff_ids,
-                           last_tag_time=tagged_at)
+                           created=created, created_ts=created_ts, size=size or 0,
+                           labels=labels, diff_ids=diff_ids, last_tag_time=tagged_at,
+                           compressed_size=compressed_size)
 
     def list(self, *, all: bool = False) -> list[StoredImage]:
         """Images newest first; with ``all`` also the manifests that are an index's children."""

@@ -68,6 +68,7 @@ def inspect_image(img: StoredImage, graph_root: str | None = None) -> dict:
         out["OsVersion"] = doc["os.version"]
     out.update({
         "Size": img.size,
+        "CompressedSize": img.compressed_size,
         "GraphDriver": {"Data": {"Root": graph_root} if graph_root else None,
                         "Name": "oci-layout"},
         "RootFS": {"Type": (doc.get("rootfs") or {}).get("type", "layers"),
@@ -90,13 +91,13 @@ class HistoryEntry:
     comment: str
 
 
-def history(img: StoredImage) -> list[HistoryEntry]:
+def history(img: StoredImage, layer_sizes: list[int]) -> list[HistoryEntry]:
     """The image's build history, newest first, with each layer's size on its step.
 
-    Sizes are those of the stored layer blobs (Docker's classic store reports them
-    uncompressed; the layers of most local images are stored uncompressed anyway).
+    ``layer_sizes`` are the layers' content sizes (``ImageStore.layer_sizes``), as Docker
+    shows them: an ``empty_layer`` step, or a layer of directories only, is 0 bytes.
     """
-    layers = list(img.manifest.layers)
+    layers = layer_sizes
     entries = img.config.history
     if not entries:  # no history recorded: one anonymous step per layer
         entries = [{"created": img.created} for _ in layers] or [{"created": img.created}]
@@ -105,7 +106,7 @@ def history(img: StoredImage) -> list[HistoryEntry]:
     for h in entries:
         size = 0
         if not h.get("empty_layer") and li < len(layers):
-            size = layers[li].size
+            size = layers[li]
             li += 1
         rows.append((parse_time(h.get("created")), h.get("created_by", "") or "", size,
                      h.get("comment", "") or ""))

@@ -1,12 +1,14 @@
 """``docker system df`` for the image store: what images take, share and could give back.
 
-There are no containers to keep an image "active"; an image is active here when
-a name points at it, so RECLAIMABLE is what ``image prune`` (dangling images)
-plus ``system check --repair`` (blobs no image needs) would free.
+Sizes are the layers' contents, uncompressed (``ImageStore.layer_sizes``), as Docker
+counts them; a layer two images share (the same chain of diffIDs) counts once. An image
+is active when a container uses it, and RECLAIMABLE is Docker's figure: every layer's
+bytes but those only the active images use. The build cache row counts stored blobs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from wharfie.images.imagestore import ImageStore, StoredImage
@@ -15,17 +17,16 @@ from wharfie.images.imagestore import ImageStore, StoredImage
 @dataclass
 class ImageUsage:
     image: StoredImage
-    size: int  # every blob it needs, manifests included
-    shared: int  # of which bytes another image needs too
+    size: int  # its layers' contents
+    shared: int  # of which layers another image has too
     unique: int
+    containers: int = 0  # containers created from it
 
 
 @dataclass
 class DiskUsage:
     images: list[ImageUsage] = field(default_factory=list)
-    total: int = 0  # distinct bytes on disk (shared blobs once, unreferenced blobs included)
-    reclaimable: int = 0
-    unreferenced: int = 0  # bytes of blobs no image needs
+    layers_size: int = 0  # every distinct layer's contents (Docker's LayersSize)
     cache_blobs: int = 0  # blobs pinned by the build cache
     cache_active: int = 0  # of which an image needs too
     cache_size: int = 0
@@ -33,56 +34,47 @@ class DiskUsage:
 
     @property
     def active(self) -> int:
-        return sum(1 for u in self.images if not u.image.dangling)
+        """Images a container uses."""
+        return sum(1 for u in self.images if u.containers)
+
+    @property
+    def reclaimable(self) -> int:
+        """Docker's formula: all layers but the unique ones of the images in use."""
+        return self.layers_size - sum(u.unique for u in self.images if u.containers)
 
 
-def _closure(children: dict[str, list[tuple[str, int]]], root: str, size: int) -> dict[str, int]:
-    """Every blob a manifest needs, itself included, through index children."""
-    out, todo = {root: size}, [root]
-    while todo:
-        for blob, n in children.get(todo.pop(), ()):
-            if blob not in out:
-                out[blob] = n
-                todo.append(blob)
-    return out
+def _chains(diff_ids: list[str], sizes: list[int]) -> dict[tuple[str, ...], int]:
+    """Each layer keyed by its chain (the diffIDs up to it), as Docker's layer store shares."""
+    return {tuple(diff_ids[:i + 1]): n for i, n in enumerate(sizes)}
 
 
-def disk_usage(store: ImageStore) -> DiskUsage:
+def disk_usage(store: ImageStore, containers: Mapping[str, int] | None = None) -> DiskUsage:
+    """``containers``: image ID -> how many containers use it (the runtime knows)."""
+    containers = containers or {}
     images = store.list()
-    children: dict[str, list[tuple[str, int]]] = {}
-    for manifest, blob, size in store.db.execute("SELECT manifest, blob, size FROM manifest_blobs"):
-        children.setdefault(manifest, []).append((blob, size))
-    sizes = dict(store.db.execute("SELECT digest, size FROM manifests"))
-    needs = {img.target: _closure(children, img.target, sizes.get(img.target, 0))
-             for img in images}
-    users: dict[str, int] = {}
-    for blobs in needs.values():
-        for b in blobs:
-            users[b] = users.get(b, 0) + 1
+    chains = {img.target: _chains(img.diff_ids, store.layer_sizes(img)) for img in images}
+    users: dict[tuple[str, ...], int] = {}
+    for layers in chains.values():
+        for c in layers:
+            users[c] = users.get(c, 0) + 1
     out = DiskUsage()
-    kept: set[str] = set()
     for img in images:
-        blobs = needs[img.target]
-        unique = sum(n for b, n in blobs.items() if users[b] == 1)
-        total = sum(blobs.values())
-        out.images.append(ImageUsage(img, total, total - unique, unique))
-        if not img.dangling:
-            kept.update(blobs)
-    all_blobs: dict[str, int] = {}
-    for blobs in needs.values():
-        all_blobs.update(blobs)
-    out.unreferenced = sum(n for _, n in store.unreferenced_blobs())
-    out.total = sum(all_blobs.values()) + out.unreferenced
-    out.reclaimable = sum(n for b, n in all_blobs.items() if b not in kept) + out.unreferenced
+        layers = chains[img.target]
+        size = sum(layers.values())
+        shared = sum(n for c, n in layers.items() if users[c] > 1)
+        out.images.append(ImageUsage(img, size, shared, size - shared,
+                                     containers.get(str(img.id), 0)))
+    out.layers_size = sum({c: n for layers in chains.values() for c, n in layers.items()}
+                          .values())
+    needed = {blob for (blob,) in store.db.execute("SELECT blob FROM manifest_blobs")}
     for (blob,) in store.db.execute("SELECT DISTINCT blob FROM pins"):
         if not store.content.exists(blob):
             continue
         n = store.content.size(blob)
         out.cache_blobs += 1
         out.cache_size += n
-        if blob in all_blobs:
+        if blob in needed:
             out.cache_active += 1
         else:
             out.cache_reclaimable += n
-            out.total += n
     return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -210,3 +211,36 @@ def export_rootfs(root: Path, store: ImageStore, name: str, sink: LayerSink) -> 
         write_layer(diff_trees(None, view), sink, compression="none")
     finally:
         snap.release(chain)
+
+
+@dataclass(frozen=True)
+class ContainerUsage:
+    """A container and the bytes its writable layer adds (Docker's SizeRw)."""
+
+    container: Container
+    size: int
+
+    @property
+    def active(self) -> bool:
+        return self.container.running
+
+
+def container_usage(root: Path) -> list[ContainerUsage]:
+    """Every container with the size of what it changed: the non-directory entries of its
+    snapshot's changes, as Docker's naive diff sizes them (``system df``)."""
+    found = ContainerStore(root).list()
+    if not found:
+        return []
+    from wharfie import snapshots
+
+    snap = snapshots.for_root(root)
+    out = []
+    for c in found:
+        try:
+            changes = snap.changes(c.snapshot)
+        except NotFound:  # removed with --rm, or never prepared
+            changes = []
+        sizes = (os.lstat(ch.source) for ch in changes if ch.source)
+        out.append(ContainerUsage(c, sum(st.st_size for st in sizes
+                                         if not stat.S_ISDIR(st.st_mode))))
+    return out
