@@ -10,7 +10,14 @@ import json
 from tests.security.conftest import STEPS, rootfs
 
 from wharfie.images.imagestore import ImageStore
-from wharfie.security.vulns.versions import compare_dpkg, compare_pep440, compare_semver
+from wharfie.security.vulns.versions import (
+    compare_apk,
+    compare_dpkg,
+    compare_pep440,
+    compare_rpm,
+    compare_semver,
+    rpmvercmp,
+)
 from wharfie.testing.random import add_image
 
 
@@ -62,3 +69,44 @@ def test_version_orders():
     assert compare_pep440("1.0", "1.0.0") == 0
     assert compare_semver("1.0.0-alpha.1", "1.0.0-alpha.beta") < 0 < compare_semver("1.10.0",
                                                                                   "1.9.0")
+
+
+def test_apk_and_rpm_orders():
+    assert compare_apk("3.1.4-r4", "3.1.4-r5") < 0 < compare_apk("3.1.4-r10", "3.1.4-r5")
+    assert compare_apk("1.36.1_rc1-r0", "1.36.1-r0") < 0 < compare_apk("1.2_p1", "1.2")
+    assert compare_apk("1.2", "1.2.0") < 0 < compare_apk("1.2a", "1.2")
+    assert compare_apk("1.0_alpha2", "1.0_beta1") < 0
+    assert rpmvercmp("1.0~rc1", "1.0") < 0 < rpmvercmp("1.0^git1", "1.0")
+    assert rpmvercmp("1.0^git1", "1.0.1") < 0 < rpmvercmp("1.0a", "1.0")
+    assert rpmvercmp("10", "9") > 0 > rpmvercmp("a", "1")
+    assert rpmvercmp("1.001", "1.1") == 0 == rpmvercmp("2.0", "2_0")
+    assert compare_rpm("1:1.0-1", "2.0-1") > 0 > compare_rpm("1.0-1.el9", "1.0-1.el9_2")
+    assert compare_rpm("1.0-10", "1.0-9") > 0
+
+
+# Alpine 3.19 fixed OpenSSL's CVE-2024-0727 in openssl 3.1.4-r5 (secdb main/v3.19).
+SECDB = {"distroversion": "v3.19", "reponame": "main", "packages": [
+    {"pkg": {"name": "openssl", "secfixes": {"3.1.4-r5": ["CVE-2024-0727"],
+                                             "0": ["CVE-2022-3358"]}}}]}
+
+
+def apk_image(images, tag: str, version: str) -> None:
+    installed = (f"P:libcrypto3\nV:{version}\nA:x86_64\no:openssl\n"
+                 "F:lib\nR:libcrypto.so.3\n\n").encode()
+    add_image(images, tag, history=STEPS[:1], files=[{
+        "etc/os-release": b"ID=alpine\nVERSION_ID=3.19.1\n",
+        "lib/apk/db/installed": installed}])
+
+
+def test_alpine_secdb_matching(root, wharfie, tmp_path):
+    (tmp_path / "secdb.json").write_text(json.dumps(SECDB))
+    wharfie("db", "import", str(tmp_path / "secdb.json"))
+    images = ImageStore(root)
+    for tag, version in [("alp:old", "3.1.4-r4"), ("alp:fixed", "3.1.4-r5"),
+                         ("alp:later", "3.1.4-r10")]:
+        apk_image(images, tag, version)
+    images.close()
+    assert findings(wharfie, "alp:old") == {
+        ("CVE-2024-0727", "libcrypto3", "3.1.4-r4", "3.1.4-r5", "UNKNOWN", 0, "ADD rootfs.tar /")}
+    assert findings(wharfie, "alp:fixed") == set()
+    assert findings(wharfie, "alp:later") == set()  # r10 > r5: numbers, not strings

@@ -48,11 +48,18 @@ def ecosystem_key(found: Found, sbom: Sbom) -> tuple[str, str, str] | None:
     if p.type == "deb" and distro and distro.id in ("debian", "ubuntu"):
         eco = "Debian" if distro.id == "debian" else "Ubuntu"
         return f"{eco}:{distro.version_id}", p.source or p.name, p.source_version or p.version
+    if p.type == "apk" and distro and distro.id == "alpine":
+        return f"Alpine:{alpine_branch(distro.version_id)}", p.source or p.name, p.version
     if p.type == "python":
         return "PyPI", re.sub(r"[-_.]+", "-", p.name).lower(), p.version
     if p.type == "npm":
         return "npm", p.name, p.version
     return None
+
+
+def alpine_branch(version_id: str) -> str:
+    """The secdb/OSV branch of an Alpine release: ``3.19.1`` -> ``v3.19``."""
+    return "v" + ".".join(version_id.split(".")[:2])
 
 
 def is_affected(version: str, row: db.Affected) -> bool:

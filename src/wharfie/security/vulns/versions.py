@@ -1,4 +1,5 @@
-"""Version order per ecosystem: dpkg (epochs, ``~``), PEP 440 and semver.
+"""Version order per ecosystem: dpkg (epochs, ``~``), apk, rpm (rpmvercmp), PEP 440 and
+semver.
 
 ``compare(ecosystem, a, b)`` is negative, zero or positive as ``a`` sorts before, with or
 after ``b``. Unknown ecosystems are refused rather than guessed.
@@ -110,9 +111,93 @@ def compare_semver(a: str, b: str) -> int:
     return 0
 
 
+_APK = re.compile(r"(\d+(?:\.\d+)*)([a-z]?)((?:_(?:alpha|beta|pre|rc|cvs|svn|git|hg|p)\d*)*)"
+                  r"(?:~[0-9a-f]+)?(?:-r(\d+))?")
+_APK_SUFFIX = {"alpha": -4, "beta": -3, "pre": -2, "rc": -1,
+               "cvs": 1, "svn": 2, "git": 3, "hg": 4, "p": 5}
+
+
+def _apk_key(v: str) -> tuple:
+    m = _APK.fullmatch(v.strip())
+    if not m:
+        raise ValueError(f"not an apk version: {v!r}")
+    numbers, letter, suffixes, revision = m.groups()
+    suffix = [(_APK_SUFFIX[name], int(n or 0))
+              for name, n in re.findall(r"_([a-z]+)(\d*)", suffixes)]
+    return [int(x) for x in numbers.split(".")], letter, suffix, int(revision or 0)
+
+
+def compare_apk(a: str, b: str) -> int:
+    """apk-tools' order: numbers (1.2 < 1.2.0), a letter, suffixes (``_alpha`` .. ``_rc``
+    before the release, ``_cvs`` .. ``_p`` after it), then ``-rN``."""
+    na, la, sa, ra = _apk_key(a)
+    nb, lb, sb, rb = _apk_key(b)
+    width = max(len(sa), len(sb))
+    sa, sb = sa + [(0, 0)] * (width - len(sa)), sb + [(0, 0)] * (width - len(sb))
+    ka, kb = (na, la, sa, ra), (nb, lb, sb, rb)
+    return (ka > kb) - (ka < kb)
+
+
+def rpmvercmp(a: str, b: str) -> int:
+    """rpm's segment comparison: alphanumeric runs, numbers above letters, ``~`` before
+    anything (even the end), ``^`` after the end but before any other segment."""
+    i = j = 0
+    while i < len(a) or j < len(b):
+        while i < len(a) and not a[i].isalnum() and a[i] not in "~^":
+            i += 1
+        while j < len(b) and not b[j].isalnum() and b[j] not in "~^":
+            j += 1
+        ca, cb = a[i:i + 1], b[j:j + 1]
+        if "~" in (ca, cb):
+            if ca != cb:
+                return -1 if ca == "~" else 1
+            i, j = i + 1, j + 1
+            continue
+        if "^" in (ca, cb):
+            if ca != cb:
+                return -1 if not ca else 1 if not cb else 1 if cb == "^" else -1
+            i, j = i + 1, j + 1
+            continue
+        if not ca or not cb:
+            break
+        run = r"\d+" if ca.isdigit() else r"[A-Za-z]+"
+        one = re.match(run, a[i:]).group()
+        two = (re.match(run, b[j:]) or re.match("", "")).group()
+        if not two:  # a number against letters: the number is newer
+            return 1 if ca.isdigit() else -1
+        i, j = i + len(one), j + len(two)
+        if ca.isdigit():
+            one, two = one.lstrip("0"), two.lstrip("0")
+            if len(one) != len(two):
+                return -1 if len(one) < len(two) else 1
+        if one != two:
+            return -1 if one < two else 1
+    if i >= len(a) and j >= len(b):
+        return 0
+    return -1 if i >= len(a) else 1
+
+
+def _rpm_split(v: str) -> tuple[int, str, str]:
+    epoch, _, rest = v.partition(":") if ":" in v else ("0", "", v)
+    version, _, release = rest.rpartition("-") if "-" in rest else (rest, "", "")
+    return int(epoch or 0), version, release
+
+
+def compare_rpm(a: str, b: str) -> int:
+    """``[epoch:]version[-release]``: epochs as numbers, then rpmvercmp on each part (a
+    release missing on one side is not compared, as rpm does for dependency ranges)."""
+    ea, va, ra = _rpm_split(a)
+    eb, vb, rb = _rpm_split(b)
+    if ea != eb:
+        return -1 if ea < eb else 1
+    return rpmvercmp(va, vb) or (rpmvercmp(ra, rb) if ra and rb else 0)
+
+
 COMPARATORS: dict[str, Callable[[str, str], int]] = {
     "Debian": compare_dpkg, "Ubuntu": compare_dpkg, "PyPI": compare_pep440,
     "npm": compare_semver, "Go": compare_semver, "crates.io": compare_semver,
+    "Alpine": compare_apk, "Red Hat": compare_rpm, "AlmaLinux": compare_rpm,
+    "Rocky Linux": compare_rpm, "openSUSE": compare_rpm, "SUSE": compare_rpm,
 }
 
 
