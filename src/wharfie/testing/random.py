@@ -29,9 +29,11 @@ from wharfie.content.blobstore import ContentStore
 from wharfie.images.imagestore import ImageStore
 from wharfie.layers.compression import Compressor
 from wharfie.oci import mediatypes as mt
+from wharfie.oci import mutate
 from wharfie.oci.digest import Digest
+from wharfie.oci.empty import empty_config
 from wharfie.oci.image import BlobSource, Image
-from wharfie.oci.manifest import Descriptor, Manifest, canonical_json
+from wharfie.oci.manifest import Descriptor, Manifest
 from wharfie.oci.reference import parse_reference
 from wharfie.transports.base import copy_image
 from wharfie.transports.layout import LayoutDestination
@@ -89,6 +91,11 @@ class _Blobs(BlobSource):
     def __init__(self) -> None:
         self.data: dict[Digest, bytes] = {}
 
+    def put(self, data: bytes) -> Digest:
+        digest = Digest.of(data)
+        self.data[digest] = data
+        return digest
+
     def open_blob(self, desc: Descriptor) -> BinaryIO:
         return io.BytesIO(self.data[desc.digest])
 
@@ -145,12 +152,7 @@ class _Sink:
     def close(self, memory: _Blobs) -> Digest:
         if self._writer is not None:
             return self._writer.commit()
-        data = self._buf.getvalue()
-        if self._store is not None:
-            return self._store.put(data)
-        digest = Digest.of(data)
-        memory.data[digest] = data
-        return digest
+        return (self._store or memory).put(self._buf.getvalue())
 
 
 def _put_blob(chunks: Iterable[bytes], compression: str, store: ContentStore | None,
@@ -209,29 +211,25 @@ def image(size: int = 1024, layers: int = 1, *,
     for chunks in chunked:
         n, digest, diff_id = _put_blob(chunks, compression, store, memory)
         descs.append(Descriptor(layer_type, digest, n))
-        diff_ids.append(str(diff_id))
+        diff_ids.append(diff_id)
     os_name, arch, *variant = platform.split("/")  # as given: no normalising
-    doc: dict[str, Any] = {
-        "architecture": arch, "os": os_name, "created": created,
-        "config": {"Cmd": cmd or ["sh"], "Env": ["PATH=/bin"], "Labels": labels,
-                   **(config or {})},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": history if history is not None else [
-            {"created": created, "created_by": f"/bin/sh -c #(nop) ADD layer {i}"}
-            for i in range(len(descs))]}
-    if variant:
-        doc["variant"] = variant[0]
-    raw_config = canonical_json(doc)
-    n, digest, _ = _put_blob([raw_config], "none", store, memory)
-    config_desc = Descriptor(mt.DOCKER_CONFIG if docker else mt.OCI_CONFIG, digest, n)
-    manifest = Manifest.build(config_desc, descs,
-                              media_type=mt.DOCKER_MANIFEST if docker else mt.OCI_MANIFEST)
+    doc = empty_config(os_name, arch, variant[0] if variant else None, env=["PATH=/bin"])
+    doc["created"] = created
+    doc["config"].update({"Cmd": cmd or ["sh"], "Labels": labels, **(config or {})})
+    doc = mutate.with_layers(doc, diff_ids, history if history is not None else [
+        {"created": created, "created_by": f"/bin/sh -c #(nop) ADD layer {i}"}
+        for i in range(len(descs))])
+    manifest = mutate.write_image(  # config and manifest in memory first: they are small
+        memory, doc, descs, config_media_type=mt.DOCKER_CONFIG if docker else mt.OCI_CONFIG,
+        media_type=mt.DOCKER_MANIFEST if docker else mt.OCI_MANIFEST)
     if manifest_fields:
         extended = {**json.loads(manifest.raw), **manifest_fields}
         manifest = Manifest.parse(json.dumps(extended, indent=2).encode(), manifest.media_type)
-    if store is not None:
-        store.put(manifest.raw)
-    return RandomImage(manifest, _StoreBlobs(store) if store is not None else memory)
+    if store is None:
+        return RandomImage(manifest, memory)
+    store.put(memory.data[manifest.config.digest])
+    store.put(manifest.raw)
+    return RandomImage(manifest, _StoreBlobs(store))
 
 
 def add_image(images: ImageStore, *tags: str, **options: Any) -> Digest:
