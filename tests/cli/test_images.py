@@ -457,3 +457,23 @@ def test_corrupt_database_is_one_error_line(wharfie, root):
     assert res.stderr.decode().splitlines() == [
         f"wharfie: error: cannot open the image database {root / 'images.db'}: "
         "file is not a database (is it a wharfie store?)"]
+
+
+def test_system_prune(wharfie, sample, store, root):
+    """Stopped containers go first; dangling images; -a every image no container uses."""
+    from wharfie.runtime.containers import ContainerStore
+
+    res = wharfie("system", "prune", input=b"n\n")
+    assert res.stdout.decode().startswith(
+        "WARNING! This will remove:\n  - all stopped containers\n")
+    assert "  - all dangling images\n" in res.stdout.decode()
+    assert store.has_manifest(sample["dangling"])  # declined
+    app = store.resolve("app:v1")
+    ContainerStore(root).create(name="c1", image="app:v1", image_id=str(app.id), command=["x"])
+    assert lines(wharfie("image", "prune", "-a", "-f"))[-1].startswith("Total reclaimed")
+    assert [str(i.id) for i in store.list()] == [str(app.id)]  # a container uses it
+    out = lines(wharfie("system", "prune", "-a", "-f"))
+    assert out[0] == "Deleted Containers:" and len(out[1]) == 64
+    assert ContainerStore(root).list() == []
+    assert "Deleted Images:" in out and f"deleted: {app.id}" in out
+    assert out[-1].startswith("Total reclaimed space: ") and store.list() == []

@@ -77,6 +77,16 @@ class SystemUsage:
     containers: list[ContainerUsage]
 
 
+@dataclass(frozen=True)
+class SystemPrune:
+    """What ``system prune`` removed: container IDs, image removals, build cache records."""
+
+    containers: list[str]
+    images: list[Removal]
+    cache: PruneReport
+    reclaimed: int
+
+
 def _platform(value: str | Platform | None) -> Platform | None:
     if value is None or not isinstance(value, str):
         return value
@@ -281,7 +291,34 @@ class Client:
         """
         from wharfie.images.prune import PRUNE_FILTERS, prune_images
 
-        return prune_images(self.store, all=all, filters=_filters(filters, PRUNE_FILTERS))
+        return prune_images(self.store, all=all, filters=_filters(filters, PRUNE_FILTERS),
+                            in_use=self._images_in_use())
+
+    def _images_in_use(self) -> frozenset[str]:
+        """IDs of the images containers were created from."""
+        from wharfie.runtime.containers import ContainerStore
+
+        return frozenset(c.image_id for c in ContainerStore(self.root).list())
+
+    def system_prune(self, *, all: bool = False, volumes: bool = False) -> SystemPrune:
+        """``wharfie system prune``: stopped containers, then dangling images (``all``: every
+        image no container uses), then dangling build cache (``all``: all of it). There are
+        no volumes or networks, so ``volumes`` removes nothing more.
+
+        >>> wharfie.system_prune(all=True).reclaimed      # doctest: +SKIP
+        """
+        from wharfie.runtime.launch import container_usage, remove_container
+
+        removed, freed = [], 0
+        for u in container_usage(self.root):
+            if not u.container.running:
+                remove_container(self.root, u.container)
+                removed.append(u.container.id)
+                freed += u.size
+        images = self.prune(all=all)
+        cache = self.prune_build_cache(all=all)
+        return SystemPrune(removed, images, cache,
+                           freed + sum(r.reclaimed for r in images) + cache.reclaimed)
 
     def system_df(self) -> SystemUsage:
         """Disk usage of images, containers and build cache (``wharfie system df``).
@@ -707,6 +744,19 @@ class Client:
         from wharfie.security.vulns.db import status
 
         return status(self.root)
+
+    def db_push(self, ref: RefLike) -> PushResult:
+        """Push the vulnerability database to ``ref`` as an OCI artifact (``db push``)."""
+        from wharfie.security.vulns.transfer import push_db
+
+        return push_db(self.root, self.store, _ref(ref), self.registries)
+
+    def db_pull(self, ref: RefLike) -> tuple[Digest, int]:
+        """Replace the vulnerability database with the artifact at ``ref`` (``db pull``):
+        (its manifest digest, the ranges it holds)."""
+        from wharfie.security.vulns.transfer import pull_db
+
+        return pull_db(self.root, _ref(ref), self.registries)
 
 
 def _login_host(server: str | None) -> str:

@@ -224,6 +224,16 @@ def history(app: App, name: str, fmt: str | None, human: bool, no_trunc: bool,
     write_rows(fmt, rows, default=HISTORY_TABLE, headers=HISTORY_HEADERS, echo=out)
 
 
+def pruned_lines(removals: list) -> list[str]:
+    """Docker's ``Deleted Images:`` lines of a prune."""
+    lines = []
+    for r in removals:
+        lines += [f"untagged: {x.familiar()}" for x in r.untagged]
+        lines += [f"deleted: {d}" for d in r.deleted_images]
+        lines += [f"deleted: {d}" for d in r.deleted_layers]
+    return lines
+
+
 @click.command("prune")
 @click.option("-a", "--all", "all_", is_flag=True,
               help="Remove all unused images, not just dangling ones")
@@ -241,11 +251,7 @@ def prune(app: App, all_: bool, filters: tuple[str, ...], force: bool) -> None:
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             return
     removals = app.client.prune(all=all_, filters=filters)
-    lines = []
-    for r in removals:
-        lines += [f"untagged: {x.familiar()}" for x in r.untagged]
-        lines += [f"deleted: {d}" for d in r.deleted_images]
-        lines += [f"deleted: {d}" for d in r.deleted_layers]
+    lines = pruned_lines(removals)
     if lines:
         out("Deleted Images:\n" + "".join(line + "\n" for line in lines) + "\n")
     total = sum(r.reclaimed for r in removals)

@@ -8,6 +8,7 @@ import click
 
 from wharfie.cli.context import App, pass_app
 from wharfie.cli.format import ellipsis, human_size, since, write_rows
+from wharfie.cli.images import pruned_lines
 from wharfie.cli.main import LazyGroup
 
 # Further ``system`` subcommands: name -> "module:attribute".
@@ -103,6 +104,43 @@ def _df_verbose(u) -> None:
                headers={"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"}, echo=out)
     out(f"\nBuild cache usage: {human_size(u.images.cache_size, 4)}\n\n")
     write_rows(None, [], default=DF_CACHE_TABLE, headers=DF_CACHE_HEADERS, echo=out)
+
+
+PRUNE_WARNING = ("WARNING! This will remove:\n  - all stopped containers\n"
+                 "  - all networks not used by at least one container\n")
+
+
+@system.command("prune")
+@click.option("-a", "--all", "all_", is_flag=True,
+              help="Remove all unused images not just dangling ones")
+@click.option("--volumes", is_flag=True, help="Prune volumes")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@pass_app
+def prune(app: App, all_: bool, volumes: bool, force: bool) -> None:
+    """Remove unused data: stopped containers, dangling (-a: unused) images, build cache."""
+    if not force:
+        warning = PRUNE_WARNING
+        if volumes:
+            warning += "  - all volumes not used by at least one container\n"
+        warning += ("  - all images without at least one container associated to them\n"
+                    "  - all build cache\n" if all_ else
+                    "  - all dangling images\n  - all dangling build cache\n")
+        out(warning + "\nAre you sure you want to continue? [y/N] ")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return
+    r = app.client.system_prune(all=all_, volumes=volumes)
+    text = ""
+    if r.containers:
+        text += "Deleted Containers:\n" + "".join(c + "\n" for c in r.containers) + "\n"
+    lines = pruned_lines(r.images)
+    if lines:
+        text += "Deleted Images:\n" + "".join(line + "\n" for line in lines) + "\n"
+    if r.cache.deleted:
+        text += "Deleted build cache objects:\n" + "".join(
+            (c.layer.digest.hex[:25] if c.layer else "(empty step)") + "\n"
+            for c in r.cache.deleted) + "\n"
+    out(text + f"Total reclaimed space: {human_size(r.reclaimed)}\n")
 
 
 @system.command("check")

@@ -11,18 +11,20 @@ PRUNE_FILTERS = {"until", "label", "label!"}
 
 
 def prune_images(store: ImageStore, *, all: bool = False,
-                 filters: dict[str, list[str]] | None = None) -> list[Removal]:
+                 filters: dict[str, list[str]] | None = None,
+                 in_use: frozenset[str] = frozenset()) -> list[Removal]:
     """Delete what ``docker image prune [-a]`` would, one Removal per image; shared blobs
     stay while another image needs them.
 
     ``filters``: ``until`` (duration or time: images created before it), ``label`` (must
-    carry), ``label!`` (must not carry).
+    carry), ``label!`` (must not carry). Images whose ID is ``in_use`` (by a container)
+    stay, as docker keeps images with a container.
     """
     f = filters or {}
     until = min(parse_until(v) for v in f["until"]) if "until" in f else None
     out: list[Removal] = []
     for img in store.list():
-        if not all and not img.dangling:
+        if (not all and not img.dangling) or str(img.id) in in_use:
             continue
         if until is not None and not (img.created_ts or 0) < until:
             continue
