@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,21 @@ def store_with_db(root, wharfie, tmp_path):
         "11", {"zlib1g": ("zlib", "1:1.2.11.dfsg-2+deb11u1")}, "2.2.0"))
     images.close()
     return wharfie
+
+
+@pytest.fixture
+def wharfie_registry(tmp_path):
+    """``wharfie registry serve`` on loopback, anonymous, for one test: ``127.0.0.1:PORT``."""
+    from tests.conftest import free_port, wait_for_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wharfie", "--root", str(tmp_path / "registry-root"),
+         "registry", "serve", "--addr", f"127.0.0.1:{port}", "--data",
+         str(tmp_path / "registry-data")], stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -8,6 +8,7 @@ import click
 
 from wharfie.cli.context import App, pass_app
 from wharfie.cli.format import tabwrite
+from wharfie.cli.transfer import registry_options, tls_flags
 
 
 @click.group("db")
@@ -35,3 +36,24 @@ def status(app: App) -> None:
     lines += [f"{s['path']}\t{s['kind']}\t{s['records']}\t{since(s['imported'])}"
               for s in app.client.db_status()]
     click.echo(tabwrite(lines), nl=False)
+
+
+@db.command("push")
+@click.argument("ref")
+@tls_flags
+@pass_app
+def push(app: App, ref: str, tls_verify: bool, insecure: bool, ca_cert: str | None) -> None:
+    """Push the database to REF as an OCI artifact, for `wharfie db pull` elsewhere."""
+    result = app.client_with(registry_options(tls_verify, insecure, ca_cert)).db_push(ref)
+    click.echo(f"pushed {ref}@{result.digest}")
+
+
+@db.command("pull")
+@click.argument("ref")
+@tls_flags
+@pass_app
+def pull(app: App, ref: str, tls_verify: bool, insecure: bool, ca_cert: str | None) -> None:
+    """Replace the local database with the one pushed to REF."""
+    client = app.client_with(registry_options(tls_verify, insecure, ca_cert))
+    digest, rows = client.db_pull(ref)
+    click.echo(f"pulled {ref}@{digest}: {rows} ranges")
