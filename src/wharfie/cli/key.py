@@ -10,7 +10,15 @@ from wharfie.errors import InvalidInput
 
 @click.group("key")
 def key() -> None:
-    """Manage signing keys (cosign's file format)."""
+    """Manage signing keys (cosign's file format).
+
+    \b
+    Pulls check signatures when a policy is configured:
+      WHARFIE_POLICY=FILE            containers' policy.json (sigstoreSigned, reject, ...)
+      DOCKER_CONTENT_TRUST=1 (or WHARFIE_CONTENT_TRUST=1)
+                                     every image signed by the configured key:
+                                     $WHARFIE_TRUST_KEY, else ROOT/trust/cosign.pub
+    """
 
 
 @key.command("generate")
