@@ -27,7 +27,7 @@ from pathlib import Path
 from benchlib import CACHE, cached
 
 REPO = Path(__file__).resolve().parent.parent
-DIVE = shutil.which("dive") or str(REPO / ".venv" / "bin" / "dive")
+DIVE = shutil.which("dive") or str(Path(sys.executable).parent / "dive")
 STEPS = """\
 RUN cp -a /usr/share /share-copy && rm -rf /share-copy/locale
 RUN head -c 40000000 /dev/urandom > /blob && head -c 20000000 /dev/urandom > /over
@@ -51,8 +51,10 @@ def base_tar() -> tuple[Path, str]:
 
 def wharfie(root: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "WHARFIE_ROOT": str(root)}
-    return subprocess.run([sys.executable, "-m", "wharfie", *args], env=env, check=True,
-                          capture_output=True)
+    res = subprocess.run([sys.executable, "-m", "wharfie", *args], env=env, capture_output=True)
+    if res.returncode != 0:
+        sys.exit(f"wharfie {' '.join(args)}: {res.stderr.decode(errors='replace')}")
+    return res
 
 
 def best(runs: int, command) -> tuple[float, subprocess.CompletedProcess]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import io
 import posixpath
-import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from wharfie.errors import InvalidInput
+from wharfie.imagefs.tarread import Member, TarReader
 from wharfie.layers.diff import OPAQUE, WHITEOUT_PREFIX
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import Image, Layer
@@ -23,9 +23,8 @@ from wharfie.oci.image import Image, Layer
 _BUFFER = 1 << 20
 
 _KINDS = {
-    tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.CONTTYPE: "file",
-    tarfile.DIRTYPE: "dir", tarfile.SYMTYPE: "symlink", tarfile.LNKTYPE: "hardlink",
-    tarfile.CHRTYPE: "char", tarfile.BLKTYPE: "block", tarfile.FIFOTYPE: "fifo",
+    b"0": "file", b"\0": "file", b"7": "file", b"5": "dir", b"2": "symlink",
+    b"1": "hardlink", b"3": "char", b"4": "block", b"6": "fifo",
 }
 
 
@@ -79,9 +78,9 @@ class LayerView:
 
     def entries(self) -> Iterator[Entry]:
         """The layer's entries in tar order, streamed from the blob once."""
-        with self.layer.open() as blob:
-            counted = _Counting(_uncompressed(blob))
-            yield from _entries(counted, self.want)
+        with self.layer.open() as blob, _uncompressed(blob) as tar:  # closed first: its thread stops
+            counted = _Counting(tar)
+            yield from _entries(counted, self.want)  # type: ignore[arg-type]
             counted.read()  # the end-of-archive padding: the length is the whole tar's
             self.uncompressed_size = counted.count
 
@@ -104,21 +103,16 @@ def walk(image: Image, *, want: Callable[[str], bool] | None = None) -> Iterator
                         layer, want)
 
 
-class _Counting(io.RawIOBase):
+class _Counting:
     """A read-through stream that counts the bytes that went by."""
 
     def __init__(self, stream: BinaryIO) -> None:
         self._stream, self.count = stream, 0
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf) -> int:  # type: ignore[override]
-        data = self._stream.read(len(buf))
-        n = len(data)
-        buf[:n] = data
-        self.count += n
-        return n
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self.count += len(data)
+        return data
 
 
 def _uncompressed(blob: BinaryIO) -> BinaryIO:
@@ -126,7 +120,7 @@ def _uncompressed(blob: BinaryIO) -> BinaryIO:
     media types that lie about it are read too)."""
     from wharfie.layers.compression import auto_decompress
 
-    return auto_decompress(io.BufferedReader(blob, _BUFFER))  # type: ignore[arg-type]
+    return auto_decompress(io.BufferedReader(blob, _BUFFER), read_ahead=True)  # type: ignore[arg-type]
 
 
 def clean_path(name: str) -> str:
@@ -144,25 +138,18 @@ class _Cursor:
 
 
 def _entries(stream: BinaryIO, want: Callable[[str], bool] | None) -> Iterator[Entry]:
+    tar, cursor = TarReader(stream), _Cursor()
     try:
-        tar = tarfile.open(fileobj=stream, mode="r|", bufsize=_BUFFER)  # noqa: SIM115 - closed below
-    except tarfile.ReadError as e:
-        raise InvalidInput(f"layer is not a tar: {e}") from None
-    cursor = _Cursor()
-    with tar:
-        try:
-            for member in tar:
-                cursor.serial += 1
-                entry = _entry(tar, member, want, cursor)
-                if entry is not None:
-                    yield entry
-        except tarfile.TarError as e:
-            raise InvalidInput(f"layer tar is damaged: {e}") from None
-        finally:
-            cursor.serial = -1  # the stream closes: no entry can be read any more
+        for member in tar.members():
+            cursor.serial += 1
+            entry = _entry(tar, member, want, cursor)
+            if entry is not None:
+                yield entry
+    finally:
+        cursor.serial = -1  # the stream closes: no entry can be read any more
 
 
-def _entry(tar: tarfile.TarFile, m: tarfile.TarInfo, want: Callable[[str], bool] | None,
+def _entry(tar: TarReader, m: Member, want: Callable[[str], bool] | None,
            cursor: _Cursor) -> Entry | None:
     path = clean_path(m.name)
     if not path:
@@ -185,14 +172,12 @@ def _entry(tar: tarfile.TarFile, m: tarfile.TarInfo, want: Callable[[str], bool]
     return Entry(path, kind, m.size, m.mode, m.uid, m.gid, link, read)
 
 
-def _reader(tar: tarfile.TarFile, m: tarfile.TarInfo, cursor: _Cursor) -> Callable[[], bytes]:
+def _reader(tar: TarReader, m: Member, cursor: _Cursor) -> Callable[[], bytes]:
     serial = cursor.serial
 
     def read() -> bytes:
         if cursor.serial != serial:
             raise InvalidInput(f"{m.name}: read() called after the walk moved on")
-        f = tar.extractfile(m)
-        assert f is not None
-        return f.read()
+        return tar.read()
 
     return read
