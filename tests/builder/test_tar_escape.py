@@ -155,7 +155,7 @@ def test_add_symlink_chain_longer_than_path_max_cannot_reach_the_host(
     evil = realpath_overflow_tar(len(str(root)) + 60, victim, b"overwritten\n")
     _, error = add_tar_refused(store, tmp_path, evil)
     assert snapshot(victim) == before
-    assert "'flaglink' refused: a symlink on its path climbs above the root" in error
+    assert "'flaglink' refused" in error  # '..' stays at the root: the target is not there
 
 
 def test_stdin_context_symlink_chain_longer_than_path_max_cannot_reach_the_host(

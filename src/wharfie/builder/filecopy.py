@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import lzma
 import os
+import posixpath
 import re
 import shutil
 import stat
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,7 @@ import zstandard
 
 from wharfie.builder.chmod import ModeSpec
 from wharfie.builder.context.dockerignore import PatternMatcher
-from wharfie.errors import WharfieError
+from wharfie.errors import InvalidInput, WharfieError
 from wharfie.fs.inroot import MAX_SYMLINKS
 from wharfie.fs.inroot import resolve as secure_join
 from wharfie.layers.apply import extract_tar
@@ -46,6 +48,12 @@ class CopyOptions:
     excludes: list[str] = field(default_factory=list)
     ignore: PatternMatcher | None = None  # .dockerignore, for context sources only
     extract_archives: bool = False  # ADD
+    replace_dirs: bool = False  # a file replaces a directory (ADD of an archive)
+    keep_owners: bool = False  # a stage's or image's files keep theirs; the context is root's
+    # files with several names already copied ((st_dev, st_ino) -> host path): hard links
+    # stay hard links, as BuildKit's copier keeps them
+    linked: dict[tuple[int, int], Path] = field(default_factory=dict, repr=False)
+    link_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # directories made or checked by this copy (path in the image -> host path): a tree of
     # 20k files would otherwise resolve its parents component by component 20k times
     dirs_done: dict[str, Path] = field(default_factory=dict, repr=False)
@@ -94,12 +102,39 @@ def expand_sources(src_root: Path, pattern: str, ignore: PatternMatcher | None) 
                 nxt.extend(f"{base}/{n}".lstrip("/") for n in names if rx.match(n))
             else:
                 cand = f"{base}/{part}".lstrip("/")
-                if os.path.lexists(secure_join(src_root, cand)):
+                if _exists(src_root, cand):
                     nxt.append(cand)
         matches = nxt
     if ignore is not None:
         matches = [m for m in matches if m == "" or filtered_path(src_root, m, ignore)]
     return matches
+
+
+def expand_all(src_root: Path, sources: list[str],
+               ignore: PatternMatcher | None) -> list[tuple[str, list[str]]]:
+    """Each source with what it names. A missing source fails; a wildcard may match
+    nothing, as long as the sources together match something (BuildKit's empty
+    wildcards)."""
+    out = []
+    for src in sources:
+        found = expand_sources(src_root, src, ignore)
+        if not found and not _WILDCARD.search(src):
+            raise CopyError(f'"{src}": not found (not in the build context, or excluded '
+                            f"by .dockerignore)")
+        out.append((src, found))
+    if not any(found for _, found in out):
+        raise CopyError(f'"{" ".join(sources)}": not found (no match in the build context, '
+                        "or excluded by .dockerignore)")
+    return out
+
+
+def _exists(src_root: Path, rel: str) -> bool:
+    """Whether ``rel`` names something; a path through a file names nothing (a wildcard
+    that matched a file, then ``/sub``: that match is simply dropped)."""
+    try:
+        return os.path.lexists(secure_join(src_root, rel))
+    except InvalidInput:
+        return False
 
 
 def filtered_path(src_root: Path, path: str, ignore: PatternMatcher | None) -> str | None:
@@ -142,23 +177,13 @@ def filtered_path(src_root: Path, path: str, ignore: PatternMatcher | None) -> s
 def copy_sources(src_root: Path, sources: list[str], rootfs: Path, dest: str, workdir: str,
                  opts: CopyOptions) -> None:
     """Carry out ``COPY sources dest`` from ``src_root`` into ``rootfs``."""
-    if not dest.startswith("/"):
-        dest = workdir.rstrip("/") + "/" + dest
-    dest_is_dir = dest.endswith("/") or dest.endswith("/.") or dest == "/"
-    resolved: list[tuple[str, str]] = []  # (pattern, relative path)
-    wildcard = False
-    for src in sources:
-        found = expand_sources(src_root, src, opts.ignore)
-        if not found:
-            raise CopyError(f'"{src}": not found (not in the build context, or excluded '
-                            f"by .dockerignore)")
-        wildcard |= bool(_WILDCARD.search(src))
-        resolved.extend((src, f) for f in found)
+    dest = clean_dest(dest, workdir)
+    dest_is_dir = dest.endswith("/")
+    resolved = [(src, f) for src, found in expand_all(src_root, sources, opts.ignore)
+                for f in found]
     if len(sources) > 1 and not dest_is_dir:
         raise CopyError("When using COPY with more than one source file, the destination "
                         "must be a directory and end with a /")
-    if len(resolved) > 1 and wildcard:
-        dest_is_dir = True
     excludes = PatternMatcher(opts.excludes) if opts.excludes else None
     for _pattern, rel in resolved:
         if excludes is not None and rel and excludes.excludes(rel):
@@ -182,32 +207,46 @@ def copy_sources(src_root: Path, sources: list[str], rootfs: Path, dest: str, wo
             _copy_entry(src, st, rootfs, target, opts)
 
 
-def _ensure_dir(rootfs: Path, path: str, opts: CopyOptions, own_leaf: bool) -> Path:
-    """Create ``path`` in ``rootfs`` (0755, root-owned parents) and return its host path."""
+def clean_dest(dest: str, workdir: str) -> str:
+    """The destination as BuildKit's file op sees it: joined to the working directory and
+    cleaned as text before any symlink is followed (``/link/../`` is ``/``), a trailing
+    ``/`` (or ``/.``) kept as ``/``: it says "a directory"."""
+    path = dest if dest.startswith("/") else f"{workdir.rstrip('/')}/{dest}"
+    clean = posixpath.normpath("/" + path.lstrip("/"))
+    if clean != "/" and (dest.endswith("/") or dest.endswith("/.") or dest in (".", "")):
+        clean += "/"
+    return clean
+
+
+def _ensure_dir(rootfs: Path, path: str, opts: CopyOptions) -> Path:
+    """Create ``path`` in ``rootfs`` as BuildKit does and return its host path."""
     done = opts.dirs_done.get(path)
-    if done is not None:
-        return done
-    parts = [p for p in path.split("/") if p]
+    if done is None:
+        done = opts.dirs_done[path] = make_dirs(rootfs, path, opts.chown)
+    return done
+
+
+def make_dirs(rootfs: Path, path: str, owner: tuple[int, int] | None) -> Path:
+    """BuildKit's ``MkdirAll``: every missing directory on ``path`` made 0755 and owned by
+    ``owner`` (the parents too, not just the last one; root without one); existing ones
+    are left alone. The host path of ``path``."""
     cur = "/"
-    for i, part in enumerate(parts):
-        cur = cur.rstrip("/") + "/" + part
+    for part in [p for p in path.split("/") if p not in ("", ".")]:
+        cur = posixpath.normpath(f"{cur}/{part}")
         host = secure_join(rootfs, cur)
         if not os.path.lexists(host):
             os.makedirs(host, 0o755)  # a followed symlink may point into missing directories
             os.chmod(host, 0o755)
-            if own_leaf and i == len(parts) - 1 and opts.chown:
-                os.lchown(host, *opts.chown)
+            if owner is not None:
+                os.lchown(host, *owner)
         elif not host.is_dir():
             raise CopyError(f"cannot copy to {path}: {cur} is not a directory")
-    host = opts.dirs_done[path] = secure_join(rootfs, path)
-    return host
+    return secure_join(rootfs, path)
 
 
 def _copy_tree(src_dir: Path, rootfs: Path, dest: str, rel: str, opts: CopyOptions,
                excludes: PatternMatcher | None, src_root: Path) -> None:
-    top = _ensure_dir(rootfs, dest, opts, own_leaf=True)
-    if opts.chown:
-        os.lchown(top, *opts.chown)
+    _ensure_dir(rootfs, dest, opts)  # an existing directory keeps its owner and mode
     files: list[tuple[Path, os.stat_result, str]] = []
     for dirpath, dirnames, filenames in os.walk(src_dir):
         dirnames.sort()
@@ -281,7 +320,7 @@ def _copy_entry(src: Path, st: os.stat_result, rootfs: Path, target: str,
                 opts: CopyOptions) -> None:
     """Copy one non-recursive entry to ``target`` (a path inside ``rootfs``)."""
     parent, _, name = target.rstrip("/").rpartition("/")
-    host_parent = _ensure_dir(rootfs, parent or "/", opts, own_leaf=False)
+    host_parent = _ensure_dir(rootfs, parent or "/", opts)
     host = host_parent / name
     mode = st.st_mode
     if stat.S_ISDIR(mode):
@@ -291,16 +330,43 @@ def _copy_entry(src: Path, st: os.stat_result, rootfs: Path, target: str,
             os.mkdir(host)
     else:
         if os.path.lexists(host):
-            if host.is_dir() and not host.is_symlink():
+            if not host.is_dir() or host.is_symlink():
+                os.unlink(host)
+            elif opts.replace_dirs:  # an unpacked archive replaces, as docker's untar
+                shutil.rmtree(host)
+            else:
                 raise CopyError(f"cannot overwrite directory {target} with a file")
-            os.unlink(host)
         if stat.S_ISLNK(mode):
             os.symlink(os.readlink(src), host)
+        elif stat.S_ISREG(mode) and st.st_nlink > 1:
+            _link_or_copy(src, st, host, opts)
+            return
         elif stat.S_ISREG(mode):
             shutil.copyfile(src, host, follow_symlinks=False)
         else:
             raise CopyError(f"cannot copy {src.name}: not a regular file, directory or symlink")
-    uid, gid = opts.chown if opts.chown else (0, 0)
+    _set_metadata(host, st, opts)
+
+
+def _link_or_copy(src: Path, st: os.stat_result, host: Path, opts: CopyOptions) -> None:
+    """A file with several names: the first one copied, the others hard links to it."""
+    with opts.link_lock:
+        first = opts.linked.get((st.st_dev, st.st_ino))
+        if first is None:
+            shutil.copyfile(src, host, follow_symlinks=False)
+            _set_metadata(host, st, opts)
+            opts.linked[(st.st_dev, st.st_ino)] = host
+            return
+    os.link(first, host)
+
+
+def _set_metadata(host: Path, st: os.stat_result, opts: CopyOptions) -> None:
+    """Owner (``--chown``, else the source's when it is kept, else root), mode, times."""
+    mode = st.st_mode
+    if opts.chown:
+        uid, gid = opts.chown
+    else:
+        uid, gid = (st.st_uid, st.st_gid) if opts.keep_owners else (0, 0)
     os.lchown(host, uid, gid)
     if not stat.S_ISLNK(mode):
         perm = opts.chmod.apply(mode) if opts.chmod else stat.S_IMODE(mode)
@@ -332,20 +398,19 @@ def extract_archive(archive: Path, rootfs: Path, dest: str, opts: CopyOptions) -
             extract_tar(stream, tmp)
         except (WharfieError, *DECODE_ERRORS) as e:
             raise CopyError(f"ADD {archive.name}: cannot unpack: {e}") from None
-        keep_owner = CopyOptions(chown=opts.chown, chmod=opts.chmod)
+        keep_owner = CopyOptions(chown=opts.chown, chmod=opts.chmod, keep_owners=True,
+                                 replace_dirs=True)
         _copy_tree_preserving(Path(tmp), rootfs, dest, keep_owner)
 
 
 def _copy_tree_preserving(src_dir: Path, rootfs: Path, dest: str, opts: CopyOptions) -> None:
     """Copy an unpacked archive keeping its owners unless ``--chown`` says otherwise."""
-    _ensure_dir(rootfs, dest, opts, own_leaf=False)
+    _ensure_dir(rootfs, dest, opts)
     for dirpath, dirnames, filenames in os.walk(src_dir):
         dirnames.sort()
         for name in sorted(dirnames) + sorted(filenames):
             p = Path(dirpath) / name
             st = os.lstat(p)
             rel = os.path.relpath(p, src_dir)
-            target = dest.rstrip("/") + "/" + rel
-            owner = opts.chown or (st.st_uid, st.st_gid)
-            _copy_entry(p, st, rootfs, target, CopyOptions(chown=owner, chmod=opts.chmod))
+            _copy_entry(p, st, rootfs, dest.rstrip("/") + "/" + rel, opts)
         dirnames[:] = [n for n in dirnames if not os.path.islink(Path(dirpath) / n)]

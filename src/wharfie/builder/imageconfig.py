@@ -42,6 +42,12 @@ def go_duration(seconds: float) -> str:
     return f"{sign}{s}s"
 
 
+def go_clean(path: str) -> str:
+    """Go's ``path.Clean``: like ``posixpath.normpath``, but ``//x`` is ``/x``."""
+    clean = posixpath.normpath(path)
+    return "/" + clean.lstrip("/") if clean.startswith("//") else clean
+
+
 def go_list(items: list[str]) -> str:
     """A string slice as Go's ``%v`` prints it: ``[a b]``."""
     return "[" + " ".join(items) + "]"
@@ -199,8 +205,9 @@ class StageImage:
         self.history(f"USER {user}", layer=False)
 
     def set_workdir(self, path: str) -> str:
-        """Returns the new absolute working directory (relative paths join the old one)."""
-        wd = posixpath.normpath(posixpath.join(self.workdir, path))
+        """Returns the new working directory: an absolute path as written (``/tmp/`` keeps
+        its slash, as in BuildKit), a relative one joined to the old one and cleaned."""
+        wd = path if path.startswith("/") else go_clean(posixpath.join("/", self.workdir, path))
         self.config["WorkingDir"] = wd
         return wd
 

@@ -200,6 +200,8 @@ class _Resolver:
                 if comp in ("", "."):
                     continue
                 if comp == "..":
+                    if len(stack) == 1 and self.s.plain:
+                        continue  # ADD unpacks in a chroot: '..' at its root stays there
                     if len(stack) == 1:
                         raise _Refuse("a symlink on its path climbs above the root")
                     os.close(stack.pop()[0])

@@ -24,5 +24,8 @@ def empty_config(os_name: str, architecture: str, variant: str | None = None, *,
 
 
 def for_platform(platform: Platform) -> dict:
-    """``empty_config`` for ``platform``."""
-    return empty_config(platform.os, platform.architecture, platform.variant)
+    """``FROM scratch`` for ``platform``: ``empty_config`` with BuildKit's ``WorkingDir``
+    of ``/`` (its emptyImage sets it, so every image built on scratch carries it)."""
+    doc = empty_config(platform.os, platform.architecture, platform.variant)
+    doc["config"]["WorkingDir"] = "/"
+    return doc

@@ -30,7 +30,7 @@ import blake3
 
 from wharfie.builder.context import gitsource
 from wharfie.builder.context.dockerignore import PatternMatcher, load_for
-from wharfie.builder.filecopy import CopyError, expand_sources
+from wharfie.builder.filecopy import CopyError, expand_all
 from wharfie.errors import InvalidInput, WharfieError
 from wharfie.fs.inroot import resolve as secure_join
 from wharfie.layers.apply import extract_tar
@@ -221,11 +221,7 @@ def checksum_tree(src_root: Path, sources: list[str], ignore: PatternMatcher | N
     """
     excl = PatternMatcher(list(excludes)) if excludes else None
     h = hashlib.sha256()
-    for src in sources:
-        found = expand_sources(src_root, src, ignore)
-        if not found:
-            raise CopyError(f'"{src}": not found (not in the build context, or excluded '
-                            f"by .dockerignore)")
+    for src, found in expand_all(src_root, sources, ignore):
         h.update(f"src\0{src}\0".encode())
         for rel in found:
             for entry_rel, path, st in _walk(src_root, rel, ignore, excl):

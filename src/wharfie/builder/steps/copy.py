@@ -37,6 +37,7 @@ def copy(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str],
         ignore = None
         git_fetch = None
         files: dict[str, str] = {}
+        from_stage = bool(i.from_ and i.from_.lower() not in job.named_dirs) and not i.contents
         if i.contents:  # COPY <<EOF /path: the heredocs are the sources
             src_root = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch)))
             for c in i.contents:
@@ -44,7 +45,7 @@ def copy(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str],
                 os.chmod(src_root / c.path, 0o644)
             sources = [c.path for c in i.contents]
             digest = checksum_tree(src_root, sources, None, i.exclude, job.hashes)
-        elif i.from_ and i.from_.lower() not in job.named_dirs:
+        elif from_stage:  # a stage or an image: its files keep their owners
             src_root = job.source_root(i.from_)
             digest = checksum_tree(src_root, sources, None, i.exclude, job.hashes,
                                    with_modes=chmod is None, files=files)
@@ -95,7 +96,7 @@ def copy(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str],
                 owner = (u.uid, u.gid)
             opts = CopyOptions(chown=owner, chmod=chmod, parents=i.parents,
                                excludes=list(i.exclude), ignore=ignore,
-                               extract_archives=extract)
+                               extract_archives=extract, keep_owners=from_stage)
             if git_fetch is not None:  # ADD from git, on a cache miss
                 ref, repo, commit = git_fetch
                 gitsource.fetch(ref, repo, keep_git_dir=i.keep_git_dir, expect=commit)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from wharfie.builder.filecopy import make_dirs
 from wharfie.builder.request import StageState
 from wharfie.builder.steps.base import Job
 from wharfie.dockerfile import instructions as ins
-from wharfie.fs.inroot import resolve as secure_join
 from wharfie.runtime import resolve_user
 
 
@@ -22,12 +21,11 @@ def workdir(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str],
         return
 
     def mkdir(rootfs: Path, step_no: int) -> None:
-        target = secure_join(rootfs, wd)
-        if not target.exists():
-            target.mkdir(parents=True, mode=0o755)
-            if st.image.user:
-                u = resolve_user(rootfs, st.image.user)
-                os.chown(target, u.uid, u.gid)
+        owner = None
+        if st.image.user:
+            u = resolve_user(rootfs, st.image.user)
+            owner = (u.uid, u.gid)
+        make_dirs(rootfs, wd, owner)
 
     job.layer_step(st, "workdir", {"path": wd, "user": st.image.user}, f"WORKDIR {wd}",
                    f"[{label}] WORKDIR {wd}", mkdir, buildkit_suffix=False)

@@ -1,0 +1,175 @@
+"""BuildKit's rules that a differential run against docker build found wharfie breaking
+(issue 14): each test is one minimal Dockerfile and what BuildKit makes of it."""
+
+import io
+import os
+import tarfile
+
+import pytest
+
+from wharfie.builder.context import BuildContext
+from wharfie.builder.context.dockerignore import PatternMatcher
+from wharfie.builder.engine import Builder
+from wharfie.builder.request import BuildRequest
+from wharfie.images.imagestore import ImageStore
+from wharfie.layers.compression import open_uncompressed
+from wharfie.oci.reference import parse_reference
+from wharfie.transports.importer import import_rootfs
+
+
+@pytest.fixture
+def store(root, busybox_rootfs_tar):
+    s = ImageStore(root)
+    with open(busybox_rootfs_tar, "rb") as f:
+        image = import_rootfs(f, s.content, config={"Cmd": ["sh"]})
+    s.tag(parse_reference("busybox:local"), s.put_image(image))
+    return s
+
+
+def build(store, dockerfile, ctx=None, ignore=(), events=None, **kw):
+    context = BuildContext(ctx, PatternMatcher(list(ignore))) if ctx else None
+    builder = Builder(store.content.root, store,
+                      emit=events.append if events is not None else None)
+    result = builder.build(BuildRequest(dockerfile=dockerfile, context=context, **kw))
+    return store.get(result.manifest_digest)
+
+
+def tree(image):
+    """{path: (TarInfo, bytes or None)} of the image, whiteouts applied."""
+    out: dict = {}
+    for layer in image.layers():
+        with layer.open() as raw, tarfile.open(
+                fileobj=open_uncompressed(raw, layer.media_type), mode="r|") as t:
+            for m in t:
+                name = os.path.normpath("/" + m.name).lstrip("/")
+                head, _, base = name.rpartition("/")
+                if base == ".wh..wh..opq":
+                    out = {k: v for k, v in out.items() if not k.startswith(head + "/")}
+                elif base.startswith(".wh."):
+                    gone = (head + "/" if head else "") + base[4:]
+                    out = {k: v for k, v in out.items()
+                           if k != gone and not k.startswith(gone + "/")}
+                else:
+                    if not m.isdir():  # a file in place of a directory replaces it all
+                        out = {k: v for k, v in out.items() if not k.startswith(name + "/")}
+                    out[name] = (m, t.extractfile(m).read() if m.isfile() else None)
+    return out
+
+
+def owner(entry):
+    return entry[0].uid, entry[0].gid
+
+
+def test_from_scratch_has_workdir_root(store, tmp_path):
+    (tmp_path / "f").write_text("x")
+    image = build(store, "FROM scratch\nCOPY f /f\n", tmp_path)
+    assert image.config.doc["config"]["WorkingDir"] == "/"
+
+
+def test_workdir_keeps_trailing_slash_and_relative_is_cleaned(store):
+    image = build(store, "FROM busybox:local\nWORKDIR /tmp/\n")
+    assert image.config.doc["config"]["WorkingDir"] == "/tmp/"
+    assert image.config.doc["history"][-1]["created_by"] == "WORKDIR /tmp/"
+    image = build(store, "FROM busybox:local\nWORKDIR /a/\nWORKDIR b/../c/\n")
+    assert image.config.doc["config"]["WorkingDir"] == "/a/c"
+
+
+def test_workdir_makes_missing_parents_owned_by_user(store):
+    image = build(store, "FROM busybox:local\nUSER 7:8\nWORKDIR /created/directory\n")
+    files = tree(image)
+    assert owner(files["created"]) == (7, 8)
+    assert owner(files["created/directory"]) == (7, 8)
+    assert files["created"][0].mode & 0o7777 == 0o755
+
+
+def test_wildcard_matches_onto_a_file_destination_leave_the_last(store, tmp_path):
+    (tmp_path / "a1.txt").write_text("one")
+    (tmp_path / "a2.txt").write_text("two")
+    files = tree(build(store, "FROM scratch\nCOPY a*.txt /dst\n", tmp_path))
+    assert files["dst"][0].isfile() and files["dst"][1] == b"two"
+
+
+def test_wildcard_with_no_match_beside_a_source_that_exists(store, tmp_path):
+    (tmp_path / "a.txt").write_text("a")
+    files = tree(build(store, "FROM scratch\nCOPY a.txt nomatch* /dst/\n", tmp_path))
+    assert files["dst/a.txt"][1] == b"a"
+    with pytest.raises(Exception, match="not found"):
+        build(store, "FROM scratch\nCOPY nomatch* none* /dst/\n", tmp_path)
+
+
+def test_wildcard_component_matching_a_file_is_dropped(store, tmp_path):
+    (tmp_path / "Beach.txt").write_text("b")
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    (tmp_path / "d" / "sub" / "f.txt").write_text("f")
+    files = tree(build(store, "FROM scratch\nCOPY */sub/*.txt /out/\n", tmp_path))
+    assert files["out/f.txt"][1] == b"f"
+
+
+def test_copy_chown_leaves_an_existing_destination_directory_alone(store, tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "f").write_text("f")
+    files = tree(build(store, "FROM scratch\nCOPY sub/ /sub/\n"
+                       "COPY --chown=99:99 sub/ /sub/\nCOPY --chown=5:6 sub /new/deep/\n",
+                       tmp_path))
+    assert owner(files["sub"]) == (0, 0) and owner(files["sub/f"]) == (99, 99)
+    # but what it creates, parents included, is the new owner's (BuildKit's MkdirAll)
+    assert owner(files["new"]) == (5, 6) and owner(files["new/deep"]) == (5, 6)
+
+
+def test_copy_from_stage_keeps_owners_and_hard_links(store):
+    df = """FROM busybox:local AS a
+RUN echo t > /t && chown 65:66 /t && mkdir /h && echo p > /h/p && ln /h/p /h/q
+FROM scratch
+COPY --from=a /t /t
+COPY --from=a /h /h
+"""
+    image = build(store, df)
+    files = tree(image)
+    assert owner(files["t"]) == (65, 66)
+    layer = list(image.layers())[-1]
+    with layer.open() as raw, tarfile.open(
+            fileobj=open_uncompressed(raw, layer.media_type), mode="r|") as t:
+        kinds = {m.name: (m.type, m.linkname) for m in t}
+    assert tarfile.LNKTYPE in {k for k, _ in kinds.values()}
+
+
+def _tar(path, members):
+    with tarfile.open(path, "w") as t:
+        for info, data in members:
+            t.addfile(info, io.BytesIO(data) if data is not None else None)
+
+
+def _info(name, kind=tarfile.REGTYPE, mode=0o644, data=b"", link=""):
+    i = tarfile.TarInfo(name)
+    i.type, i.mode, i.size, i.linkname = kind, mode, len(data), link
+    return i, (data if kind == tarfile.REGTYPE else None)
+
+
+def test_add_tar_keeps_modes_and_follows_links_inside(store, tmp_path):
+    _tar(tmp_path / "t.tar", [_info("d/", tarfile.DIRTYPE, 0o775), _info("d/f", mode=0o4755),
+                              _info("link", tarfile.SYMTYPE, link=".."),
+                              _info("link/etc/f", data=b"x")])
+    files = tree(build(store, "FROM scratch\nADD t.tar /sub\n", tmp_path))
+    assert files["sub/d"][0].mode & 0o7777 == 0o775
+    assert files["sub/d/f"][0].mode & 0o7777 == 0o4755
+    assert files["sub/etc/f"][1] == b"x"
+
+
+def test_add_tar_replaces_a_directory_with_a_file(store, tmp_path):
+    _tar(tmp_path / "t.tar", [_info("d", data=b"file")])
+    files = tree(build(store, "FROM busybox:local\nRUN mkdir /d && touch /d/x\nADD t.tar /\n",
+                       tmp_path))
+    assert files["d"][1] == b"file" and "d/x" not in files
+
+
+def test_add_tar_skips_an_empty_member_name(store, tmp_path):
+    _tar(tmp_path / "t.tar", [_info("", data=b"nothing"), _info("ok", data=b"ok")])
+    files = tree(build(store, "FROM scratch\nADD t.tar /x/\n", tmp_path))
+    assert files["x/ok"][1] == b"ok"
+
+
+def test_destination_through_a_dangling_link_and_dotdot_is_cleaned_first(store, tmp_path):
+    (tmp_path / "f").write_text("f")
+    files = tree(build(store, "FROM busybox:local\nRUN ln -s /target/sub /link\n"
+                       "COPY f /link/../\n", tmp_path))
+    assert files["f"][1] == b"f" and "target" not in files
