@@ -128,3 +128,21 @@ def test_ci_gate_flags_file_and_exit_status(build, wharfie, tmp_path):
     assert wrong.returncode != 0
     assert wrong.stderr.decode().startswith("wharfie: error: lowestEfficiency")
     assert b"Traceback" not in wrong.stderr
+
+
+def test_archive_source_and_bad_input(build, wharfie, root, tmp_path):
+    tag = build("arch:1", DELETED)
+    archive = tmp_path / "arch.tar"
+    wharfie("save", "-o", str(archive), tag)
+    from_store = analyzed(wharfie, tag)["image"]
+    from_archive = json.loads(wharfie("image", "analyze", f"docker-archive:{archive}",
+                                      "--format", "json").stdout)["image"]
+    assert from_archive["efficiencyScore"] == from_store["efficiencyScore"]
+    assert not list((root / "tmp").glob("imagefs-*")), "the archive's scratch copy was left"
+    for args, message in [(["nosuch:1"], "No such image: nosuch:1"),
+                          ([tag, "--layer", "9"], "--layer 9: the image has layers 0 to 2"),
+                          (["docker-archive:/nonexistent.tar"], "no such file")]:
+        res = wharfie("image", "analyze", *args, check=False)
+        err = res.stderr.decode()
+        assert res.returncode == 1 and err.startswith("wharfie: error: ") and message in err
+        assert "Traceback" not in err
