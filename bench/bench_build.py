@@ -11,7 +11,7 @@ Workloads (each in a fresh wharfie root with its base image already imported):
   gigabyte  COPY of a 1 GiB context (one file of real binaries and text): MB/s end to end,
             hash + copy + tar + gzip + sha256 + store, with the base image already unpacked
             (as after a docker pull): unpacking busybox's ~400 files is not the COPY, and on
-            this host's ext4 it alone takes 0.1-0.5 s (see docs/design-changes.md)
+            this host's ext4 it alone takes 0.1-0.5 s (see docs/architecture.md, "Environment")
 
 For each: the cold build (empty build cache, empty file-hash cache), the warm no-change
 rebuild through the library (``Builder.build``) and through the CLI (``python -m wharfie

@@ -24,16 +24,16 @@ LAYERS: list[tuple[str, ...]] = [
     ("content",),                                    # 3 the blob store
     ("layers",),                                     # 4 tar layers: write, apply, diff, compress
     ("dockerfile",),                                 # 5 parser, lint (pure)
-    ("transports.base",),                            # 6a the copy loop protocol
-    ("images",),                                     # 6b the local image store
-    ("transports",),                                 # 7 moving images; the registry client
-    ("snapshots", "runtime", "imagefs"),             # 8 filesystems: containers', runc, images'
-    ("analysis", "security", "signing"),             # 8b reading and vouching for images
-    ("builder",),                                    # 9 the build engine
-    ("server",),                                     # 10 the registry server
-    ("testing",),                                    # 10b image factory for tests and benches
-    ("api", ""),                                     # 11 Client; ``wharfie`` re-exports it
-    ("cli", "__main__"),                             # 12 flags in, one api call, rendering out
+    ("transports.base",),                            # 6 the copy loop protocol
+    ("images",),                                     # 7 the local image store
+    ("transports",),                                 # 8 moving images; the registry client
+    ("snapshots", "runtime", "imagefs"),             # 9 filesystems: containers', runc, images'
+    ("analysis", "security", "signing"),             # 10 reading and vouching for images
+    ("builder",),                                    # 11 the build engine
+    ("server",),                                     # 12 the registry server
+    ("testing",),                                    # 13 image factory for tests and benches
+    ("api", ""),                                     # 14 Client; ``wharfie`` re-exports it
+    ("cli", "__main__"),                             # 15 flags in, one api call, rendering out
 ]
 
 # Edges allowed against the order, each with the reason it is right. Keep this short.
