@@ -20,6 +20,7 @@ from wharfie.builder.context import HashCache
 from wharfie.builder.job import CACHE_PIN, Job
 from wharfie.builder.mounts import sweep_abandoned
 from wharfie.builder.request import BuildEvent, BuildRequest, BuildResult, StageState
+from wharfie.fs.private import make_private_dirs
 from wharfie.images.imagestore import ImageStore
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import BlobSource
@@ -27,7 +28,6 @@ from wharfie.oci.manifest import Descriptor
 from wharfie.oci.mutate import commit_image
 from wharfie.oci.reference import parse_reference
 from wharfie.oci.timestamps import rfc3339
-from wharfie.paths import make_private_dirs
 from wharfie.snapshots import Snapshotter, for_root
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ from wharfie.builder.sshagent import AgentRelay
 from wharfie.dockerfile.instructions import Mount
 from wharfie.errors import WharfieError
 from wharfie.fs.inroot import resolve as secure_join
-from wharfie.paths import abandoned, hold
+from wharfie.fs.private import abandoned, hold
 from wharfie.runtime import Bind, Tmpfs
 from wharfie.snapshots.overlay import unmount
 from wharfie.units import parse_size

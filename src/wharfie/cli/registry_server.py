@@ -110,8 +110,6 @@ def user_add(htpasswd: Path, name: str, password_stdin: bool) -> None:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if not password:
-        raise WharfieError("empty password")
     Htpasswd(htpasswd).set(name, password)
 
 

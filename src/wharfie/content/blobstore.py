@@ -23,32 +23,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 from wharfie.errors import DigestMismatch, NotFound, WharfieError
+from wharfie.fs.atomic import atomic_write, fsync_dir
+from wharfie.fs.private import make_private_dirs
 from wharfie.oci.digest import Digest
-from wharfie.paths import make_private_dirs
 
 CHUNK = 1 << 20
 PIPE_CHUNK = 4 << 20  # buffers of the hash/write pipeline: big enough to amortize each call
 WRITEBACK_EVERY = 64 << 20  # start the disk on what a blob writer wrote so far, this often
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that readers see the old or the new file, never half."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
 
 
 def _read_into(stream: BinaryIO, buf: bytearray) -> int:

@@ -1,19 +1,36 @@
-"""Paths inside a container's root filesystem, resolved as the container would see them.
+"""Paths that stay inside a root: names in an archive (``clean_name``, a rule on the text
+alone) and paths in a container's root filesystem, resolved as the container would see
+them (``resolve``).
 
 The rootfs is untrusted: ``/etc`` may be a symlink to ``/`` or ``../../host``. Every
 lookup here follows symlinks relative to the rootfs and never leaves it.
+
+Two places keep their own, stricter rule on purpose: the layer applier
+(``layers/apply.py``) walks component by component with ``O_NOFOLLOW`` directory fds,
+since it writes while the tree it resolves in changes under it; the registry's
+filesystem driver refuses any ``..`` in a storage key, since it names keys itself.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import stat
 from pathlib import Path, PurePosixPath
 
 from wharfie.errors import InvalidInput
 
 MAX_SYMLINKS = 40
+
+
+def clean_name(name: str) -> str | None:
+    """``name`` normalized as a path relative to the root (leading slashes are the root,
+    ``a/./b/../c`` is ``a/c``, the root itself is ``""``), or None if ``..`` climbs out."""
+    norm = posixpath.normpath(name.lstrip("/") or ".")
+    if norm == ".." or norm.startswith("../"):
+        return None
+    return "" if norm == "." else norm
 
 
 def resolve(root: Path, path: str, *, follow_last: bool = True) -> Path:

@@ -27,8 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from wharfie.content.blobstore import fsync_dir
 from wharfie.errors import Conflict, InvalidInput, NotFound, WharfieError
+from wharfie.fs.atomic import fsync_dir
 
 
 @contextlib.contextmanager

@@ -6,7 +6,9 @@ way the container will see it: an absolute target restarts at the root, and a
 ``..`` that would climb above the root is refused, as is a ``..`` or absolute
 path in an entry name or hardlink target. The final component is never followed:
 whatever is there is replaced. So a directory swapped for a symlink mid-stream
-cannot redirect later entries out of the root.
+cannot redirect later entries out of the root. (This is why it does not use
+``wharfie.fs.inroot``: that resolves a path once, by name, which a tree changing under
+the writes could redirect.)
 
 Whiteouts (``.wh.<name>``) delete, opaque markers (``.wh..wh..opq``) empty the
 directory of everything lower layers put there; with ``overlay=True`` both are

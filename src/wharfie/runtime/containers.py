@@ -13,8 +13,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from wharfie.content.blobstore import atomic_write
 from wharfie.errors import Conflict, InvalidInput, NotFound
+from wharfie.fs.atomic import atomic_write
 
 _ADJECTIVES = ["brave", "calm", "eager", "fond", "keen", "lucid", "merry", "quiet", "sharp",
                "tender", "vivid", "witty"]

@@ -25,7 +25,7 @@ from typing import BinaryIO
 
 from wharfie.errors import InvalidInput
 from wharfie.fs import inroot as rfs
-from wharfie.paths import private_dir
+from wharfie.fs.private import private_dir
 from wharfie.runtime.errors import (
     CommandNotExecutable,
     CommandNotFound,

@@ -16,11 +16,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from wharfie.content.blobstore import atomic_write
 from wharfie.errors import InvalidInput
+from wharfie.fs.atomic import atomic_write
+from wharfie.fs.private import make_private_dirs
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import Image
-from wharfie.paths import make_private_dirs
 from wharfie.snapshots.base import (
     Commit,
     SnapshotError,

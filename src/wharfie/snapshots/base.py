@@ -37,10 +37,10 @@ from typing import BinaryIO
 
 from wharfie.content.blobstore import ContentStore
 from wharfie.errors import Conflict, DigestMismatch, InvalidInput, NotFound, WharfieError
+from wharfie.fs.private import abandoned, hold, private_dir
 from wharfie.layers.diff import Change
 from wharfie.layers.writer import LayerResult, Sink, write_layer, write_layer_to_store
 from wharfie.oci.digest import Digest
-from wharfie.paths import abandoned, hold, private_dir
 from wharfie.snapshots import durability
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from wharfie.content.blobstore import atomic_write
+from wharfie.fs.atomic import atomic_write
 
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 # The kernel writes dirty pages back after vm.dirty_expire_centisecs (30 s by default): a

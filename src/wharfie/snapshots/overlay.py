@@ -19,10 +19,10 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
+from wharfie.fs.private import make_private_dirs, private_dir
 from wharfie.layers.apply import apply_layer
 from wharfie.layers.diff import Change, diff_overlay
 from wharfie.oci.digest import Digest
-from wharfie.paths import make_private_dirs, private_dir
 from wharfie.snapshots.base import SnapshotError, Snapshotter
 
 MAX_LAYERS = 500          # the kernel's OVL_MAX_STACK

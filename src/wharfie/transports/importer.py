@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import posixpath
 import tarfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
 from wharfie.content.blobstore import BlobWriter, ContentStore
 from wharfie.errors import InvalidInput
+from wharfie.fs.inroot import clean_name
 from wharfie.layers.compression import Compressor, auto_decompress, decompress_stream
 from wharfie.layers.tarformat import END_OF_ARCHIVE, padding
 from wharfie.oci import mediatypes as mt
@@ -189,8 +189,7 @@ def _check_member(member: tarfile.TarInfo) -> bool:
     """Refuse an entry (or hardlink target) that escapes the root; True if it is absolute."""
     names = [member.name, member.linkname] if member.islnk() else [member.name]
     for name in names:
-        norm = posixpath.normpath(name.lstrip("/"))
-        if norm == ".." or norm.startswith("../"):
+        if clean_name(name) is None:
             raise InvalidInput(f"invalid root filesystem tarball: entry {member.name!r} "
                                "escapes the root")
     return any(name.startswith("/") for name in names)

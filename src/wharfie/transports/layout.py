@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from wharfie.content.blobstore import OCI_LAYOUT, ContentStore, atomic_write
+from wharfie.content.blobstore import OCI_LAYOUT, ContentStore
 from wharfie.errors import InvalidInput, InvalidReference, NotFound
+from wharfie.fs.atomic import atomic_write
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import BlobSource, Image, ImageIndex

@@ -18,6 +18,7 @@ import zstandard
 from isal import isal_zlib
 
 from wharfie.errors import InvalidInput
+from wharfie.fs.inroot import clean_name
 
 BLOCK = 512
 RECORD = 20 * BLOCK
@@ -63,10 +64,10 @@ def safe_name(name: str) -> str:
     """An archive member name, normalized; refuse absolute paths and ``..`` escapes."""
     if name.startswith("/"):
         raise InvalidInput(f"invalid archive: entry {name!r} has an absolute path")
-    norm = posixpath.normpath(name)
-    if norm == ".." or norm.startswith("../"):
+    norm = clean_name(name)
+    if norm is None:
         raise InvalidInput(f"invalid archive: entry {name!r} escapes the archive")
-    return "" if norm == "." else norm
+    return norm
 
 
 def link_target(member: tarfile.TarInfo, name: str) -> str:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import time
 from fnmatch import fnmatchcase
 from pathlib import Path
 
 from wharfie.errors import WharfieError
+from wharfie.fs.atomic import atomic_write
 from wharfie.server.policy import ACTIONS
 
 PREFIX = "robot$"
@@ -38,10 +38,7 @@ class Robots:
 
     def _save(self, robots: dict[str, dict]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(robots, indent=2, sort_keys=True))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        atomic_write(self.path, json.dumps(robots, indent=2, sort_keys=True).encode(), mode=0o600)
 
     def create(self, name: str, repos: list[str], actions: list[str],
                ttl: float | None = None) -> str:

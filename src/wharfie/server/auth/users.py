@@ -4,13 +4,13 @@ file's ``users`` (name: bcrypt hash); the file wins when both name a user."""
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from pathlib import Path
 
 import bcrypt
 
 from wharfie.errors import WharfieError
+from wharfie.fs.atomic import atomic_write
 
 _DECOY = bcrypt.hashpw(b"decoy", bcrypt.gensalt(10))
 
@@ -79,6 +79,8 @@ class Htpasswd:
         """Add or change a user (rewrites the file atomically)."""
         if not user or ":" in user or "$" in user:
             raise WharfieError(f"invalid user name {user!r}")
+        if not password:
+            raise WharfieError("empty password")
         users = self._file_users()
         users[user] = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).replace(
             b"$2b$", b"$2y$", 1)
@@ -98,7 +100,5 @@ class Htpasswd:
     def _write(self, users: dict[str, bytes]) -> None:
         assert self.path is not None
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text("".join(f"{u}:{h.decode()}\n" for u, h in sorted(users.items())))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        atomic_write(self.path, "".join(f"{u}:{h.decode()}\n" for u, h in sorted(users.items()))
+                     .encode(), mode=0o600)

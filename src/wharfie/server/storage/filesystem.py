@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from wharfie.content.blobstore import CHUNK, fsync_dir
+from wharfie.content.blobstore import CHUNK
+from wharfie.fs.atomic import fsync_dir
 from wharfie.server.storage import Driver, Stat
 
 
@@ -47,6 +48,8 @@ class FilesystemDriver(Driver):
         self._tmp.mkdir(exist_ok=True)
 
     def _path(self, key: str) -> Path:
+        """Keys are names the store makes itself, so any ``..`` is refused outright rather
+        than normalized (``fs.inroot.clean_name``): one means a bug or an attack."""
         if not key or key.startswith("/") or ".." in key.split("/"):
             raise ValueError(f"bad storage key {key!r}")
         return self.root / key

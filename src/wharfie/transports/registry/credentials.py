@@ -14,14 +14,13 @@ from __future__ import annotations
 import base64
 import json
 import os
-import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from wharfie.content.blobstore import fsync_dir
 from wharfie.errors import WharfieError
+from wharfie.fs.atomic import atomic_write
 from wharfie.oci.reference import DEFAULT_DOMAIN, LEGACY_DOMAIN
 
 # Docker keys its default registry by this legacy v1 URL, in config.json and with helpers.
@@ -202,15 +201,4 @@ def _write_config(path: Path, doc: dict) -> None:
     """Replace config.json atomically with a file only its owner can read, from the start:
     its directory (an existing ``~/.docker`` is often 0755) may be open to everyone."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(json.dumps(doc, indent="\t").encode() + b"\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    atomic_write(path, json.dumps(doc, indent="\t").encode() + b"\n", mode=0o600)
