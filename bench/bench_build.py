@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import cached, corpus
+from benchlib import apt_sources, apt_sources_key, cached, corpus
 
 from wharfie.builder.context import BuildContext, HashCache
 from wharfie.builder.context.dockerignore import load_for
@@ -57,7 +57,6 @@ COPY_GOAL = 300.0
 # Keep in step with tests/conftest.py's debian_gcc_rootfs_tar: the same key, the same file.
 DEBIAN_ARGS = ["--variant=minbase", "--mode=root", "--format=tar", "--quiet",
                "--include=gcc,libc6-dev", "bookworm"]
-DEBIAN_MIRROR = "http://deb.debian.org/debian"
 
 HELLO_C = """#include <stdio.h>
 int main(void) { printf("hello from a static binary\\n"); return 0; }
@@ -71,10 +70,10 @@ def busybox_tar() -> Path:
 
 
 def debian_tar() -> Path | None:
-    args = DEBIAN_ARGS + [DEBIAN_MIRROR]
     try:
-        return cached("debian-gcc-rootfs.tar", ["mmdebstrap", *args],
-                      lambda p: subprocess.run(["mmdebstrap", *args[:-1], str(p), args[-1]],
+        return cached("debian-gcc-rootfs.tar", ["mmdebstrap", *DEBIAN_ARGS, *apt_sources_key()],
+                      lambda p: subprocess.run(["mmdebstrap", *DEBIAN_ARGS, str(p),
+                                                apt_sources()],
                                                check=True, capture_output=True))
     except (subprocess.CalledProcessError, FileNotFoundError) as e:
         print(f"  (no Debian base: mmdebstrap failed: {e})")

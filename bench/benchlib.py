@@ -24,6 +24,20 @@ def cached(name: str, key_parts: list[bytes | str], make) -> Path:
     return path
 
 
+def apt_sources() -> str:
+    """The host's own apt sources file, given to mmdebstrap/debootstrap as the mirror: the
+    Debian bases are made from wherever this machine installs its packages."""
+    for candidate in ("/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"):
+        if os.path.isfile(candidate):
+            return candidate
+    raise FileNotFoundError("no apt sources on this host (/etc/apt/sources.list[.d])")
+
+
+def apt_sources_key() -> list[bytes | str]:
+    """What a Debian base depends on besides its mmdebstrap arguments: the sources' content."""
+    return [Path(apt_sources()).read_bytes()]
+
+
 def corpus(limit: int = 64 << 20) -> bytes:
     """Up to ``limit`` bytes of real binaries and text from /usr, in a deterministic order,
     so the data compresses like a layer does."""

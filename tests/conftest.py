@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from bench.benchlib import CACHE, cached  # noqa: F401 - fixtures in other suites use both
+from bench.benchlib import CACHE, apt_sources, apt_sources_key, cached  # noqa: F401 - fixtures in other suites use these
 from tests.hostguard import host_changes, host_snapshot, temp_entries
 from tests.loopback_relay import loopback_relay, netns_command
 
@@ -241,18 +242,18 @@ def htpasswd(tmp_path_factory):
 # Debian bookworm minbase with a C toolchain, made by mmdebstrap (debootstrap if that fails).
 DEBIAN_GCC_ARGS = ["--variant=minbase", "--mode=root", "--format=tar", "--quiet",
                    "--include=gcc,libc6-dev", "bookworm"]
-DEBIAN_MIRROR = "http://deb.debian.org/debian"  # the host's apt source (debian.sources)
 
 
 def _make_debian_gcc(path: Path) -> None:
-    res = subprocess.run(["mmdebstrap", *DEBIAN_GCC_ARGS, str(path), DEBIAN_MIRROR],
+    res = subprocess.run(["mmdebstrap", *DEBIAN_GCC_ARGS, str(path), apt_sources()],
                          capture_output=True)
     if res.returncode == 0:
         return
     tmp = Path(tempfile.mkdtemp(prefix="debootstrap-", dir=CACHE))
     try:
         boot = subprocess.run(["debootstrap", "--variant=minbase", "--include=gcc,libc6-dev",
-                               "bookworm", str(tmp), DEBIAN_MIRROR], capture_output=True)
+                               "bookworm", str(tmp), _debootstrap_mirror()],
+                              capture_output=True)
         assert boot.returncode == 0, (
             "neither mmdebstrap nor debootstrap could make a Debian base:\n"
             f"{res.stderr.decode(errors='replace')[-1500:]}\n"
@@ -263,11 +264,19 @@ def _make_debian_gcc(path: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _debootstrap_mirror() -> str:
+    """debootstrap takes a URI, not a sources file: the first one the host's sources name."""
+    text = Path(apt_sources()).read_text()
+    found = re.search(r"^(?:URIs:|deb)\s+(?:\[[^]]*\]\s+)?(\S+)", text, re.M)
+    assert found, f"no Debian URI in {apt_sources()}"
+    return found.group(1)
+
+
 @pytest.fixture(scope="session")
 def debian_gcc_rootfs_tar() -> Path:
     """A root filesystem tarball of Debian bookworm minbase plus gcc and libc6-dev (~380 MB,
-    made once per machine, ~2 min; keyed by the mmdebstrap arguments and mirror)."""
-    return cached("debian-gcc-rootfs.tar", ["mmdebstrap", *DEBIAN_GCC_ARGS, DEBIAN_MIRROR],
+    made once per machine, ~2 min; keyed by the mmdebstrap arguments and the apt sources)."""
+    return cached("debian-gcc-rootfs.tar", ["mmdebstrap", *DEBIAN_GCC_ARGS, *apt_sources_key()],
                   _make_debian_gcc)
 
 

@@ -14,7 +14,7 @@ DIVE = shutil.which("dive") or str(Path(__file__).resolve().parents[2] / ".venv/
 
 APT = """\
 RUN mkdir -p /var/lib/apt/lists/partial /var/cache/apt/archives \\
- && head -c 3000000 /dev/urandom > /var/lib/apt/lists/deb.debian.org_dists_bookworm_main_Packages \\
+ && head -c 3000000 /dev/urandom > /var/lib/apt/lists/mirror_dists_bookworm_main_Packages \\
  && head -c 1000000 /dev/urandom > /var/cache/apt/pkgcache.bin \\
  && echo tool > /usr/bin/tool
 RUN echo ok > /etc/done

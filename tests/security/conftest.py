@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from bench.benchlib import cached
+from bench.benchlib import apt_sources, apt_sources_key, cached
 
 from wharfie.images.imagestore import ImageStore
 from wharfie.testing.random import add_image
@@ -25,9 +25,9 @@ DEBIAN_PY_ARGS = ["--variant=minbase", "--mode=root", "--format=tar", "--quiet",
 def debian_py_rootfs_tar() -> Path:
     """Debian bookworm minbase plus python3-pip and python3-yaml (~150 MB, made once per
     machine from the host's apt sources)."""
-    return cached("debian-py-rootfs.tar", ["mmdebstrap", *DEBIAN_PY_ARGS],
-                  lambda p: subprocess.run(["mmdebstrap", *DEBIAN_PY_ARGS, str(p)],
-                                           check=True))
+    return cached("debian-py-rootfs.tar", ["mmdebstrap", *DEBIAN_PY_ARGS, *apt_sources_key()],
+                  lambda p: subprocess.run(["mmdebstrap", *DEBIAN_PY_ARGS, str(p),
+                                            apt_sources()], check=True))
 
 
 # Advisories with real CVE facts: glibc's CVE-2023-4911 (Debian 12 fixed it in 2.36-9+deb12u3),
