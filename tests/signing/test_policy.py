@@ -123,3 +123,13 @@ def test_build_from_refuses_an_unsigned_base(root, keys, docker_registry, tmp_pa
     assert builder.images(all=True) == []
     Client(root).sign(base, keys[0], password=b"s3cret")
     assert builder.build(context, tag="app:1").image_id
+
+
+def test_broken_trust_setup_refuses_pulls_only(wharfie, root, keys, docker_registry):
+    """Content trust without a key stops pulls, not signing or other registry calls."""
+    ref = pushed(root, docker_registry, "dct/other", seed=14)
+    env = {"DOCKER_CONTENT_TRUST": "1", **PASSWORD}
+    wharfie("sign", "--key", str(keys[0]), ref, env=env)
+    assert "Verified OK" in wharfie("verify", "--key", str(keys[1]), ref,
+                                    env=env).stdout.decode()
+    assert "no key" in error_line(wharfie("pull", ref, env=env, check=False))

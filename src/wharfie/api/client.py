@@ -160,7 +160,14 @@ class Client:
         """The signature check pulls run: ``$WHARFIE_POLICY`` or content trust's key."""
         from wharfie.signing.policy import policy_from_env, pull_verifier
 
-        policy = policy_from_env(self.root)
+        try:
+            policy = policy_from_env(self.root)
+        except WharfieError as e:  # a broken policy refuses pulls, not every registry call
+            problem = e
+
+            def refuse(*_: object) -> None:
+                raise problem
+            return refuse
         if policy is None:
             return None
         return pull_verifier(policy, lambda ref, digest: self._remote_signatures(ref, digest))
