@@ -236,6 +236,14 @@ def _index(v: Any, *keys: Any) -> Any:
     return v
 
 
+def _join(v: Any, sep: Any) -> str:
+    """docker's ``join LIST SEP`` (strings.Join), with Go's complaint about wrong types."""
+    if not isinstance(sep, str) or isinstance(v, str):
+        raise TemplateError("template: error calling join: wrong type for value; "
+                            "expected []string; got string")
+    return sep.join(go_str(x) for x in (v or []))
+
+
 def _printf(fmt: str, *args: Any) -> str:
     conv = re.sub(r"%v", "%s", fmt)
     return conv % tuple(go_str(a) if isinstance(a, list | tuple | Mapping | bool) else a
@@ -245,7 +253,7 @@ def _printf(fmt: str, *args: Any) -> str:
 FUNCS: dict[str, Callable[..., Any]] = {
     "json": lambda v: go_json(None if v is MISSING else v.docker() if isinstance(v, Fields)
                               else v),
-    "join": lambda v, sep: sep.join(go_str(x) for x in (v or [])),
+    "join": lambda v, sep: _join(v, sep),
     "split": lambda s, sep: s.split(sep),
     "index": _index,
     "len": lambda v: len(v),
@@ -459,7 +467,7 @@ class Template:
                 return FUNCS[head](*args)
             except TemplateError:
                 raise
-            except (TypeError, ValueError, KeyError, IndexError) as e:
+            except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
                 raise TemplateError(f"template: error calling {head}: {e}") from None
         if len(cmd) > 1 or extra:
             raise TemplateError(f"template: can't give argument to non-function {head}")

@@ -12,6 +12,8 @@ from wharfie.cli.main import LazyGroup
 
 IMAGE_COMMANDS: dict[str, str] = {
     "build": "wharfie.cli.build:build_cmd",
+    "pull": "wharfie.cli.pull:pull",
+    "push": "wharfie.cli.push:push",
     "ls": "wharfie.cli.images:images",
     "list": "wharfie.cli.images:images",
     "rm": "wharfie.cli.images:rmi",

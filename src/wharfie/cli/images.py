@@ -132,7 +132,8 @@ def rmi(app: App, names: tuple[str, ...], force: bool) -> None:
         sys.exit(failed)
 
 
-def _inspect(app: App, names: tuple[str, ...], fmt: str | None, *, generic: bool) -> None:
+def _inspect(app: App, names: tuple[str, ...], fmt: str | None, *, generic: bool,
+             size: bool = False) -> None:
     """Docker prints what it found, then one error per name it did not find, and exits 1."""
     found, failed = [], False
     for name in names:
@@ -146,6 +147,8 @@ def _inspect(app: App, names: tuple[str, ...], fmt: str | None, *, generic: bool
             click.echo(f"wharfie: error: {e.message}", err=True)
             failed = True
     write_inspect(found, fmt)
+    if size and found:
+        click.echo("WARNING: --size ignored for image", err=True)
     if failed:
         sys.exit(1)
 
@@ -170,17 +173,19 @@ def write_inspect(found: list[dict], fmt: str | None) -> None:
 @click.option("--type", "type_", help="Only inspect objects of the given type (image)")
 @click.option("--remote", is_flag=True,
               help="Inspect the image in its registry, without pulling it (like skopeo inspect)")
+@click.option("-s", "--size", is_flag=True, help="Display total file sizes if the type is "
+              "container (images have no containers' sizes: ignored, as docker does)")
 @pass_app
 def inspect(app: App, names: tuple[str, ...], fmt: str | None, type_: str | None,
-            remote: bool) -> None:
+            remote: bool, size: bool) -> None:
     """Return low-level information on images."""
     if type_ not in (None, "image"):
         raise WharfieError(f'"{type_}" is not a valid value for --type')
     if remote:
         docs = [app.client.inspect_remote(n) for n in names]
         write_inspect(docs, fmt)
-        return
-    _inspect(app, names, fmt, generic=type_ is None)
+    else:
+        _inspect(app, names, fmt, generic=type_ is None, size=size)
 
 
 @click.command("inspect")

@@ -59,8 +59,53 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# Go's strconv.ParseBool, which docker's flag library uses for ``--flag=value``.
+_GO_BOOLS = {**dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+             **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False)}
+
+
+def go_flag_args(command: click.Command, args: list[str]) -> list[str]:
+    """Rewrite docker's (Go's pflag) spellings into click's, for every command at once:
+    ``--rm=true`` -> ``--rm``, ``--pull=false`` -> nothing (or ``--no-pull``), ``-t=name``
+    -> ``-t name``. Stops at ``--``, and at the first argument for commands (``run``)
+    that take their own arguments after the image."""
+    options = {name: p for p in command.params if isinstance(p, click.Option)
+               for name in p.opts + p.secondary_opts}
+    interspersed = command.context_settings.get("allow_interspersed_args",
+                                                command.allow_interspersed_args)
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--" or (not arg.startswith("-") and not interspersed):
+            return out + args[i:]
+        name, eq, value = arg.partition("=")
+        opt = options.get(name) if eq and arg.startswith("-") else None
+        if opt is None:
+            out.append(arg)
+        elif opt.is_flag and opt.is_bool_flag:
+            if value not in _GO_BOOLS:
+                raise click.UsageError(f'invalid argument "{value}" for "{name}" flag: '
+                                       f'strconv.ParseBool: parsing "{value}": invalid syntax')
+            on = _GO_BOOLS[value] == (name in opt.opts)
+            if on or opt.secondary_opts:
+                out.append(name if on == (name in opt.opts) else
+                           (opt.secondary_opts + opt.opts)[0])
+            # off, with no --no- form: the flag's default, which is off
+        elif not name.startswith("--"):
+            out += [name, value]  # -t=name
+        else:
+            out.append(arg)
+    return out
+
+
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported on first use."""
+    """A group whose subcommands are imported on first use; every subcommand takes
+    docker's Go flag syntax (``go_flag_args``)."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if cmd is not None and not isinstance(cmd, click.Group):
+            rest = go_flag_args(cmd, rest)
+        return name, cmd, rest
 
     def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -105,6 +150,14 @@ def run(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("wharfie: error: interrupted", err=True)
         sys.exit(130)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.exceptions.NoArgsIsHelpError as e:  # docker: usage on stdout, exit 0
+        click.echo(e.ctx.get_help() if e.ctx else "")
+        sys.exit(0)
+    except click.UsageError as e:  # docker: 125 for run (the daemon's code), else 1
+        e.show()
+        sys.exit(125 if e.ctx is not None and e.ctx.command_path == "wharfie run" else 1)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code if e.exit_code else 125)

@@ -110,7 +110,7 @@ def parse_reference(text: str, *, default_tag: bool = True) -> Reference:
     domain, path = split_domain(remainder)
     if path.lower() != path:
         raise InvalidReference(
-            f"invalid reference format: repository name ({path}) must be lowercase")
+            "invalid reference format: repository name must be lowercase")
     if not path or not _ANCHORED_NAME.match(f"{domain}/{path}"):
         raise InvalidReference(f"invalid reference format: {text!r}")
     if not DOMAIN_RE.match(domain):
