@@ -82,3 +82,16 @@ def test_image_pull_and_push_exist(wharfie):
     for sub in ("pull", "push"):
         assert wharfie("image", sub, "--help").stdout.startswith(
             f"Usage: wharfie image {sub}".encode())
+
+
+@pytest.mark.parametrize("ref", ["127.0.0.1:1/x/y:1", "no-such-host.invalid/x/y:1"])
+def test_unreachable_registry_fails_in_under_a_second(wharfie, ref):
+    """Connection refused and unresolvable names are not retried (default options)."""
+    import time
+
+    t0 = time.monotonic()
+    res = wharfie("pull", ref, check=False)
+    assert time.monotonic() - t0 < 1.0
+    assert res.returncode == 1
+    assert res.stderr.decode().startswith("wharfie: error: ")
+    assert "cannot connect to the registry" in res.stderr.decode()

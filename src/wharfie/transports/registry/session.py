@@ -258,7 +258,7 @@ class Session:
                     last = e  # e.g. a TLS server hanging up on plain HTTP
                     continue
                 except HTTPError as e:
-                    last = e  # nothing listens (yet): wait and retry
+                    last = e  # a reset or a timeout: wait and retry
                     break
                 if scheme == "http" and resp.status == 400 and scheme != schemes[-1]:
                     continue  # an HTTPS server refusing plain HTTP
@@ -270,6 +270,8 @@ class Session:
                 elif resp.status not in (200, 404):
                     raise RegistryError(f"{self.host}: ping /v2/ failed: {_error_text(resp)}")
                 return f"{scheme}://{self.host}"
+            if isinstance(last, HTTPError) and _unreachable(last):
+                break  # refused, or no such name: fail at once
             if attempt < self.options.retries:
                 time.sleep(delay)
         hint = ("; no endpoint is built in for docker.io: set WHARFIE_REGISTRY_MIRRORS="
@@ -347,7 +349,7 @@ class Session:
                     return raw
                 resp = read_reply(raw, limit if raw.status in ok else BODY_MAX)
             except HTTPError as e:
-                if retry and attempt < self.options.retries:
+                if retry and attempt < self.options.retries and not _unreachable(e):
                     time.sleep(self.options.backoff * 2 ** attempt)
                     attempt += 1
                     continue
@@ -407,6 +409,11 @@ class Session:
                 continue
             return resp, url
         raise RegistryError(f"{self.host}: too many redirects")
+
+
+def _unreachable(e: HTTPError) -> bool:
+    """A connection refused or a name that does not resolve: retrying cannot help."""
+    return isinstance(e, urllib3.exceptions.NewConnectionError)
 
 
 def _retry_after(value: str | None) -> float | None:
