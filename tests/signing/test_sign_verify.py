@@ -162,3 +162,14 @@ def test_recursive_signs_every_manifest_of_an_index(wharfie, root, keys, docker_
     for c in children:
         wharfie("verify", "--key", str(keys[1]), f"{repo}@{c.digest}")
     wharfie("verify", "--key", str(keys[1]), ref)
+
+
+def test_images_lists_a_local_signature(wharfie, root, keys):
+    """The .sig manifest (Go's zero time as its creation date) lists like any image."""
+    ref = "localhost:5999/sig/listed:1"
+    with Client(root) as client:
+        add_image(client.store, ref, seed=7)
+    wharfie("sign", "--local", "--key", str(keys[0]), ref, env=PASSWORD)
+    listed = wharfie("images", "--format", "{{.Tag}} {{.CreatedAt}}").stdout.decode()
+    assert "0001-01-01 00:00:00 +0000 UTC" in listed
+    assert ".sig " in listed

@@ -16,7 +16,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from wharfie.errors import WharfieError
@@ -74,8 +74,11 @@ def go_time(ts: float | None) -> str:
     """A time as Go's ``Time.String`` prints it in the local zone (Docker's CreatedAt)."""
     if ts is None:
         return ""
-    dt = datetime.fromtimestamp(int(ts)).astimezone()
-    return dt.strftime("%Y-%m-%d %H:%M:%S %z ") + (dt.tzname() or "")
+    try:
+        dt = datetime.fromtimestamp(int(ts)).astimezone()
+    except (ValueError, OverflowError, OSError):  # Go's zero time (cosign's .sig configs)
+        dt = datetime.fromtimestamp(int(ts), UTC)
+    return f"{dt.year:04d}" + dt.strftime("-%m-%d %H:%M:%S %z ") + (dt.tzname() or "")
 
 
 def go_rfc3339(ts: float | None) -> str:
