@@ -61,16 +61,23 @@ def test_gc_keeps_what_is_reachable(start_registry):
     partial = os.urandom(2000)
     http("PATCH", upload, body=partial)
     age(server.data / "storage")
-    fresh_orphan = http.push_blob("gc/app", os.urandom(700))  # within the grace period
 
     dry = gc(server, "--dry-run", "--delete-untagged")
     assert f"would delete manifest gc/app@{gone_digest}" in dry
-    assert f"would delete blob {orphan}" in dry
     assert http("GET", f"/v2/gc/app/manifests/{gone_digest}").status == 200  # dry: untouched
-
-    out = gc(server, "--delete-untagged")
-    assert f"deleted manifest gc/app@{gone_digest}" in out
+    # The first mark deletes the untagged manifest but no blob: a blob goes only when two
+    # marks a grace period apart find it unreferenced.
+    first = gc(server, "--delete-untagged")
+    assert f"deleted manifest gc/app@{gone_digest}" in first
+    assert "deleted 1 manifests, 0 blobs" in first
     assert http("GET", f"/v2/gc/app/manifests/{gone_digest}").status == 404
+    assert blob_ok(http, "gc/app", orphan)
+    age(server.data / "storage")  # the first mark's record too
+    fresh_orphan = http.push_blob("gc/app", os.urandom(700))  # within the grace period
+
+    assert f"would delete blob {orphan}" in gc(server, "--dry-run", "--delete-untagged")
+    assert blob_ok(http, "gc/app", orphan)
+    gc(server, "--delete-untagged")
     gone_layer = json.loads(gone)["layers"][0]["digest"]
     for d in (gone_layer, orphan):
         assert not blob_ok(http, "gc/app", d)
@@ -96,6 +103,8 @@ def test_gc_without_delete_untagged_keeps_untagged_manifests(start_registry):
     orphan = http.push_blob("gc2/app", os.urandom(100))
     age(server.data / "storage")
     out = gc(server)
+    age(server.data / "storage")
+    gc(server)
     assert "manifest" not in out.split("\n")[0] or "0 manifests" in out
     assert http("GET", f"/v2/gc2/app/manifests/{digest}").data == raw
     assert blob_ok(http, "gc2/app", json.loads(raw)["layers"][0]["digest"])
@@ -115,8 +124,9 @@ def test_pushes_racing_gc_never_lose_a_blob(start_registry):
     for n in range(4):  # old blobs the pushers' repositories already have: HEAD says 200
         for i in range(per):
             http.push_blob(f"race/p{n}", garbage[n * per + i])
-    age(server.data / "storage")
     store = RegistryStore(FilesystemDriver(server.data / "storage"))
+    collect(store)  # the first mark, a grace period ago
+    age(server.data / "storage")
     pushed: list[tuple[str, str, bytes]] = []
     errors: list[BaseException] = []
     stop = threading.Event()
@@ -166,8 +176,9 @@ def test_a_push_between_mark_and_sweep_keeps_its_old_blobs(start_registry, how):
     http = Http(server.url)
     old = os.urandom(3000)
     http.push_blob("between/src" if how == "mount" else "between/app", old)
-    age(server.data / "storage")
     store = RegistryStore(FilesystemDriver(server.data / "storage"))
+    collect(store)  # the first mark, a grace period ago
+    age(server.data / "storage")
     marks = mark(store)
     assert sha(old) not in marks.live
     if how == "mount":

@@ -1,7 +1,15 @@
 """Garbage collection: mark what tags (and, unless asked otherwise, every manifest) reach,
-sweep unreferenced blobs. Safe while servers run: every push a server answered 201 stays
+sweep unreferenced blobs. Safe on an eventually consistent store (Swift, whose listings
+may leave things out) and while servers run: every push a server answered 201 stays
 complete (its manifest, an index's children, every blob they name), because
 
+- liveness comes from objects read by key, never from a listing alone: the repositories
+  from ``repositories.json``, each one's tags and manifests from its ``_index`` (listings
+  may only add to them), each manifest by its digest;
+- a blob is deleted only when two marks at least the grace period apart both found it
+  unreferenced: each run records the unreferenced blobs, with when they were first found,
+  in ``gc/candidates`` before it deletes anything, so a stale view in one run, or a crash
+  between mark and sweep, deletes nothing;
 - upload sessions live outside ``blobs/`` and are never touched;
 - anything written or touched within the grace period counts as live: a blob, or any
   repository's link to it (servers touch the link, then the blob, when a client finds a
@@ -25,9 +33,10 @@ from dataclasses import dataclass, field
 
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
-from wharfie.server.repositories import TOUCH_AFTER, RegistryStore, blob_key
+from wharfie.server.repositories import TOUCH_AFTER, RegistryStore, blob_key, parked_key
 
 DEFAULT_GRACE = 3600.0
+CANDIDATES = "gc/candidates"  # blobs found unreferenced: {"ages": {digest: seconds}}
 
 
 @dataclass
@@ -88,10 +97,12 @@ def live_manifests(store: RegistryStore, repo: str, roots: Iterable[Digest],
 
 @dataclass
 class Marks:
-    """What the mark phase found: the blobs still reachable, and the report so far."""
+    """What the mark phase found: the blobs manifests reference, those linked within the
+    grace period (kept, but unreferenced all the same), and the report so far."""
 
     report: GcReport
     live: set[Digest]
+    recent: set[Digest]
     grace: float
     now: float
 
@@ -103,9 +114,12 @@ def mark(store: RegistryStore, *, dry_run: bool = False, delete_untagged: bool =
     now = now or time.time()
     report = GcReport(dry_run)
     live: set[Digest] = set()
-    for repo in store.all_repositories():
-        revisions = dict(store.revisions(repo))
-        roots = {d for t in store.tags(repo) if (d := store.tag_digest(repo, t))}
+    recent: set[Digest] = set()
+    for repo in store.every_repository():
+        index = store.repo_index(repo)
+        named = {Digest(d) for d in index.manifests} | {d for d, _ in store.revisions(repo)}
+        revisions = {d: t for d in named if (t := store.revision_time(repo, d)) is not None}
+        roots = {Digest(d) for d in index.tags.values()}
         if delete_untagged:
             roots |= {d for d, mtime in revisions.items() if now - mtime < grace}
         else:
@@ -121,28 +135,55 @@ def mark(store: RegistryStore, *, dry_run: bool = False, delete_untagged: bool =
             raw = store.manifest_bytes(d)
             if raw:
                 live.update(manifest_children(raw)[1])
-        live.update(d for d, mtime in store.layers(repo) if now - mtime < grace)
-    return Marks(report, live, grace, now)
+        recent.update(d for d, mtime in store.layers(repo) if now - mtime < grace)
+    return Marks(report, live, recent, grace, now)
+
+
+def first_found(store: RegistryStore) -> dict[Digest, float]:
+    """When each blob in CANDIDATES was first found unreferenced. Times are kept as ages
+    against the record's own modification time: the store's clock, as for every object."""
+    st, raw = store.driver.stat(CANDIDATES), store.driver.read(CANDIDATES)
+    if st is None or raw is None:
+        return {}
+    return {Digest(d): st.mtime - age for d, age in json.loads(raw)["ages"].items()}
+
+
+def record_candidates(store: RegistryStore, found: dict[Digest, float], now: float) -> None:
+    ages = {str(d): max(0.0, now - t) for d, t in sorted(found.items())}
+    store.driver.write(CANDIDATES, json.dumps({"ages": ages}).encode())
 
 
 def sweep(store: RegistryStore, marks: Marks) -> GcReport:
-    """Delete blobs neither marked nor used within the grace period. Each is re-checked
-    just before deletion: servers touch a blob when a client finds it after the mark."""
+    """Delete blobs this mark and one at least the grace period earlier both found
+    unreferenced, and not written within the grace period. This mark's candidates are
+    recorded first. Each blob is re-checked just before deletion: an upload finishing
+    meanwhile, or a push that finds it after the mark, refreshes it or its link."""
     report, grace, now = marks.report, marks.grace, marks.now
+    earlier = first_found(store)
+    found: dict[Digest, float] = {}
+    due = []
     for key, st in list(store.driver.walk("blobs")):
         alg, hexpart = key.split("/")[1:3]
         d = Digest(f"{alg}:{hexpart}")
-        if d in marks.live or now - st.mtime < grace:
+        if d in marks.live:
             report.kept_blobs += 1
             continue
+        found[d] = min(earlier.get(d, now), now)
+        if d in marks.recent or now - st.mtime < grace or now - found[d] < grace:
+            report.kept_blobs += 1
+            continue
+        due.append((d, st.size))
+    if not report.dry_run:
+        record_candidates(store, found, now)
+    for d, size in due:
         fresh = store.driver.stat(blob_key(d))
         if fresh is None or time.time() - fresh.mtime < grace:
             continue
         if report.dry_run or _remove_blob(store, d, grace):
-            report.blobs.append((d, st.size))
+            report.blobs.append((d, size))
     if not report.dry_run and report.blobs:
         gone = {d for d, _ in report.blobs}
-        for repo in store.all_repositories():
+        for repo in store.every_repository():
             for d, mtime in list(store.layers(repo)):
                 if d in gone and now - mtime >= grace:
                     store.unlink_blob(repo, d)
@@ -152,7 +193,7 @@ def sweep(store: RegistryStore, marks: Marks) -> GcReport:
 def _remove_blob(store: RegistryStore, d: Digest, grace: float) -> bool:
     """Move the blob aside, and delete it only if no repository linked or touched it in the
     meantime (else put it back). False when it stays."""
-    key, parked = blob_key(d), f"gc-parked/{d.algorithm}/{d.hex}"
+    key, parked = blob_key(d), parked_key(d)
     try:
         store.driver.move(key, parked)
     except FileNotFoundError:

@@ -8,8 +8,16 @@ Key layout (all objects are small, except blobs and upload parts)::
     repositories/<repo>/_manifests/revisions/<alg>/<hex>   manifest in <repo> (its media type)
     repositories/<repo>/_manifests/tags/<tag>          a tag (the manifest digest)
     repositories/<repo>/_referrers/<alg>/<subject hex>/<alg>-<hex>  a referrer's descriptor
+    repositories/<repo>/_index                         its tags and manifests (JSON)
+    repositories.json                                  every repository ever written to
     catalog/<repo with / as +>                         the repository exists (empty)
-    uploads/<id>/info, uploads/<id>/parts/<offset>     an upload session and its data
+    uploads/<id>/info, uploads/<id>/parts/<offset>     an upload session (with its parts)
+                                                       and its data
+
+Object listings may lag on eventually consistent stores (Swift), so what must be complete
+is also recorded in objects read by key: a repository's ``_index`` (written under its
+namespace lock with every tag and manifest change), ``repositories.json`` and each upload
+session's ``info`` (its parts).
 
 Blobs are deduplicated across repositories; a repository sees a blob only through its
 link, so access control per repository holds for blobs too.
@@ -43,6 +51,7 @@ CHUNK = 1 << 20
 UPLOAD_TTL = 24 * 3600.0
 # Links a manifest push names are touched at most this often; GC's grace must be longer.
 TOUCH_AFTER = 60.0
+PARKED_WAIT = 30.0  # how long a manifest push waits for a GC's verdict on a parked blob
 
 
 def blob_key(digest: str) -> str:
@@ -68,9 +77,38 @@ def _tag_key(repo: str, tag: str) -> str:
     return f"{repo_key(repo)}/_manifests/tags/{tag}"
 
 
+def parked_key(digest: str) -> str:
+    """Where GC moves a blob while it decides whether to delete it."""
+    d = Digest(digest)
+    return f"gc-parked/{d.algorithm}/{d.hex}"
+
+
+def _index_key(repo: str) -> str:
+    return f"{repo_key(repo)}/_index"
+
+
+REPOSITORY_LIST = "repositories.json"
+
+
+def _part_key(upload_id: str, offset: int) -> str:
+    return f"uploads/{upload_id}/parts/{offset:016d}"
+
+
 def _referrers_prefix(repo: str, subject: str) -> str:
     d = Digest(subject)
     return f"{repo_key(repo)}/_referrers/{d.algorithm}/{d.hex}"
+
+
+@dataclass
+class RepoIndex:
+    """A repository's tags (tag -> manifest digest) and manifests, as one object."""
+
+    tags: dict[str, str]
+    manifests: set[str]
+
+    def encode(self) -> bytes:
+        return json.dumps({"tags": dict(sorted(self.tags.items())),
+                           "manifests": sorted(self.manifests)}).encode()
 
 
 @dataclass
@@ -153,6 +191,7 @@ class RegistryStore:
         # upload id -> (hash, bytes hashed): saves re-reading data at commit when every
         # chunk of the session went through this process.
         self._hashers: dict[str, tuple[object, int]] = {}
+        self._registered: set[str] = set()  # in REPOSITORY_LIST, as this process knows
 
     # ---- blobs ----
 
@@ -168,12 +207,44 @@ class RegistryStore:
         if refresh and time.time() - link.mtime > TOUCH_AFTER:
             self.driver.touch(_layer_key(repo, digest))
         st = self.driver.stat(blob_key(digest))
+        if st is None and refresh:
+            st = self._after_gc_verdict(digest)
         return st.size if st else None
+
+    def blob_check(self, repo: str, digest: str) -> int | None:
+        """A blob HEAD: the client is about to push a manifest naming the blob, or skip
+        uploading it, so its link is refreshed as for a manifest push (GETs write nothing)."""
+        return self.blob_stat(repo, digest, refresh=True)
+
+    def _after_gc_verdict(self, digest: str):
+        """A GC may have just moved the blob aside; it puts it back when it sees the link
+        touched. Wait (seconds at most) for its verdict, then look again."""
+        deadline = time.monotonic() + PARKED_WAIT
+        while self.driver.stat(parked_key(digest)) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.driver.stat(blob_key(digest))
 
     def link_blob(self, repo: str, digest: str) -> None:
         """Make a blob visible in ``repo``. The fresh link restarts its GC grace (a mount or
         a re-upload of an old blob will be referenced soon); the blob is not rewritten."""
+        self.register_repository(repo)
         self.driver.write(_layer_key(repo, digest), b"")
+
+    def register_repository(self, repo: str) -> None:
+        """Add ``repo`` to REPOSITORY_LIST (once), so GC finds it without a listing."""
+        if repo in self._registered:
+            return
+        if repo not in self.known_repositories():
+            with self.driver.lock("repositories"):
+                names = self.known_repositories()
+                if repo not in names:
+                    self.driver.write(REPOSITORY_LIST, json.dumps(sorted({*names, repo})).encode())
+        self._registered.add(repo)
+
+    def known_repositories(self) -> list[str]:
+        """REPOSITORY_LIST, read by key."""
+        raw = self.driver.read(REPOSITORY_LIST)
+        return json.loads(raw) if raw else []
 
     def namespace_lock(self, repo: str):
         """One writer at a time per namespace, across processes: checks (immutable tags,
@@ -186,7 +257,7 @@ class RegistryStore:
 
     def blob_linked_within(self, digest: str, seconds: float) -> bool:
         """Whether any repository linked or touched the blob in the last ``seconds``."""
-        for repo in self.all_repositories():
+        for repo in self.every_repository():
             age = self.link_age(repo, digest)
             if age is not None and age < seconds:
                 return True
@@ -240,11 +311,11 @@ class RegistryStore:
         return info
 
     def _parts(self, upload_id: str) -> list[tuple[int, str, int]]:
-        """(offset, key, size) of each part, in order."""
-        out = []
-        for key, st in self.driver.walk(f"uploads/{upload_id}/parts"):
-            out.append((int(key.rsplit("/", 1)[1]), key, st.size))
-        return sorted(out)
+        """(offset, key, size) of each part, in order, as the session's info records them:
+        a listing of the parts may lag behind the last one (Swift)."""
+        raw = self.driver.read(f"uploads/{upload_id}/info")
+        parts = json.loads(raw).get("parts", []) if raw else []
+        return [(offset, _part_key(upload_id, offset), size) for offset, size in parts]
 
     def upload_size(self, upload_id: str) -> int:
         parts = self._parts(upload_id)
@@ -254,7 +325,8 @@ class RegistryStore:
         """Publish a spooled chunk written at ``offset``; ``hasher`` hashed exactly its bytes
         when it continues this process's running hash. Returns the new upload size."""
         if size:
-            self.driver.put_file(f"uploads/{upload_id}/parts/{offset:016d}", path)
+            self.driver.put_file(_part_key(upload_id, offset), path)
+            self._record_part(upload_id, offset, size)
         else:
             path.unlink(missing_ok=True)
         if hasher is not None:
@@ -262,6 +334,18 @@ class RegistryStore:
         else:
             self._hashers.pop(upload_id, None)
         return offset + size
+
+    def _record_part(self, upload_id: str, offset: int, size: int) -> None:
+        """Note the part in the session's info; one written again at ``offset`` replaces
+        it and anything after it (a client retrying a chunk)."""
+        key = f"uploads/{upload_id}/info"
+        raw = self.driver.read(key)
+        if raw is None:
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry",
+                                {"uuid": upload_id})
+        info = json.loads(raw)
+        info["parts"] = [p for p in info.get("parts", []) if p[0] < offset] + [[offset, size]]
+        self.driver.write(key, json.dumps(info).encode())
 
     def running_hash(self, upload_id: str, offset: int):
         """A copy of this process's hash of the first ``offset`` bytes, if it has one."""
@@ -314,7 +398,11 @@ class RegistryStore:
         return size
 
     def cancel_upload(self, upload_id: str) -> None:
+        """Delete the session: its recorded parts by key (a listing may miss the newest),
+        then whatever a listing shows."""
         self._hashers.pop(upload_id, None)
+        for _, key, _ in self._parts(upload_id):
+            self.driver.delete(key)
         self.driver.delete_tree(f"uploads/{upload_id}")
 
     def upload_ids(self) -> list[str]:
@@ -410,14 +498,37 @@ class RegistryStore:
                 self.driver.touch(_revision_key(repo, desc.digest))
         return doc
 
+    def repo_index(self, repo: str) -> RepoIndex:
+        """The repository's tags and manifests, read by key. A repository written before
+        indexes existed gets one built from listings."""
+        raw = self.driver.read(_index_key(repo))
+        if raw is not None:
+            doc = json.loads(raw)
+            return RepoIndex(doc["tags"], set(doc["manifests"]))
+        tags = {}
+        for name in self.driver.list(f"{repo_key(repo)}/_manifests/tags"):
+            if (d := self.tag_digest(repo, name)) is not None:
+                tags[name] = str(d)
+        return RepoIndex(tags, {str(d) for d, _ in self.revisions(repo)})
+
+    def _write_index(self, repo: str, index: RepoIndex) -> None:
+        """The caller holds the namespace lock since it read ``index``."""
+        self.driver.write(_index_key(repo), index.encode())
+
     def put_manifest(self, repo: str, raw: bytes, media_type: str, doc: Manifest | Index,
                      tag: str | None) -> Digest:
-        """Store exact bytes, the revision, the tag, the referrer entry and the catalog entry."""
+        """Store exact bytes, the index entry, the revision, the tag, the referrer entry and
+        the catalog entry. The caller holds the namespace lock."""
         digest = Digest.of(raw)
         key = blob_key(digest)
         self.link_blob(repo, digest)  # first (see gc.py); clients may fetch it via /blobs/ too
         if self.driver.stat(key) is None:
             self.driver.write(key, raw)
+        index = self.repo_index(repo)
+        index.manifests.add(str(digest))
+        if tag is not None:
+            index.tags[tag] = str(digest)
+        self._write_index(repo, index)  # before the tag: GC then never misses it
         self.driver.write(_revision_key(repo, digest), media_type.encode())
         if doc.subject is not None:
             desc = {"mediaType": media_type, "digest": digest, "size": len(raw)}
@@ -437,11 +548,20 @@ class RegistryStore:
 
     def delete_manifest(self, repo: str, digest: Digest) -> bool:
         """Remove a manifest from ``repo``: its revision, the tags on it, its referrer entry."""
+        with self.namespace_lock(repo):
+            return self._delete_manifest(repo, digest)
+
+    def _delete_manifest(self, repo: str, digest: Digest) -> bool:
         if self.driver.stat(_revision_key(repo, digest)) is None:
             return False
-        for tag in self.tags(repo):
-            if self.driver.read(_tag_key(repo, tag)) == digest.encode():
-                self.driver.delete(_tag_key(repo, tag))
+        index = self.repo_index(repo)
+        doomed = [t for t, d in index.tags.items() if d == digest]
+        for tag in doomed:
+            del index.tags[tag]
+        index.manifests.discard(str(digest))
+        self._write_index(repo, index)
+        for tag in doomed:
+            self.driver.delete(_tag_key(repo, tag))
         raw = self._manifest_bytes(digest)
         if raw is not None:
             try:
@@ -464,7 +584,7 @@ class RegistryStore:
                 return False
             if any(self.tag_digest(repo, t) == digest for t in self.tags(repo)):
                 return False
-            return self.delete_manifest(repo, digest)
+            return self._delete_manifest(repo, digest)
 
     def tag_digest(self, repo: str, tag: str) -> Digest | None:
         raw = self.driver.read(_tag_key(repo, tag))
@@ -475,10 +595,15 @@ class RegistryStore:
         return st.mtime if st else None
 
     def delete_tag(self, repo: str, tag: str) -> bool:
-        return self.driver.delete(_tag_key(repo, tag))
+        with self.namespace_lock(repo):
+            index = self.repo_index(repo)
+            if index.tags.pop(tag, None) is not None:
+                self._write_index(repo, index)
+            return self.driver.delete(_tag_key(repo, tag))
 
     def tags(self, repo: str) -> list[str]:
-        return self.driver.list(f"{repo_key(repo)}/_manifests/tags")
+        """From the index, read by key: a tag listing may lag."""
+        return sorted(self.repo_index(repo).tags)
 
     def revisions(self, repo: str) -> Iterator[tuple[Digest, float]]:
         """Every manifest in ``repo`` with the time it was pushed."""
@@ -504,11 +629,21 @@ class RegistryStore:
         """Every repository with blobs or manifests, in the catalog or not yet."""
         base = f"repositories/{prefix}".rstrip("/")
         names = self.driver.list(base)
-        out = [prefix] if prefix and ("_layers" in names or "_manifests" in names) else []
+        out = [prefix] if prefix and {"_layers", "_manifests", "_index"} & set(names) else []
         for n in names:
             if not n.startswith("_"):
                 out += self.all_repositories(f"{prefix}/{n}" if prefix else n)
         return out
+
+    def every_repository(self) -> list[str]:
+        """REPOSITORY_LIST (read by key) and whatever a listing adds: a lagging listing can
+        add a repository, never hide one."""
+        return sorted(set(self.known_repositories()) | set(self.all_repositories()))
+
+    def revision_time(self, repo: str, digest: Digest) -> float | None:
+        """When the manifest was last pushed (or named by a new index), None if gone."""
+        st = self.driver.stat(_revision_key(repo, digest))
+        return st.mtime if st else None
 
     def repositories(self) -> list[str]:
         return sorted(name.replace("+", "/") for name in self.driver.list("catalog"))
