@@ -220,7 +220,7 @@ class RegistryApp:
 
     async def blob_get(self, request, principal, name, digest, head=False):
         d = _parse_digest(digest)
-        size = await self.call(self.store.blob_stat, name, d)
+        size = await self.call(self.store.blob_check if head else self.store.blob_stat, name, d)
         if size is None:
             raise RegistryError("BLOB_UNKNOWN", "blob unknown to registry", {"digest": d})
         headers = {"Docker-Content-Digest": d, "Accept-Ranges": "bytes",
