@@ -173,3 +173,39 @@ def test_destination_through_a_dangling_link_and_dotdot_is_cleaned_first(store, 
     files = tree(build(store, "FROM busybox:local\nRUN ln -s /target/sub /link\n"
                        "COPY f /link/../\n", tmp_path))
     assert files["f"][1] == b"f" and "target" not in files
+
+
+def test_cache_mounts_are_keyed_by_id_uid_gid_and_mode(store):
+    df = """FROM busybox:local
+RUN --mount=type=cache,target=/c,id=k touch /c/one
+RUN --mount=type=cache,target=/c,id=k,uid=5 ls /c > /uid5 && stat -c %u /c >> /uid5
+RUN --mount=type=cache,target=/c,id=k,mode=0700 ls /c > /m700
+RUN --mount=type=cache,target=/c,id=k ls /c > /plain
+"""
+    files = tree(build(store, df))
+    assert files["uid5"][1] == b"5\n" and files["m700"][1] == b""
+    assert files["plain"][1] == b"one\n"
+
+
+def test_run_layers_record_the_mount_point_directories(store):
+    df = """FROM scratch
+COPY --from=busybox:local /bin/busybox /bin/
+RUN ["/bin/busybox", "touch", "/made"]
+FROM busybox:local
+RUN --mount=type=tmpfs,target=/tm/deep touch /tm/deep/x
+"""
+    files = tree(build(store, df, target="0"))
+    assert {"dev", "proc", "sys", "made"} <= set(files)
+    assert not any(k.startswith("etc/") for k in files)  # /etc/hosts and resolv.conf go
+    files = tree(build(store, df))  # a RUN --mount's own mount point is cleaned up
+    assert "tm" not in files
+
+
+def test_an_image_built_on_an_imported_base_has_buildkits_config_fields(store):
+    doc = build(store, "FROM busybox:local\nENV Q=1\n").config.doc
+    assert "comment" not in doc and "container_config" not in doc
+    assert doc["config"]["OnBuild"] is None
+    # the base has no PATH: BuildKit appends its default before the Dockerfile's ENV
+    assert doc["config"]["Env"] == [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "Q=1"]
+    assert build(store, "FROM scratch\n").config.doc["config"]["OnBuild"] is None

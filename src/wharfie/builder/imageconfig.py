@@ -14,8 +14,16 @@ from dataclasses import dataclass
 from wharfie.dockerfile import instructions as ins
 from wharfie.dockerfile.gostr import quote_list
 from wharfie.errors import InvalidInput
+from wharfie.oci.empty import DEFAULT_PATH
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
+# What BuildKit's image struct (dockerfile2llb's Image, ImageConfig) holds: the rest of a
+# base image's config does not reach an image built on it.
+IMAGE_FIELDS = ("created", "author", "architecture", "os", "os.version", "os.features",
+                "variant", "config", "rootfs", "history")
+CONFIG_FIELDS = ("User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir",
+                 "Labels", "StopSignal", "ArgsEscaped", "Healthcheck", "OnBuild",
+                 "StopTimeout", "Shell")
 HISTORY_COMMENT = "buildkit.dockerfile.v0"
 
 
@@ -83,13 +91,20 @@ class StageImage:
 
     @classmethod
     def from_base(cls, base_doc: dict, created: str | None) -> StageImage:
-        doc = copy.deepcopy(base_doc)
-        doc.setdefault("config", {})
+        """A stage on ``base_doc``, as BuildKit reads a base image: into its own image
+        struct, so what that struct lacks (``comment``, ``container_config``, docker's
+        ``Hostname``...) or leaves empty is gone; ``OnBuild`` is always there (null: the
+        triggers run once, in the child build); a missing ``PATH`` gets the default."""
+        doc = {k: copy.deepcopy(v) for k, v in base_doc.items()
+               if k in IMAGE_FIELDS and (v or k in ("architecture", "os"))}
+        config = {k: copy.deepcopy(v) for k, v in (base_doc.get("config") or {}).items()
+                  if k in CONFIG_FIELDS and v}
+        config["OnBuild"] = None
+        if not any(e.partition("=")[0] == "PATH" for e in config.get("Env") or []):
+            config["Env"] = [*(config.get("Env") or []), f"PATH={DEFAULT_PATH}"]
+        doc["config"] = config
         doc.setdefault("rootfs", {"type": "layers", "diff_ids": []})
         doc.setdefault("history", [])
-        doc["config"].pop("OnBuild", None)  # triggers run once, in the child build
-        for key in ("container", "container_config", "docker_version", "id", "parent"):
-            doc.pop(key, None)
         return cls(doc, created=created)
 
     @property

@@ -2,7 +2,8 @@
 ssh, a relay to the client's SSH agent (``sshagent``).
 
 Mounts never reach a layer: what they put in the root filesystem (mount points
-runc had to create) is removed before the step is committed, and a secret's
+runc had to create) is removed before the step is committed, as BuildKit's
+MountStubsCleaner does (dockerd 20.10's older BuildKit left them), and a secret's
 value never enters a cache key (only its id and target do).
 """
 
@@ -251,7 +252,12 @@ def _bind_root(m: Mount, ctx: MountContext) -> MountSource:
 
 
 def _cache_dir(m: Mount, ctx: MountContext, stack: contextlib.ExitStack) -> Path:
-    cid = m.options.get("id") or m.target or "default"
+    """The cache's host directory. BuildKit keys a cache by its id and, when any is given,
+    by the uid, gid and mode it is made with: each set of those is a cache of its own."""
+    cid = m.options.get("id") or os.path.normpath(m.target or "") or "default"
+    if any(k in m.options for k in ("uid", "gid", "mode")):
+        cid += "-{}-{}-{}".format(m.options.get("uid", "0"), m.options.get("gid", "0"),
+                                  m.options.get("mode", "0755"))
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in cid)
     d = ctx.cache_root / safe
     fresh = not d.exists()

@@ -28,4 +28,5 @@ def for_platform(platform: Platform) -> dict:
     of ``/`` (its emptyImage sets it, so every image built on scratch carries it)."""
     doc = empty_config(platform.os, platform.architecture, platform.variant)
     doc["config"]["WorkingDir"] = "/"
+    doc["config"]["OnBuild"] = None  # BuildKit's struct writes it even when empty
     return doc

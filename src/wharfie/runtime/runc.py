@@ -109,7 +109,8 @@ class Runtime:
         try:
             spec = make_spec(rootfs, cfg, user, _etc_files(bundle, cfg))
             stubs = [m["destination"] for m in spec["mounts"]
-                     if not rfs.exists(rootfs, m["destination"])]
+                     if not rfs.exists(rootfs, m["destination"])
+                     and not (cfg.keep_mount_dirs and _is_dir_mount(m))]
             parents = _times_of(rootfs, {os.path.dirname(d) for d in stubs})
             (bundle / "config.json").write_text(json.dumps(spec, indent=1))
             return self._run_bundle(cid, bundle, cfg.tty, stdin, stdout, stderr, cancel)
@@ -175,6 +176,12 @@ class Runtime:
             if cancel.wait(0.25):
                 self.delete(cid)
                 time.sleep(0.05)
+
+
+def _is_dir_mount(mount: dict) -> bool:
+    """A mount whose point runc makes as a directory (a bind of a file gets a file)."""
+    src = mount.get("source", "")
+    return mount.get("type") != "bind" or not os.path.exists(src) or os.path.isdir(src)
 
 
 def _times_of(rootfs: Path, dirs: set[str]) -> dict[Path, tuple[int, int]]:

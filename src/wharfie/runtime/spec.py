@@ -79,6 +79,9 @@ class ProcessConfig:
     rlimits: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(DEFAULT_RLIMITS))
     extra_hosts: list[tuple[str, str]] = field(default_factory=list)  # --add-host: name, IP
     shm_size: int = 64 << 20  # --shm-size: Docker's default /dev/shm is 64 MiB
+    # directories made as mount points (/dev, /proc, /sys...) stay: docker's RUN layers
+    # record them; files made for mounts (/etc/hosts) go either way
+    keep_mount_dirs: bool = False
 
 
 def merge_env(base: list[str], override: list[str]) -> list[str]:
