@@ -113,8 +113,7 @@ def expand_sources(src_root: Path, pattern: str, ignore: PatternMatcher | None) 
 def expand_all(src_root: Path, sources: list[str],
                ignore: PatternMatcher | None) -> list[tuple[str, list[str]]]:
     """Each source with what it names. A missing source fails; a wildcard may match
-    nothing, as long as the sources together match something (BuildKit's empty
-    wildcards)."""
+    nothing (BuildKit's AllowEmptyWildcard: docker builds ``COPY nomatch* /d/``)."""
     out = []
     for src in sources:
         found = expand_sources(src_root, src, ignore)
@@ -122,9 +121,6 @@ def expand_all(src_root: Path, sources: list[str],
             raise CopyError(f'"{src}": not found (not in the build context, or excluded '
                             f"by .dockerignore)")
         out.append((src, found))
-    if not any(found for _, found in out):
-        raise CopyError(f'"{" ".join(sources)}": not found (no match in the build context, '
-                        "or excluded by .dockerignore)")
     return out
 
 
@@ -181,9 +177,6 @@ def copy_sources(src_root: Path, sources: list[str], rootfs: Path, dest: str, wo
     dest_is_dir = dest.endswith("/")
     resolved = [(src, f) for src, found in expand_all(src_root, sources, opts.ignore)
                 for f in found]
-    if len(sources) > 1 and not dest_is_dir:
-        raise CopyError("When using COPY with more than one source file, the destination "
-                        "must be a directory and end with a /")
     excludes = PatternMatcher(opts.excludes) if opts.excludes else None
     for _pattern, rel in resolved:
         if excludes is not None and rel and excludes.excludes(rel):
@@ -203,19 +196,27 @@ def copy_sources(src_root: Path, sources: list[str], rootfs: Path, dest: str, wo
             extract_archive(src, rootfs, dest, opts)
         else:
             into_dir = dest_is_dir or secure_join(rootfs, dest).is_dir()
-            target = dest.rstrip("/") + "/" + os.path.basename(rel) if into_dir else dest
+            target = dest.rstrip("/") + "/" + os.path.basename(rel) if into_dir else \
+                _followed(rootfs, dest)
             _copy_entry(src, st, rootfs, target, opts)
 
 
 def clean_dest(dest: str, workdir: str) -> str:
     """The destination as BuildKit's file op sees it: joined to the working directory and
-    cleaned as text before any symlink is followed (``/link/../`` is ``/``), a trailing
-    ``/`` (or ``/.``) kept as ``/``: it says "a directory"."""
+    cleaned as text before any symlink is followed (``/link/../`` is ``/``). A trailing
+    ``/``, or a destination of ``.``, says "a directory" and is kept; ``/n/.`` is ``/n``."""
     path = dest if dest.startswith("/") else f"{workdir.rstrip('/')}/{dest}"
     clean = posixpath.normpath("/" + path.lstrip("/"))
-    if clean != "/" and (dest.endswith("/") or dest.endswith("/.") or dest in (".", "")):
+    if clean != "/" and (dest.endswith("/") or dest in (".", "")):
         clean += "/"
     return clean
+
+
+def _followed(rootfs: Path, dest: str) -> str:
+    """``dest`` with its symlinks followed, the last one too (inside ``rootfs``): a file
+    copied onto a link to a file, or a dangling one, is written where the link points."""
+    rel = os.path.relpath(secure_join(rootfs, dest), rootfs)
+    return "/" if rel == "." else "/" + rel
 
 
 def _ensure_dir(rootfs: Path, path: str, opts: CopyOptions) -> Path:
@@ -398,8 +399,8 @@ def extract_archive(archive: Path, rootfs: Path, dest: str, opts: CopyOptions) -
             extract_tar(stream, tmp)
         except (WharfieError, *DECODE_ERRORS) as e:
             raise CopyError(f"ADD {archive.name}: cannot unpack: {e}") from None
-        keep_owner = CopyOptions(chown=opts.chown, chmod=opts.chmod, keep_owners=True,
-                                 replace_dirs=True)
+        # docker's untar: the archive's owners and modes, whatever --chown and --chmod say
+        keep_owner = CopyOptions(keep_owners=True, replace_dirs=True)
         _copy_tree_preserving(Path(tmp), rootfs, dest, keep_owner)
 
 
