@@ -133,7 +133,9 @@ class Job:
                     running[pool.submit(self._run_stage, pending.pop(i))] = i
                 if not running:
                     raise BuildError("stages wait on each other: the dependency graph has a cycle")
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                # A bounded wait: a signal the kernel hands to a worker thread does not wake
+                # a main thread blocked on a lock, so Ctrl-C would wait for the RUN to end.
+                done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
                 for fut in done:
                     i = running.pop(fut)
                     results[i] = fut.result()  # re-raises the stage's error: siblings stop
