@@ -14,6 +14,7 @@ from wharfie.builder.squash import squash
 from wharfie.errors import InvalidInput
 from wharfie.images.imagestore import ImageStore
 from wharfie.layers.apply import apply_layer
+from wharfie.layers.compression import open_layer
 from wharfie.layers.diff import diff_trees
 from wharfie.layers.writer import write_layer
 from wharfie.testing.random import add_image
@@ -73,7 +74,7 @@ def built(tmp_path, root) -> tuple[ImageStore, object, Path]:
 def unpack(image, dest: Path) -> None:
     dest.mkdir()
     for layer in image.layers():
-        with layer.open_uncompressed() as f:
+        with open_layer(layer) as f:
             apply_layer(f, dest)
 
 
@@ -82,7 +83,7 @@ def test_squash_all_gives_the_same_root_filesystem(built, tmp_path):
     new = squash(store, image, epoch=EPOCH)
     layers = new.layers()
     assert len(layers) == 1 and new.config.diff_ids == [layers[0].diff_id]
-    with layers[0].open_uncompressed() as f, tarfile.open(fileobj=f, mode="r|") as tar:
+    with open_layer(layers[0]) as f, tarfile.open(fileobj=f, mode="r|") as tar:
         names = [m.name for m in tar]
     assert not any(".wh." in n for n in names)  # from scratch: nothing to white out
     assert "base" not in names and "old/a" not in names
@@ -109,7 +110,7 @@ def test_keep_base_merges_the_rest_with_whiteouts(built, tmp_path):
     new = squash(store, image, keep_base=1, epoch=EPOCH)
     layers = new.layers()
     assert len(layers) == 2 and layers[0].digest == image.layers()[0].digest
-    with layers[1].open_uncompressed() as f, tarfile.open(fileobj=f, mode="r|") as tar:
+    with open_layer(layers[1]) as f, tarfile.open(fileobj=f, mode="r|") as tar:
         names = {m.name for m in tar}
     assert ".wh.base" in names and "new" in names and "etc/passwd" not in names
     # /old was removed and re-made: what the base had under it is whited out

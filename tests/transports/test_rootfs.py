@@ -14,6 +14,7 @@ from isal import igzip
 
 from wharfie.errors import InvalidInput
 from wharfie.layers.apply import apply_layer
+from wharfie.layers.compression import open_layer
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.platform import host_platform
 from wharfie.transports.importer import import_rootfs
@@ -107,7 +108,7 @@ def test_absolute_names_are_made_relative_so_the_image_unpacks(content, tmp_path
     (layer,) = image.layers()
     rootfs = tmp_path / "rootfs"
     rootfs.mkdir()
-    with layer.open_uncompressed() as stream:
+    with open_layer(layer) as stream:
         assert apply_layer(stream, rootfs) == layer.diff_id == image.config.diff_ids[0]
     assert (rootfs / "etc/passwd").read_bytes() == b"root:x:0:0:root:/root:/bin/sh\n"
     assert (rootfs / "etc/passwd-").stat().st_ino == (rootfs / "etc/passwd").stat().st_ino

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -34,6 +35,7 @@ from wharfie.dockerfile.stages import (
 )
 from wharfie.errors import NotFound, WharfieError
 from wharfie.images.imagestore import ImageStore, StoredImage
+from wharfie.layers.compression import open_layer
 from wharfie.oci.digest import Digest
 from wharfie.oci.empty import for_platform
 from wharfie.oci.image import BlobSource, Layer
@@ -333,7 +335,7 @@ class Job:
             with self.builder.lock:
                 if not self.snap.has(chain):
                     layer = Layer(desc, diff_id, self.builder.blobs)
-                    chain = self.snap.add_layer(parent, diff_id, layer.open_uncompressed)
+                    chain = self.snap.add_layer(parent, diff_id, partial(open_layer, layer))
             parent = chain
         return parent
 

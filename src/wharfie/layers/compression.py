@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import io
 import os
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import zstandard
 from isal import igzip, igzip_threaded
 
 from wharfie.errors import InvalidInput
 from wharfie.oci.mediatypes import compression_of
+
+if TYPE_CHECKING:
+    from wharfie.oci.image import Layer
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -71,6 +74,11 @@ def decompress_stream(stream: BinaryIO, compression: str, *,
 
 def open_uncompressed(stream: BinaryIO, media_type: str) -> BinaryIO:
     return decompress_stream(stream, compression_of(media_type))
+
+
+def open_layer(layer: Layer) -> BinaryIO:
+    """An image layer's tar itself (what its diffID is the hash of)."""
+    return open_uncompressed(layer.open(), layer.media_type)
 
 
 def auto_decompress(stream: BinaryIO, *, read_ahead: bool = False) -> BinaryIO:

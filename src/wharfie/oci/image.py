@@ -60,12 +60,6 @@ class Layer:
         """The compressed blob as stored."""
         return self.source.open_blob(self.descriptor)
 
-    def open_uncompressed(self) -> BinaryIO:
-        """The layer tar itself (what the diffID is the hash of)."""
-        from wharfie.layers.compression import open_uncompressed
-
-        return open_uncompressed(self.open(), self.media_type)
-
 
 class Image(BlobSource):
     """An image: a manifest, its config and its layers, read lazily from a source."""

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from wharfie.errors import InvalidInput
 from wharfie.fs.atomic import atomic_write
 from wharfie.fs.private import make_private_dirs
+from wharfie.layers.compression import open_layer
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import Image
 from wharfie.snapshots.base import (
@@ -82,6 +84,6 @@ def unpack_image(snap: Snapshotter, image: Image,
         if not snap.has(chain):
             if progress:
                 progress(i, len(layers), layer.diff_id)
-            chain = snap.add_layer(parent, layer.diff_id, layer.open_uncompressed)
+            chain = snap.add_layer(parent, layer.diff_id, partial(open_layer, layer))
         parent = chain
     return parent
