@@ -23,6 +23,7 @@ from wharfie.server.auth.users import Htpasswd
 from wharfie.server.config import ServerConfig, load_policy, open_store
 from wharfie.server.maintenance import run_gc, run_retention
 from wharfie.server.repositories import RegistryStore
+from wharfie.server.ui import mount_ui
 
 
 def _is_loopback(host: str) -> bool:
@@ -57,6 +58,8 @@ def build_app(config: ServerConfig) -> tuple[web.Application, RegistryStore]:
                            settings=Settings(max_manifest=config.max_manifest, policy=policy,
                                              foreign_urls=_patterns(config.foreign_urls)))
     app = registry.web_app()
+    ui_key = load_token_key(config.token_key or config.data / "auth" / "token.key")
+    mount_ui(app, registry, ui_key, secure=bool(config.tls_cert))
 
     async def purge_uploads(app: web.Application):
         async def loop():
