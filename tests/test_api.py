@@ -178,3 +178,12 @@ def test_example_script(busybox_rootfs_tar, docker_registry):
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     assert "manifest digests match" in res.stdout
+
+
+def test_analyze_in_process(tmp_path, busybox_rootfs_tar):
+    """``Client.analyze`` gives dive's figures for a stored image, without the CLI."""
+    client = wharfie.Client(tmp_path / "root")
+    with open(busybox_rootfs_tar, "rb") as f:
+        client.import_image(f, "bb:1")
+    result = client.analyze("bb:1")
+    assert result.layers and result.efficiency == 1.0 and result.wasted_bytes == 0

@@ -20,8 +20,10 @@ from wharfie.errors import InvalidInput, InvalidReference, NotFound, WharfieErro
 from wharfie.paths import default_root
 
 if TYPE_CHECKING:
+    from wharfie.analysis.analyze import Analysis
     from wharfie.builder import BuildEvent, BuildOptions, BuildResult, PruneReport
     from wharfie.builder import CheckReport as BuildCheckReport
+    from wharfie.containers.launch import ContainerUsage
     from wharfie.content.blobstore import ContentStore
     from wharfie.images.check import CheckReport
     from wharfie.images.imagestore import ImageStore, Removal
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
     from wharfie.oci.image import Image, ImageIndex
     from wharfie.oci.platform import Platform
     from wharfie.oci.reference import Reference
-    from wharfie.runtime.launch import ContainerUsage
     from wharfie.security.report import Report as ScanReport
     from wharfie.security.report import ScanOptions
     from wharfie.security.sbom import Sbom
@@ -303,7 +304,7 @@ class Client:
 
     def _images_in_use(self) -> frozenset[str]:
         """IDs of the images containers were created from."""
-        from wharfie.runtime.containers import ContainerStore
+        from wharfie.containers.store import ContainerStore
 
         return frozenset(c.image_id for c in ContainerStore(self.root).list())
 
@@ -314,7 +315,7 @@ class Client:
 
         >>> wharfie.system_prune(all=True).reclaimed      # doctest: +SKIP
         """
-        from wharfie.runtime.launch import container_usage, remove_container
+        from wharfie.containers.launch import container_usage, remove_container
 
         removed, freed = [], 0
         for u in container_usage(self.root):
@@ -332,8 +333,8 @@ class Client:
 
         >>> wharfie.system_df().images.reclaimable     # doctest: +SKIP
         """
+        from wharfie.containers.launch import container_usage
         from wharfie.images.usage import disk_usage
-        from wharfie.runtime.launch import container_usage
 
         containers = container_usage(self.root)
         users: dict[str, int] = {}
@@ -558,7 +559,7 @@ class Client:
         >>> wharfie.delete_remote("127.0.0.1:5000/app:old")     # doctest: +SKIP
         """
         name = _ref(ref)
-        registry = self.registries.registry(name.domain)
+        registry = self.registries.registry(name.domain, push=True)
         digest = name.digest
         if digest is None:
             desc = registry.head_manifest(name.path, name.identifier)
@@ -580,7 +581,8 @@ class Client:
 
         host = _login_host(server)
         given = creds.Credentials(username, password)
-        replace(self.registries, credentials=given, _registries={}).registry(host).check_login()
+        checking = replace(self.registries, credentials=given, _registries={})
+        checking.registry(host, push=True).check_login()
         return creds.store(host, given)
 
     def logout(self, server: str | None = None) -> bool:
@@ -724,6 +726,24 @@ class Client:
 
         with open_source(ref, self.store, options=self.registries) as source:
             return generate(source.image, name=ref, scope=scope)
+
+    def analyze(self, ref: str, *, base: str | None = None,
+                platform: str | None = None) -> Analysis:
+        """How efficiently ``ref`` (a stored image or a transport name) uses its bytes: dive's
+        figures, plus each waste with the step that caused it and its fix
+        (``wharfie image analyze``). ``base`` names the FROM image outright.
+
+        >>> round(c.analyze("app:1").efficiency, 3)   # doctest: +SKIP
+        0.992
+        """
+        from wharfie.analysis import analyze
+        from wharfie.imagefs import open_source
+        from wharfie.oci.platform import parse_platform
+
+        with open_source(ref, self.store, options=self.registries,
+                         platform=parse_platform(platform) if platform else None) as source:
+            return analyze(source, base=self.store.resolve(base) if base else None,
+                           images=self.store)
 
     def scan(self, ref: str, options: ScanOptions | None = None, **kwargs: Any) -> ScanReport:
         """Vulnerabilities, secrets and misconfigurations of ``ref`` (``wharfie scan``);

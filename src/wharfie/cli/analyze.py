@@ -48,17 +48,10 @@ def analyze_cmd(app: App, image: str, layer: int | None, fmt: str, output: str |
                 highest_user_wasted_percent: str | None, source: str | None,
                 tls_verify: bool, insecure: bool, ca_cert: str | None) -> None:
     """Show how efficiently IMAGE uses its bytes, which step wasted them, and the fix."""
-    from wharfie.analysis import analyze
     from wharfie.analysis import ci as gate
-    from wharfie.imagefs import open_source
-    from wharfie.oci.platform import parse_platform
 
     client = app.client_with(registry_options(tls_verify, insecure, ca_cert))
-    name = _with_source(image, source)
-    with open_source(name, client.store, options=client.registries,
-                     platform=parse_platform(platform) if platform else None) as src:
-        result = analyze(src, base=client.store.resolve(base) if base else None,
-                         images=client.store)
+    result = client.analyze(_with_source(image, source), base=base, platform=platform)
     if layer is not None and not 0 <= layer < len(result.layers):
         raise InvalidInput(f"--layer {layer}: the image has layers 0 to {len(result.layers) - 1}")
     _write(_render(result, fmt, layer), output)
