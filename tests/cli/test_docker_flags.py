@@ -41,7 +41,7 @@ def test_go_flag_values(wharfie, tagged):
 
 def test_run_stops_rewriting_at_the_image(wharfie, tagged):
     """``run IMAGE --rm=true`` hands ``--rm=true`` to the container, not to run."""
-    from wharfie.cli.main import go_flag_args
+    from wharfie.cli.group import go_flag_args
     from wharfie.cli.run import run
 
     assert go_flag_args(run, ["--rm=true", "-e=A=1", "img", "--rm=true"]) == \

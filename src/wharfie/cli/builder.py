@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from wharfie.cli.context import App, pass_app
-from wharfie.cli.main import LazyGroup
+from wharfie.cli.group import LazyGroup
 from wharfie.errors import WharfieError
 from wharfie.units import parse_size
 

@@ -1,14 +1,14 @@
 """``wharfie image ...``: the group of image commands, each imported only when run.
 
 Other modules add subcommands with one line in IMAGE_COMMANDS
-(name -> "module:attribute"), as the top-level COMMANDS in cli/main.py.
+(name -> "module:attribute"), as the top-level COMMANDS in cli/group.py.
 """
 
 from __future__ import annotations
 
 import click
 
-from wharfie.cli.main import LazyGroup
+from wharfie.cli.group import LazyGroup
 
 IMAGE_COMMANDS: dict[str, str] = {
     "build": "wharfie.cli.build:build_cmd",

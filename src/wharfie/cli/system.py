@@ -8,8 +8,8 @@ import click
 
 from wharfie.cli.context import App, pass_app
 from wharfie.cli.format import ellipsis, human_size, since, write_rows
+from wharfie.cli.group import LazyGroup
 from wharfie.cli.images import pruned_lines
-from wharfie.cli.main import LazyGroup
 
 # Further ``system`` subcommands: name -> "module:attribute".
 SYSTEM_COMMANDS: dict[str, str] = {}

@@ -37,7 +37,6 @@ from wharfie.errors import (
 )
 from wharfie.fs.atomic import fsync_dir
 from wharfie.fs.private import private_dir
-from wharfie.layers.contentsize import content_size
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import Image, ImageIndex
@@ -362,7 +361,10 @@ class ImageStore:
         return list(out.items())
 
     def _layer_content_size(self, blob: Digest) -> int:
-        """A layer's applied size; a blob that is not a tar (an artifact's) counts as stored."""
+        """A layer's applied size; a blob that is not a tar (an artifact's) counts as stored.
+        (layers/ is imported here: listing images needs no tar or decompressor.)"""
+        from wharfie.layers.contentsize import content_size
+
         try:
             with self.content.open(blob) as f:
                 return content_size(f)

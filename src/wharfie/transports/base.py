@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
 from wharfie.oci.digest import Digest
@@ -71,6 +70,8 @@ def copy_image(src: Image, dst: ImageDestination, ref: Reference | None = None, 
         for d in blobs:
             move(d)
     else:
+        from concurrent.futures import ThreadPoolExecutor  # only copies with several blobs
+
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             for _ in pool.map(move, blobs):
                 pass
