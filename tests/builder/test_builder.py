@@ -13,7 +13,8 @@ from wharfie.builder.context.dockerignore import PatternMatcher
 from wharfie.builder.engine import Builder
 from wharfie.builder.filecopy import CopyError
 from wharfie.builder.mounts import Secret
-from wharfie.builder.request import BuildError, BuildRequest
+from wharfie.builder.request import BuildRequest
+from wharfie.builder.result import BuildError
 from wharfie.errors import NotFound, WharfieError
 from wharfie.images.imagestore import ImageStore
 from wharfie.layers.compression import open_uncompressed

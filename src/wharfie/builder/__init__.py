@@ -14,16 +14,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from wharfie.builder.fastpath import build
     from wharfie.builder.options import BuildOptions
-    from wharfie.builder.pipeline import BuildCheckError, CheckReport, build, check
+    from wharfie.builder.pipeline import CheckReport, check
     from wharfie.builder.prune import PruneReport, prune_cache
-    from wharfie.builder.request import BuildError, BuildEvent, BuildResult
+    from wharfie.builder.result import BuildCheckError, BuildError, BuildEvent, BuildResult
 
 _WHERE = {
-    "BuildOptions": "options", "build": "pipeline", "check": "pipeline",
-    "CheckReport": "pipeline", "BuildCheckError": "pipeline", "prune_cache": "prune",
-    "PruneReport": "prune", "BuildResult": "request", "BuildEvent": "request",
-    "BuildError": "request",
+    "BuildOptions": "options", "build": "fastpath", "check": "pipeline",
+    "CheckReport": "pipeline", "BuildCheckError": "result", "prune_cache": "prune",
+    "PruneReport": "prune", "BuildResult": "result", "BuildEvent": "result",
+    "BuildError": "result",
 }
 
 __all__ = ["BuildCheckError", "BuildError", "BuildEvent", "BuildOptions", "BuildResult",

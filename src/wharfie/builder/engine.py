@@ -19,7 +19,8 @@ from wharfie.builder.cache import BuildCache, export_to
 from wharfie.builder.context import HashCache
 from wharfie.builder.job import CACHE_PIN, Job
 from wharfie.builder.mounts import sweep_abandoned
-from wharfie.builder.request import BuildEvent, BuildRequest, BuildResult, StageState
+from wharfie.builder.request import BuildRequest, StageState
+from wharfie.builder.result import BuildEvent, BuildResult
 from wharfie.fs.private import make_private_dirs
 from wharfie.images.imagestore import ImageStore
 from wharfie.oci.digest import Digest
@@ -83,7 +84,9 @@ class Builder:
             digest, image_id = self._squash(digest, final.base_layers, req)
         for tag in req.tags:
             self.store.tag(parse_reference(tag), digest)
-        return BuildResult(digest, image_id, job.warnings)
+        return BuildResult(digest, image_id, job.warnings, cache_keys=list(job.used_keys),
+                           base_images={name: str(img.digest)
+                                        for name, img in job.external.items()})
 
     def _commit_image(self, st: StageState, req: BuildRequest) -> tuple[Digest, Digest]:
         doc = st.image.doc

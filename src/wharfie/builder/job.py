@@ -23,7 +23,8 @@ from wharfie.builder.cache import BuildCache, CacheRecord, explain_miss, import_
 from wharfie.builder.context import BuildContext, HashCache
 from wharfie.builder.imageconfig import StageImage
 from wharfie.builder.mounts import MountSource
-from wharfie.builder.request import BuildError, BuildEvent, BuildRequest, StageState
+from wharfie.builder.request import BuildRequest, StageState
+from wharfie.builder.result import BuildError, BuildEvent
 from wharfie.builder.steps import execute
 from wharfie.dockerfile import instructions as ins
 from wharfie.dockerfile.stages import (

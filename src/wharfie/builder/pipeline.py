@@ -22,7 +22,8 @@ from wharfie.builder.exporters import parse_output, write_output
 from wharfie.builder.exporters.registry import push_tags
 from wharfie.builder.mounts import parse_secret
 from wharfie.builder.options import BuildOptions
-from wharfie.builder.request import BuildError, BuildEvent, BuildRequest, BuildResult
+from wharfie.builder.request import BuildRequest
+from wharfie.builder.result import BuildCheckError, BuildEvent, BuildResult
 from wharfie.builder.sshagent import parse_ssh
 from wharfie.dockerfile.lint import build_checks
 from wharfie.errors import WharfieError
@@ -37,14 +38,6 @@ if TYPE_CHECKING:
     from wharfie.transports.registry.client import RegistryOptions
 
 Emit = Callable[[BuildEvent], None]
-
-
-class BuildCheckError(BuildError):
-    """A build check set to fail the build (``# check=error=true``) was violated."""
-
-    def __init__(self, message: str, findings: list) -> None:
-        super().__init__(message)
-        self.findings = findings
 
 
 @dataclass

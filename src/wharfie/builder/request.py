@@ -1,4 +1,5 @@
-"""What the build engine takes and gives: the request, progress events, the result."""
+"""What the build engine takes: the request, and the state of a stage being built. (What it
+gives, ``BuildResult``, ``BuildEvent`` and ``BuildError``, is in ``result``.)"""
 
 from __future__ import annotations
 
@@ -9,13 +10,9 @@ from wharfie.builder.cache.transfer import CacheSpec
 from wharfie.builder.context import BuildContext
 from wharfie.builder.imageconfig import StageImage
 from wharfie.builder.mounts import Secret
-from wharfie.errors import WharfieError
+from wharfie.builder.result import BuildError, BuildEvent, BuildResult  # noqa: F401 - steps/ import them here
 from wharfie.oci.digest import Digest
 from wharfie.oci.manifest import Descriptor
-
-
-class BuildError(WharfieError):
-    """A build step that failed: says which, and shows the tail of its output."""
 
 
 @dataclass
@@ -46,29 +43,6 @@ class BuildRequest:
     extra_hosts: list[tuple[str, str]] = field(default_factory=list)  # --add-host
     shm_size: int | None = None  # --shm-size for RUN (default: Docker's 64 MiB)
     no_cache_filter: list[str] = field(default_factory=list)  # stages built without cache
-
-
-@dataclass
-class BuildEvent:
-    """Progress, for the CLI to render: ``kind`` is step, cached, output, done, explain or
-    warning while building; push and pushed (``text`` the reference) after it."""
-
-    kind: str
-    step: int
-    text: str
-    seconds: float = 0.0
-
-
-@dataclass
-class BuildResult:
-    """The built image: its manifest digest and ID (config digest), the Dockerfile's
-    warnings, the build check findings, and how many steps were announced."""
-
-    manifest_digest: Digest
-    image_id: Digest
-    warnings: list[str]
-    checks: list = field(default_factory=list)
-    steps: int = 0
 
 
 @dataclass

@@ -82,8 +82,6 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
               metadata_file) -> None:
     """Build an image from a Dockerfile."""
     from wharfie.builder import BuildOptions
-    from wharfie.builder import check as check_build
-    from wharfie.builder.context import looks_like_tar
 
     options = BuildOptions(
         context=context_arg, dockerfile=dockerfile, tags=list(tags),
@@ -96,6 +94,8 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
         metadata_file=metadata_file, push=push,
         explain_cache=explain_cache or progress == "plain")
     if context_arg == "-":  # stdin: a context tar, or a Dockerfile alone
+        from wharfie.builder.context import looks_like_tar
+
         data = sys.stdin.buffer.read()
         options.context = None
         if looks_like_tar(data):
@@ -105,6 +105,8 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
     elif dockerfile == "-":
         options.dockerfile, options.dockerfile_text = None, sys.stdin.read()
     if check:
+        from wharfie.builder import check as check_build
+
         _show_check(check_build(app.images, options))
     _build(app, options, quiet=quiet, progress=progress)
 
@@ -112,7 +114,6 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
 def _build(app: App, options, *, quiet: bool, progress: str) -> None:
     """Run the build with progress on stderr; the image ID on stdout with -q."""
     from wharfie.builder import BuildCheckError, build
-    from wharfie.cli.transfer import interruptible
 
     show = not quiet and progress != "quiet"
     if show and (progress == "tty" or (progress == "auto" and sys.stderr.isatty())):
@@ -134,6 +135,8 @@ def _build(app: App, options, *, quiet: bool, progress: str) -> None:
                 return
             close_renderer()
             if event.kind == "push":
+                from wharfie.cli.transfer import interruptible  # registry client: pushes only
+
                 after.enter_context(interruptible())  # Ctrl-C ends a push at once
             if show:
                 done = " done" if event.kind == "pushed" else ""

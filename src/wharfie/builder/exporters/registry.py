@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from wharfie.builder.request import BuildEvent
+from wharfie.builder.result import BuildEvent
 from wharfie.images.imagestore import ImageStore
 from wharfie.oci.reference import Reference
 

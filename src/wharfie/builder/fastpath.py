@@ -1,0 +1,183 @@
+"""The no-change fast path of ``build``: a rebuild whose inputs are all as they were when
+the same build last ran tags the image that build made, without parsing the Dockerfile,
+planning steps or importing the engine.
+
+After a full build, a memo is kept under ``ROOT/build/fastpath``, named by a hash of the
+options and the Dockerfile's (and ignore files') bytes. It holds a stat signature of every
+entry in the context (mode, size, mtime, ctime, inode, owner: more than the file-hash
+cache trusts), the base images' digests, the cache keys the build used and the image it
+made. A rebuild takes the fast path only if all of these still hold and every cache
+record, layer and the image are still there; anything else, or any option the memo cannot
+vouch for (remote sources, outputs, push, cache import/export, named contexts, --pull,
+--no-cache, build warnings), goes the full way, which gives the same image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wharfie.builder.cache.records import BuildCache
+from wharfie.builder.result import BuildEvent, BuildResult
+from wharfie.errors import WharfieError
+from wharfie.fs.atomic import atomic_write
+from wharfie.oci.digest import Digest
+from wharfie.oci.reference import parse_reference
+from wharfie.oci.timestamps import source_date_epoch
+
+if TYPE_CHECKING:
+    from wharfie.builder.options import BuildOptions
+    from wharfie.images.imagestore import ImageStore
+    from wharfie.transports.registry.client import RegistryOptions
+
+MEMO_DIR = Path("build") / "fastpath"
+FAST_PATH_TEXT = "[fast path] no input changed since the last build"
+# ADD may fetch a URL or a git repository, whose content the memo cannot vouch for.
+_ADD = re.compile(rb"^\s*(onbuild\s+)?add\s", re.IGNORECASE | re.MULTILINE)
+# Options that change what is built but are used only by the full path.
+_NOT_KEYED = ("tags", "iidfile", "metadata_file", "explain_cache", "jobs", "context_tar")
+
+
+def build(images: ImageStore, options: BuildOptions, *, registries: RegistryOptions | None = None,
+          emit: Callable[[BuildEvent], None] | None = None) -> BuildResult:
+    """``wharfie build``: the fast path when nothing changed, else the full build (whose
+    inputs are then remembered). Arguments as ``pipeline.build``."""
+    inputs = _Inputs.of(images.root, options)
+    if inputs is not None:
+        result = inputs.reuse(images)
+        if result is not None:
+            if emit is not None:
+                emit(BuildEvent("step", 1, FAST_PATH_TEXT))
+                emit(BuildEvent("cached", 1, "CACHED"))
+            return result
+    from wharfie.builder.pipeline import build as full_build
+
+    result = full_build(images, options, registries=registries, emit=emit)
+    if inputs is not None:
+        inputs.remember(images, result)
+    return result
+
+
+class _Inputs:
+    """What one build reads, as far as the fast path can tell without parsing."""
+
+    def __init__(self, root: Path, context: Path, key: str, tags: list[str]) -> None:
+        self.memo = root / MEMO_DIR / f"{key}.json"
+        self.context, self.tags = context, tags
+
+    @classmethod
+    def of(cls, root: Path, options: BuildOptions) -> _Inputs | None:
+        """The inputs of a build that may take the fast path; None if it may not."""
+        where = options.context
+        if (where is None or options.context_tar is not None or options.outputs
+                or options.push or options.cache_from or options.cache_to or options.pull
+                or options.no_cache or options.no_cache_filter or options.build_contexts
+                or options.iidfile or options.metadata_file):
+            return None
+        text = str(where)
+        if any(s in text for s in ("://", "git@", ".git", "#")) or not os.path.isdir(text):
+            return None  # a git URL (or what might be one): the full path decides
+        context = Path(os.path.abspath(text))
+        try:
+            if options.dockerfile_text is not None:
+                dockerfile, df_path = options.dockerfile_text.encode(), None
+            else:
+                df_path = Path(options.dockerfile) if options.dockerfile else \
+                    context / "Dockerfile"
+                dockerfile = df_path.read_bytes()
+            epoch = options.epoch if options.epoch is not None else \
+                source_date_epoch(options.build_args.get("SOURCE_DATE_EPOCH"))
+        except (OSError, WharfieError):
+            return None  # the full path says what is wrong
+        if _ADD.search(dockerfile):
+            return None
+        fields = {k: v for k, v in asdict(options).items() if k not in _NOT_KEYED}
+        fields.update(context=str(context), epoch=epoch, dockerfile_text=None,
+                      dockerfile=os.path.abspath(df_path) if df_path else None)
+        h = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode())
+        h.update(b"\0" + dockerfile)
+        ignores = [context / ".dockerignore"]
+        if df_path is not None:
+            ignores.insert(0, df_path.with_name(df_path.name + ".dockerignore"))
+        for path in ignores:
+            with contextlib.suppress(OSError):
+                h.update(b"\0" + str(path).encode() + b"\0" + path.read_bytes())
+        return cls(root, context, h.hexdigest(), list(options.tags))
+
+    def reuse(self, images: ImageStore) -> BuildResult | None:
+        """The memo's image, tagged, if everything it was made from is as it was."""
+        names = [parse_reference(t) for t in self.tags]  # bad names fail as the full path's
+        try:
+            memo = json.loads(self.memo.read_bytes())
+        except (OSError, ValueError):
+            return None
+        try:
+            if memo.get("context") != context_signature(self.context):
+                return None
+            for name, digest in memo["bases"].items():
+                if str(images.resolve(name).digest) != digest:
+                    return None
+            if not self._cached(images, memo["keys"]):
+                return None
+            manifest = Digest(memo["manifest"])
+            image = images.get(manifest)
+            blobs = [image.manifest.config, *image.manifest.layers]
+            if str(image.id) != memo["image_id"] or not all(
+                    images.content.exists(d.digest) for d in blobs):
+                return None
+        except (OSError, KeyError, TypeError, ValueError, WharfieError):
+            return None
+        for name in names:
+            images.tag(name, manifest)
+        return BuildResult(manifest, image.id, [], steps=1)
+
+    def remember(self, images: ImageStore, result: BuildResult) -> None:
+        """Keep what this full build read and made, if the fast path can vouch for it."""
+        if result.warnings or result.checks:
+            return  # the fast path would have to say them again
+        try:
+            for name in result.base_images:
+                if images.resolve(name).config.config.get("OnBuild"):
+                    return  # triggers may ADD from the network
+            memo = {"context": context_signature(self.context), "bases": result.base_images,
+                    "keys": result.cache_keys, "manifest": str(result.manifest_digest),
+                    "image_id": str(result.image_id)}
+        except (OSError, WharfieError):
+            return
+        self.memo.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.memo, json.dumps(memo).encode())
+
+    @staticmethod
+    def _cached(images: ImageStore, keys: list[str]) -> bool:
+        """Every cache record the build used is still there (its layer too): a pruned one
+        would be rebuilt, with a new creation time."""
+        cache = BuildCache(images.root / "build", images.content)
+        try:
+            return all(cache.get(k) is not None for k in keys)
+        finally:
+            cache.close()
+
+
+def context_signature(context: Path) -> str:
+    """A hash of every entry under ``context`` with its lstat: any change to a file's
+    content, type, mode or owner (or an added or removed file) changes it."""
+    h = hashlib.sha256()
+    stack = [str(context)]
+    while stack:
+        top = stack.pop()
+        with os.scandir(top) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for e in entries:
+            st = e.stat(follow_symlinks=False)
+            h.update(f"{e.path}\0{st.st_mode}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:"
+                     f"{st.st_ino}:{st.st_uid}:{st.st_gid}\n".encode())
+            if e.is_dir(follow_symlinks=False):
+                stack.append(e.path)
+    return h.hexdigest()
