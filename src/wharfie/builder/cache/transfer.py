@@ -68,7 +68,7 @@ def export_to(cache: BuildCache, keys: list[str], spec: CacheSpec, scratch: Path
         layout = ContentStore(tmp)
         entry = Index.parse((Path(tmp) / "index.json").read_bytes()).manifests[0]
         image = BytesImage(layout.read(entry.digest), entry.media_type, _LayoutBlobs(layout))
-        registry = (registries or RegistryOptions()).registry(ref.domain)
+        registry = (registries or RegistryOptions()).registry(ref.domain, push=True)
         copy_image(image, RegistryDestination(registry, ref.path), ref)
     return n
 

@@ -66,7 +66,7 @@ def registry_destination(images: ImageStore, ref: Reference,
     from wharfie.transports.registry.destination import RegistryDestination
 
     provenance = BlobProvenance(images.root)
-    return RegistryDestination(options.registry(ref.domain), ref.path,
+    return RegistryDestination(options.registry(ref.domain, push=True), ref.path,
                                mount_hints=lambda d: provenance.repos(ref.domain, d))
 
 

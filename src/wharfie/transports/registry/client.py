@@ -21,6 +21,7 @@ from wharfie.errors import DigestMismatch, InvalidInput, NotFound, RegistryError
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
 from wharfie.oci.manifest import Descriptor, Index
+from wharfie.transports.registry import config as registries_config
 from wharfie.transports.registry import upload
 from wharfie.transports.registry.auth import scope_for
 from wharfie.transports.registry.download import BlobReader
@@ -34,6 +35,7 @@ from wharfie.transports.registry.session import (
 
 if TYPE_CHECKING:
     from wharfie.oci.reference import Reference
+    from wharfie.transports.registry.config import RegistriesConfig
 
 MANIFEST_MAX = 4 << 20
 
@@ -46,15 +48,21 @@ class RegistryOptions(SessionOptions):
     # name and its digests (top-level, then the platform's); raises to refuse the image.
     verify_pull: Callable[[Reference, list[Digest]], None] | None = field(default=None,
                                                                           repr=False)
-    _registries: dict[str, Registry] = field(default_factory=dict, repr=False)
+    # The registries files (mirrors, insecure registries, CA files): read on first use.
+    registries_config: RegistriesConfig | None = field(default=None, repr=False)
+    _registries: dict[tuple[str, bool], Registry] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def registry(self, host: str) -> Registry:
-        """The (shared) client for ``host``, connected to its mirror if it has one."""
+    def registry(self, host: str, *, push: bool = False) -> Registry:
+        """The (shared) client for registry ``host``: docker.io is Docker Hub's endpoint;
+        pulls try its mirrors first, a push goes to the registry itself."""
         with self._lock:
-            if host not in self._registries:
-                self._registries[host] = Registry(self.mirrors.get(host, host), self)
-            return self._registries[host]
+            if (host, push) not in self._registries:
+                if self.registries_config is None:
+                    self.registries_config = registries_config.load()
+                endpoints = self.registries_config.endpoints(host, self.mirrors, push=push)
+                self._registries[host, push] = Registry(host, self, endpoints)
+            return self._registries[host, push]
 
 
 class Registry(Session):

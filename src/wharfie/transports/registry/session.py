@@ -13,6 +13,7 @@ import email.utils
 import ipaddress
 import json
 import os
+import socket
 import threading
 import time
 import urllib.parse
@@ -34,6 +35,7 @@ from wharfie.transports.registry.auth import (
     fetch_token,
     parse_challenge,
 )
+from wharfie.transports.registry.config import Endpoint
 from wharfie.transports.registry.credentials import Credentials
 from wharfie.transports.registry.responses import BODY_MAX, Reply, read_reply
 
@@ -61,8 +63,8 @@ class SessionOptions:
     min_rate: float = field(default_factory=lambda: parse_rate(
         os.environ.get("WHARFIE_REGISTRY_MIN_RATE", "")))
     jobs: int = 4
-    # Where to reach a registry name instead (Docker's registry mirrors): "docker.io" has no
-    # built-in endpoint here, so point it at a mirror to pull short names like "busybox".
+    # Mirrors tried first for a registry name's pulls (Docker's registry mirrors); the
+    # registries files (config.py) add more, and insecure registries and CA files.
     mirrors: dict[str, str] = field(default_factory=lambda: parse_mirrors(
         os.environ.get("WHARFIE_REGISTRY_MIRRORS", "")))
     # Token servers on another host that may receive our credentials (Docker Hub's
@@ -101,6 +103,8 @@ def parse_rate(text: str) -> float:
 
 
 def is_loopback(host: str) -> bool:
+    """Is ``host`` (HOST[:PORT]) on this machine's loopback? Names count by the addresses
+    they resolve to, as docker decides which registries may speak plain HTTP."""
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     name = name.strip("[]")
     if name == "localhost":
@@ -108,15 +112,21 @@ def is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
         return False
+    return any(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
 
 
-def _ca_for(host: str, options: SessionOptions) -> str | None:
-    """--ca-cert, else Docker's or containers' per-registry ``certs.d/HOST/*.crt``."""
-    if options.ca_cert:
-        return options.ca_cert
+def _ca_for(endpoint: Endpoint, options: SessionOptions) -> str | None:
+    """--ca-cert, the registries file's ca-file, else Docker's or containers' per-registry
+    ``certs.d/HOST/*.crt``."""
+    if options.ca_cert or endpoint.ca_file:
+        return options.ca_cert or endpoint.ca_file
     for base in ("/etc/docker/certs.d", "/etc/containers/certs.d"):
-        d = Path(base) / host
+        d = Path(base) / endpoint.host
         if d.is_dir():
             crts = sorted(p for p in d.glob("*.crt"))
             if crts:
@@ -187,9 +197,13 @@ def _is_parent_domain(parent: str, host: str) -> bool:
 class Session:
     """Everything one registry host needs: connection pool, scheme, challenge and tokens."""
 
-    def __init__(self, host: str, options: SessionOptions) -> None:
-        self.host = host
+    def __init__(self, host: str, options: SessionOptions,
+                 endpoints: list[Endpoint] | None = None) -> None:
+        self.host = host  # the registry's name: credentials and messages use it
         self.options = options
+        # where to connect, in order (mirrors, then the registry's own); the ping picks one
+        self.endpoints = endpoints or [Endpoint(host)]
+        self.endpoint = self.endpoints[-1]
         self._creds: Credentials | None = options.credentials_for.get(host) or \
             options.credentials
         self._creds_loaded = self._creds is not None
@@ -198,14 +212,17 @@ class Session:
         self._tokens = TokenCache()
         self._lock = threading.Lock()
         self._token_lock = threading.Lock()
-        self.pool = self._make_pool()
+        self.pool = self._make_pool(self.endpoint)
 
     # -- connection -------------------------------------------------------------------------
-    def _make_pool(self) -> urllib3.PoolManager:
+    def _insecure(self, endpoint: Endpoint) -> bool:
+        return self.options.insecure or endpoint.insecure
+
+    def _make_pool(self, endpoint: Endpoint) -> urllib3.PoolManager:
         kw: dict = {"num_pools": 4, "maxsize": max(self.options.jobs, 1) + 2,
                     "timeout": urllib3.Timeout(connect=10, read=self.options.timeout)}
-        ca = _ca_for(self.host, self.options)
-        if self.options.insecure and not ca:
+        ca = _ca_for(endpoint, self.options)
+        if self._insecure(endpoint) and not ca:
             kw["cert_reqs"] = "CERT_NONE"
             warnings.filterwarnings("ignore", category=InsecureRequestWarning)
         elif ca:
@@ -215,7 +232,9 @@ class Session:
     @property
     def credentials(self) -> Credentials | None:
         if not self._creds_loaded:
-            self._creds = creds_mod.lookup(self.host)
+            # a mirror has its own credentials; the registry's are not sent there
+            self._creds = creds_mod.lookup(
+                self.endpoint.host if self.endpoint.mirror else self.host)
             self._creds_loaded = True
         return self._creds
 
@@ -226,23 +245,36 @@ class Session:
                 self._base = self._ping()
             return self._base
 
-    def _schemes(self) -> list[str]:
+    def _schemes(self, endpoint: Endpoint) -> list[str]:
         """HTTPS, except that loopback may be plain HTTP (tried first: an HTTPS server
         answers a plain request at once, while a TLS hello can leave an HTTP server
         waiting) and --insecure falls back to HTTP."""
-        if self.options.ca_cert:
+        if self.options.ca_cert or endpoint.ca_file:
             return ["https"]
-        if is_loopback(self.host):
+        if is_loopback(endpoint.host):
             return ["http", "https"]
-        return ["https", "http"] if self.options.insecure else ["https"]
+        return ["https", "http"] if self._insecure(endpoint) else ["https"]
 
     def _ping(self) -> str:
-        schemes = self._schemes()
+        """The first endpoint that answers (a mirror failing falls back to the next)."""
+        for endpoint in self.endpoints:
+            self.endpoint, self.pool = endpoint, self._make_pool(endpoint)
+            try:
+                return self._ping_endpoint(endpoint)
+            except RegistryError:
+                if endpoint is self.endpoints[-1]:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _ping_endpoint(self, endpoint: Endpoint) -> str:
+        schemes = self._schemes(endpoint)
         last: Exception | str = "no answer"
-        for attempt in range(self.options.retries + 1):
+        retries = 0 if endpoint.mirror else self.options.retries
+        for attempt in range(retries + 1):
             delay = self.options.backoff * 2 ** attempt
+            unreachable = 0
             for scheme in schemes:
-                url = f"{scheme}://{self.host}/v2/"
+                url = f"{scheme}://{endpoint.host}/v2/"
                 try:
                     resp = read_reply(self.pool.request(
                         "GET", url, redirect=False, retries=False, preload_content=False,
@@ -252,6 +284,12 @@ class Session:
                         raise RegistryError(
                             f"{self.host}: TLS certificate not trusted ({_ssl_reason(e)}); "
                             "pass --ca-cert FILE or --tls-verify=false") from None
+                    if "http" not in schemes and _plain_http(e):
+                        where = f" at {endpoint.host}" if endpoint.host != self.host else ""
+                        raise RegistryError(
+                            f"{self.host}: the registry{where} answered plain HTTP "
+                            "to an HTTPS request; to allow plain HTTP, pass --tls-verify=false "
+                            "or mark it `insecure = true` in registries.toml") from None
                     last = e
                     continue  # not TLS: try the next scheme
                 except urllib3.exceptions.ProtocolError as e:
@@ -259,6 +297,9 @@ class Session:
                     continue
                 except HTTPError as e:
                     last = e  # a reset or a timeout: wait and retry
+                    if _unreachable(e):
+                        unreachable += 1
+                        continue  # the other scheme may use another port (80 and 443)
                     break
                 if scheme == "http" and resp.status == 400 and scheme != schemes[-1]:
                     continue  # an HTTPS server refusing plain HTTP
@@ -269,15 +310,14 @@ class Session:
                     self._challenge = parse_challenge(resp.headers.get("WWW-Authenticate", ""))
                 elif resp.status not in (200, 404):
                     raise RegistryError(f"{self.host}: ping /v2/ failed: {_error_text(resp)}")
-                return f"{scheme}://{self.host}"
-            if isinstance(last, HTTPError) and _unreachable(last):
+                return f"{scheme}://{endpoint.host}"
+            if unreachable == len(schemes):
                 break  # refused, or no such name: fail at once
-            if attempt < self.options.retries:
+            if attempt < retries:
                 time.sleep(delay)
-        hint = ("; no endpoint is built in for docker.io: set WHARFIE_REGISTRY_MIRRORS="
-                "docker.io=HOST:PORT" if self.host == "docker.io" else "")
-        raise RegistryError(f"{self.host}: cannot connect to the registry: "
-                            f"{last if isinstance(last, str) else short_error(last)}{hint}")
+        where = f" at {endpoint.host}" if endpoint.host != self.host else ""
+        raise RegistryError(f"{self.host}: cannot connect to the registry{where}: "
+                            f"{last if isinstance(last, str) else short_error(last)}")
 
     def _delay(self, resp: Reply | None, attempt: int) -> float:
         """Retry-After (seconds or an HTTP date) on 429/503, else exponential backoff."""
@@ -414,6 +454,13 @@ class Session:
 def _unreachable(e: HTTPError) -> bool:
     """A connection refused or a name that does not resolve: retrying cannot help."""
     return isinstance(e, urllib3.exceptions.NewConnectionError)
+
+
+def _plain_http(e: SSLError) -> bool:
+    """OpenSSL's words for a plain HTTP answer to a TLS hello."""
+    text = str(e).lower()
+    return "wrong_version_number" in text or "wrong version number" in text or \
+        "record layer failure" in text or "http_request" in text
 
 
 def _retry_after(value: str | None) -> float | None:
