@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages wharfie and its tests drive for real. Idempotent; needs root.
 set -euo pipefail
-PKGS=(python3-venv busybox-static runc skopeo umoci docker-registry debootstrap mmdebstrap docker.io crun podman wrk git openssh-client
+PKGS=(python3-venv busybox-static runc slirp4netns skopeo umoci docker-registry debootstrap mmdebstrap docker.io crun podman wrk git openssh-client
       swift swift-proxy swift-object swift-container swift-account python3-swift memcached curl chromium)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -102,7 +103,14 @@ def root(tmp_path) -> Path:
 
 
 def release_root(path: Path) -> None:
-    """Kill the root's runc containers and lazily unmount everything under it, deepest first."""
+    """Kill the root's container monitors and runc containers and lazily unmount everything
+    under it, deepest first."""
+    for state_file in path.glob("containers/*/state.json"):
+        with contextlib.suppress(ValueError, OSError, TypeError):
+            pid, start, _ = json.loads(state_file.read_text())["monitor"]
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[19]) == start:
+                os.kill(pid, signal.SIGKILL)
     state = path / "runtime" / "runc"
     if state.is_dir():
         listed = subprocess.run(["runc", "--root", str(state), "list", "-q"],

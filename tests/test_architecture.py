@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("images",),                                     # 7 the local image store
     ("transports",),                                 # 8 moving images; the registry client
     ("snapshots", "runtime", "imagefs"),             # 9 filesystems: containers', runc, images'
+    ("containers",),                                 # 9b containers: monitor, lifecycle, volumes
     ("analysis", "security", "signing"),             # 10 reading and vouching for images
     ("builder",),                                    # 11 the build engine
     ("server",),                                     # 12 the registry server

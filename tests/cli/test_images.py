@@ -461,7 +461,7 @@ def test_corrupt_database_is_one_error_line(wharfie, root):
 
 def test_system_prune(wharfie, sample, store, root):
     """Stopped containers go first; dangling images; -a every image no container uses."""
-    from wharfie.runtime.containers import ContainerStore
+    from wharfie.containers.store import ContainerStore
 
     res = wharfie("system", "prune", input=b"n\n")
     assert res.stdout.decode().startswith(

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from wharfie.builder import BuildEvent, BuildOptions, BuildResult, PruneReport
     from wharfie.builder import CheckReport as BuildCheckReport
     from wharfie.containers.launch import ContainerUsage
+    from wharfie.containers.lifecycle import CreateOptions
+    from wharfie.containers.store import Container
     from wharfie.content.blobstore import ContentStore
     from wharfie.images.check import CheckReport
     from wharfie.images.imagestore import ImageStore, Removal
@@ -315,7 +317,8 @@ class Client:
 
         >>> wharfie.system_prune(all=True).reclaimed      # doctest: +SKIP
         """
-        from wharfie.containers.launch import container_usage, remove_container
+        from wharfie.containers.launch import container_usage
+        from wharfie.containers.lifecycle import remove as remove_container
 
         removed, freed = [], 0
         for u in container_usage(self.root):
@@ -785,6 +788,246 @@ class Client:
 
         return pull_db(self.root, _ref(ref), self.registries)
 
+    # -- containers ---------------------------------------------------------------------------
+
+    def containers(self, *, all: bool = False,
+                   filters: Mapping[str, list[str]] | None = None) -> list[Container]:
+        """Containers, newest first; running ones unless ``all`` (``wharfie ps``)."""
+        from wharfie.containers.inspect import matches
+        from wharfie.containers.store import ContainerStore
+
+        found = ContainerStore(self.root).list()
+        return [c for c in found if (all or filters or c.running)
+                and matches(c, dict(filters or {}))]
+
+    def container(self, ref: str) -> Container:
+        """A container by name, ID or unique ID prefix."""
+        from wharfie.containers.store import ContainerStore
+
+        return ContainerStore(self.root).get(ref)
+
+    def _ensure_image(self, image: str, pull: str,
+                      on_pull: Callable[[str], None] | None) -> None:
+        """``--pull always|missing|never``: fetch ``image`` when the policy says so."""
+        if pull not in ("always", "missing", "never"):
+            raise InvalidInput(f'invalid pull option: \'{pull}\': must be one of '
+                               '"always", "missing" or "never"')
+        if pull != "always":
+            try:
+                self.store.open_target(image)
+                return
+            except (NotFound, InvalidReference):
+                if pull == "never":
+                    raise NotFound(f"No such image: {image}") from None
+        if on_pull is not None:
+            on_pull(image)
+        self.pull(image)
+
+    def create(self, image: str, options: CreateOptions | None = None, *,
+               pull: str = "missing", on_pull: Callable[[str], None] | None = None) -> Container:
+        """A new container of ``image`` (pulled if missing), not started (``wharfie create``)."""
+        from wharfie.containers.lifecycle import CreateOptions, create
+
+        self._ensure_image(image, pull, on_pull)
+        return create(self.root, self.store, image, options or CreateOptions())
+
+    def start(self, ref: str) -> Container:
+        """Start a created or stopped container under its monitor; returns once it runs."""
+        from wharfie.containers.lifecycle import start
+
+        c = self.container(ref)
+        start(self.root, c)
+        return self.container(c.id)
+
+    def run(self, image: str, options: CreateOptions | None = None, *, detach: bool = False,
+            pull: str = "missing", sig_proxy: bool = True,
+            on_pull: Callable[[str], None] | None = None) -> tuple[Container, int | None]:
+        """``wharfie run``: create and start; unless ``detach``, stay attached (output to our
+        stdout/stderr, our stdin with ``interactive``) and return the container's exit code.
+        SIGINT and SIGTERM are forwarded to the container with ``sig_proxy``."""
+        import signal
+        import threading
+
+        from wharfie.containers.lifecycle import runc, start, wait_report
+
+        c = self.create(image, options, pull=pull, on_pull=on_pull)
+        if detach:
+            start(self.root, c)
+            return c, None
+        pending: list[int] = []
+
+        def forward(sig: int, _frame: object) -> None:
+            if fd is None:  # not started yet: sent once it is
+                pending.append(sig)
+            else:
+                runc(self.root, "kill", c.id, str(sig), check=False)
+
+        fd = None
+        saved = {}
+        if sig_proxy and threading.current_thread() is threading.main_thread():
+            saved = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            fd = start(self.root, c, attach=True)
+            for sig in pending:
+                runc(self.root, "kill", c.id, str(sig), check=False)
+            code = wait_report(fd) if fd is not None else None
+        finally:
+            for s, h in saved.items():
+                signal.signal(s, h)
+        if code is None:  # the monitor went away without a word: trust its state
+            code = self.wait(c.id)
+        return c, code
+
+    def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
+        """The stop signal, then SIGKILL after ``timeout`` seconds (``wharfie stop``)."""
+        from wharfie.containers.lifecycle import stop
+
+        stop(self.root, self.container(ref), timeout, signal)
+
+    def restart(self, ref: str, timeout: int | None = None) -> None:
+        from wharfie.containers.lifecycle import restart
+
+        restart(self.root, self.container(ref), timeout)
+
+    def kill(self, ref: str, signal: str = "KILL") -> None:
+        from wharfie.containers.lifecycle import kill
+
+        kill(self.root, self.container(ref), signal)
+
+    def wait(self, ref: str) -> int:
+        """Block until the container stops; its exit code."""
+        from wharfie.containers.lifecycle import wait
+
+        return wait(self.root, self.container(ref))
+
+    def pause(self, ref: str) -> None:
+        from wharfie.containers.lifecycle import pause
+
+        pause(self.root, self.container(ref))
+
+    def unpause(self, ref: str) -> None:
+        from wharfie.containers.lifecycle import unpause
+
+        unpause(self.root, self.container(ref))
+
+    def rename(self, ref: str, name: str) -> None:
+        from wharfie.containers.lifecycle import rename
+
+        rename(self.root, self.container(ref), name)
+
+    def remove_container(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:
+        """``wharfie rm``: a running container only with ``force`` (killed first)."""
+        from wharfie.containers.lifecycle import remove
+
+        remove(self.root, self.container(ref), force=force, volumes=volumes)
+
+    def prune_containers(self) -> list[str]:
+        """Remove every stopped container; their IDs."""
+        from wharfie.containers.lifecycle import prune
+
+        return prune(self.root)
+
+    def inspect_container(self, ref: str) -> dict[str, Any]:
+        """docker's container inspect document."""
+        from wharfie.containers.inspect import document
+
+        return document(self.root, self.container(ref))
+
+    def logs(self, ref: str, *, follow: bool = False, tail: int | None = None,
+             since: str | None = None, until: str | None = None) -> Iterator[Any]:
+        """A container's log records (``stream``, ``data``, ``stamp``), following with
+        ``follow`` until it stops."""
+        from wharfie.containers.logs import log_path, parse_since, read_logs
+        from wharfie.containers.store import ContainerStore
+
+        c = self.container(ref)
+        store = ContainerStore(self.root)
+        return read_logs(log_path(store.home(c.id), c.id), tail=tail,
+                         since_ns=parse_since(since) if since else None,
+                         until_ns=parse_since(until) if until else None, follow=follow,
+                         done=lambda: not store.get(c.id).running)
+
+    def exec(self, ref: str, args: list[str], **options: Any) -> int:
+        """Run ``args`` in a running container (``wharfie exec``); its exit code."""
+        from wharfie.containers.lifecycle import ExecOptions, exec_
+
+        return exec_(self.root, self.container(ref), ExecOptions(args=list(args), **options))
+
+    def top(self, ref: str, ps_args: list[str] | None = None) -> str:
+        from wharfie.containers.lifecycle import top
+
+        return top(self.root, self.container(ref), list(ps_args or []))
+
+    def diff(self, ref: str) -> list[tuple[str, str]]:
+        """``wharfie diff``: (A|C|D, path) for what the container changed."""
+        from wharfie.containers.changes import diff
+
+        return diff(self.root, self.container(ref))
+
+    def commit(self, ref: str, repository: RefLike | None = None, *, message: str = "",
+               author: str = "", changes: Iterable[str] = (), pause: bool = True) -> str:
+        """A new image from a container's changes (``wharfie commit``); its ID. ``changes``
+        are Dockerfile instructions, as for ``import_image``."""
+        from wharfie.builder.changes import apply_changes
+        from wharfie.containers.changes import commit
+        from wharfie.containers.lifecycle import pause as pause_
+        from wharfie.containers.lifecycle import unpause
+
+        c = self.container(ref)
+        lines = tuple(changes)
+        paused = pause and c.status == "running"
+        if paused:
+            pause_(self.root, c)
+        try:
+            return commit(self.root, self.store, c,
+                          _ref(repository) if repository is not None else None,
+                          message=message, author=author,
+                          changes=(lambda cfg: apply_changes(cfg, lines)) if lines else None)
+        finally:
+            if paused:
+                unpause(self.root, self.container(c.id))
+
+    def copy_from_container(self, ref: str, src: str, dest: str | os.PathLike[str] | IO[bytes],
+                            *, follow: bool = False, archive: bool = False) -> None:
+        """``cp CONTAINER:SRC DEST``; ``dest`` a path, or a stream for a tar."""
+        from wharfie.containers.changes import copy_out, tar_out
+
+        c = self.container(ref)
+        if isinstance(dest, (str, os.PathLike)):
+            copy_out(self.root, c, src, Path(dest), follow=follow, archive=archive)
+        else:
+            tar_out(self.root, c, src, dest, follow=follow)
+
+    def copy_to_container(self, ref: str, src: str | os.PathLike[str], dest: str, *,
+                          follow: bool = False, archive: bool = False) -> None:
+        """``cp SRC CONTAINER:DEST``; DEST resolved inside the container's root."""
+        from wharfie.containers.changes import copy_in
+
+        copy_in(self.root, self.container(ref), Path(src), dest, follow=follow,
+                archive=archive)
+
+    def volumes(self) -> list[Any]:
+        from wharfie.containers.volumes import Volumes
+
+        return Volumes(self.root).list()
+
+    def create_volume(self, name: str | None = None,
+                      labels: Mapping[str, str] | None = None) -> Any:
+        from wharfie.containers.volumes import Volumes
+
+        return Volumes(self.root).create(name, dict(labels or {}))
+
+    def remove_volume(self, name: str, *, force: bool = False) -> None:
+        from wharfie.containers.lifecycle import volumes_in_use
+        from wharfie.containers.volumes import Volumes
+
+        Volumes(self.root).remove(name, volumes_in_use(self.root), force=force)
+
+    def prune_volumes(self, *, all: bool = False) -> list[str]:
+        from wharfie.containers.lifecycle import volumes_in_use
+        from wharfie.containers.volumes import Volumes
+
+        return Volumes(self.root).prune(volumes_in_use(self.root), all=all)
 
 def _login_host(server: str | None) -> str:
     from wharfie.oci.reference import DEFAULT_DOMAIN

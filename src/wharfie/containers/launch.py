@@ -1,46 +1,22 @@
-"""Run an image as a container: Docker's rules for ENTRYPOINT, CMD, ENV, WORKDIR and USER
-on top of a writable snapshot of the image's layers.
+"""From an image to a container: Docker's rules for ENTRYPOINT and CMD, ``-e`` and
+``--env-file``, the image a name designates, and a container's or image's files as a tar.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import stat
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
-from wharfie.errors import Conflict, InvalidInput, NotFound, WharfieError
+from wharfie.containers.store import Container, ContainerStore
+from wharfie.errors import InvalidInput, NotFound
 from wharfie.images.imagestore import ImageStore
 from wharfie.layers.diff import diff_trees
 from wharfie.layers.writer import Sink as LayerSink
 from wharfie.layers.writer import write_layer
 from wharfie.oci.image import Image, ImageIndex
 from wharfie.oci.platform import host_platform
-from wharfie.runtime import runc
-from wharfie.runtime.containers import Container, ContainerStore
-from wharfie.runtime.spec import Bind, ProcessConfig, merge_env
-
-
-@dataclass
-class RunOptions:
-    """``docker run``'s options that wharfie supports, as parsed from the command line."""
-
-    args: list[str] = field(default_factory=list)
-    entrypoint: str | None = None
-    env: list[str] = field(default_factory=list)
-    workdir: str | None = None
-    user: str | None = None
-    network: str = "default"
-    binds: list[Bind] = field(default_factory=list)
-    name: str | None = None
-    remove: bool = False
-    tty: bool = False
-    extra_hosts: list[tuple[str, str]] = field(default_factory=list)
-    shm_size: int = 64 << 20
 
 
 def command_for(config: dict, args: list[str], entrypoint: str | None) -> list[str]:
@@ -55,18 +31,6 @@ def command_for(config: dict, args: list[str], entrypoint: str | None) -> list[s
     if not argv:
         raise InvalidInput("no command specified")
     return argv
-
-
-def process_for(config: dict, opts: RunOptions, hostname: str) -> ProcessConfig:
-    """The process a container of an image with ``config`` runs under ``opts``."""
-    network = "host" if opts.network in ("default", "host") else opts.network
-    return ProcessConfig(
-        args=command_for(config, opts.args, opts.entrypoint),
-        env=merge_env(list(config.get("Env") or []), opts.env),
-        cwd=opts.workdir or config.get("WorkingDir") or "/",
-        user=opts.user if opts.user is not None else (config.get("User") or ""),
-        network=network, hostname=hostname, binds=list(opts.binds), tty=opts.tty,
-        extra_hosts=list(opts.extra_hosts), shm_size=opts.shm_size)
 
 
 def parse_env(items: list[str], environ: dict[str, str] | None = None) -> list[str]:
@@ -93,99 +57,12 @@ def read_env_file(path: Path) -> list[str]:
     return parse_env([i for i in items if i and not i.startswith("#")])
 
 
-def parse_volume(spec: str) -> Bind:
-    """``-v HOST:CTR[:ro|rw]``: only bind mounts of absolute host paths (no named volumes)."""
-    parts = spec.split(":")
-    mode = "rw"
-    if len(parts) == 3:
-        mode = parts.pop()
-    if len(parts) != 2 or mode not in ("ro", "rw"):
-        raise InvalidInput(f"invalid volume specification: '{spec}'")
-    host, ctr = parts
-    if not host.startswith("/"):
-        raise InvalidInput(f"invalid volume specification: '{spec}': named volumes are not "
-                           "supported, use an absolute host path")
-    if not ctr.startswith("/"):
-        raise InvalidInput(f"invalid mount config: '{ctr}' is not an absolute path")
-    Path(host).mkdir(parents=True, exist_ok=True)  # as Docker does for -v
-    return Bind(Path(host), ctr, readonly=mode == "ro")
-
-
 def resolve_image(store: ImageStore, name: str) -> Image:
     """The image a name designates; for an index, the child for this host's platform."""
     target = store.open_target(name)
     if isinstance(target, ImageIndex):
         return target.image_for(host_platform())
     return target
-
-
-def run_image(root: Path, store: ImageStore, name: str, opts: RunOptions, *,
-              stdin: BinaryIO | int | None = None, stdout: runc.Sink = None,
-              stderr: runc.Sink = None,
-              on_created: Callable[[Container], None] | None = None) -> tuple[Container, int]:
-    """Create a container of image ``name``, run it to the end, keep or remove it."""
-    from wharfie import snapshots
-
-    image = resolve_image(store, name)
-    config = image.config.config
-    containers = ContainerStore(root)
-    runtime = runc.find_runtime(Path(root) / "runtime")
-    snap = snapshots.for_root(root)
-    with store.content.lock(shared=True):
-        chain = snapshots.unpack_image(snap, image)
-    argv = command_for(config, opts.args, opts.entrypoint)
-    c = containers.create(name=opts.name, image=name, image_id=str(image.id), command=argv)
-    hostname = socket.gethostname() if opts.network in ("default", "host") else c.id[:12]
-    cfg = process_for(config, opts, hostname)
-    started = False
-    try:
-        # --rm: nothing of it outlives the run, so unmounting need not wait for the disk
-        rootfs = snap.prepare(c.snapshot, chain, volatile=opts.remove)
-        c.state, c.pid = "running", os.getpid()
-        containers.save(c)
-        if on_created:
-            on_created(c)
-        started = True
-        code = 125  # wharfie's own failure, unless the runtime says otherwise
-        try:
-            code = runtime.run(rootfs, cfg, stdin=stdin, stdout=stdout, stderr=stderr,
-                               tag=c.id[:12])
-        except WharfieError as e:
-            code = e.exit_code if e.exit_code in (126, 127) else 125
-            raise
-        finally:
-            c.state, c.pid, c.finished = "exited", None, time.time()
-            c.exit_code = code
-            containers.save(c)
-    finally:
-        if opts.remove or not started:
-            remove_container(root, c)
-    return c, code
-
-
-def remove_container(root: Path, c: Container, *, force: bool = False) -> None:
-    """Delete a container's snapshot and record; a running one only with ``force``,
-    which kills it first (its ``wharfie run`` then exits 137, as with ``docker rm -f``)."""
-    from wharfie import snapshots
-
-    if c.running:
-        if not force:
-            raise Conflict(f"cannot remove container {c.name}: container is running: "
-                           "stop it or use --force")
-        assert c.pid is not None
-        runtime = runc.find_runtime(Path(root) / "runtime")
-        runtime.delete(runc.container_id(c.pid, c.id[:12]))
-        store = ContainerStore(root)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # let its wharfie run record the end
-            try:
-                if not store.get(c.id).running:
-                    break
-            except NotFound:
-                break
-            time.sleep(0.05)
-    snapshots.for_root(root).remove(c.snapshot)
-    ContainerStore(root).delete(c)
 
 
 def export_rootfs(root: Path, store: ImageStore, name: str, sink: LayerSink) -> None:

@@ -1,7 +1,11 @@
-"""Container records under ``<root>/containers/<id>.json``: what ``ps`` lists and ``rm`` removes.
+"""Containers under ``<root>/containers``: a record per container and the state its monitor keeps.
 
-A container is an image, a writable snapshot on top of it and the command it ran.
-The record names the snapshot key; the snapshotter owns the files.
+``<id>.json`` is the record (name, image, configuration), written by the commands that
+create or rename it. ``<id>/state.json`` is written only by the container's monitor
+process (``wharfie.containers.monitor``), so the two never race. A state that says
+"running" is believed only while its monitor lives: same pid, same process start time,
+same boot; otherwise (the monitor was killed, the host rebooted) the container shows as
+exited.
 """
 
 from __future__ import annotations
@@ -10,16 +14,52 @@ import json
 import os
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from wharfie.containers.names import random_name
 from wharfie.errors import Conflict, InvalidInput, NotFound
 from wharfie.fs.atomic import atomic_write
 
-_ADJECTIVES = ["brave", "calm", "eager", "fond", "keen", "lucid", "merry", "quiet", "sharp",
-               "tender", "vivid", "witty"]
-_NAMES = ["curie", "darwin", "euler", "hopper", "lovelace", "noether", "pascal", "ritchie",
-          "shannon", "thompson", "turing", "wozniak"]
+LIVE = ("running", "paused", "restarting")
+CRASHED_EXIT = 255  # what docker shows for a container whose runtime vanished under it
+
+
+def boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def process_start(pid: int) -> int | None:
+    """The start time (clock ticks since boot) of process ``pid``: with the pid, its identity."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+@dataclass
+class State:
+    """What the monitor records; ``monitor`` is (pid, start time, boot id) of the monitor."""
+
+    status: str = "created"  # created, running, paused, restarting, exited
+    pid: int = 0
+    exit_code: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: str = ""
+    restart_count: int = 0
+    monitor: tuple[int, int, str] | None = None
+    stub_paths: list[str] = field(default_factory=list)
+
+    def monitor_alive(self) -> bool:
+        if self.monitor is None:
+            return False
+        pid, start, boot = self.monitor
+        return boot == boot_id() and process_start(pid) == start
 
 
 @dataclass
@@ -31,64 +71,107 @@ class Container:
     command: list[str]
     snapshot: str
     created: float = field(default_factory=time.time)
-    state: str = "created"  # created, running, exited
-    exit_code: int | None = None
-    finished: float | None = None
-    pid: int | None = None  # the wharfie process running it
+    chain: str | None = None  # the snapshot's parent: the image's top layer
+    config: dict = field(default_factory=dict)  # docker's Config
+    host_config: dict = field(default_factory=dict)  # docker's HostConfig
+    state: State = field(default_factory=State, compare=False)
+
+    @property
+    def status(self) -> str:
+        """The state's status, but "exited" once a live-looking state has lost its monitor."""
+        if self.state.status in LIVE and not self.state.monitor_alive():
+            return "exited"
+        return self.state.status
 
     @property
     def running(self) -> bool:
-        """Running only while the wharfie process that started it lives."""
-        if self.state != "running" or self.pid is None:
-            return False
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return self.status in LIVE
+
+    @property
+    def exit_code(self) -> int:
+        if self.state.status in LIVE and self.status == "exited":
+            return CRASHED_EXIT
+        return self.state.exit_code
+
+    @property
+    def finished(self) -> float | None:
+        return self.state.finished_at
 
 
 class ContainerStore:
     """The containers of one wharfie root."""
 
     def __init__(self, root: Path | str) -> None:
-        self.dir = Path(root) / "containers"
+        self.root = Path(root)
+        self.dir = self.root / "containers"
 
     def _path(self, cid: str) -> Path:
         return self.dir / f"{cid}.json"
 
+    def home(self, cid: str) -> Path:
+        """The container's own directory: state, logs, bundle."""
+        return self.dir / cid
+
+    def _load(self, path: Path) -> Container:
+        data = json.loads(path.read_text())
+        known = {f.name for f in fields(Container)} - {"state"}
+        c = Container(**{k: v for k, v in data.items() if k in known})
+        c.state = self.read_state(c.id)
+        return c
+
+    def read_state(self, cid: str) -> State:
+        try:
+            data = json.loads((self.home(cid) / "state.json").read_text())
+        except (FileNotFoundError, ValueError):
+            return State()
+        if data.get("monitor"):
+            data["monitor"] = tuple(data["monitor"])
+        known = {f.name for f in fields(State)}
+        return State(**{k: v for k, v in data.items() if k in known})
+
+    def write_state(self, cid: str, state: State) -> None:
+        self.home(cid).mkdir(parents=True, exist_ok=True)
+        atomic_write(self.home(cid) / "state.json", json.dumps(asdict(state)).encode())
+
     def list(self) -> list[Container]:
         if not self.dir.is_dir():
             return []
-        out = [Container(**json.loads(p.read_text())) for p in self.dir.glob("*.json")]
+        out = []
+        for p in self.dir.glob("*.json"):
+            try:
+                out.append(self._load(p))
+            except FileNotFoundError:  # removed meanwhile
+                continue
         return sorted(out, key=lambda c: c.created, reverse=True)
 
-    def create(self, *, name: str | None, image: str, image_id: str,
-               command: list[str]) -> Container:
+    def create(self, *, name: str | None, image: str, image_id: str, command: list[str],
+               chain: str | None = None, config: dict | None = None,
+               host_config: dict | None = None) -> Container:
         self.dir.mkdir(parents=True, exist_ok=True)
         taken = {c.name for c in self.list()}
         if name is not None:
-            if not name or not all(ch.isalnum() or ch in "_.-" for ch in name):
-                raise InvalidInput(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] "
-                                   "are allowed")
+            check_name(name)
             if name in taken:
                 raise Conflict(f'The container name "/{name}" is already in use')
         else:
-            name = _random_name(taken)
+            name = random_name(taken)
         cid = secrets.token_hex(32)
         c = Container(id=cid, name=name, image=image, image_id=image_id, command=command,
-                      snapshot=f"ctr-{cid[:24]}")
+                      snapshot=f"ctr-{cid[:24]}", chain=chain, config=config or {},
+                      host_config=host_config or {})
+        self.home(cid).mkdir(mode=0o700)
         self.save(c)
         return c
 
     def save(self, c: Container) -> None:
-        atomic_write(self._path(c.id), json.dumps(asdict(c), indent=1).encode())
+        record = asdict(c)
+        del record["state"]
+        atomic_write(self._path(c.id), json.dumps(record, indent=1).encode())
 
     def get(self, ref: str) -> Container:
         """By name, full ID or unique ID prefix, as Docker resolves them."""
         found = self.list()
+        ref = ref.removeprefix("/")
         for c in found:
             if ref in (c.name, c.id):
                 return c
@@ -99,15 +182,32 @@ class ContainerStore:
             raise InvalidInput(f"multiple containers found with provided prefix: {ref}")
         raise NotFound(f"No such container: {ref}")
 
+    def rename(self, c: Container, name: str) -> None:
+        check_name(name)
+        if any(o.name == name and o.id != c.id for o in self.list()):
+            raise Conflict(f'The container name "/{name}" is already in use')
+        c.name = name
+        self.save(c)
+
     def delete(self, c: Container) -> None:
+        import shutil
+
         self._path(c.id).unlink(missing_ok=True)
+        shutil.rmtree(self.home(c.id), ignore_errors=True)
 
 
-def _random_name(taken: set[str]) -> str:
-    while True:
-        name = f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_NAMES)}"
-        if name not in taken:
-            return name
-        name += f"_{secrets.token_hex(2)}"
-        if name not in taken:
-            return name
+def check_name(name: str) -> None:
+    if not name or not name[0].isalnum() or \
+            not all(ch.isascii() and (ch.isalnum() or ch in "_.-") for ch in name):
+        raise InvalidInput(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] "
+                           "are allowed")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -5,10 +5,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from wharfie.containers.launch import export_rootfs
 from wharfie.images.imagestore import ImageStore
 from wharfie.layers.apply import extract_tar
 from wharfie.oci.reference import Reference
-from wharfie.runtime.launch import export_rootfs
 
 
 def export(dest: str | None, root: Path, store: ImageStore, manifest_digest: str,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from wharfie.builder.exporters.sink import sink
+from wharfie.containers.launch import export_rootfs
 from wharfie.images.imagestore import ImageStore
 from wharfie.oci.reference import Reference
-from wharfie.runtime.launch import export_rootfs
 
 
 def export(dest: str | None, root: Path, store: ImageStore, manifest_digest: str,

@@ -1,0 +1,140 @@
+"""The OCI bundle of a container: runtime.spec's Docker defaults plus what ``docker run``'s
+flags change (hostname, capabilities, read-only root, privileged, --init, tmpfs, volumes,
+the network namespace) and the /etc files Docker writes for each container.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from wharfie.containers.store import Container
+from wharfie.errors import InvalidInput
+from wharfie.fs import inroot as rfs
+from wharfie.runtime.spec import DEFAULT_CAPABILITIES, Bind, ProcessConfig, make_spec
+from wharfie.runtime.user import resolve_user
+
+ALL_CAPABILITIES = DEFAULT_CAPABILITIES + [
+    "CAP_DAC_READ_SEARCH", "CAP_LINUX_IMMUTABLE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_LEASE", "CAP_AUDIT_CONTROL", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+]
+INIT_BINARY = "/usr/bin/docker-init"  # Debian's docker.io ships tini under docker's name
+INIT_PATH = "/sbin/docker-init"
+SLIRP_GUEST_IP = "10.0.2.100"
+SLIRP_DNS = "10.0.2.3"
+
+
+def capabilities(add: list[str], drop: list[str], privileged: bool) -> list[str]:
+    """Docker's rule: start from the defaults (all with ALL or --privileged), add, then drop."""
+    def canon(name: str) -> str:
+        name = name.upper()
+        return name if name in ("ALL",) or name.startswith("CAP_") else f"CAP_{name}"
+
+    add, drop = [canon(a) for a in add], [canon(d) for d in drop]
+    for name in add + drop:
+        if name != "ALL" and name not in ALL_CAPABILITIES:
+            raise InvalidInput(f"unknown capability: \"{name}\"")
+    if privileged or "ALL" in add:
+        caps = list(ALL_CAPABILITIES)
+    else:
+        caps = list(DEFAULT_CAPABILITIES) + [a for a in add if a not in DEFAULT_CAPABILITIES]
+    if "ALL" in drop:
+        return [a for a in add if a != "ALL"] if not privileged else []
+    return [c for c in caps if c not in drop]
+
+
+def etc_files(home: Path, c: Container) -> dict[str, Path]:
+    """/etc/hostname, /etc/hosts and /etc/resolv.conf for the container, as Docker writes them."""
+    hc, hostname = c.host_config, c.config.get("Hostname") or c.id[:12]
+    network = hc.get("NetworkMode", "default")
+    (home / "hostname").write_text(hostname + "\n")
+    extra = "".join(f"{ip}\t{name}\n" for name, _, ip in
+                    (h.partition(":") for h in hc.get("ExtraHosts") or []))
+    if network == "host":
+        base = Path("/etc/hosts").read_text(errors="replace").rstrip("\n") + "\n"
+    else:
+        base = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+                "ff02::2\tip6-allrouters\n")
+        ip = SLIRP_GUEST_IP if network == "default" else "127.0.0.1"
+        base += f"{ip}\t{hostname}\n"
+    (home / "hosts").write_text(base + extra)
+    dns = hc.get("Dns") or []
+    if dns:
+        resolv = "".join(f"nameserver {d}\n" for d in dns)
+    elif network == "default":
+        resolv = f"nameserver {SLIRP_DNS}\n"
+    else:
+        try:
+            resolv = Path("/etc/resolv.conf").read_text(errors="replace")
+        except OSError:
+            resolv = ""
+    (home / "resolv.conf").write_text(resolv)
+    return {f"/etc/{n}": home / n for n in ("hostname", "hosts", "resolv.conf")}
+
+
+def mounts_of(c: Container) -> list[dict]:
+    """Volumes, binds and tmpfs mounts of the container as OCI mounts."""
+    out = []
+    for m in c.host_config.get("WharfieMounts") or []:
+        if m["Type"] == "tmpfs":
+            opts = ["nosuid", "nodev", "noexec"] + list(m.get("Options") or [])
+            out.append({"destination": m["Target"], "type": "tmpfs", "source": "tmpfs",
+                        "options": opts})
+        else:
+            out.append(Bind(Path(m["Source"]), m["Target"], not m.get("RW", True)).mount())
+    return out
+
+
+def process_config(c: Container) -> ProcessConfig:
+    cfg, hc = c.config, c.host_config
+    network = hc.get("NetworkMode", "default")
+    return ProcessConfig(args=list(c.command), env=list(cfg.get("Env") or []),
+                         cwd=cfg.get("WorkingDir") or "/", user=cfg.get("User") or "",
+                         network="host" if network == "host" else "none",
+                         hostname=cfg.get("Hostname") or c.id[:12], tty=bool(cfg.get("Tty")),
+                         shm_size=int(hc.get("ShmSize") or 64 << 20))
+
+
+def write_bundle(home: Path, c: Container, rootfs: Path) -> tuple[Path, list[str]]:
+    """Write ``home/bundle/config.json``; the bundle and the mount points runc will create
+    in the root (to remove after the container ends, so ``diff`` does not see them)."""
+    hc = c.host_config
+    cfg = process_config(c)
+    if not cfg.cwd.startswith("/"):
+        raise InvalidInput(
+            f"the working directory '{cfg.cwd}' is invalid, it needs to be an absolute path")
+    user = resolve_user(rootfs, cfg.user)
+    if not rfs.exists(rootfs, cfg.cwd):
+        rfs.makedirs(rootfs, cfg.cwd)
+    spec = make_spec(rootfs, cfg, user, etc_files(home, c))
+    spec["mounts"] += mounts_of(c)
+    proc, linux = spec["process"], spec["linux"]
+    caps = capabilities(hc.get("CapAdd") or [], hc.get("CapDrop") or [],
+                        bool(hc.get("Privileged")))
+    proc["capabilities"] = {"bounding": caps, **({"effective": caps, "permitted": caps}
+                                                 if user.uid == 0 else {})}
+    if hc.get("Privileged"):
+        linux["maskedPaths"], linux["readonlyPaths"] = [], []
+        linux["resources"]["devices"] = [{"allow": True, "access": "rwm"}]
+        for m in spec["mounts"]:
+            if m["destination"] in ("/sys", "/sys/fs/cgroup"):
+                m["options"] = [o for o in m["options"] if o != "ro"]
+    spec["root"]["readonly"] = bool(hc.get("ReadonlyRootfs"))
+    if hc.get("Init"):
+        if not Path(INIT_BINARY).exists():
+            raise InvalidInput(f"--init needs {INIT_BINARY} (apt-get install tini docker.io)")
+        spec["mounts"].append({"destination": INIT_PATH, "type": "bind",
+                               "source": INIT_BINARY, "options": ["rbind", "ro"]})
+        proc["args"] = [INIT_PATH, "--", *proc["args"]]
+    stubs = [m["destination"] for m in spec["mounts"] if not rfs.exists(rootfs, m["destination"])]
+    bundle = home / "bundle"
+    shutil.rmtree(bundle, ignore_errors=True)
+    bundle.mkdir(mode=0o700)
+    (bundle / "config.json").write_text(json.dumps(spec, indent=1))
+    return bundle, stubs
