@@ -1,0 +1,136 @@
+"""The no-change fast path of ``wharfie.builder.build`` (issue 18): a rebuild with nothing
+changed is answered from the memo (a progress event says so), and every kind of change
+goes the full way and gives what the full build gives (``pipeline.build`` on the same
+store, which has no fast path). Real builds: RUN steps in runc."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from wharfie.builder import BuildOptions, build
+from wharfie.builder.fastpath import FAST_PATH_TEXT
+from wharfie.builder.pipeline import build as full_build
+from wharfie.images.imagestore import ImageStore
+from wharfie.oci.platform import host_platform
+from wharfie.oci.reference import parse_reference
+from wharfie.transports.importer import import_rootfs
+
+DOCKERFILE = """\
+FROM busybox:local AS tools
+RUN echo tools > /tools
+FROM busybox:local
+ARG V=1
+COPY app/ /app/
+RUN --mount=type=secret,id=s,required=false cat /app/*.txt > /all && echo $V > /v
+"""
+
+
+@pytest.fixture
+def store(root, busybox_rootfs_tar):
+    s = ImageStore(root)
+    with open(busybox_rootfs_tar, "rb") as f:
+        image = import_rootfs(f, s.content, config={"Cmd": ["sh"]})
+    s.tag(parse_reference("busybox:local"), s.put_image(image))
+    return s
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    d = tmp_path / "ctx"
+    (d / "app").mkdir(parents=True)
+    (d / "app" / "a.txt").write_text("alpha\n")
+    (d / "app" / "b.txt").write_text("bravo\n")
+    (d / "Dockerfile").write_text(DOCKERFILE)
+    return d
+
+
+def fast_build(store, options):
+    """(image ID, whether the fast path answered)."""
+    events = []
+    result = build(store, options, emit=events.append)
+    return result.image_id, any(e.text == FAST_PATH_TEXT for e in events)
+
+
+def options_for(ctx, **kw) -> BuildOptions:
+    return BuildOptions(context=str(ctx), tags=["app:1"], network="none", **kw)
+
+
+def test_a_no_change_rebuild_takes_the_fast_path_and_tags(store, ctx):
+    options = options_for(ctx)
+    first, fast = fast_build(store, options)
+    assert not fast
+    options.tags = ["app:1", "app:2"]
+    again, fast = fast_build(store, options)
+    assert fast and again == first
+    assert store.resolve("app:2").id == first
+    assert full_build(store, options).image_id == first  # the full path agrees
+
+
+def _edit_content_same_size_and_mtime(store, ctx, options):
+    f = ctx / "app" / "a.txt"
+    st = f.stat()
+    f.write_text("ALPHA\n")
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _retag_base(store, ctx, options):
+    other = full_build(store, BuildOptions(dockerfile_text="FROM busybox:local\n"
+                                           "RUN echo other > /other\n", network="none"))
+    store.tag(parse_reference("busybox:local"), other.manifest_digest)
+
+
+def _secret(store, ctx, options):
+    (ctx.parent / "s.txt").write_text("hush\n")
+    options.secrets = [f"id=s,src={ctx.parent / 's.txt'}"]
+
+
+def _prune_cache(store, ctx, options):
+    from wharfie.builder import prune_cache
+
+    prune_cache(store, everything=True)
+
+
+CHANGES = {
+    "dockerfile-byte": lambda s, c, o: (c / "Dockerfile").write_text(
+        DOCKERFILE.replace("> /all", "> /All")),
+    "build-arg": lambda s, c, o: o.build_args.update(V="2"),
+    "context-content": _edit_content_same_size_and_mtime,
+    "context-new-file": lambda s, c, o: (c / "app" / "c.txt").write_text("charlie\n"),
+    "base-retag": _retag_base,
+    "dockerignore": lambda s, c, o: (c / ".dockerignore").write_text("app/b.txt\n"),
+    "target": lambda s, c, o: setattr(o, "target", "tools"),
+    "platform": lambda s, c, o: setattr(o, "platform", str(host_platform())),
+    "secret": _secret,
+    "network": lambda s, c, o: setattr(o, "network", "default"),
+    "cache-pruned": _prune_cache,
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_every_change_takes_the_full_path_and_agrees_with_it(store, ctx, change):
+    options = options_for(ctx)
+    before, _ = fast_build(store, options)
+    assert fast_build(store, options) == (before, True)
+    CHANGES[change](store, ctx, options)
+    after, fast = fast_build(store, options)
+    assert not fast
+    assert full_build(store, options).image_id == after
+    assert store.resolve("app:1").id == after
+    if change not in ("platform", "network", "secret", "cache-pruned"):
+        assert after != before  # the change reached the image: the fast path was wrong to reuse
+
+
+def test_the_cli_prints_the_same_id_on_the_fast_path(store, ctx, root):
+    env = {**os.environ, "WHARFIE_ROOT": str(root)}
+    cmd = [sys.executable, "-m", "wharfie", "build", "-q", "--network", "none", "-t", "app:1",
+           str(ctx)]
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    plain = subprocess.run([*cmd[:4], "--progress", "plain", *cmd[5:]], env=env,
+                           capture_output=True, text=True, check=True)
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    assert FAST_PATH_TEXT in plain.stderr
+    assert first == again and first.startswith("sha256:")
