@@ -93,7 +93,7 @@ def commit(root: Path, images: ImageStore, c: Container, ref: Reference | None, 
             new["author"] = author
         if message:
             new["comment"] = message
-        layers = [la.descriptor for la in image.layers] + [
+        layers = [la.descriptor for la in image.layers()] + [
             Descriptor(layer.media_type, layer.digest, layer.size)]
         media = image.manifest.media_type
         digest, config_id = commit_image(
