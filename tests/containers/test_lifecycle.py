@@ -101,7 +101,7 @@ def test_commit_diff_and_cp(wharfie, bb, root, tmp_path):
     assert (tmp_path / "got").read_text() == "made\n"
     (tmp_path / "in.txt").write_text("in\n")
     wharfie("cp", str(tmp_path / "in.txt"), "c:/tmp/up/etc/")
-    assert not os.path.exists("/etc/in.txt") or open("/etc/in.txt").read() != "in\n"
+    assert not os.path.exists("/etc/in.txt")  # landed inside the container, not on the host
     wharfie("cp", "c:/tmp/up/etc/in.txt", str(tmp_path / "back"))
     assert (tmp_path / "back").read_text() == "in\n"
 
