@@ -27,13 +27,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench_build import HELLO_C, busybox_tar, debian_tar, ensure_dir
-from bench_registry_server import free_port, wait_for, wrk
+from bench_registry_server import MANIFEST, free_port, wait_for, wrk
 from benchlib import CACHE, corpus
 
 REPO = Path(__file__).resolve().parent.parent
@@ -211,10 +212,11 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def random_image(base: Path, mb: int, layers: int, seed: int) -> tuple[Path, Path]:
-    """(wharfie root holding ``img:1``, OCI layout holding ``img:bench``) of one random image."""
-    root, layout = base / f"img{mb}-root", base / f"img{mb}-layout"
+    """(wharfie root holding ``img:1``, OCI layout holding ``img:bench``) of one random image,
+    gzip-compressed, so that skopeo sends the blobs as they are (it compresses plain ones)."""
+    root, layout = base / f"img{mb}-{seed}-root", base / f"img{mb}-{seed}-layout"
     images = ImageStore(root)
-    made = testing_random.image((mb * MB) // layers, layers, seed=seed,
+    made = testing_random.image((mb * MB) // layers, layers, seed=seed, compression="gzip",
                               store=images.content.ensure())
     images.put_manifest(*made.manifest_bytes(), parse_reference("img:1"))
     testing_random.write_layout(layout, made, "bench", name="img")
@@ -387,6 +389,9 @@ def server_rows(base: Path, want: Callable[[str], bool], seconds: int,
     image = images.resolve("img:1")
     blob = max(image.manifest.layers, key=lambda d: d.size).digest
     images.close()
+    for host in hosts.values():  # wrk counts error responses too: see that both serve
+        answered(f"http://{host}/v2/bench/app/manifests/latest", 0)
+        answered(f"http://{host}/v2/bench/app/blobs/{blob}", 48 * MB)
     rows = []
     if want("manifest"):
         rows.append(Row("manifest", "registry manifest GET, 32 connections (req/s)",
@@ -401,6 +406,18 @@ def server_rows(base: Path, want: Callable[[str], bool], seconds: int,
                                              seconds)[0]) for h in hosts.values()),
                         throughput=True))
     return rows
+
+
+def answered(url: str, size: int) -> None:
+    """Stop the bench unless ``url`` answers 200 (with at least ``size`` bytes)."""
+    req = urllib.request.Request(url, headers={"Accept": MANIFEST})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            got = len(resp.read())
+    except OSError as e:
+        raise SystemExit(f"{url}: {e}") from None
+    if got < size:
+        raise SystemExit(f"{url}: {got} bytes, expected {size}")
 
 
 # --- measuring and printing -------------------------------------------------------------
