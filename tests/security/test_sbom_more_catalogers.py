@@ -3,14 +3,21 @@ Go, a binary built by the real toolchain)."""
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
 import struct
+import subprocess
+import zlib
 
 import pytest
 
 from wharfie.errors import InvalidInput
 from wharfie.security.sbom import generate
+from wharfie.security.sbom.catalogers.binary import is_executable_path, parse_summary, summarize
+from wharfie.security.sbom.catalogers.golang import read_buildinfo
 from wharfie.security.sbom.catalogers.rpm import parse_header, parse_rpmdb
+from wharfie.security.sbom.catalogers.rust import parse_cargo_lock
 from wharfie.security.sbom.model import Context, Distro
 from wharfie.testing.random import image
 
@@ -88,3 +95,82 @@ def test_rpm_packages_in_an_image_traced_to_their_layer():
     found = {f.package.name: f for f in generate(img).packages}
     assert found["bash"].added.index == 0
     assert found["openssl-libs"].added.created_by == "RUN dnf install -y openssl-libs"
+
+
+GO_MAIN = """package main
+
+import lib "example.com/lib"
+
+func main() { println(lib.Answer) }
+"""
+
+
+@pytest.fixture(scope="module")
+def go_binary(tmp_path_factory) -> bytes:
+    """A real Go binary (the host's toolchain) with one dependency replaced by a local
+    directory, plus a cargo-auditable ``.dep-v0`` section added with objcopy."""
+    work = tmp_path_factory.mktemp("go")
+    (work / "lib").mkdir()
+    (work / "lib" / "go.mod").write_text("module example.com/lib\n\ngo 1.18\n")
+    (work / "lib" / "lib.go").write_text("package lib\n\nconst Answer = 42\n")
+    (work / "app").mkdir()
+    (work / "app" / "go.mod").write_text(
+        "module example.com/app\n\ngo 1.18\n\nrequire example.com/lib v1.2.3\n\n"
+        "replace example.com/lib => ../lib\n")
+    (work / "app" / "main.go").write_text(GO_MAIN)
+    env = {**os.environ, "GOPATH": str(work / "gopath"), "GOCACHE": str(work / "cache"),
+           "GOPROXY": "off", "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}
+    subprocess.run(["go", "build", "-o", str(work / "server"), "."], cwd=work / "app",
+                   env=env, check=True, capture_output=True)
+    deps = {"packages": [
+        {"name": "app", "version": "0.1.0", "source": "local", "root": True},
+        {"name": "serde", "version": "1.0.195", "source": "crates.io"},
+        {"name": "cc", "version": "1.0.83", "source": "crates.io", "kind": "build"}]}
+    (work / "dep-v0").write_bytes(zlib.compress(json.dumps(deps).encode()))
+    subprocess.run(["objcopy", "--add-section", f".dep-v0={work / 'dep-v0'}",
+                    str(work / "server")], check=True, capture_output=True)
+    return (work / "server").read_bytes()
+
+
+def test_go_buildinfo_and_cargo_auditable_from_a_real_binary(go_binary):
+    summary = summarize(go_binary)
+    assert len(summary) < 2000  # the catalog keeps the sections, not the binary
+    found = {(p.name, p.version, p.type): p for p in parse_summary("app/server", summary, ctx())}
+    go_version = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+    assert set(found) == {
+        ("example.com/app", "(devel)", "go-module"), ("example.com/lib", "(devel)", "go-module"),
+        ("stdlib", go_version[2:], "go-module"),
+        ("app", "0.1.0", "rust-crate"), ("serde", "1.0.195", "rust-crate")}
+    assert found[("example.com/app", "(devel)", "go-module")].purl == \
+        "pkg:golang/example.com/app@%28devel%29"
+    assert found[("serde", "1.0.195", "rust-crate")].purl == "pkg:cargo/serde@1.0.195"
+    assert read_buildinfo(b"\xff Go buildinf:" + b"\0" * 40) is None  # pre-1.18 layout
+    assert summarize(b"#!/bin/sh\necho hi\n") == b""
+
+
+def test_binaries_in_an_image_are_found_where_executables_live(go_binary):
+    img = image(files=[{"usr/local/bin/server": go_binary, "usr/share/doc/server": go_binary}])
+    found = {(f.package.name, f.package.location) for f in generate(img).packages}
+    assert ("example.com/lib", "usr/local/bin/server") in found
+    assert not any(loc.startswith("usr/share") for _, loc in found)
+    assert is_executable_path("ko-app/server") and not is_executable_path("app/Cargo.lock")
+
+
+def test_cargo_lock():
+    lock = b"""version = 3
+
+[[package]]
+name = "serde"
+version = "1.0.195"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "myapp"
+version = "0.1.0"
+"""
+    pkgs = parse_cargo_lock("src/Cargo.lock", lock, ctx())
+    assert [(p.name, p.version, p.purl) for p in pkgs] == [
+        ("serde", "1.0.195", "pkg:cargo/serde@1.0.195"), ("myapp", "0.1.0", "pkg:cargo/myapp@0.1.0")]
+    with pytest.raises(InvalidInput, match="not a Cargo.lock"):
+        parse_cargo_lock("Cargo.lock", b"[[package\n", ctx())

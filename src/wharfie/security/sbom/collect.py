@@ -65,12 +65,19 @@ class Catalog:
                     del self.files[p]
                 changed.update(gone)
             elif e.kind == "file" and e.read is not None:
-                self.files[e.path] = e.read()
+                self.files[e.path] = self._reduced(e.path, e.read())
                 changed.add(e.path)
             elif e.path in self.files:  # a wanted file replaced by a link or a directory
                 del self.files[e.path]
                 changed.add(e.path)
         return changed
+
+    def _reduced(self, path: str, data: bytes) -> bytes:
+        """A file as kept: shrunk by the first cataloger that reduces what it reads."""
+        for cat in self.catalogers:
+            if cat.reduce is not None and cat.primary(path):
+                return cat.reduce(data)
+        return data
 
     def _read_distro(self) -> Distro | None:
         for path in OS_RELEASE:

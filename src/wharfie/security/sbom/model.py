@@ -88,9 +88,12 @@ class Context:
 class Cataloger:
     """A pure parser. ``primary(path)``: the files that declare packages, each parsed by
     ``parse(path, data, ctx)``; ``auxiliary(path)``: files ``parse`` may read through
-    ``ctx.read`` (file lists, licenses). A change to either re-parses."""
+    ``ctx.read`` (file lists, licenses). A change to either re-parses. ``reduce(data)``,
+    when set, shrinks a large primary file (a binary, a jar) as it streams by to the bytes
+    ``parse`` needs, so the catalog never holds the whole file."""
 
     name: str
     primary: Callable[[str], bool]
     parse: Callable[[str, bytes, Context], list[Package]]
     auxiliary: Callable[[str], bool] = lambda path: False
+    reduce: Callable[[bytes], bytes] | None = None
