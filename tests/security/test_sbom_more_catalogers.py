@@ -3,11 +3,13 @@ Go, a binary built by the real toolchain)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sqlite3
 import struct
 import subprocess
+import zipfile
 import zlib
 
 import pytest
@@ -16,7 +18,11 @@ from wharfie.errors import InvalidInput
 from wharfie.security.sbom import generate
 from wharfie.security.sbom.catalogers.binary import is_executable_path, parse_summary, summarize
 from wharfie.security.sbom.catalogers.golang import read_buildinfo
+from wharfie.security.sbom.catalogers.java import parse_summary as parse_java
+from wharfie.security.sbom.catalogers.java import reduce_archive
+from wharfie.security.sbom.catalogers.npm import parse_lockfile
 from wharfie.security.sbom.catalogers.rpm import parse_header, parse_rpmdb
+from wharfie.security.sbom.catalogers.ruby import parse_gemspec
 from wharfie.security.sbom.catalogers.rust import parse_cargo_lock
 from wharfie.security.sbom.model import Context, Distro
 from wharfie.testing.random import image
@@ -174,3 +180,72 @@ version = "0.1.0"
         ("serde", "1.0.195", "pkg:cargo/serde@1.0.195"), ("myapp", "0.1.0", "pkg:cargo/myapp@0.1.0")]
     with pytest.raises(InvalidInput, match="not a Cargo.lock"):
         parse_cargo_lock("Cargo.lock", b"[[package\n", ctx())
+
+
+def jar(entries: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_java_pom_properties_manifest_and_nested_jars():
+    guava = jar({"META-INF/maven/com.google.guava/guava/pom.properties":
+                 b"#Created by Maven\ngroupId=com.google.guava\nartifactId=guava\n"
+                 b"version=32.1.3-jre\n"})
+    plain = jar({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\r\nImplementation-Title: "
+                                         b"tiny-li\r\n b\r\nImplementation-Version: 2.0\r\n\r\n"})
+    app = jar({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n",
+               "META-INF/maven/org.example/app/pom.properties":
+                   b"groupId=org.example\nartifactId=app\nversion=1.0.0\n",
+               "BOOT-INF/lib/guava-32.1.3-jre.jar": guava, "BOOT-INF/lib/tiny.jar": plain})
+    summary = reduce_archive(app)
+    assert len(summary) < 600  # the archive is not kept, only what it declares
+    pkgs = parse_java("opt/app.jar", summary, ctx())
+    assert [(p.name, p.version, p.location, p.purl) for p in pkgs] == [
+        ("app", "1.0.0", "opt/app.jar", "pkg:maven/org.example/app@1.0.0"),
+        ("guava", "32.1.3-jre", "opt/app.jar:BOOT-INF/lib/guava-32.1.3-jre.jar",
+         "pkg:maven/com.google.guava/guava@32.1.3-jre"),
+        ("tiny-lib", "2.0", "opt/app.jar:BOOT-INF/lib/tiny.jar", "pkg:maven/tiny-lib/tiny-lib@2.0")]
+    assert all(p.type == "java-archive" for p in pkgs)
+    assert parse_java("x.jar", reduce_archive(b"not a zip"), ctx()) == []
+
+
+def test_ruby_gemspec():
+    spec = b"""# -*- encoding: utf-8 -*-
+Gem::Specification.new do |s|
+  s.name = "rake".freeze
+  s.version = "13.0.6"
+  s.required_rubygems_version = Gem::Requirement.new(">= 1.3.2".freeze) if s.respond_to? :x
+  s.licenses = ["MIT".freeze]
+end
+"""
+    [gem] = parse_gemspec("usr/lib/ruby/gems/3.1.0/specifications/rake-13.0.6.gemspec", spec, ctx())
+    assert (gem.name, gem.version, gem.type, gem.purl, gem.licenses) == \
+        ("rake", "13.0.6", "gem", "pkg:gem/rake@13.0.6", ("MIT",))
+
+
+def test_npm_package_lock_v3():
+    lock = {"name": "web", "lockfileVersion": 3, "packages": {
+        "": {"name": "web", "version": "1.0.0"},
+        "node_modules/@babel/core": {"version": "7.24.0", "license": "MIT"},
+        "node_modules/@babel/core/node_modules/semver": {"version": "6.3.1"},
+        "node_modules/mine": {"resolved": "packages/mine", "link": True}}}
+    pkgs = parse_lockfile("srv/web/package-lock.json", json.dumps(lock).encode(), ctx())
+    assert [(p.name, p.version, p.purl) for p in pkgs] == [
+        ("@babel/core", "7.24.0", "pkg:npm/%40babel/core@7.24.0"),
+        ("semver", "6.3.1", "pkg:npm/semver@6.3.1")]
+
+
+def test_new_catalogers_run_in_an_image():
+    img = image(files=[{
+        "usr/lib/ruby/gems/3.1.0/specifications/rake-13.0.6.gemspec":
+            b's.name = "rake"\ns.version = "13.0.6"\n',
+        "srv/package-lock.json": json.dumps({"packages": {"node_modules/a": {"version": "1.0.0"}}}
+                                            ).encode(),
+        "opt/app.jar": jar({"META-INF/maven/g/a/pom.properties":
+                            b"groupId=g\nartifactId=a\nversion=1\n"}),
+        "srv/Cargo.lock": b'[[package]]\nname = "serde"\nversion = "1.0.0"\n'}])
+    assert {(f.package.type, f.package.name) for f in generate(img).packages} == {
+        ("gem", "rake"), ("npm", "a"), ("java-archive", "a"), ("rust-crate", "serde")}

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import posixpath
 
 from wharfie.security.sbom import purl
 from wharfie.security.sbom.model import Cataloger, Context, Package
@@ -43,3 +44,29 @@ def parse_package_json(path: str, data: bytes, ctx: Context) -> list[Package]:
 
 
 NPM = Cataloger("npm", _is_package_json, parse_package_json)
+
+
+def _is_lockfile(path: str) -> bool:
+    return posixpath.basename(path) == "package-lock.json" and "node_modules/" not in path
+
+
+def parse_lockfile(path: str, data: bytes, ctx: Context) -> list[Package]:
+    """``package-lock.json`` v2/v3: every ``packages`` entry under ``node_modules/`` (the
+    root project and links to workspace folders are not installed packages)."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return []  # as for package.json: npm would refuse it too
+    found = []
+    for key, entry in ((doc.get("packages") if isinstance(doc, dict) else None) or {}).items():
+        if "node_modules/" not in key or not isinstance(entry, dict) or entry.get("link"):
+            continue
+        name = entry.get("name") or key.rsplit("node_modules/", 1)[1]
+        version = entry.get("version")
+        if isinstance(version, str) and version:
+            found.append(Package(name=name, version=version, type="npm", location=path,
+                                 purl=purl.npm(name, version), licenses=_licenses(entry)))
+    return found
+
+
+NPM_LOCK = Cataloger("npm-lock", _is_lockfile, parse_lockfile)
