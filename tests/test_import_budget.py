@@ -1,6 +1,6 @@
 """The import budget (issue 18): a command imports only what it runs. ``wharfie --version``
-and ``wharfie images`` are run in a fresh interpreter with ``-X importtime`` and must not
-load any module of a listed heavy set. Not a timing test: it names modules."""
+and ``wharfie images`` are run in a fresh interpreter and must not load any module of a
+listed heavy set. Not a timing test: it names modules."""
 
 from __future__ import annotations
 
@@ -20,14 +20,30 @@ VERSION_HEAVY = [*HEAVY, "click", "wharfie.api", "wharfie.images", "wharfie.cont
                  "wharfie.oci"]
 
 
-def imported(root, *args: str) -> set[str]:
-    """The modules ``wharfie ARGS`` imports, as ``-X importtime`` lists them."""
-    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "wharfie", "--root",
-                          str(root), *args] if args != ("--version",) else
-                         [sys.executable, "-X", "importtime", "-m", "wharfie", *args],
+# Runs wharfie as ``python -m wharfie`` does, then lists sys.modules at exit: -X importtime
+# does not log modules loaded by importlib.import_module (the lazy command group's way).
+_LIST_MODULES = """
+import atexit, runpy, sys
+out = sys.argv.pop(1)
+atexit.register(lambda: open(out, "w").write("\\n".join(sorted(sys.modules))))
+sys.argv[0] = "wharfie"
+runpy.run_module("wharfie", run_name="__main__", alter_sys=True)
+"""
+
+
+def modules_after(tmp_path, *args: str, env: dict | None = None) -> tuple[set[str], str]:
+    """(every module loaded by the time ``wharfie ARGS`` exits, its stdout)."""
+    out = tmp_path / "modules.txt"
+    res = subprocess.run([sys.executable, "-c", _LIST_MODULES, str(out), *args], env=env,
                          capture_output=True, text=True, check=True)
-    return {line.rsplit("|", 1)[1].strip() for line in res.stderr.splitlines()
-            if line.startswith("import time:") and "|" in line}
+    return set(out.read_text().split("\n")), res.stdout
+
+
+def imported(root, *args: str) -> set[str]:
+    """The modules ``wharfie ARGS`` loads."""
+    if args != ("--version",):
+        args = ("--root", str(root), *args)
+    return modules_after(root.parent, *args)[0]
 
 
 def heavy_in(modules: set[str], heavy: list[str]) -> list[str]:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from tests.test_import_budget import modules_after
 
 from wharfie.builder import BuildOptions, build
 from wharfie.builder.fastpath import FAST_PATH_TEXT
@@ -124,13 +125,18 @@ def test_every_change_takes_the_full_path_and_agrees_with_it(store, ctx, change)
         assert after != before  # the change reached the image: the fast path was wrong to reuse
 
 
-def test_the_cli_prints_the_same_id_on_the_fast_path(store, ctx, root):
+def test_the_cli_prints_the_same_id_on_the_fast_path_without_loading_the_engine(store, ctx, root):
     env = {**os.environ, "WHARFIE_ROOT": str(root)}
     cmd = [sys.executable, "-m", "wharfie", "build", "-q", "--network", "none", "-t", "app:1",
            str(ctx)]
     first = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
     plain = subprocess.run([*cmd[:4], "--progress", "plain", *cmd[5:]], env=env,
                            capture_output=True, text=True, check=True)
-    again = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    imported, again = modules_after(root.parent, *cmd[3:], env=env)
     assert FAST_PATH_TEXT in plain.stderr
     assert first == again and first.startswith("sha256:")
+    assert "wharfie.builder.fastpath" in imported
+    engine = {"wharfie.builder.engine", "wharfie.builder.job", "wharfie.builder.pipeline",
+              "wharfie.builder.steps", "wharfie.dockerfile", "wharfie.snapshots",
+              "wharfie.runtime", "wharfie.layers", "urllib3"}
+    assert imported & engine == set()
