@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 from wharfie.oci.image import Image
 from wharfie.security.sbom import Sbom, generate
 from wharfie.security.sbom.formats import bom_ref
-from wharfie.security.sbom.model import Found
+from wharfie.security.sbom.model import Found, Package
 from wharfie.security.vulns import db
 from wharfie.security.vulns.versions import comparator
 
@@ -54,7 +55,25 @@ def ecosystem_key(found: Found, sbom: Sbom) -> tuple[str, str, str] | None:
         return "PyPI", re.sub(r"[-_.]+", "-", p.name).lower(), p.version
     if p.type == "npm":
         return "npm", p.name, p.version
+    if p.type == "rpm" and distro and distro.id in _RPM_ECOSYSTEMS:
+        major = distro.version_id.split(".")[0]
+        return f"{_RPM_ECOSYSTEMS[distro.id]}:{major}", p.name, p.version
+    if p.type == "go-module" and p.name != "stdlib":
+        return "Go", p.name, p.version
+    if p.type in _LANGUAGE_ECOSYSTEMS:
+        return _LANGUAGE_ECOSYSTEMS[p.type], _maven_name(p) if p.type == "java-archive" \
+            else p.name, p.version
     return None
+
+
+_RPM_ECOSYSTEMS = {"rocky": "Rocky Linux", "almalinux": "AlmaLinux"}
+_LANGUAGE_ECOSYSTEMS = {"rust-crate": "crates.io", "gem": "RubyGems", "java-archive": "Maven"}
+
+
+def _maven_name(p: Package) -> str:
+    """OSV's Maven name ``groupId:artifactId``, from the purl's namespace."""
+    namespace = unquote(p.purl.removeprefix("pkg:maven/").rsplit("/", 1)[0])
+    return f"{namespace}:{p.name}"
 
 
 def alpine_branch(version_id: str) -> str:

@@ -1,5 +1,5 @@
-"""Version order per ecosystem: dpkg (epochs, ``~``), apk, rpm (rpmvercmp), PEP 440 and
-semver.
+"""Version order per ecosystem: dpkg (epochs, ``~``), apk, rpm (rpmvercmp), PEP 440,
+semver, Maven and RubyGems.
 
 ``compare(ecosystem, a, b)`` is negative, zero or positive as ``a`` sorts before, with or
 after ``b``. Unknown ecosystems are refused rather than guessed.
@@ -193,11 +193,68 @@ def compare_rpm(a: str, b: str) -> int:
     return rpmvercmp(va, vb) or (rpmvercmp(ra, rb) if ra and rb else 0)
 
 
+_MAVEN_QUALIFIERS = {"alpha": 0, "a": 0, "beta": 1, "b": 1, "milestone": 2, "m": 2,
+                     "rc": 3, "cr": 3, "snapshot": 4, "": 5, "ga": 5, "final": 5,
+                     "release": 5, "sp": 6}
+
+
+def _maven_item(token: str | None, other: str | None) -> tuple:
+    """One item of Maven's ComparableVersion: a missing item is 0 against a number and
+    the release qualifier against a word; numbers sort after every qualifier, unknown
+    qualifiers after ``sp``."""
+    if token is None:
+        token = "0" if other is not None and other.isdigit() else ""
+    if token.isdigit():
+        return (2, int(token), "")
+    rank = _MAVEN_QUALIFIERS.get(token)
+    return (1, rank, "") if rank is not None else (1, 7, token)
+
+
+def _maven_tokens(v: str) -> list[str]:
+    tokens = re.findall(r"\d+|[a-z]+", v.lower())
+    while tokens and (tokens[-1] in ("0", "ga", "final", "release", "")):
+        tokens.pop()  # 1.0 == 1 == 1-ga
+    return tokens
+
+
+def compare_maven(a: str, b: str) -> int:
+    """Maven's order (ComparableVersion, flattened): numbers as numbers, ``alpha`` <
+    ``beta`` < ``milestone`` < ``rc`` < ``snapshot`` < release < ``sp``, trailing zeros and
+    release qualifiers dropped."""
+    for x, y in zip_longest(_maven_tokens(a), _maven_tokens(b)):
+        kx, ky = _maven_item(x, y), _maven_item(y, x)
+        if kx != ky:
+            return (kx > ky) - (kx < ky)
+    return 0
+
+
+def _gem_segments(v: str) -> list[int | str]:
+    segments: list[int | str] = [int(s) if s.isdigit() else s
+                                 for s in re.findall(r"\d+|[a-z]+", v.lower())]
+    while segments and segments[-1] == 0:
+        segments.pop()
+    return segments
+
+
+def compare_rubygems(a: str, b: str) -> int:
+    """Gem::Version: numeric segments as numbers, a letter segment marks a pre-release
+    (``1.0.a`` < ``1.0``), trailing zeros ignored."""
+    for x, y in zip_longest(_gem_segments(a), _gem_segments(b), fillvalue=0):
+        if x == y:
+            continue
+        if isinstance(x, int) and isinstance(y, int) or isinstance(x, str) and \
+                isinstance(y, str):
+            return -1 if x < y else 1  # type: ignore[operator]
+        return 1 if isinstance(x, int) else -1
+    return 0
+
+
 COMPARATORS: dict[str, Callable[[str, str], int]] = {
     "Debian": compare_dpkg, "Ubuntu": compare_dpkg, "PyPI": compare_pep440,
     "npm": compare_semver, "Go": compare_semver, "crates.io": compare_semver,
     "Alpine": compare_apk, "Red Hat": compare_rpm, "AlmaLinux": compare_rpm,
     "Rocky Linux": compare_rpm, "openSUSE": compare_rpm, "SUSE": compare_rpm,
+    "Maven": compare_maven, "RubyGems": compare_rubygems,
 }
 
 
