@@ -460,6 +460,7 @@ class Client:
 
         >>> wharfie.push("127.0.0.1:5000/app:1").digest       # doctest: +SKIP
         """
+        from wharfie.security.sbom.attest import push_attestation
         from wharfie.signing.images import push_signatures
         from wharfie.transports.push import push_image
 
@@ -468,6 +469,8 @@ class Client:
                             progress=progress or self.progress, mounted=mounted)
         # signatures made in the store (``sign --local``) go along with the image
         push_signatures(self.store, source, result.digest, target or source, self.registries)
+        # and so does the SBOM ``build --sbom`` attached (an OCI referrer of the image)
+        push_attestation(self.store, source, result.digest, target or source, self.registries)
         if sign_by is not None:
             self.sign((target or source).with_digest(result.digest), sign_by, password=password)
         return result
@@ -729,6 +732,16 @@ class Client:
 
         with open_source(ref, self.store, options=self.registries) as source:
             return generate(source.image, name=ref, scope=scope)
+
+    def sbom_attestation(self, ref: str) -> dict:
+        """The SPDX SBOM attached to ``ref`` (``build --sbom``): a stored image's from the
+        store, a ``docker://REF``'s from its registry's referrers
+        (``wharfie sbom --from-attestation``)."""
+        from wharfie.security.sbom.attest import read_local, read_remote
+
+        if ref.startswith("docker://"):
+            return read_remote(_ref(ref.removeprefix("docker://")), self.registries)
+        return read_local(self.store, _ref(ref))
 
     def analyze(self, ref: str, *, base: str | None = None,
                 platform: str | None = None) -> Analysis:

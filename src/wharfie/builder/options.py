@@ -48,6 +48,7 @@ class BuildOptions:
     iidfile: Path | None = None
     metadata_file: Path | None = None
     push: bool = False  # push the tags to their registries (also type=registry outputs)
+    sbom: bool = False  # attach an SPDX SBOM referrer to the image (needs a tag)
     explain_cache: bool = False  # say which input changed for the first cache miss
     epoch: int | None = None
     jobs: int = 2  # stages built side by side

@@ -67,6 +67,8 @@ def build(images: ImageStore, options: BuildOptions, *, registries: RegistryOpti
     push = options.push or any(o.push for o in outs)
     if push and not options.tags:
         raise WharfieError("tag is needed when pushing to registry: use -t NAME:TAG")
+    if options.sbom and not options.tags:
+        raise WharfieError("tag is needed to attach an SBOM: use -t NAME:TAG")
     emit = _filtered(emit or (lambda e: None), options.explain_cache)
     root = images.root
     (root / "build" / "tmp").mkdir(parents=True, exist_ok=True)
@@ -87,6 +89,8 @@ def build(images: ImageStore, options: BuildOptions, *, registries: RegistryOpti
         write_output(out, root, images, result.manifest_digest, names)
     if push:
         push_tags(images, names, result.steps + 1, registries, emit)
+    if options.sbom:
+        _attach_sbom(images, names, push, registries)
     if options.iidfile:
         write_bytes(options.iidfile, str(result.image_id).encode())
     if options.metadata_file:  # what buildx writes, for CI steps that read the digests
@@ -95,6 +99,20 @@ def build(images: ImageStore, options: BuildOptions, *, registries: RegistryOpti
             "containerimage.digest": str(result.manifest_digest),
             "image.name": ",".join(str(n) for n in names)}, indent=2).encode() + b"\n")
     return result
+
+
+def _attach_sbom(images: ImageStore, names: list, push: bool,
+                 registries: RegistryOptions | None) -> None:
+    """The post-build SBOM hook: an SPDX referrer of the image in each tag's repository,
+    kept in the store and, when the build pushed the tags, pushed after them."""
+    from wharfie.security.sbom.attest import attach_local, push_attestation
+    from wharfie.transports.registry.client import RegistryOptions
+
+    for ref in names:
+        attach_local(images, ref)
+        if push:
+            push_attestation(images, ref, images.resolve(str(ref)).digest, ref,
+                             registries or RegistryOptions())
 
 
 def check(images: ImageStore, options: BuildOptions) -> CheckReport:

@@ -74,12 +74,14 @@ def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) ->
               "always goes to the local store.")
 @click.option("--metadata-file", type=click.Path(path_type=Path),
               help="Write build result metadata (image digests, names) to a JSON file.")
+@click.option("--sbom", is_flag=True, help="Attach an SPDX SBOM to the image as an OCI "
+              "referrer (pushed with it; read back with wharfie sbom --from-attestation).")
 @pass_app
 def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, no_cache,
               no_cache_filter, pull, labels, squash, iidfile, progress, quiet, network,
               secrets, ssh, platform, outputs, cache_from, cache_to, explain_cache,
               compression, build_contexts, add_hosts, shm_size, check, push, load,
-              metadata_file) -> None:
+              metadata_file, sbom) -> None:
     """Build an image from a Dockerfile."""
     from wharfie.builder import BuildOptions
 
@@ -91,7 +93,7 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
         network=network, secrets=list(secrets), ssh=list(ssh), outputs=list(outputs),
         cache_from=list(cache_from), cache_to=cache_to, build_contexts=list(build_contexts),
         add_hosts=list(add_hosts), shm_size=shm_size, compression=compression, iidfile=iidfile,
-        metadata_file=metadata_file, push=push,
+        metadata_file=metadata_file, push=push, sbom=sbom,
         explain_cache=explain_cache or progress == "plain")
     if context_arg == "-":  # stdin: a context tar, or a Dockerfile alone
         from wharfie.builder.context import looks_like_tar

@@ -42,11 +42,21 @@ def render(sbom, fmt: str) -> bytes:
               show_default=True,
               help="squashed: what the final image holds; all-layers: also what a later "
                    "layer removed.")
+@click.option("--from-attestation", is_flag=True,
+              help="Print the SPDX SBOM attached to IMAGE (build --sbom) instead of "
+                   "cataloging it: a stored image, or docker://REF from its referrers.")
 @pass_app
-def sbom(app: App, image: str, fmt: str, output: Path | None, scope: str) -> None:
+def sbom(app: App, image: str, fmt: str, output: Path | None, scope: str,
+         from_attestation: bool) -> None:
     """List the packages IMAGE holds (a stored image, docker://REF, docker-archive:FILE,
     oci:DIR...), each with the layer and Dockerfile step that added it."""
-    doc = render(app.client.sbom(image, scope=scope), fmt)
+    if from_attestation:
+        if fmt not in ("table", "spdx-json"):
+            raise click.UsageError("--from-attestation gives the attached SPDX document: "
+                                   "use --format spdx-json")
+        doc = (json.dumps(app.client.sbom_attestation(image), indent=2) + "\n").encode()
+    else:
+        doc = render(app.client.sbom(image, scope=scope), fmt)
     if output is None:
         click.echo(doc, nl=False)
         return

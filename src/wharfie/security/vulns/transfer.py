@@ -40,7 +40,7 @@ EMPTY_CONFIG = b"{}"
 _CHUNK = 1 << 20
 
 
-class _Files(BlobSource):
+class BlobFiles(BlobSource):
     """Blobs read from files or bytes, by digest."""
 
     def __init__(self, blobs: dict[Digest, Path | bytes]) -> None:
@@ -83,7 +83,7 @@ def artifact(path: Path) -> Image:
                                 time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}
     raw = json.dumps(manifest, separators=(",", ":")).encode()
     return BytesImage(raw, mt.OCI_MANIFEST,
-                      _Files({layer.digest: path, config.digest: EMPTY_CONFIG}))
+                      BlobFiles({layer.digest: path, config.digest: EMPTY_CONFIG}))
 
 
 def push_db(root: Path, images: ImageStore, ref: Reference,
