@@ -32,7 +32,9 @@ from wharfie.server.auth import OpenAccess, Principal
 from wharfie.server.errors import RegistryError
 from wharfie.server.gc import manifest_children
 from wharfie.server.policy import Policy
-from wharfie.server.repositories import RegistryStore
+from wharfie.server.repositories import RegistryStore, StoredManifest
+from wharfie.signing.required import check_served
+from wharfie.signing.verify import SignatureRejected
 
 log = logging.getLogger("wharfie.server")
 CHUNK = 1 << 20
@@ -450,11 +452,23 @@ class RegistryApp:
             if types & mt.ALL_MANIFESTS and m.media_type not in types and "*/*" not in types:
                 raise RegistryError("MANIFEST_UNKNOWN", "manifest unknown to registry",
                                     {"reason": f"stored as {m.media_type}, not accepted"})
+        if self.policy is not None and self.policy.signatures:
+            await self.call(self._check_signed, request.host, name, ref, m)
         headers = {"Docker-Content-Digest": m.digest, "ETag": f'"{m.digest}"'}
         if head:
             headers["Content-Length"] = str(len(m.raw))
             return web.Response(headers=headers, content_type=m.media_type)
         return web.Response(body=m.raw, headers=headers, content_type=m.media_type)
+
+    def _check_signed(self, host: str, name: str, ref: str, m: StoredManifest) -> None:
+        """The policy's ``require_signatures``: refuse an image without a good signature."""
+        assert self.policy is not None
+        try:
+            check_served(self.policy.signatures, self.store, host, name, ref, m.digest, m.raw,
+                         m.media_type)
+        except SignatureRejected as e:
+            raise RegistryError("DENIED", f"signature required: {e.message}",
+                                {"name": name, "reference": ref, "reason": e.reason}) from None
 
     async def manifest_put(self, request, principal, name, ref):
         _check_reference(ref)

@@ -14,6 +14,8 @@ Example::
     retention:
       - {repos: ["team/*"], keep_last: 5, keep_tags: "^stable$", keep_semver: ">=1.0,<2",
          untagged_older_than: 7d}
+    require_signatures:                   # pulls need a signature by one of the keys
+      - {repos: ["prod/*"], keys: [cosign.pub, "-----BEGIN PUBLIC KEY-----..."]}
 
 Repository and tag patterns are shell globs (``*`` also crosses ``/``). In ``users``,
 ``anonymous`` means requests without credentials and ``*`` any signed-in user or robot.
@@ -29,6 +31,7 @@ from pathlib import Path
 
 from wharfie.errors import WharfieError
 from wharfie.server.errors import RegistryError
+from wharfie.signing.required import SignatureRule, parse_rules
 from wharfie.units import parse_size
 
 ACTIONS = ("pull", "push", "delete")
@@ -116,6 +119,7 @@ class Policy:
     quotas: dict[str, int] = field(default_factory=dict)
     retention: list[RetentionRule] = field(default_factory=list)
     users: dict[str, str] = field(default_factory=dict)  # name -> bcrypt hash
+    signatures: tuple[SignatureRule, ...] = ()  # signing.required: signed pulls only
     default_open: bool = True  # no access rules at all: every signed-in principal may do all
     _usage_cache: dict[str, tuple[float, int]] = field(default_factory=dict)
 
@@ -131,10 +135,11 @@ class Policy:
                 doc = yaml.safe_load(text)
         except Exception as e:
             raise WharfieError(f"cannot parse policy {path}: {e}") from None
-        return cls.from_dict(doc or {})
+        return cls.from_dict(doc or {}, base=Path(path).parent)
 
     @classmethod
-    def from_dict(cls, doc: dict) -> Policy:
+    def from_dict(cls, doc: dict, base: Path | None = None) -> Policy:
+        """``base``: where relative key paths of ``require_signatures`` start."""
         try:
             rules = []
             for r in doc.get("access") or []:
@@ -159,6 +164,7 @@ class Policy:
                 quotas={ns: parse_size(v) for ns, v in (doc.get("quotas") or {}).items()},
                 retention=retention,
                 users={str(k): str(v) for k, v in (doc.get("users") or {}).items()},
+                signatures=parse_rules(doc.get("require_signatures"), base),
                 default_open=not rules,
             )
         except (KeyError, TypeError, AttributeError) as e:

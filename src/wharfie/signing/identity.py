@@ -8,10 +8,18 @@ is the rule that accepts cosign's signatures for a pull by tag.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from wharfie.errors import InvalidInput, InvalidReference
 from wharfie.oci.reference import Reference, parse_reference
+
+
+class IdentityRule(Protocol):
+    """What ``check_signatures`` asks of an identity rule; ``type`` names it in messages."""
+
+    type: str
+
+    def accepts(self, image: Reference, signed: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,20 @@ class SignedIdentity:
             return _same(claim, image)
         # matchRepoDigestOrExact (and remapIdentity, after remapping)
         return claim.name == image.name if image.digest else _same(claim, image)
+
+
+@dataclass(frozen=True)
+class SameRepositoryPath:
+    """The registry server's rule: the signed repository's path is the image's. The host
+    part is whatever name the signer used for the registry, which the server cannot know."""
+
+    type: str = "same repository path"
+
+    def accepts(self, image: Reference, signed: str) -> bool:
+        try:
+            return parse_reference(signed, default_tag=False).path == image.path
+        except InvalidReference:
+            return False
 
 
 def _same(a: Reference, b: Reference) -> bool:

@@ -58,12 +58,16 @@ def sign_remote(images: ImageStore, ref: Reference, key: PrivateKey, options: Re
                 *, annotations: Mapping[str, str] | None = None,
                 recursive: bool = False) -> list[Signed]:
     """Sign the image (or index; with ``recursive`` each of its manifests too) ``ref``
-    names in its registry, adding to the signatures already there."""
+    names in its registry, adding to the signatures already there. A digest reference is
+    signed without reading the image: a registry that serves only signed images (the
+    server's ``require_signatures``) would refuse that read."""
     from wharfie.transports.push import push_target
     from wharfie.transports.registry.source import open_remote
 
+    digests = ([ref.digest] if ref.digest and not recursive
+               else _digests(open_remote(ref, options), recursive))
     done = []
-    for digest in _digests(open_remote(ref, options), recursive):
+    for digest in digests:
         have = remote_signatures(ref, digest, options)
         new = Attached(payload := make_payload(ref.name, digest, annotations), sign(key, payload))
         where = signature_ref(ref, digest)

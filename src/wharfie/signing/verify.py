@@ -10,7 +10,7 @@ from wharfie.errors import InvalidInput, WharfieError
 from wharfie.oci.digest import Digest
 from wharfie.oci.reference import Reference
 from wharfie.signing.attach import Attached
-from wharfie.signing.identity import SignedIdentity
+from wharfie.signing.identity import IdentityRule, SignedIdentity
 from wharfie.signing.keys import PublicKey, key_id, verify
 from wharfie.signing.payload import parse_payload
 
@@ -44,7 +44,7 @@ class Verified:
 
 def check_signatures(image: Reference, digest: Digest, signatures: Sequence[Attached],
                      keys: Sequence[PublicKey], *,
-                     identity: SignedIdentity = COSIGN_IDENTITY) -> Verified:
+                     identity: IdentityRule = COSIGN_IDENTITY) -> Verified:
     """The first signature by one of ``keys`` over a payload naming ``digest`` and an
     identity ``identity`` accepts for ``image``; else the most telling rejection."""
     shown = image.familiar()
