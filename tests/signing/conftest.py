@@ -36,3 +36,36 @@ def pushed(root, registry: str, name: str, seed: int = 1) -> str:
 
 def error_line(res) -> str:
     return res.stderr.decode().strip().splitlines()[-1]
+
+
+@pytest.fixture
+def serve_registry(tmp_path):
+    """``serve_registry(policy)``: a ``wharfie registry serve`` on loopback with the policy
+    file ``policy`` (its relative key paths from its directory); returns its host:port."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import free_port, wait_for_port
+
+    procs: list[subprocess.Popen] = []
+
+    def start(policy) -> str:
+        port = free_port()
+        data = tmp_path / f"registry-{port}"
+        log = tmp_path / f"registry-{port}.log"
+        with open(log, "wb") as err:
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "wharfie", "--root", str(tmp_path / f"root-{port}"),
+                 "registry", "serve", "--addr", f"127.0.0.1:{port}", "--data", str(data),
+                 "--policy", str(policy)], env=dict(os.environ), stderr=err))
+        try:
+            wait_for_port(port)
+        except TimeoutError:
+            raise AssertionError(log.read_text()) from None
+        return f"127.0.0.1:{port}"
+
+    yield start
+    for p in procs:
+        p.terminate()
+        p.wait(10)
