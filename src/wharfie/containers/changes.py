@@ -59,6 +59,13 @@ def diff(root: Path, c: Container) -> list[tuple[str, str]]:
     finally:
         if c.chain:
             snap.release(c.chain)
+    # as docker's: the directory holding a change is changed too (not the root)
+    listed = {path for _, path in out}
+    for _, path in list(out):
+        parent = os.path.dirname(path)
+        if parent != "/" and parent not in listed:
+            out.append(("C", parent))
+            listed.add(parent)
     return sorted(out, key=lambda kv: kv[1])
 
 

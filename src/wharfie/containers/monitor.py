@@ -34,9 +34,16 @@ from wharfie.containers.store import Container, ContainerStore, boot_id, process
 from wharfie.errors import WharfieError
 from wharfie.fs import inroot as rfs
 from wharfie.runtime import find_runtime, state_dir
-from wharfie.runtime.runc import Runtime, _classify
+from wharfie.runtime.runc import Runtime, _classify, _times_of
 
 PR_SET_CHILD_SUBREAPER = 36
+
+
+def _restore_times(times: dict[Path, tuple[int, int]]) -> None:
+    """Set (atime, mtime) back on the directories of ``times`` (from ``_times_of``)."""
+    for host, ns in times.items():
+        with contextlib.suppress(OSError):
+            os.utime(host, ns=ns, follow_symlinks=False)
 
 
 def runc_cmd(rt: Runtime, *args: str) -> list[str]:
@@ -133,6 +140,9 @@ class Monitor:
                                   volatile=bool(self.c.host_config.get("AutoRemove")))
         bundle, stubs = write_bundle(self.home, self.c, rootfs)
         self.state.stub_paths = stubs
+        # runc's mount points (/etc/hosts, ...) touch their parents: docker keeps them in an
+        # init layer, so give the parents their times back or ``diff`` shows ``C /etc``
+        parents = _times_of(rootfs, {os.path.dirname(d) for d in stubs})
         subprocess.run(runc_cmd(self.rt, "delete", "--force", self.c.id), capture_output=True)
         (self.home / "stopped").unlink(missing_ok=True)
         tty = bool(self.c.config.get("Tty"))
@@ -160,6 +170,7 @@ class Monitor:
                 pumps[-1].start()
             if res.returncode != 0:
                 raise _classify(start_error(log) or f"runc create exited {res.returncode}")
+            _restore_times(parents)
             if console is not None:
                 master = console.receive()
                 pumps.append(threading.Thread(target=self.pump, args=("stdout", master),
@@ -192,6 +203,7 @@ class Monitor:
             for dest in sorted(stubs, key=len, reverse=True):
                 with contextlib.suppress(OSError, WharfieError):
                     rfs.remove_stub(rootfs, dest)
+            _restore_times(parents)
             shutil.rmtree(bundle, ignore_errors=True)
             shutil.rmtree(sockets, ignore_errors=True)
         self.state.status, self.state.exit_code, self.state.pid = "exited", code, 0
