@@ -13,7 +13,7 @@ import pytest
 from tests.test_import_budget import modules_after
 
 from wharfie.builder import BuildOptions, build
-from wharfie.builder.fastpath import FAST_PATH_TEXT
+from wharfie.builder.fastpath import FAST_PATH_TEXT, _Inputs
 from wharfie.builder.pipeline import build as full_build
 from wharfie.images.imagestore import ImageStore
 from wharfie.oci.platform import host_platform
@@ -140,3 +140,34 @@ def test_the_cli_prints_the_same_id_on_the_fast_path_without_loading_the_engine(
               "wharfie.builder.steps", "wharfie.dockerfile", "wharfie.snapshots",
               "wharfie.runtime", "wharfie.layers", "urllib3"}
     assert imported & engine == set()
+
+
+def test_a_file_changed_while_the_build_runs_is_not_vouched_for(store, ctx):
+    """The memo holds the context as it was before the build read it: a file written after
+    COPY read it (here: as the next step starts) sends the next build the full way."""
+    options = options_for(ctx)
+
+    def change_after_copy(event) -> None:
+        if event.kind == "step" and "RUN cat" in event.text and \
+                (ctx / "app" / "a.txt").read_text() == "alpha\n":
+            (ctx / "app" / "a.txt").write_text("changed during the build\n")
+
+    raced = build(store, options, emit=change_after_copy).image_id
+    after, fast = fast_build(store, options)
+    assert not fast and after != raced
+    assert full_build(store, options).image_id == after
+
+
+def test_an_option_the_fast_path_does_not_know_sends_the_build_the_full_way(store, ctx):
+    """A BuildOptions field added later (here: made up) may do work after the build that
+    the memo cannot redo: set, it is a doubt."""
+    import dataclasses
+
+    options = options_for(ctx)
+    fast_build(store, options)
+    assert fast_build(store, options)[1]
+    extended = dataclasses.make_dataclass("Extended", [("attach", bool, False)],
+                                          bases=(BuildOptions,))
+    more = extended(**dataclasses.asdict(options), attach=True)
+    assert not _Inputs.of(store.root, more)
+    assert _Inputs.of(store.root, extended(**dataclasses.asdict(options)))

@@ -20,7 +20,7 @@ import json
 import os
 import re
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import MISSING, Field, asdict, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,6 +43,12 @@ FAST_PATH_TEXT = "[fast path] no input changed since the last build"
 _ADD = re.compile(rb"^\s*(onbuild\s+)?add\s", re.IGNORECASE | re.MULTILINE)
 # Options that change what is built but are used only by the full path.
 _NOT_KEYED = ("tags", "iidfile", "metadata_file", "explain_cache", "jobs", "context_tar")
+# Options this module has been taught about; any other one set sends the build the full way.
+_KNOWN = {"context", "context_tar", "dockerfile_text", "dockerfile", "tags", "build_args",
+          "target", "labels", "no_cache", "no_cache_filter", "pull", "squash", "platform",
+          "network", "secrets", "ssh", "outputs", "cache_from", "cache_to", "build_contexts",
+          "add_hosts", "shm_size", "compression", "iidfile", "metadata_file", "push",
+          "explain_cache", "epoch", "jobs"}
 
 
 def build(images: ImageStore, options: BuildOptions, *, registries: RegistryOptions | None = None,
@@ -59,9 +65,14 @@ def build(images: ImageStore, options: BuildOptions, *, registries: RegistryOpti
             return result
     from wharfie.builder.pipeline import build as full_build
 
-    result = full_build(images, options, registries=registries, emit=emit)
+    # signed before the build reads the context: a file changed meanwhile then differs
+    signature = None
     if inputs is not None:
-        inputs.remember(images, result)
+        with contextlib.suppress(OSError):  # an unreadable context: the full path says so
+            signature = context_signature(inputs.context)
+    result = full_build(images, options, registries=registries, emit=emit)
+    if inputs is not None and signature is not None:
+        inputs.remember(images, result, signature)
     return result
 
 
@@ -79,7 +90,7 @@ class _Inputs:
         if (where is None or options.context_tar is not None or options.outputs
                 or options.push or options.cache_from or options.cache_to or options.pull
                 or options.no_cache or options.no_cache_filter or options.build_contexts
-                or options.iidfile or options.metadata_file):
+                or options.iidfile or options.metadata_file or _unknown_set(options)):
             return None
         text = str(where)
         if any(s in text for s in ("://", "git@", ".git", "#")) or not os.path.isdir(text):
@@ -138,15 +149,16 @@ class _Inputs:
             images.tag(name, manifest)
         return BuildResult(manifest, image.id, [], steps=1)
 
-    def remember(self, images: ImageStore, result: BuildResult) -> None:
-        """Keep what this full build read and made, if the fast path can vouch for it."""
+    def remember(self, images: ImageStore, result: BuildResult, signature: str) -> None:
+        """Keep what this full build read (``signature``: its context before it ran) and
+        made, if the fast path can vouch for it."""
         if result.warnings or result.checks:
             return  # the fast path would have to say them again
         try:
             for name in result.base_images:
                 if images.resolve(name).config.config.get("OnBuild"):
                     return  # triggers may ADD from the network
-            memo = {"context": context_signature(self.context), "bases": result.base_images,
+            memo = {"context": signature, "bases": result.base_images,
                     "keys": result.cache_keys, "manifest": str(result.manifest_digest),
                     "image_id": str(result.image_id)}
         except (OSError, WharfieError):
@@ -163,6 +175,16 @@ class _Inputs:
             return all(cache.get(k) is not None for k in keys)
         finally:
             cache.close()
+
+
+def _unknown_set(options: BuildOptions) -> bool:
+    """An option this module does not know is set: it may do work the memo cannot."""
+    return any(f.name not in _KNOWN and getattr(options, f.name) != _default(f)
+               for f in fields(options))
+
+
+def _default(f: Field) -> object:
+    return f.default_factory() if f.default_factory is not MISSING else f.default
 
 
 def context_signature(context: Path) -> str:
