@@ -226,3 +226,23 @@ def test_an_image_built_on_an_imported_base_has_buildkits_config_fields(store):
     assert doc["config"]["Env"] == [
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "Q=1"]
     assert build(store, "FROM scratch\n").config.doc["config"]["OnBuild"] is None
+
+
+@pytest.mark.parametrize("ignore, dockerfile, expected, kept, dropped", [
+    (["**", "!folder/file1"], "COPY folder /f1", {"f1", "f1/file1"},
+     {"folder/file1"}, {"folder/file2", "top"}),
+    (["sub", "!sub/a*"], "COPY sub /s", {"s", "s/a.txt"}, {"sub/a.txt"}, {"sub/b.txt"}),
+    (["deep", "!deep/x/y.log"], "COPY deep /d", {"d", "d/x", "d/x/y.log"},
+     {"deep/x/y.log"}, {"deep/x/z.log"}),
+])
+def test_dockerignore_exceptions_inside_an_excluded_directory(
+        store, tmp_path, ignore, dockerfile, expected, kept, dropped):
+    ctx = tmp_path / "ctx"  # not tmp_path: the store is in there
+    for name in ("folder/file1", "folder/file2", "sub/a.txt", "sub/b.txt", "top",
+                 "deep/x/y.log", "deep/x/z.log"):
+        (ctx / name).parent.mkdir(parents=True, exist_ok=True)
+        (ctx / name).write_text(name)
+    files = tree(build(store, f"FROM scratch\n{dockerfile}\n", ctx, ignore))
+    assert set(files) == expected
+    whole = set(tree(build(store, "FROM scratch\nCOPY . /ctx\n", ctx, ignore)))
+    assert {f"ctx/{k}" for k in kept} <= whole and not {f"ctx/{k}" for k in dropped} & whole

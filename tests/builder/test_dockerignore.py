@@ -22,6 +22,26 @@ def test_patternmatcher_corpus(case):
 
 
 @pytest.mark.usefixtures("corpus")
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c['patterns']}-{c['path']}")
+def test_an_excluded_directory_is_walked_when_an_exception_reaches_inside(case):
+    """moby's walkers: a file is left out exactly when it is excluded; an excluded directory
+    is still sent (and walked) when a ``!`` pattern names something under it (issue 14)."""
+    m = PatternMatcher(case["patterns"])
+    assert m.hides(case["path"], False) is case["excluded"]
+    inside = go_clean(case["path"]) + "/"
+    reaches = any(p.startswith("!") and (go_clean(p[1:]) + "/").startswith(inside)
+                  for p in case["patterns"])
+    assert m.hides(case["path"], True) is (case["excluded"] and not reaches)
+
+
+def test_exceptions_inside_excluded_directories():
+    assert not PatternMatcher(["**", "!folder/file1"]).hides("folder", True)
+    assert PatternMatcher(["**", "!folder/file1"]).hides("folder/file2", False)
+    assert not PatternMatcher(["sub", "!sub/a*"]).hides("sub/a.txt", False)
+    assert PatternMatcher(["sub", "!other/a*"]).hides("sub", True)
+
+
+@pytest.mark.usefixtures("corpus")
 def test_corpus_is_all_there():
     assert len(CASES) >= 70
 

@@ -155,7 +155,7 @@ def filtered_path(src_root: Path, path: str, ignore: PatternMatcher | None) -> s
         if not stat.S_ISLNK(st.st_mode):
             done.append(name)
             continue
-        if ignore is not None and ignore.excludes(rel):
+        if ignore is not None and ignore.hides(rel, False):
             return None
         links += 1
         if links > MAX_SYMLINKS:
@@ -165,7 +165,7 @@ def filtered_path(src_root: Path, path: str, ignore: PatternMatcher | None) -> s
             done = []
         parts = [p for p in target.split("/") if p not in ("", ".")] + parts
     real = "/".join(done) or "."
-    if ignore is not None and ignore.excludes(real):
+    if ignore is not None and ignore.hides(real, os.path.isdir(src_root / real)):
         return None
     return real
 
@@ -256,7 +256,7 @@ def _copy_tree(src_dir: Path, rootfs: Path, dest: str, rel: str, opts: CopyOptio
         keep = []
         for name in dirnames:
             sub_rel = os.path.normpath(os.path.join(rel, rel_dir, name))
-            if _skip(sub_rel, _ignored(real_dir, name, opts.ignore), excludes):
+            if _skip(sub_rel, _ignored(real_dir, name, opts.ignore, True), excludes):
                 continue
             keep.append(name)
             p = Path(dirpath) / name
@@ -265,7 +265,7 @@ def _copy_tree(src_dir: Path, rootfs: Path, dest: str, rel: str, opts: CopyOptio
         dirnames[:] = [n for n in keep if not os.path.islink(Path(dirpath) / n)]
         for name in sorted(filenames):
             sub_rel = os.path.normpath(os.path.join(rel, rel_dir, name))
-            if _skip(sub_rel, _ignored(real_dir, name, opts.ignore), excludes):
+            if _skip(sub_rel, _ignored(real_dir, name, opts.ignore, False), excludes):
                 continue
             p = Path(dirpath) / name
             target = dest.rstrip("/") + "/" + os.path.normpath(os.path.join(rel_dir, name))
@@ -310,11 +310,11 @@ def _skip(rel: str, ignored: bool, excludes: PatternMatcher | None) -> bool:
     return ignored or bool(excludes and excludes.excludes(rel))
 
 
-def _ignored(real_dir: str, name: str, ignore: PatternMatcher | None) -> bool:
+def _ignored(real_dir: str, name: str, ignore: PatternMatcher | None, is_dir: bool) -> bool:
     """Whether .dockerignore removes an entry: judged by where it really is in the context
     (``real_dir``), not by the path, perhaps through a symlink, that COPY named."""
     return bool(ignore and ignore.patterns and
-                ignore.excludes(name if real_dir == "." else f"{real_dir}/{name}"))
+                ignore.hides(name if real_dir == "." else f"{real_dir}/{name}", is_dir))
 
 
 def _copy_entry(src: Path, st: os.stat_result, rootfs: Path, target: str,

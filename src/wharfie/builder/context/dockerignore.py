@@ -199,6 +199,19 @@ class PatternMatcher:
         return matched
 
 
+    def hides(self, path: str, is_dir: bool) -> bool:
+        """Whether ``path`` is left out of the context, as moby's and fsutil's walkers send
+        it: an ignored entry is, unless it is a directory that a later ``!`` pattern could
+        reach into; that one is sent, and what is inside is judged entry by entry."""
+        if not self.excludes(path):
+            return False
+        if not is_dir:
+            return True
+        inside = go_clean(path) + "/"
+        return not any(p.exclusion and (p.cleaned + "/").startswith(inside)
+                       for p in self.patterns)
+
+
 def read_ignore_file(text: str) -> list[str]:
     """Patterns from .dockerignore text, normalized as moby's ignorefile.ReadAll does."""
     out: list[str] = []

@@ -263,7 +263,9 @@ def _walk_dir(path: str, rel: str, real: str, ignore: PatternMatcher | None,
     for entry in entries:
         sub = entry.name if rel == "." else f"{rel}/{entry.name}"
         real_sub = sub if real == rel else entry.name if real == "." else f"{real}/{entry.name}"
-        if (ignore and ignore.excludes(real_sub)) or (excl and excl.excludes(sub)):
+        if excl and excl.excludes(sub):
+            continue
+        if ignore and ignore.hides(real_sub, entry.is_dir(follow_symlinks=False)):
             continue
         st = entry.stat(follow_symlinks=False)
         yield sub, entry.path, st
