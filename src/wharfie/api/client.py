@@ -624,11 +624,12 @@ class Client:
 
     def sign(self, ref: RefLike, key: str | os.PathLike[str], *, password: bytes | None = None,
              annotations: Mapping[str, str] | None = None, recursive: bool = False,
-             local: bool = False) -> list:
+             local: bool = False, bundle: bool = False) -> list:
         """Sign ``ref`` with the private key file ``key`` in cosign's layout: in its registry,
         or (``local``) in the store, where ``push`` carries the signature along. ``password``
         defaults to ``$WHARFIE_PASSWORD`` / ``$COSIGN_PASSWORD``; ``recursive`` signs every
-        manifest of an index too. Returns a ``wharfie.signing.images.Signed`` per manifest.
+        manifest of an index too; ``bundle`` also attaches a Sigstore bundle as a referrer
+        (cosign v3's layout). Returns a ``wharfie.signing.images.Signed`` per manifest.
 
         >>> c.sign("127.0.0.1:5000/app:1", "cosign.key", password=b"secret")  # doctest: +SKIP
         """
@@ -643,7 +644,7 @@ class Client:
             return sign_local(self.store, target, private, annotations=annotations,
                               recursive=recursive)
         return sign_remote(self.store, target, private, self.registries,
-                           annotations=annotations, recursive=recursive)
+                           annotations=annotations, recursive=recursive, bundle=bundle)
 
     def verify(self, ref: RefLike, key: str | os.PathLike[str], *, local: bool = False,
                identity: Mapping[str, Any] | None = None) -> Any:

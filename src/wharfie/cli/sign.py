@@ -19,15 +19,21 @@ from wharfie.errors import InvalidInput
               help="Sign every manifest of a multi-platform index too.")
 @click.option("--local", is_flag=True,
               help="Sign the image in the local store; push carries the signature.")
+@click.option("--bundle", is_flag=True,
+              help="Also attach a Sigstore bundle through the referrers API (cosign v3).")
 @tls_flags
 @pass_app
 def sign(app: App, image: str, key_path: str, annotations: tuple[str, ...], recursive: bool,
-         local: bool, tls_verify: bool, insecure: bool, ca_cert: str | None) -> None:
+         local: bool, bundle: bool, tls_verify: bool, insecure: bool,
+         ca_cert: str | None) -> None:
     """Sign IMAGE (in its registry, or --local) with a private key."""
+    if bundle and local:
+        raise InvalidInput("--bundle attaches through the registry's referrers API, "
+                           "not with --local")
     client = app.client_with(registry_options(tls_verify, insecure, ca_cert))
     signed = client.sign(image, key_path, password=password_for(key_path),
                          annotations=parse_annotations(annotations), recursive=recursive,
-                         local=local)
+                         local=local, bundle=bundle)
     for s in signed:
         click.echo(f"Signed {s.digest}: signature stored at {s.signatures}")
 

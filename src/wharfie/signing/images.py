@@ -10,15 +10,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from wharfie.errors import DigestMismatch, NotFound
+from wharfie.errors import DigestMismatch, InvalidInput, NotFound
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import Image, ImageIndex
+from wharfie.oci.manifest import Descriptor
 from wharfie.oci.reference import Reference
 from wharfie.signing.attach import (
     Attached,
     open_signatures,
     signature_image,
     signature_ref,
+)
+from wharfie.signing.bundle import (
+    BUNDLE_TYPE,
+    bundle_artifact,
+    check_bundles,
+    make_bundle,
+    read_bundle,
 )
 from wharfie.signing.identity import SignedIdentity
 from wharfie.signing.keys import PrivateKey, PublicKey, sign
@@ -56,11 +64,12 @@ def local_signatures(images: ImageStore, ref: Reference, digest: Digest) -> list
 
 def sign_remote(images: ImageStore, ref: Reference, key: PrivateKey, options: RegistryOptions,
                 *, annotations: Mapping[str, str] | None = None,
-                recursive: bool = False) -> list[Signed]:
+                recursive: bool = False, bundle: bool = False) -> list[Signed]:
     """Sign the image (or index; with ``recursive`` each of its manifests too) ``ref``
-    names in its registry, adding to the signatures already there. A digest reference is
-    signed without reading the image: a registry that serves only signed images (the
-    server's ``require_signatures``) would refuse that read."""
+    names in its registry, adding to the signatures already there; with ``bundle``, also
+    attach a Sigstore bundle as its referrer (cosign v3). A digest reference is signed
+    without reading the image: a registry that serves only signed images (the server's
+    ``require_signatures``) would refuse that read."""
     from wharfie.transports.push import push_target
     from wharfie.transports.registry.source import open_remote
 
@@ -72,8 +81,47 @@ def sign_remote(images: ImageStore, ref: Reference, key: PrivateKey, options: Re
         new = Attached(payload := make_payload(ref.name, digest, annotations), sign(key, payload))
         where = signature_ref(ref, digest)
         push_target(images, signature_image([*have, new]), where, options)
+        if bundle:
+            attach_bundle(images, Reference(ref.domain, ref.path, digest=digest), key, options)
         done.append(Signed(digest, where))
     return done
+
+
+def attach_bundle(images: ImageStore, ref: Reference, key: PrivateKey,
+                  options: RegistryOptions) -> Reference:
+    """Sign the manifest ``ref`` (by digest) names into a bundle, pushed as its referrer."""
+    from wharfie.transports.push import push_target
+
+    raw, media_type = _manifest(ref, options)
+    artifact = bundle_artifact(make_bundle(key, raw), Descriptor(media_type, ref.digest,
+                                                                 len(raw)))
+    where = Reference(ref.domain, ref.path, digest=artifact.digest)
+    push_target(images, artifact, where, options)
+    return where
+
+
+def remote_bundles(ref: Reference, digest: Digest, options: RegistryOptions
+                   ) -> list[tuple[Digest, bytes]]:
+    """The (signed digest, signature) of every readable bundle referring to ``digest``."""
+    from wharfie.transports.registry.source import open_remote
+
+    found = []
+    index = options.registry(ref.domain).referrers(ref.path, digest, BUNDLE_TYPE)
+    for desc in index.manifests:
+        artifact = open_remote(Reference(ref.domain, ref.path, digest=desc.digest), options)
+        if isinstance(artifact, Image):
+            try:
+                found.append(read_bundle(artifact))
+            except InvalidInput:
+                continue
+    return found
+
+
+def _manifest(ref: Reference, options: RegistryOptions) -> tuple[bytes, str]:
+    from wharfie.transports.registry.source import open_remote
+
+    target = open_remote(ref, options)
+    return target.manifest_bytes() if isinstance(target, Image) else target.index_bytes()
 
 
 def sign_local(images: ImageStore, ref: Reference, key: PrivateKey, *,
@@ -129,8 +177,20 @@ def verify_remote(ref: Reference, keys: Sequence[PublicKey], options: RegistryOp
     except DigestMismatch as e:
         raise SignatureRejected(f"{ref.familiar()}: manifest tampered with: {e.message}",
                                 "tampered") from None
-    return check_signatures(ref, target.digest, remote_signatures(ref, target.digest, options),
-                            keys, identity=identity)
+    try:
+        return check_signatures(ref, target.digest,
+                                remote_signatures(ref, target.digest, options), keys,
+                                identity=identity)
+    except SignatureRejected as simple:
+        bundles = remote_bundles(ref, target.digest, options)
+        if not bundles:
+            raise
+        raw, _ = (target.manifest_bytes() if isinstance(target, Image)
+                  else target.index_bytes())
+        try:
+            return check_bundles(ref, raw, bundles, keys)
+        except SignatureRejected as bundled:
+            raise (bundled if simple.reason == "missing" else simple) from None
 
 
 def verify_local(images: ImageStore, ref: Reference, keys: Sequence[PublicKey], *,
