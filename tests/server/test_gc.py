@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from regtest import OCI_INDEX, OCI_MANIFEST, Http, sha
 
-from wharfie.server.gc import collect, mark, sweep
-from wharfie.server.repositories import RegistryStore
+from wharfie.server.gc import collect, first_found, mark, sweep
+from wharfie.server.repositories import RegistryStore, blob_key
 from wharfie.server.storage.filesystem import FilesystemDriver
 
 
@@ -208,3 +208,16 @@ def test_a_blob_left_aside_by_a_killed_gc_comes_back(start_registry):
     gc(server, "--delete-untagged")
     assert blob_ok(http, "gc/parked", layer)
     assert not parked.exists()
+
+
+def test_gc_remembers_when_it_first_found_a_blob_unreferenced(tmp_path):
+    """Runs whose mark took a while (``now`` seconds behind) keep the first sighting: a
+    blob must not stay "just found" forever and never be collected."""
+    store = RegistryStore(FilesystemDriver(tmp_path))
+    data = os.urandom(100)
+    store.driver.write(blob_key(sha(data)), data)
+    collect(store)
+    first = first_found(store)[sha(data)]
+    for _ in range(3):
+        collect(store, now=time.time() - 5)
+    assert abs(first_found(store)[sha(data)] - first) < 1

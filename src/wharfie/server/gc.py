@@ -148,7 +148,9 @@ def first_found(store: RegistryStore) -> dict[Digest, float]:
     return {Digest(d): st.mtime - age for d, age in json.loads(raw)["ages"].items()}
 
 
-def record_candidates(store: RegistryStore, found: dict[Digest, float], now: float) -> None:
+def record_candidates(store: RegistryStore, found: dict[Digest, float]) -> None:
+    """Ages as of now, the moment of writing: the record's modification time."""
+    now = time.time()
     ages = {str(d): max(0.0, now - t) for d, t in sorted(found.items())}
     store.driver.write(CANDIDATES, json.dumps({"ages": ages}).encode())
 
@@ -168,13 +170,13 @@ def sweep(store: RegistryStore, marks: Marks) -> GcReport:
         if d in marks.live:
             report.kept_blobs += 1
             continue
-        found[d] = min(earlier.get(d, now), now)
+        found[d] = earlier.get(d, now)
         if d in marks.recent or now - st.mtime < grace or now - found[d] < grace:
             report.kept_blobs += 1
             continue
         due.append((d, st.size))
     if not report.dry_run:
-        record_candidates(store, found, now)
+        record_candidates(store, found)
     for d, size in due:
         fresh = store.driver.stat(blob_key(d))
         if fresh is None or time.time() - fresh.mtime < grace:
