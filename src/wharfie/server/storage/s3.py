@@ -38,6 +38,10 @@ def _read_full(stream: BinaryIO, n: int) -> bytes:
     return bytes(out)
 
 
+def _ask_newest(request, **_) -> None:
+    request.headers["X-Newest"] = "true"
+
+
 class S3Driver(Driver):
     blocking = True
     copy_limit = 5 << 30  # the largest object one CopyObject may copy
@@ -68,6 +72,12 @@ class S3Driver(Driver):
             config=Config(max_pool_connections=32, connect_timeout=CONNECT_TIMEOUT,
                           read_timeout=READ_TIMEOUT, s3={"addressing_style": style},
                           retries={"total_max_attempts": ATTEMPTS, "mode": "standard"}))
+        # Swift answers a read from any one replica, which may have missed the last write
+        # while its node was down; X-Newest asks for the newest copy, so an object written
+        # again (an index, an upload's info) is never read stale. Others ignore it. Added
+        # after signing: presigned URLs stay as they were.
+        for op in ("GetObject", "HeadObject"):
+            self.s3.meta.events.register(f"before-send.s3.{op}", _ask_newest)
         self._spool = spool
         self._spool.mkdir(parents=True, exist_ok=True)
         self._conditional_puts = True  # False once the store refuses If-None-Match
