@@ -123,3 +123,39 @@ def test_system_df_columns_equal_docker(both):
     assert got[1].split()[0] == "Containers"
     assert out(loaded("system", "df", "-v")).split("\n\n")[0::2] == \
         docker(env, "system", "df", "-v").split("\n\n")[0::2]
+
+
+def _registry_manifest(host: str, repo: str) -> dict:
+    import urllib.request
+
+    req = urllib.request.Request(f"http://{host}/v2/{repo}/manifests/1", headers={
+        "Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+    with urllib.request.urlopen(req) as resp:
+        return json.load(resp)
+
+
+def test_push_of_a_loaded_archive_sends_gzip_layers_of_dockers_size(
+        wharfie, dockerd, docker_registry, busybox_rootfs_tar, tmp_path):
+    """A pre-25 ``docker save`` (uncompressed layers) loaded into both and pushed: the
+    registry holds gzip layers from each, of about the same size."""
+    from tests.transports.archive_samples import old_docker_save
+
+    from wharfie.testing.random import random_bytes, tar_layer
+
+    tars = [busybox_rootfs_tar.read_bytes(),
+            tar_layer({"text": b"docker parity\n" * 30000, "rnd": random_bytes(40_000, 3)})]
+    archive, _ = old_docker_save(tars, ["parity/push:1"])
+    (tmp_path / "saved.tar").write_bytes(archive)
+    docker(dockerd, "load", "-i", str(tmp_path / "saved.tar"))
+    docker(dockerd, "tag", "parity/push:1", f"{docker_registry}/by-docker/push:1")
+    docker(dockerd, "push", f"{docker_registry}/by-docker/push:1")
+    wharfie("load", "-i", str(tmp_path / "saved.tar"))
+    wharfie("tag", "parity/push:1", f"{docker_registry}/by-wharfie/push:1")
+    wharfie("push", f"{docker_registry}/by-wharfie/push:1")
+    want = _registry_manifest(docker_registry, "by-docker/push")
+    got = _registry_manifest(docker_registry, "by-wharfie/push")
+    assert [x["mediaType"] for x in got["layers"]] == [x["mediaType"] for x in want["layers"]]
+    assert want["layers"][0]["mediaType"].endswith(".tar.gzip")
+    for mine, theirs, tar in zip(got["layers"], want["layers"], tars, strict=True):
+        assert abs(mine["size"] - theirs["size"]) < 0.15 * theirs["size"], (mine, theirs)
+        assert mine["size"] < 0.8 * len(tar)

@@ -29,7 +29,7 @@ def pushed(root, registry: str, name: str, seed: int = 1) -> str:
     """A random image pushed to ``registry/name:1``; returns that reference."""
     ref = f"{registry}/{name}:1"
     with Client(root) as client:
-        add_image(client.store, ref, seed=seed)
+        add_image(client.store, ref, seed=seed, compression="gzip")
         client.push(ref)
     return ref
 

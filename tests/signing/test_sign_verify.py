@@ -50,7 +50,7 @@ def test_signature_for_another_digest_is_refused(wharfie, root, keys, docker_reg
     ref_a = pushed(root, docker_registry, "sig/digest", seed=1)
     ref_b = f"{docker_registry}/sig/digest:2"
     with Client(root) as client:
-        add_image(client.store, ref_b, seed=2)
+        add_image(client.store, ref_b, seed=2, compression="gzip")
         client.push(ref_b)
         a, b = client.image(ref_a).digest, client.image(ref_b).digest
         private = load_private_key(keys[0].read_bytes(), b"s3cret")
@@ -98,7 +98,7 @@ def test_tampered_manifest_is_refused(wharfie, root, keys, docker_registry_facto
 def test_local_signature_is_carried_by_push(wharfie, root, keys, docker_registry):
     ref = f"{docker_registry}/sig/local:1"
     with Client(root) as client:
-        add_image(client.store, ref, seed=5)
+        add_image(client.store, ref, seed=5, compression="gzip")
     wharfie("sign", "--local", "--key", str(keys[0]), ref, env=PASSWORD)
     wharfie("verify", "--local", "--key", str(keys[1]), ref)
     assert wharfie("verify", "--key", str(keys[1]), ref, check=False).returncode != 0
@@ -110,7 +110,7 @@ def test_local_signature_is_carried_by_push(wharfie, root, keys, docker_registry
 def test_push_sign_by_signs_at_push_time(wharfie, root, keys, docker_registry):
     ref = f"{docker_registry}/sig/pushsign:1"
     with Client(root) as client:
-        add_image(client.store, ref, seed=6)
+        add_image(client.store, ref, seed=6, compression="gzip")
     wharfie("push", "--sign-by", str(keys[0]), ref, env=PASSWORD)
     wharfie("verify", "--key", str(keys[1]), ref)
 
@@ -134,8 +134,8 @@ def test_recursive_signs_every_manifest_of_an_index(wharfie, root, keys, docker_
     from wharfie.testing.random import image
     from wharfie.transports.push import push_target
 
-    children = [image(64, platform="linux/amd64", seed=51),
-                image(64, platform="linux/arm64", seed=52)]
+    children = [image(64, platform="linux/amd64", seed=51, compression="gzip"),
+                image(64, platform="linux/arm64", seed=52, compression="gzip")]
     index = Index.build([Descriptor(mt.OCI_MANIFEST, c.digest, len(c.manifest_bytes()[0]),
                                     platform=parse_platform(p))
                          for c, p in zip(children, ["linux/amd64", "linux/arm64"], strict=True)])
@@ -168,7 +168,7 @@ def test_images_lists_a_local_signature(wharfie, root, keys):
     """The .sig manifest (Go's zero time as its creation date) lists like any image."""
     ref = "localhost:5999/sig/listed:1"
     with Client(root) as client:
-        add_image(client.store, ref, seed=7)
+        add_image(client.store, ref, seed=7, compression="gzip")
     wharfie("sign", "--local", "--key", str(keys[0]), ref, env=PASSWORD)
     listed = wharfie("images", "--format", "{{.Tag}} {{.CreatedAt}}").stdout.decode()
     assert "0001-01-01 00:00:00 +0000 UTC" in listed

@@ -452,11 +452,16 @@ class Client:
              progress: Progress | None = None,
              mounted: dict[Digest, str] | None = None,
              sign_by: str | os.PathLike[str] | None = None,
-             password: bytes | None = None) -> PushResult:
+             password: bytes | None = None, compression: str = "gzip",
+             force_compression: bool = False,
+             layer_ids: dict[Digest, Digest] | None = None) -> PushResult:
         """Upload the stored image ``ref`` to its registry (or to ``dest``); blobs the
         registry has, or can mount from a repository they came from, are not uploaded
-        (``mounted`` is filled with digest -> repository of those mounted). Signatures the
-        store holds for it go along; ``sign_by`` (a private key file) signs what was pushed.
+        (``mounted`` is filled with digest -> repository of those mounted, ``layer_ids``
+        with digest -> diffID of each layer). Uncompressed layers go up compressed with
+        ``compression`` (gzip, zstd or none), and with ``force_compression`` every layer
+        compressed otherwise too. Signatures the store holds for it go along; ``sign_by``
+        (a private key file) signs what was pushed.
 
         >>> wharfie.push("127.0.0.1:5000/app:1").digest       # doctest: +SKIP
         """
@@ -466,7 +471,9 @@ class Client:
 
         source, target = _ref(ref), _ref(dest) if dest is not None else None
         result = push_image(self.store, source, self.registries, dest=target,
-                            progress=progress or self.progress, mounted=mounted)
+                            progress=progress or self.progress, mounted=mounted,
+                            compression=compression, force_compression=force_compression,
+                            layer_ids=layer_ids)
         # signatures made in the store (``sign --local``) go along with the image
         push_signatures(self.store, source, result.digest, target or source, self.registries)
         # and so does the SBOM ``build --sbom`` attached (an OCI referrer of the image)
@@ -946,6 +953,17 @@ class Client:
         from wharfie.containers.inspect import document
 
         return document(self.root, self.container(ref))
+
+    def inspect_object(self, ref: str, type: str | None = None) -> dict[str, Any]:
+        """``docker inspect``'s document for ``ref``: the container of that name or ID, else
+        the image (``type`` "container" or "image" looks for that kind only)."""
+        if type in (None, "container"):
+            try:
+                return self.inspect_container(ref)
+            except NotFound:
+                if type == "container":
+                    raise
+        return self.inspect(ref)
 
     def logs(self, ref: str, *, follow: bool = False, tail: int | None = None,
              since: str | None = None, until: str | None = None) -> Iterator[Any]:

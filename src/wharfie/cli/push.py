@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import click
 
 from wharfie.api import Client
@@ -12,7 +10,6 @@ from wharfie.cli.sign import password_for
 from wharfie.cli.transfer import LayerProgress, interruptible, registry_options, tls_flags
 from wharfie.errors import NotFound, WharfieError
 from wharfie.oci.digest import Digest
-from wharfie.oci.image import ImageIndex
 from wharfie.oci.reference import Reference, parse_reference
 
 
@@ -24,10 +21,16 @@ from wharfie.oci.reference import Reference, parse_reference
               show_default=True, help="Blobs uploaded at once.")
 @click.option("--sign-by", type=click.Path(dir_okay=False),
               help="Sign what is pushed with this private key (cosign's layout).")
+@click.option("--compression-format", type=click.Choice(["gzip", "zstd", "none"]),
+              default="gzip", show_default=True,
+              help="Compress uncompressed layers with this format (none: send them as they are).")
+@click.option("--force-compression", is_flag=True,
+              help="Recompress layers compressed with another format too.")
 @tls_flags
 @pass_app
 def push(app: App, name: str, all_tags: bool, quiet: bool, max_concurrent_uploads: int,
-         sign_by: str | None, tls_verify: bool, insecure: bool, ca_cert: str | None) -> None:
+         sign_by: str | None, compression_format: str, force_compression: bool,
+         tls_verify: bool, insecure: bool, ca_cert: str | None) -> None:
     """Upload an image from the local store to a registry."""
     ref = parse_reference(name, default_tag=False)
     if ref.digest:
@@ -51,25 +54,20 @@ def push(app: App, name: str, all_tags: bool, quiet: bool, max_concurrent_upload
         click.echo(f"The push refers to repository [{ref.name}]")
     signing = {"sign_by": sign_by, "password": password_for(sign_by)} if sign_by else {}
     for r in refs:
-        push_one(client, r, quiet, **signing)
+        push_one(client, r, quiet, compression=compression_format,
+                 force_compression=force_compression, **signing)
     if quiet:
         click.echo(str(refs[0]) if len(refs) == 1 else ref.name)
 
 
-def push_one(client: Client, ref: Reference, quiet: bool, **signing) -> None:
-    labels = {}  # Docker shows layers by diffID, top first
-    with contextlib.suppress(NotFound):  # push_image says what is missing
-        local = client.image_or_index(str(ref))
-        for img in [local.child(d) for d in local.index.manifests] if isinstance(
-                local, ImageIndex) else [local]:
-            if not isinstance(img, ImageIndex):
-                labels.update({layer.digest: (layer.diff_id or layer.digest).short
-                               for layer in reversed(img.layers())})
+def push_one(client: Client, ref: Reference, quiet: bool, **options) -> None:
+    layer_ids: dict[Digest, Digest] = {}  # Docker shows layers by diffID; push fills it in
     mounted: dict[Digest, str] = {}
-    view = LayerProgress("push", labels, quiet=quiet, mounted=mounted)
+    view = LayerProgress("push", layer_ids, quiet=quiet, mounted=mounted)
     with interruptible():
         try:
-            result = client.push(ref, progress=view, mounted=mounted, **signing)
+            result = client.push(ref, progress=view, mounted=mounted, layer_ids=layer_ids,
+                                 **options)
         finally:
             view.close()
     if not quiet:

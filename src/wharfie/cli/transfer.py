@@ -47,7 +47,8 @@ class LayerProgress:
     why a blob was skipped.
     """
 
-    def __init__(self, verb: str, labels: dict[Digest, str] | None, *, quiet: bool = False,
+    def __init__(self, verb: str, labels: dict[Digest, str] | dict[Digest, Digest] | None, *,
+                 quiet: bool = False,
                  mounted: dict[Digest, str] | None = None,
                  existing: set[Digest] | None = None) -> None:
         self.verb, self.labels, self.quiet = verb, labels, quiet
@@ -83,7 +84,8 @@ class LayerProgress:
 
     def _label(self, desc: Descriptor) -> str | None:
         if self.labels is not None:
-            return self.labels.get(desc.digest)
+            label = self.labels.get(desc.digest)
+            return label.short if isinstance(label, Digest) else label
         return None if desc.media_type in CONFIGS else desc.digest.short
 
     def _status(self, event: str, desc: Descriptor) -> str | None:

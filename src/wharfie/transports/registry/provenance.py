@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from wharfie.fs.atomic import atomic_write
 from wharfie.oci.digest import Digest
 
 
@@ -46,3 +47,28 @@ class BlobProvenance:
             return []
         prefix = host + "/"
         return [x[len(prefix):] for x in reversed(lines) if x.startswith(prefix)]
+
+
+class CompressedLayers:
+    """diffID -> the compressed blob a push made of an uncompressed layer, per format
+    (docker's diffID -> digest "v2 metadata"), so a later push names the same digest
+    (the registry's HEAD then says it has it) and mounts it, instead of compressing again.
+    One small file per diffID and format under ``ROOT/distribution/compressed/``."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.dir = Path(root) / "distribution" / "compressed"
+
+    def _path(self, diff_id: Digest, fmt: str) -> Path:
+        return self.dir / f"{fmt}-{diff_id.algorithm}-{diff_id.hex}"
+
+    def get(self, diff_id: Digest, fmt: str) -> tuple[Digest, int] | None:
+        """(digest, size) of ``diff_id`` compressed with ``fmt``, if a push made it."""
+        try:
+            digest, size = self._path(diff_id, fmt).read_text().split()
+            return Digest(digest), int(size)
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def add(self, diff_id: Digest, fmt: str, digest: Digest, size: int) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(self._path(diff_id, fmt), f"{digest} {size}\n".encode())
