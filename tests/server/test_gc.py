@@ -211,13 +211,14 @@ def test_a_blob_left_aside_by_a_killed_gc_comes_back(start_registry):
 
 
 def test_gc_remembers_when_it_first_found_a_blob_unreferenced(tmp_path):
-    """Runs whose mark took a while (``now`` seconds behind) keep the first sighting: a
-    blob must not stay "just found" forever and never be collected."""
+    """Runs whose mark took a second (``now`` a second behind the sweep) keep the first
+    sighting: a blob must not stay "just found" forever and never be collected."""
     store = RegistryStore(FilesystemDriver(tmp_path))
     data = os.urandom(100)
     store.driver.write(blob_key(sha(data)), data)
     collect(store)
     first = first_found(store)[sha(data)]
     for _ in range(3):
-        collect(store, now=time.time() - 5)
+        time.sleep(1.2)
+        collect(store, now=time.time() - 1)
     assert abs(first_found(store)[sha(data)] - first) < 1
