@@ -26,16 +26,23 @@ def _storage_options(f):
     f = click.option("--s3-bucket", help="Keep blobs and metadata in this S3 bucket.")(f)
     f = click.option("--s3-endpoint", help="S3-compatible endpoint URL.")(f)
     f = click.option("--s3-prefix", default="", help="Key prefix inside the bucket.")(f)
+    f = click.option("--s3-region",
+                     help="The store's region (default AWS_REGION, else us-east-1).")(f)
+    f = click.option("--s3-addressing-style", type=click.Choice(["path", "virtual", "auto"]),
+                     help="Bucket in the path or the host name (default: path with "
+                          "--s3-endpoint).")(f)
     f = click.option("--policy", type=click.Path(path_type=Path, exists=True),
                      help="Policy file (YAML or JSON): access, immutable tags, quotas, retention.")(f)
     return f
 
 
-def _config(app: App, data, s3_bucket, s3_endpoint, s3_prefix, policy, **kw):
+def _config(app: App, data, s3_bucket, s3_endpoint, s3_prefix, s3_region,
+            s3_addressing_style, policy, **kw):
     from wharfie.server.config import ServerConfig
 
     return ServerConfig(data=_data_dir(app, data), s3_bucket=s3_bucket,
-                        s3_endpoint=s3_endpoint, s3_prefix=s3_prefix, policy=policy, **kw)
+                        s3_endpoint=s3_endpoint, s3_prefix=s3_prefix, s3_region=s3_region,
+                        s3_addressing_style=s3_addressing_style, policy=policy, **kw)
 
 
 @click.group("registry")

@@ -42,6 +42,8 @@ class ServerConfig:
     s3_bucket: str | None = None
     s3_endpoint: str | None = None
     s3_prefix: str = ""
+    s3_region: str | None = None  # else AWS_REGION, AWS_DEFAULT_REGION, us-east-1
+    s3_addressing_style: str | None = None  # path, virtual or auto
     s3_redirect: bool = False  # blob GETs answered with 307 to a presigned URL
     upload_ttl: float = UPLOAD_TTL
     max_manifest: int = MAX_MANIFEST
@@ -74,7 +76,8 @@ def open_driver(config: ServerConfig) -> Driver:
 
         return S3Driver(config.s3_bucket, endpoint_url=config.s3_endpoint,
                         prefix=config.s3_prefix, spool=config.data / "spool",
-                        redirect=config.s3_redirect)
+                        redirect=config.s3_redirect, region=config.s3_region,
+                        addressing_style=config.s3_addressing_style)
     return FilesystemDriver(config.data / "storage")
 
 
