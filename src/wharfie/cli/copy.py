@@ -8,6 +8,7 @@ from wharfie.cli.context import App, pass_app
 from wharfie.cli.transfer import interruptible, registry_options, tls_flags
 from wharfie.errors import WharfieError
 from wharfie.oci.manifest import Descriptor
+from wharfie.oci.mediatypes import CONFIGS
 from wharfie.transports.names import parse_name
 from wharfie.transports.registry.credentials import Credentials
 
@@ -52,7 +53,7 @@ def copy_cmd(app: App, src: str, dst: str, all_: bool, platform: str | None, qui
     def progress(event: str, desc: Descriptor, n: int) -> None:
         if quiet or event not in ("skip", "start"):
             return
-        what = "config" if "config" in desc.media_type else "blob"
+        what = "config" if desc.media_type in CONFIGS or "config" in desc.media_type else "blob"
         click.echo(f"Copying {what} {desc.digest}"
                    + (" skipped: already exists" if event == "skip" else ""))
 

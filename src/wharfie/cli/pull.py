@@ -57,6 +57,8 @@ def pull_one(client: Client, ref: Reference, platform: str | None, quiet: bool) 
             result = client.pull_result(ref, platform=platform, progress=view)
         finally:
             view.close()
+    if result.updated:
+        view.show_held()
     if not quiet:
         click.echo(f"Digest: {result.remote_digest}")
         fresh = "Downloaded newer image for" if result.updated else "Image is up to date for"

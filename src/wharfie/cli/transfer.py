@@ -57,6 +57,7 @@ class LayerProgress:
         self._lock = threading.Lock()
         self._bars = None
         self._tasks: dict[Digest, int] = {}
+        self._held: list[str] = []
         if not quiet and sys.stdout.isatty():
             from rich.progress import (
                 BarColumn,
@@ -79,8 +80,18 @@ class LayerProgress:
                 self._bar(event, desc, label, n)
             elif event in ("skip", "start", "done"):
                 text = self._status(event, desc)
-                if text:
+                if text and event == "skip" and self.verb == "pull":
+                    self._held.append(f"{label}: {text}")  # shown only if the pull updates
+                elif text:
+                    self.show_held()
                     click.echo(f"{label}: {text}")
+
+    def show_held(self) -> None:
+        """Print the "Already exists" lines held back: docker shows them only when a pull
+        fetches something or moves the tag, not for an image that is up to date."""
+        for line in self._held:
+            click.echo(line)
+        self._held.clear()
 
     def _label(self, desc: Descriptor) -> str | None:
         if self.labels is not None:

@@ -101,3 +101,14 @@ def test_compression_format_and_force_compression(wharfie, tmp_path, busybox_roo
     bad = wharfie("push", "--compression-format", "lz4", ref, check=False)
     assert bad.returncode == 1 and "'lz4' is not one of 'gzip', 'zstd', 'none'" in \
         bad.stderr.decode()
+
+
+def test_copy_names_a_docker_config_a_config(wharfie, tmp_path, busybox_rootfs_tar,
+                                              anon_registry):
+    """skopeo's ``Copying config`` line also for Docker's config media type."""
+    ref = f"{anon_registry}/compress/copied:1"
+    load_uncompressed(wharfie, tmp_path, busybox_rootfs_tar, ref)
+    copied = lines(wharfie("copy", f"wharfie:{ref}", f"oci:{tmp_path}/layout:1"))
+    config = wharfie("inspect", "-f", "{{.Id}}", ref).stdout.decode().strip()
+    assert f"Copying config {config}" in copied
+    assert sum(x.startswith("Copying blob ") for x in copied) == 2
