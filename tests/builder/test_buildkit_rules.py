@@ -246,3 +246,26 @@ def test_dockerignore_exceptions_inside_an_excluded_directory(
     assert set(files) == expected
     whole = set(tree(build(store, "FROM scratch\nCOPY . /ctx\n", ctx, ignore)))
     assert {f"ctx/{k}" for k in kept} <= whole and not {f"ctx/{k}" for k in dropped} & whole
+
+
+def test_from_a_stage_inherits_its_arg_values_but_not_into_the_config(store):
+    df = """FROM busybox:local AS lower
+ARG v="a b"
+ARG D=/argdir
+FROM lower
+WORKDIR $D
+RUN echo "upper:$v" > /out
+"""
+    image = build(store, df)
+    files = tree(image)
+    assert files["out"][1] == b"upper:a b\n" and files["argdir"][0].isdir()
+    cfg = image.config.doc
+    assert not any(e.startswith(("v=", "D=")) for e in cfg["config"]["Env"])
+    assert cfg["history"][-1]["created_by"] == 'RUN /bin/sh -c echo "upper:$v" > /out # buildkit'
+
+
+def test_arg_history_is_as_written_and_run_shows_the_values_in_force(store):
+    df = "FROM busybox:local\nARG V=one\nARG W=$V-x\nENV W=env\nRUN true\n"
+    history = build(store, df, build_args={"V": "two"}).config.doc["history"]
+    assert [h["created_by"] for h in history[-4:]] == [
+        "ARG V=one", "ARG W=two-x", "ENV W=env", "RUN |2 V=two W=env /bin/sh -c true # buildkit"]

@@ -159,6 +159,7 @@ class Job:
         label = f"stage-{stage.index}" if stage.name is None else stage.name
         state = self._base_state(stage)
         state.label = label
+        state.inherited_args = dict(stage.inherited_args)
         step = self.announce(f"[{label}] FROM {stage.base}")
         self.emit(BuildEvent("done", step, ""))
         triggers: list[ins.Instruction] = []

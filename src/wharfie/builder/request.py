@@ -54,3 +54,5 @@ class StageState:
     key: str
     base_layers: int = 0
     label: str = ""
+    # ARG values of the stage this one is built FROM: RUN sees them (BuildKit's LLB state)
+    inherited_args: dict[str, str] = field(default_factory=dict)

@@ -141,6 +141,10 @@ class ResolvedStage:
     steps: list[Step]
     env: dict[str, str]           # final ENV of the stage
     depends_on: set[int]
+    # ARG values a FROM <stage> child inherits (BuildKit keeps them in the LLB state's
+    # environment, not in the image config): those of the base stage, then this one's
+    inherited_args: dict[str, str] = field(default_factory=dict)
+    arg_env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -371,31 +375,36 @@ def resolve(df: Dockerfile, target: str | int | None = None, *,
         stage = df.stages[i]
         base, base_stage = refs[i]
         deps: set[int] = set()
+        inherited: dict[str, str] = {}
         if base_stage is not None:
             parent = visit(base_stage)
             env = dict(parent.env)
+            inherited = dict(parent.arg_env)
             deps.add(base_stage)
         else:
             env = dict(base_env(base)) if base_env and base.lower() != "scratch" else {}
         fx = _Expander(df.escape, meta_env, meta_declared, df.filename, undefined, stage.from_)
         plat = fx.opt(stage.from_.platform)
         args: dict[str, str] = {}
-        declared: set[str] = set(env)
+        declared: set[str] = set(env) | set(inherited)
         steps: list[Step] = []
         for ins in stage.instructions:
-            scope = {**args, **env}
+            scope = {**inherited, **args, **env}
             x = _Expander(df.escape, scope, declared | set(scope), df.filename, undefined, ins)
             if isinstance(ins, Arg):
+                written = []  # the defaults expanded: BuildKit's history shows these
                 for name, default in ins.args:
                     consumed.add(name)
                     declared.add(name)
+                    value = None if default is None else x.word(default)
+                    written.append((name, value))
                     if name in build_args:
                         args[name] = build_args[name]
-                    elif default is not None:
-                        args[name] = x.word(default)
+                    elif value is not None:
+                        args[name] = value
                     elif name in meta_env:
                         args[name] = meta_env[name]
-                expanded: Instruction = ins
+                expanded: Instruction = dataclasses.replace(ins, args=written)
             else:
                 try:
                     expanded = _expand(ins, x)
@@ -412,7 +421,8 @@ def resolve(df: Dockerfile, target: str | int | None = None, *,
                     deps.add(j)
             steps.append(Step(expanded, dict(env), dict(args)))
         visiting.pop()
-        rs = ResolvedStage(i, stage.name, base, base_stage, plat, steps, env, deps)
+        rs = ResolvedStage(i, stage.name, base, base_stage, plat, steps, env, deps,
+                           inherited, {**inherited, **args})
         resolved[i] = rs
         return rs
 

@@ -19,6 +19,7 @@ def apply(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str],
 
 def arg(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str],
         label: str) -> None:
-    """ARG: a history entry with the values in force."""
+    """ARG: a history entry as written (defaults expanded), not the values given with
+    --build-arg: those show in the ``|N K=V`` of each RUN, as BuildKit writes it."""
     assert isinstance(i, ins.Arg)
-    st.image.add_arg_history([(k, args.get(k, v)) for k, v in i.args])
+    st.image.add_arg_history(list(i.args))

@@ -27,12 +27,15 @@ def run(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str], labe
     argv, files = _run_argv(i, img.shell)
     env_list = img.env
     env_keys = {e.partition("=")[0] for e in env_list}
-    arg_env = [f"{k}={v}" for k, v in args.items() if k not in env_keys]
+    in_scope = {**st.inherited_args, **args}
+    arg_env = [f"{k}={v}" for k, v in in_scope.items() if k not in env_keys]
     proxy = [f"{k}={v}" for k, v in job.proxy_env.items()]
     env = merge_env(merge_env(env_list, arg_env), proxy)
     network = i.network or req.network
     network = "host" if network in ("default", "host") else network
-    created_by = "RUN " + _run_command_string(argv, args)
+    shown = img.env_dict()  # an ENV of the same name wins in the |N K=V prefix too
+    created_by = "RUN " + _run_command_string(argv, {k: shown.get(k, v)
+                                                     for k, v in args.items()})
     inputs = {"argv": argv, "env": env, "user": img.user, "workdir": img.workdir,
               "network": network, "mounts": [key_of(m) for m in i.mounts],
               "heredocs": files}
