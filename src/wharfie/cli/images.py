@@ -133,12 +133,14 @@ def rmi(app: App, names: tuple[str, ...], force: bool) -> None:
 
 
 def _inspect(app: App, names: tuple[str, ...], fmt: str | None, *, generic: bool,
-             size: bool = False) -> None:
-    """Docker prints what it found, then one error per name it did not find, and exits 1."""
+             size: bool = False, type_: str | None = None) -> None:
+    """Docker prints what it found, then one error per name it did not find, and exits 1.
+    ``generic`` (``inspect``, not ``image inspect``) finds containers first, then images."""
     found, failed = [], False
     for name in names:
         try:
-            found.append(app.client.inspect(name))
+            found.append(app.client.inspect_object(name, type_) if generic or type_
+                         else app.client.inspect(name))
         except NotFound as e:  # `docker inspect` looks for any object, not only images
             click.echo(f"wharfie: error: {f'No such object: {name}' if generic else e.message}",
                        err=True)
@@ -147,7 +149,7 @@ def _inspect(app: App, names: tuple[str, ...], fmt: str | None, *, generic: bool
             click.echo(f"wharfie: error: {e.message}", err=True)
             failed = True
     write_inspect(found, fmt)
-    if size and found:
+    if size and any("RepoTags" in doc for doc in found):
         click.echo("WARNING: --size ignored for image", err=True)
     if failed:
         sys.exit(1)
@@ -170,7 +172,8 @@ def write_inspect(found: list[dict], fmt: str | None) -> None:
 @click.argument("names", metavar="NAME...", nargs=-1, required=True)
 @click.option("-f", "--format", "fmt", help="Format output using a custom template: 'json', "
               "or a Go template")
-@click.option("--type", "type_", help="Only inspect objects of the given type (image)")
+@click.option("--type", "type_",
+              help="Only inspect objects of the given type (container or image)")
 @click.option("--remote", is_flag=True,
               help="Inspect the image in its registry, without pulling it (like skopeo inspect)")
 @click.option("-s", "--size", is_flag=True, help="Display total file sizes if the type is "
@@ -178,14 +181,14 @@ def write_inspect(found: list[dict], fmt: str | None) -> None:
 @pass_app
 def inspect(app: App, names: tuple[str, ...], fmt: str | None, type_: str | None,
             remote: bool, size: bool) -> None:
-    """Return low-level information on images."""
-    if type_ not in (None, "image"):
+    """Return low-level information on containers or images."""
+    if type_ not in (None, "image", "container"):
         raise WharfieError(f'"{type_}" is not a valid value for --type')
     if remote:
         docs = [app.client.inspect_remote(n) for n in names]
         write_inspect(docs, fmt)
     else:
-        _inspect(app, names, fmt, generic=type_ is None, size=size)
+        _inspect(app, names, fmt, generic=type_ is None, size=size, type_=type_)
 
 
 @click.command("inspect")

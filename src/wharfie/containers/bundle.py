@@ -15,18 +15,29 @@ from wharfie.fs import inroot as rfs
 from wharfie.runtime.spec import DEFAULT_CAPABILITIES, Bind, ProcessConfig, make_spec
 from wharfie.runtime.user import resolve_user
 
-ALL_CAPABILITIES = DEFAULT_CAPABILITIES + [
-    "CAP_DAC_READ_SEARCH", "CAP_LINUX_IMMUTABLE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_LEASE", "CAP_AUDIT_CONTROL", "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-]
+# by bit number (linux/capability.h), for reading /proc/self/status's CapBnd
+ALL_CAPABILITIES = [f"CAP_{n}" for n in [
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID",
+    "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN",
+    "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE",
+    "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME",
+    "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+    "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ",
+    "PERFMON", "BPF", "CHECKPOINT_RESTORE"
+]]
 INIT_BINARY = "/usr/bin/docker-init"  # Debian's docker.io ships tini under docker's name
 INIT_PATH = "/sbin/docker-init"
 SLIRP_GUEST_IP = "10.0.2.100"
 SLIRP_DNS = "10.0.2.3"
+
+
+def held_capabilities() -> list[str]:
+    """The capabilities wharfie itself may pass on (its bounding set): "all" for
+    --privileged, since a daemonless runtime cannot grant one it lacks (runc would fail
+    with "unable to apply caps" on hosts without, say, CAP_SYS_RESOURCE)."""
+    with open("/proc/self/status") as f:
+        bnd = int(next(ln for ln in f if ln.startswith("CapBnd:")).split()[1], 16)
+    return [c for bit, c in enumerate(ALL_CAPABILITIES) if bnd >> bit & 1]
 
 
 def capabilities(add: list[str], drop: list[str], privileged: bool) -> list[str]:
@@ -40,7 +51,7 @@ def capabilities(add: list[str], drop: list[str], privileged: bool) -> list[str]
         if name != "ALL" and name not in ALL_CAPABILITIES:
             raise InvalidInput(f"unknown capability: \"{name}\"")
     if privileged or "ALL" in add:
-        caps = list(ALL_CAPABILITIES)
+        caps = held_capabilities()
     else:
         caps = list(DEFAULT_CAPABILITIES) + [a for a in add if a not in DEFAULT_CAPABILITIES]
     if "ALL" in drop:
