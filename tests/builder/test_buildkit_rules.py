@@ -182,7 +182,7 @@ def test_a_file_destination_that_is_a_link_is_written_where_it_points(store, tmp
 def test_add_tar_ignores_chown_and_keeps_the_archives_owners(store, tmp_path):
     _tar(tmp_path / "t.tar", [_info("f", data=b"f")])
     files = tree(build(store, "FROM scratch\nADD --chown=3:4 t.tar /x/\n", tmp_path))
-    assert owner(files["x/f"]) == (0, 0)
+    assert owner(files["x/f"]) == (0, 0) and owner(files["x"]) == (3, 4)
 
 
 def test_destination_through_a_dangling_link_and_dotdot_is_cleaned_first(store, tmp_path):

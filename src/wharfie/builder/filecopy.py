@@ -399,7 +399,9 @@ def extract_archive(archive: Path, rootfs: Path, dest: str, opts: CopyOptions) -
             extract_tar(stream, tmp)
         except (WharfieError, *DECODE_ERRORS) as e:
             raise CopyError(f"ADD {archive.name}: cannot unpack: {e}") from None
-        # docker's untar: the archive's owners and modes, whatever --chown and --chmod say
+        # docker's untar: the archive's owners and modes, whatever --chown and --chmod say;
+        # only the directories made for ``dest`` get the --chown owner
+        _ensure_dir(rootfs, dest, CopyOptions(chown=opts.chown))
         keep_owner = CopyOptions(keep_owners=True, replace_dirs=True)
         _copy_tree_preserving(Path(tmp), rootfs, dest, keep_owner)
 
