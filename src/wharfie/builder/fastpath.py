@@ -41,7 +41,8 @@ MEMO_DIR = Path("build") / "fastpath"
 FAST_PATH_TEXT = "[fast path] no input changed since the last build"
 # ADD may fetch a URL or a git repository, whose content the memo cannot vouch for.
 _ADD = re.compile(rb"^\s*(onbuild\s+)?add\s", re.IGNORECASE | re.MULTILINE)
-# Options that change what is built but are used only by the full path.
+# Options left out of the memo's name: they do not change the image (tags are applied by
+# either path; the fast path is not taken with an iidfile or metadata file).
 _NOT_KEYED = ("tags", "iidfile", "metadata_file", "explain_cache", "jobs", "context_tar")
 # Options this module has been taught about; any other one set sends the build the full way.
 _KNOWN = {"context", "context_tar", "dockerfile_text", "dockerfile", "tags", "build_args",
@@ -109,10 +110,10 @@ class _Inputs:
             return None  # the full path says what is wrong
         if _ADD.search(dockerfile):
             return None
-        fields = {k: v for k, v in asdict(options).items() if k not in _NOT_KEYED}
-        fields.update(context=str(context), epoch=epoch, dockerfile_text=None,
-                      dockerfile=os.path.abspath(df_path) if df_path else None)
-        h = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode())
+        keyed = {k: v for k, v in asdict(options).items() if k not in _NOT_KEYED}
+        keyed.update(context=str(context), epoch=epoch, dockerfile_text=None,
+                     dockerfile=os.path.abspath(df_path) if df_path else None)
+        h = hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode())
         h.update(b"\0" + dockerfile)
         ignores = [context / ".dockerignore"]
         if df_path is not None:
