@@ -232,3 +232,26 @@ def test_volume_inspect_rm_prune(wharfie, bb, root):
     assert sorted(out(wharfie("volume", "ls", "-q")).split())[0] != ""
     wharfie("volume", "prune", "-a", "-f")
     assert "v1" not in out(wharfie("volume", "ls", "-q")).split()
+
+
+def test_pull_missing_always_never(wharfie, bb, docker_registry):
+    ref = f"{docker_registry}/flags/bb:{time.time_ns()}"
+    wharfie("run", "--network", "none", "--name", "m", bb, "sh", "-c", "echo v2 > /v")
+    wharfie("commit", "m", ref)
+    wharfie("push", ref)  # the registry has v2
+    wharfie("rmi", ref)
+    res = run(wharfie, "--pull", "never", ref, "cat", "/v", check=False)
+    assert (res.returncode, err(res)) == (125, f"wharfie: error: No such image: {ref}\n")
+    res = run(wharfie, ref, "cat", "/v")  # missing is the default: pulled
+    assert out(res) == "v2\n" and f"Unable to find image '{ref}' locally" in err(res)
+    wharfie("tag", bb, ref)  # the local copy is now an older image
+    res = run(wharfie, "--pull", "missing", ref, "cat", "/v", check=False)
+    assert res.returncode == 1 and "Unable to find" not in err(res)
+    res = run(wharfie, "--pull", "always", ref, "cat", "/v")
+    assert out(res) == "v2\n" and "Unable to find" not in err(res)
+
+
+def test_rm_drops_anonymous_volumes_keeps_named(wharfie, bb):
+    run(wharfie, "-v", "/anon", "-v", "keep:/k", "--mount", "type=volume,target=/m", bb,
+        "touch", "/anon/f", "/k/f", "/m/f")
+    assert out(wharfie("volume", "ls", "-q")) == "keep\n"

@@ -833,15 +833,15 @@ class Client:
         if pull not in ("always", "missing", "never"):
             raise InvalidInput(f'invalid pull option: \'{pull}\': must be one of '
                                '"always", "missing" or "never"')
-        if pull != "always":
-            try:
-                self.store.open_target(image)
+        try:
+            self.store.open_target(image)
+            if pull != "always":
                 return
-            except (NotFound, InvalidReference):
-                if pull == "never":
-                    raise NotFound(f"No such image: {image}") from None
-        if on_pull is not None:
-            on_pull(image)
+        except (NotFound, InvalidReference):
+            if pull == "never":
+                raise NotFound(f"No such image: {image}") from None
+            if on_pull is not None:  # "Unable to find image" only when it is missing
+                on_pull(image)
         self.pull(image)
 
     def create(self, image: str, options: CreateOptions | None = None, *,
@@ -1050,14 +1050,12 @@ class Client:
         return Volumes(self.root).create(name, dict(labels or {}))
 
     def remove_volume(self, name: str, *, force: bool = False) -> None:
-        from wharfie.containers.lifecycle import volumes_in_use
-        from wharfie.containers.volumes import Volumes
+        from wharfie.containers.volumes import Volumes, volumes_in_use
 
         Volumes(self.root).remove(name, volumes_in_use(self.root), force=force)
 
     def prune_volumes(self, *, all: bool = False) -> list[str]:
-        from wharfie.containers.lifecycle import volumes_in_use
-        from wharfie.containers.volumes import Volumes
+        from wharfie.containers.volumes import Volumes, volumes_in_use
 
         return Volumes(self.root).prune(volumes_in_use(self.root), all=all)
 

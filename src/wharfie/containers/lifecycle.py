@@ -16,7 +16,7 @@ from wharfie.containers.launch import command_for, resolve_image
 from wharfie.containers.monitor import runc_cmd, spawn
 from wharfie.containers.network import free_port, parse_publish
 from wharfie.containers.store import Container, ContainerStore
-from wharfie.containers.volumes import Volumes
+from wharfie.containers.volumes import Volumes, remove_anonymous
 from wharfie.errors import Conflict, InvalidInput, NotFound, WharfieError
 from wharfie.images.imagestore import ImageStore
 from wharfie.runtime import find_runtime, state_dir
@@ -363,16 +363,7 @@ def remove(root: Path, c: Container, *, force: bool = False, volumes: bool = Fal
     snapshots.for_root(root).remove(c.snapshot)
     ContainerStore(root).delete(c)
     if volumes:
-        vols = Volumes(root)
-        in_use = volumes_in_use(root)
-        for m in c.host_config.get("WharfieMounts") or []:
-            if m["Type"] == "volume" and vols.get(m["Name"]).anonymous:
-                vols.remove(m["Name"], in_use, force=True)
-
-
-def volumes_in_use(root: Path) -> set[str]:
-    return {m["Name"] for c in ContainerStore(root).list()
-            for m in c.host_config.get("WharfieMounts") or [] if m["Type"] == "volume"}
+        remove_anonymous(root, c)
 
 
 def prune(root: Path) -> list[str]:

@@ -31,6 +31,7 @@ from wharfie.containers.bundle import write_bundle
 from wharfie.containers.logs import LogWriter, log_path
 from wharfie.containers.network import PortBinding, Slirp
 from wharfie.containers.store import Container, ContainerStore, boot_id, process_start
+from wharfie.containers.volumes import remove_anonymous
 from wharfie.errors import WharfieError
 from wharfie.fs import inroot as rfs
 from wharfie.runtime import find_runtime, state_dir
@@ -119,6 +120,7 @@ class Monitor:
         if self.c.host_config.get("AutoRemove"):  # --rm: gone before anyone hears the end
             self.snap.remove(self.c.snapshot)
             self.store.delete(self.c)
+            remove_anonymous(self.root, self.c)
         if self.state.status == "exited":
             self.say(f"exit {self.state.exit_code}")
 

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wharfie.containers.store import Container, ContainerStore
 from wharfie.errors import Conflict, InvalidInput, NotFound
 from wharfie.fs.atomic import atomic_write
 
@@ -86,3 +87,19 @@ class Volumes:
                 shutil.rmtree(self.dir / v.name)
                 gone.append(v.name)
         return gone
+
+
+def volumes_in_use(root: Path) -> set[str]:
+    """Names of the volumes some container (running or not) mounts."""
+    return {m["Name"] for c in ContainerStore(root).list()
+            for m in c.host_config.get("WharfieMounts") or [] if m["Type"] == "volume"}
+
+
+def remove_anonymous(root: Path, c: Container) -> None:
+    """Delete the anonymous volumes of removed container ``c`` (``rm -v``, ``--rm``) that no
+    other container mounts; named ones stay, as docker's."""
+    vols, in_use = Volumes(root), volumes_in_use(root)
+    anonymous = {v.name for v in vols.list() if v.anonymous} - in_use
+    for m in c.host_config.get("WharfieMounts") or []:
+        if m["Type"] == "volume" and m["Name"] in anonymous:
+            vols.remove(m["Name"], in_use, force=True)
