@@ -258,7 +258,7 @@ def test_a_full_disk_fails_the_step_in_one_line_and_leaves_the_store_whole(
                          capture_output=True)
     err = res.stderr.decode()
     assert res.returncode == 1 and "Traceback" not in err, fills
-    assert err.strip().splitlines()[-1] == f"wharfie: error: [stage-0] {step}: " \
+    assert err.strip().splitlines()[-1] == f"wharfie: error: [2/2] {step}: " \
         "No space left on device"
     assert list(root.glob("snapshots/*/active/*")) == [] and list(root.glob("ingest/*")) == []
     assert shutil.disk_usage(root).used <= before + (64 << 10)  # nothing half-written kept

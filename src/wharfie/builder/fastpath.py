@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wharfie.builder.cache.records import BuildCache
-from wharfie.builder.result import BuildEvent, BuildResult
+from wharfie.builder.result import BuildEvent, BuildResult, emit_export
 from wharfie.errors import WharfieError
 from wharfie.fs.atomic import atomic_write
 from wharfie.oci.digest import Digest
@@ -63,6 +63,8 @@ def build(images: ImageStore, options: BuildOptions, *, registries: RegistryOpti
             if emit is not None:
                 emit(BuildEvent("step", 1, FAST_PATH_TEXT))
                 emit(BuildEvent("cached", 1, "CACHED"))
+                emit_export(emit, 2, result.image_id,
+                            [parse_reference(t) for t in options.tags])
             return result
     from wharfie.builder.pipeline import build as full_build
 

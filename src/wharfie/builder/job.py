@@ -160,18 +160,21 @@ class Job:
         state = self._base_state(stage)
         state.label = label
         state.inherited_args = dict(stage.inherited_args)
-        step = self.announce(f"[{label}] FROM {stage.base}")
-        self.emit(BuildEvent("done", step, ""))
         triggers: list[ins.Instruction] = []
         if stage.base_stage is None and not self.is_scratch(stage.base):
             onbuild = (self.external[stage.base].config.config.get("OnBuild") or [])
             triggers = [expand_instruction(t, state.image.env_dict(), self.escape)
                         for t in parse_triggers(onbuild, stage.base)]
         todo = [(t, {}) for t in triggers] + [(s.instruction, s.args) for s in stage.steps]
+        names = step_names(stage.name, [i for i, _ in todo])
+        base = stage.base if stage.base_stage is not None or self.is_scratch(stage.base) \
+            else str(parse_reference(self.named_images.get(stage.base.lower(), stage.base)))
+        step = self.announce(f"[{next(names)}] FROM {base}")
+        self.emit(BuildEvent("done", step, ""))
         for instruction, args in todo:
             if self._cancelled.is_set():
                 raise BuildError(f"[{label}] cancelled: another stage failed")
-            execute(self, state, instruction, args, label)
+            execute(self, state, instruction, args, next(names))
         return state
 
     def _base_state(self, stage: ResolvedStage) -> StageState:
@@ -291,7 +294,12 @@ class Job:
                 self._explained = True
                 why = explain_miss(previous, {"parent": st.key, **inputs, "files": files})
                 self.emit(BuildEvent("explain", step_no, f"cache miss: {why}"))
-            record = self._make_layer(st, title, action, step_no)
+            try:
+                record = self._make_layer(st, title, action, step_no)
+            except WharfieError as e:
+                self.emit(BuildEvent("error", step_no, e.message,
+                                     time.monotonic() - started))
+                raise
             self.cache.put(key, record)
             if record.layer is not None:
                 self.store.pin([record.layer.digest], CACHE_PIN)
@@ -346,6 +354,24 @@ class Job:
 
     def epoch_iso(self) -> str | None:
         return rfc3339(self.req.epoch) if self.req.epoch is not None else None
+
+
+LAYER_STEPS = (ins.Run, ins.Copy, ins.Workdir)  # what BuildKit numbers, besides FROM
+
+
+def step_names(stage: str | None, instructions: list[ins.Instruction]) -> Iterator[str]:
+    """BuildKit's step labels for one stage: ``build 2/4`` (``2/4`` for an unnamed stage),
+    FROM first, then one number per RUN, COPY, ADD and WORKDIR, padded to the width of
+    the total (`` 2/12``). An instruction that makes no layer keeps the last label."""
+    total = 1 + sum(isinstance(i, LAYER_STEPS) for i in instructions)
+    prefix = f"{stage} " if stage else ""
+    width = len(str(total))
+    n = 1
+    yield f"{prefix}{n:>{width}}/{total}"
+    for i in instructions:
+        if isinstance(i, LAYER_STEPS):
+            n += 1
+        yield f"{prefix}{n:>{width}}/{total}"
 
 
 def _os_error_text(e: OSError) -> str:

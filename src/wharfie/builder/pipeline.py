@@ -23,7 +23,7 @@ from wharfie.builder.exporters.registry import push_tags
 from wharfie.builder.mounts import parse_secret
 from wharfie.builder.options import BuildOptions
 from wharfie.builder.request import BuildRequest
-from wharfie.builder.result import BuildCheckError, BuildEvent, BuildResult
+from wharfie.builder.result import BuildCheckError, BuildEvent, BuildResult, emit_export
 from wharfie.builder.sshagent import parse_ssh
 from wharfie.dockerfile.lint import build_checks
 from wharfie.errors import WharfieError
@@ -85,6 +85,7 @@ def build(images: ImageStore, options: BuildOptions, *, registries: RegistryOpti
     result.checks = findings
     result.steps = engine.steps
     names = [parse_reference(t) for t in options.tags]
+    emit_export(emit, result.steps + 1, result.image_id, names)
     for out in outs:
         write_output(out, root, images, result.manifest_digest, names)
     if push:

@@ -23,8 +23,10 @@ class BuildCheckError(BuildError):
 
 @dataclass
 class BuildEvent:
-    """Progress, for the CLI to render: ``kind`` is step, cached, output, done, explain or
-    warning while building; push and pushed (``text`` the reference) after it."""
+    """Progress, for the CLI to render: ``kind`` is step, cached, output, detail (a line of
+    a step's own, as ``writing image ... done``), done, error (``text`` the reason), explain
+    or warning while building; push and pushed (``text`` the reference) after it.
+    ``seconds`` is the step's time, for done and error."""
 
     kind: str
     step: int
@@ -46,3 +48,13 @@ class BuildResult:
     steps: int = 0
     cache_keys: list[str] = field(default_factory=list)
     base_images: dict[str, str] = field(default_factory=dict)
+
+
+def emit_export(emit, step: int, image_id: Digest, names: list) -> None:
+    """BuildKit's ``exporting to image`` group: its sub-steps, then DONE."""
+    emit(BuildEvent("step", step, "exporting to image"))
+    emit(BuildEvent("detail", step, "exporting layers done"))
+    emit(BuildEvent("detail", step, f"writing image {image_id} done"))
+    for name in names:
+        emit(BuildEvent("detail", step, f"naming to {name} done"))
+    emit(BuildEvent("done", step, "DONE"))

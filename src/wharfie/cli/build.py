@@ -10,10 +10,9 @@ from pathlib import Path
 
 import click
 
-from wharfie.cli.buildprogress import PlainProgress, TtyProgress
+from wharfie.cli.buildprogress import PlainProgress, RawJsonProgress, TtyProgress
 from wharfie.cli.context import App, pass_app, sigterm_as_interrupt
 from wharfie.errors import WharfieError
-from wharfie.oci.reference import parse_reference
 
 
 def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) -> dict[str, str]:
@@ -45,7 +44,7 @@ def _key_values(items: tuple[str, ...], what: str, *, from_env: bool = False) ->
 @click.option("--label", "labels", multiple=True, help="Set metadata for an image.")
 @click.option("--squash", is_flag=True, help="Squash newly built layers into a single new layer.")
 @click.option("--iidfile", type=click.Path(path_type=Path), help="Write the image ID to the file.")
-@click.option("--progress", type=click.Choice(["auto", "plain", "tty", "quiet"]), default="auto")
+@click.option("--progress", type=click.Choice(["auto", "plain", "tty", "quiet", "rawjson"]), default="auto")
 @click.option("-q", "--quiet", is_flag=True, help="Suppress the build output and print image ID.")
 @click.option("--network", type=click.Choice(["default", "host", "none"]), default="default")
 @click.option("--secret", "secrets", multiple=True, help="id=ID,src=PATH or id=ID,env=VAR")
@@ -118,7 +117,9 @@ def _build(app: App, options, *, quiet: bool, progress: str) -> None:
     from wharfie.builder import BuildCheckError, build
 
     show = not quiet and progress != "quiet"
-    if show and (progress == "tty" or (progress == "auto" and sys.stderr.isatty())):
+    if show and progress == "rawjson":
+        renderer = RawJsonProgress(sys.stderr)
+    elif show and (progress == "tty" or (progress == "auto" and sys.stderr.isatty())):
         renderer = TtyProgress(sys.stderr, explain=options.explain_cache)
     else:
         renderer = PlainProgress(sys.stderr, quiet=not show, explain=options.explain_cache)
@@ -155,9 +156,6 @@ def _build(app: App, options, *, quiet: bool, progress: str) -> None:
         click.echo(result.image_id)
         return
     if show:
-        sys.stderr.write(f"#{result.steps + 1} writing image {result.image_id} done\n")
-        for n in options.tags:
-            sys.stderr.write(f"#{result.steps + 1} naming to {parse_reference(n)} done\n")
         _show_findings(result.checks)
 
 

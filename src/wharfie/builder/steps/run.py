@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +14,6 @@ from wharfie.builder.steps.base import Job
 from wharfie.dockerfile import instructions as ins
 from wharfie.runtime import Bind, ProcessConfig, merge_env
 from wharfie.runtime import run as run_process
-
-OUTPUT_TAIL = 20  # lines of a failed RUN's output shown in the error
 
 
 def run(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str], label: str) -> None:
@@ -62,7 +59,6 @@ def run(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str], labe
         mctx.scratch.mkdir(parents=True, exist_ok=True)
         with prepared(i.mounts, mctx, rootfs, img.workdir, env) as (binds, secret_env), \
                 _heredoc_files(files, mctx.scratch) as file_binds:
-            tail: deque[str] = deque(maxlen=OUTPUT_TAIL)
             buf = bytearray()
 
             def out(data: bytes) -> None:
@@ -71,7 +67,6 @@ def run(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str], labe
                     line, _, rest = bytes(buf).partition(b"\n")
                     buf[:] = rest
                     text = line.decode(errors="replace")
-                    tail.append(text)
                     job.emit(BuildEvent("output", step_no, text))
 
             cfg = ProcessConfig(args=argv, env=merge_env(env, secret_env), cwd=img.workdir,
@@ -85,11 +80,11 @@ def run(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str], labe
                 out(b"\n")
             if job.cancelled.is_set():
                 raise BuildError(f"[{st.label}] cancelled: another stage failed")
-            if code != 0:
+            if code != 0:  # its output went out as it came: the renderer frames the tail
                 shown = " ".join(argv)
                 raise BuildError(
-                    f'process "{shown}" did not complete successfully: exit code: {code}'
-                    + ("\n" + "\n".join(tail) if tail else ""), exit_code=1)
+                    f'process "{shown}" did not complete successfully: exit code: {code}',
+                    exit_code=1)
 
     title = f"[{label}] RUN {' '.join(i.command)}"
     job.layer_step(st, "run", inputs, created_by, title, execute, mounted)
