@@ -269,3 +269,11 @@ def test_arg_history_is_as_written_and_run_shows_the_values_in_force(store):
     history = build(store, df, build_args={"V": "two"}).config.doc["history"]
     assert [h["created_by"] for h in history[-4:]] == [
         "ARG V=one", "ARG W=two-x", "ENV W=env", "RUN |2 V=two W=env /bin/sh -c true # buildkit"]
+
+
+def test_an_arg_without_a_value_shows_in_run_history_but_sets_nothing(store):
+    df = "FROM busybox:local\nARG N\nRUN echo ${N-unset} > /n\n"
+    image = build(store, df)
+    assert tree(image)["n"][1] == b"unset\n"
+    assert image.config.doc["history"][-1]["created_by"] == \
+        "RUN |1 N= /bin/sh -c echo ${N-unset} > /n # buildkit"

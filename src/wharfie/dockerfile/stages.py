@@ -128,7 +128,10 @@ class Step:
 
     instruction: Instruction
     env: dict[str, str]   # ENV in effect (image config env)
-    args: dict[str, str]  # ARG values in scope (RUN sees them as environment too)
+    # ARGs declared in the stage so far, in order, with their values (RUN sees them as
+    # environment too); None for one with no value: BuildKit shows it as ``N=`` in RUN's
+    # history, but sets no variable
+    args: dict[str, str | None]
 
 
 @dataclass
@@ -386,6 +389,7 @@ def resolve(df: Dockerfile, target: str | int | None = None, *,
         fx = _Expander(df.escape, meta_env, meta_declared, df.filename, undefined, stage.from_)
         plat = fx.opt(stage.from_.platform)
         args: dict[str, str] = {}
+        shown: dict[str, str | None] = {}
         declared: set[str] = set(env) | set(inherited)
         steps: list[Step] = []
         for ins in stage.instructions:
@@ -404,6 +408,7 @@ def resolve(df: Dockerfile, target: str | int | None = None, *,
                         args[name] = value
                     elif name in meta_env:
                         args[name] = meta_env[name]
+                    shown[name] = args.get(name)
                 expanded: Instruction = dataclasses.replace(ins, args=written)
             else:
                 try:
@@ -419,7 +424,7 @@ def resolve(df: Dockerfile, target: str | int | None = None, *,
                 if j is not None:
                     visit(j)
                     deps.add(j)
-            steps.append(Step(expanded, dict(env), dict(args)))
+            steps.append(Step(expanded, dict(env), dict(shown)))
         visiting.pop()
         rs = ResolvedStage(i, stage.name, base, base_stage, plat, steps, env, deps,
                            inherited, {**inherited, **args})

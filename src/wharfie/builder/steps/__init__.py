@@ -27,7 +27,7 @@ EXECUTORS: dict[type[ins.Instruction], Executor] = {
 }
 
 
-def execute(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str],
+def execute(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str | None],
             label: str) -> None:
     """Give ``i`` to its executor."""
     executor = EXECUTORS.get(type(i))

@@ -18,7 +18,7 @@ from wharfie.errors import DigestMismatch, WharfieError
 from wharfie.runtime import resolve_user
 
 
-def copy(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str],
+def copy(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str | None],
          label: str) -> None:
     """Copy the sources into the stage as one layer, keyed by their checksum."""
     assert isinstance(i, ins.Copy)

@@ -11,13 +11,13 @@ KINDS = (ins.Env, ins.Label, ins.Expose, ins.Volume, ins.User, ins.Stopsignal, i
          ins.Maintainer, ins.Cmd, ins.Entrypoint, ins.Healthcheck, ins.Onbuild)
 
 
-def apply(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str],
+def apply(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str | None],
           label: str) -> None:
     """A config-only instruction: no layer, no cache key of its own."""
     st.image.apply(i)
 
 
-def arg(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str],
+def arg(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str | None],
         label: str) -> None:
     """ARG: a history entry as written (defaults expanded), not the values given with
     --build-arg: those show in the ``|N K=V`` of each RUN, as BuildKit writes it."""

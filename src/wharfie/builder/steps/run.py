@@ -16,7 +16,7 @@ from wharfie.runtime import Bind, ProcessConfig, merge_env
 from wharfie.runtime import run as run_process
 
 
-def run(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str], label: str) -> None:
+def run(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str | None], label: str) -> None:
     """Run the command (or reuse the layer it made before) and commit what it changed."""
     assert isinstance(i, ins.Run)
     req = job.req
@@ -24,14 +24,14 @@ def run(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str], labe
     argv, files = _run_argv(i, img.shell)
     env_list = img.env
     env_keys = {e.partition("=")[0] for e in env_list}
-    in_scope = {**st.inherited_args, **args}
+    in_scope = {**st.inherited_args, **{k: v for k, v in args.items() if v is not None}}
     arg_env = [f"{k}={v}" for k, v in in_scope.items() if k not in env_keys]
     proxy = [f"{k}={v}" for k, v in job.proxy_env.items()]
     env = merge_env(merge_env(env_list, arg_env), proxy)
     network = i.network or req.network
     network = "host" if network in ("default", "host") else network
     shown = img.env_dict()  # an ENV of the same name wins in the |N K=V prefix too
-    created_by = "RUN " + _run_command_string(argv, {k: shown.get(k, v)
+    created_by = "RUN " + _run_command_string(argv, {k: shown.get(k, v or "")
                                                      for k, v in args.items()})
     inputs = {"argv": argv, "env": env, "user": img.user, "workdir": img.workdir,
               "network": network, "mounts": [key_of(m) for m in i.mounts],

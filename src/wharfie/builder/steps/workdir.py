@@ -11,7 +11,7 @@ from wharfie.dockerfile import instructions as ins
 from wharfie.runtime import resolve_user
 
 
-def workdir(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str],
+def workdir(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str | None],
             label: str) -> None:
     """Set the directory; make it (owned by USER) as a layer unless it is ``/``."""
     assert isinstance(i, ins.Workdir)
