@@ -277,3 +277,10 @@ def test_an_arg_without_a_value_shows_in_run_history_but_sets_nothing(store):
     assert tree(image)["n"][1] == b"unset\n"
     assert image.config.doc["history"][-1]["created_by"] == \
         "RUN |1 N= /bin/sh -c echo ${N-unset} > /n # buildkit"
+
+
+def test_copy_history_names_sources_and_destination_without_flags(store, tmp_path):
+    (tmp_path / "f").write_text("f")
+    history = build(store, "FROM scratch\nCOPY --chown=1:2 --chmod=600 f /f\n",
+                    tmp_path).config.doc["history"]
+    assert history[-1]["created_by"] == "COPY f /f # buildkit"

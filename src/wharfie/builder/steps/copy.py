@@ -25,9 +25,8 @@ def copy(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str | Non
     is_add = isinstance(i, ins.Add)
     word = "ADD" if is_add else "COPY"
     chmod = ModeSpec(i.chmod) if i.chmod else None
+    # BuildKit's history names the sources and the destination, not --chown or --chmod
     created_by = " ".join([word] + (["--parents"] if i.parents else [])
-                          + ([f"--chown={i.chown}"] if i.chown else [])
-                          + ([f"--chmod={i.chmod}"] if i.chmod else [])
                           + i.sources + [c.path for c in i.contents] + [i.dest])
     title = f"[{label}] {word} {' '.join(i.flags + i.sources)} {i.dest}"
     with contextlib.ExitStack() as stack:
