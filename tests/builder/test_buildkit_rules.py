@@ -284,3 +284,10 @@ def test_copy_history_names_sources_and_destination_without_flags(store, tmp_pat
     history = build(store, "FROM scratch\nCOPY --chown=1:2 --chmod=600 f /f\n",
                     tmp_path).config.doc["history"]
     assert history[-1]["created_by"] == "COPY f /f # buildkit"
+
+
+def test_a_step_that_changes_nothing_still_records_a_layer(store):
+    image = build(store, "FROM busybox:local\nWORKDIR /tmp\nRUN true\n")
+    history = image.config.doc["history"]
+    assert [h.get("empty_layer", False) for h in history[-2:]] == [False, False]
+    assert len(image.config.doc["rootfs"]["diff_ids"]) == 3

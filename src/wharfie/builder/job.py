@@ -332,10 +332,9 @@ class Job:
             if isinstance(e, OSError):  # a full disk, a vanished file: say which step
                 raise BuildError(f"{title}: {_os_error_text(e)}") from None
             raise
-        layer = commit.layer
-        desc = Descriptor(layer.media_type, layer.digest, layer.size) if layer.entries else None
-        return CacheRecord(self.epoch_iso() or rfc3339(time.time()), desc,
-                           layer.diff_id if layer.entries else None)
+        layer = commit.layer  # kept even when empty: docker's BuildKit records every
+        desc = Descriptor(layer.media_type, layer.digest, layer.size)  # RUN/COPY/WORKDIR layer
+        return CacheRecord(self.epoch_iso() or rfc3339(time.time()), desc, layer.diff_id)
 
     def _ensure_chain(self, layers: list[tuple[Descriptor, Digest]]) -> Digest | None:
         """Extract whatever of these layers is not unpacked yet; the top chain ID."""
