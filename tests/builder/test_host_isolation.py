@@ -130,7 +130,9 @@ def test_other_users_cannot_reach_a_running_container(suid_image, wharfie, root,
 
     (rootfs / "tmp" / "go").touch()
     assert proc.wait(60) == 0, proc.stderr.read().decode(errors="replace")
-    assert stat.S_IMODE((root / "runtime" / "bundles").stat().st_mode) == 0o700
+    # the runc bundles: a container's under containers/, a RUN step's under runtime/bundles
+    bundles = root / ("containers" if how == "run" else "runtime/bundles")
+    assert stat.S_IMODE(bundles.stat().st_mode) == 0o700
     # setuid binaries still work in containers: the root filesystem is not mounted nosuid
     mounts = wharfie("run", "--rm", suid_image, "cat", "/proc/mounts").stdout.decode()
     assert "nosuid" not in next(m for m in mounts.splitlines() if m.split()[1] == "/")
@@ -144,7 +146,7 @@ def test_a_new_root_is_private_whatever_the_umask(root, busybox_rootfs_tar):
     subprocess.run([sys.executable, "-m", "wharfie", "run", "--rm", "busybox:local", "true"],
                    env=env, check=True, capture_output=True, preexec_fn=lambda: os.umask(0))
     for d in ("", "snapshots", "snapshots/overlay", "snapshots/overlay/active",
-              "snapshots/overlay/layers", "snapshots/overlay/tmp", "runtime/bundles"):
+              "snapshots/overlay/layers", "snapshots/overlay/tmp", "containers"):
         assert stat.S_IMODE((root / d).stat().st_mode) == 0o700, d
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import sys
 import tarfile
 
 from wharfie.content.blobstore import ContentStore
@@ -66,7 +67,7 @@ def test_add_image_records_and_tags_a_sound_image(tmp_path):
     images = ImageStore(tmp_path / "root")
     digest = random.add_image(images, "app:1", "app:latest", files=[{"a": b"1"}])
     assert images.resolve("app:1").digest == images.resolve("app:latest").digest == digest
-    res = subprocess.run([".venv/bin/python", "-m", "wharfie", "--root", str(images.root),
+    res = subprocess.run([sys.executable, "-m", "wharfie", "--root", str(images.root),
                           "system", "check"], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 
@@ -91,11 +92,14 @@ def _df_verbose(u) -> None:
                          "UniqueSize": human_size(iu.unique), "Containers": str(iu.containers)})
     out("Images space usage:\n\n")
     write_rows(None, rows, default=DF_IMAGES_TABLE, headers=DF_IMAGES_HEADERS, echo=out)
+    from wharfie.cli.run import status_text
+
+    now = time.time()
     rows = [{"ID": c.container.id[:12], "Image": c.container.image,
              "Command": ellipsis(f'"{" ".join(c.container.command)}"', 20),
              "LocalVolumes": "0", "Size": human_size(c.size),
              "CreatedSince": since(c.container.created),
-             "Status": "Up" if c.active else c.container.state.capitalize(),
+             "Status": status_text(c.container, now),
              "Names": c.container.name} for c in u.containers]
     out("\nContainers space usage:\n\n")
     write_rows(None, rows, default=DF_CONTAINERS_TABLE, headers=DF_CONTAINERS_HEADERS, echo=out)

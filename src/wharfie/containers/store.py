@@ -20,6 +20,7 @@ from pathlib import Path
 from wharfie.containers.names import random_name
 from wharfie.errors import Conflict, InvalidInput, NotFound
 from wharfie.fs.atomic import atomic_write
+from wharfie.fs.private import make_private_dirs
 
 LIVE = ("running", "paused", "restarting")
 CRASHED_EXIT = 255  # what docker shows for a container whose runtime vanished under it
@@ -147,7 +148,7 @@ class ContainerStore:
     def create(self, *, name: str | None, image: str, image_id: str, command: list[str],
                chain: str | None = None, config: dict | None = None,
                host_config: dict | None = None) -> Container:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(self.dir)  # records, logs and bundles: root's alone
         taken = {c.name for c in self.list()}
         if name is not None:
             check_name(name)
