@@ -58,12 +58,12 @@ def build(images: ImageStore, options: BuildOptions, *, registries: RegistryOpti
     inputs are then remembered). Arguments as ``pipeline.build``."""
     inputs = _Inputs.of(images.root, options)
     if inputs is not None:
-        result = inputs.reuse(images)
-        if result is not None:
+        reused = inputs.reuse(images)
+        if reused is not None:
+            result, steps = reused
             if emit is not None:
-                emit(BuildEvent("step", 1, FAST_PATH_TEXT))
-                emit(BuildEvent("cached", 1, "CACHED"))
-                emit_export(emit, 2, result.image_id,
+                _replay(emit, steps)
+                emit_export(emit, len(steps) + 1, result.image_id,
                             [parse_reference(t) for t in options.tags])
             return result
     from wharfie.builder.pipeline import build as full_build
@@ -73,10 +73,44 @@ def build(images: ImageStore, options: BuildOptions, *, registries: RegistryOpti
     if inputs is not None:
         with contextlib.suppress(OSError):  # an unreadable context: the full path says so
             signature = context_signature(inputs.context)
-    result = full_build(images, options, registries=registries, emit=emit)
+    steps = _StepLog(emit)
+    result = full_build(images, options, registries=registries, emit=steps)
     if inputs is not None and signature is not None:
-        inputs.remember(images, result, signature)
+        inputs.remember(images, result, signature, steps.replay())
     return result
+
+
+class _StepLog:
+    """Passes a full build's events on, noting each step's title and how a rebuild that
+    changes nothing would end it: FROM ``done``, a layer step ``CACHED``."""
+
+    def __init__(self, emit: Callable[[BuildEvent], None] | None) -> None:
+        self.emit, self.steps = emit, {}
+
+    def __call__(self, event: BuildEvent) -> None:
+        if event.kind == "step":
+            self.steps[event.step] = [event.text, None]
+        elif event.kind in ("cached", "done") and event.step in self.steps:
+            self.steps[event.step][1] = "cached" if event.kind == "cached" or event.text \
+                else "done"
+        if self.emit is not None:
+            self.emit(event)
+
+    def replay(self) -> list[tuple[str, str]]:
+        """The steps a cached rebuild shows, in order: no pulls, no export."""
+        return [(text, end) for _, (text, end) in sorted(self.steps.items())
+                if end is not None and not text.startswith("[internal]")
+                and text != "exporting to image"]
+
+
+def _replay(emit: Callable[[BuildEvent], None], steps: list[tuple[str, str]]) -> None:
+    """What the full path prints when every step is cached, without running it; the first
+    step says why (shown as cache explanations are: ``--progress plain``)."""
+    for n, (text, end) in enumerate(steps, 1):
+        emit(BuildEvent("step", n, text))
+        if n == 1:
+            emit(BuildEvent("explain", n, FAST_PATH_TEXT))
+        emit(BuildEvent("cached", n, "CACHED") if end == "cached" else BuildEvent("done", n, ""))
 
 
 class _Inputs:
@@ -125,8 +159,9 @@ class _Inputs:
                 h.update(b"\0" + str(path).encode() + b"\0" + path.read_bytes())
         return cls(root, context, h.hexdigest(), list(options.tags))
 
-    def reuse(self, images: ImageStore) -> BuildResult | None:
-        """The memo's image, tagged, if everything it was made from is as it was."""
+    def reuse(self, images: ImageStore) -> tuple[BuildResult, list[tuple[str, str]]] | None:
+        """The memo's image, tagged, and the steps to show, if everything it was made from
+        is as it was."""
         names = [parse_reference(t) for t in self.tags]  # bad names fail as the full path's
         try:
             memo = json.loads(self.memo.read_bytes())
@@ -150,9 +185,11 @@ class _Inputs:
             return None
         for name in names:
             images.tag(name, manifest)
-        return BuildResult(manifest, image.id, [], steps=1)
+        steps = [tuple(s) for s in memo.get("steps", [])]
+        return BuildResult(manifest, image.id, [], steps=len(steps)), steps
 
-    def remember(self, images: ImageStore, result: BuildResult, signature: str) -> None:
+    def remember(self, images: ImageStore, result: BuildResult, signature: str,
+                 steps: list[tuple[str, str]]) -> None:
         """Keep what this full build read (``signature``: its context before it ran) and
         made, if the fast path can vouch for it."""
         if result.warnings or result.checks:
@@ -163,7 +200,7 @@ class _Inputs:
                     return  # triggers may ADD from the network
             memo = {"context": signature, "bases": result.base_images,
                     "keys": result.cache_keys, "manifest": str(result.manifest_digest),
-                    "image_id": str(result.image_id)}
+                    "image_id": str(result.image_id), "steps": steps}
         except (OSError, WharfieError):
             return
         self.memo.parent.mkdir(parents=True, exist_ok=True)
