@@ -291,3 +291,11 @@ def test_a_step_that_changes_nothing_still_records_a_layer(store):
     history = image.config.doc["history"]
     assert [h.get("empty_layer", False) for h in history[-2:]] == [False, False]
     assert len(image.config.doc["rootfs"]["diff_ids"]) == 3
+
+
+def test_run_as_a_user_gets_only_the_groups_etc_group_gives(store):
+    files = tree(build(store, "FROM busybox:local\nUSER app\nRUN id -G > /tmp/groups\n"))
+    assert files["tmp/groups"][1] == b"1000\n"  # the primary gid; no supplementary copy
+    files = tree(build(store, "FROM busybox:local\nRUN echo 'extra:x:5:app' >> /etc/group\n"
+                       "USER app\nRUN cat /proc/self/status | grep ^Groups: > /tmp/g\n"))
+    assert files["tmp/g"][1].split() == [b"Groups:", b"5"]

@@ -99,7 +99,7 @@ class Runtime:
             raise InvalidInput(
                 f"the working directory '{cfg.cwd}' is invalid, it needs to be an absolute path")
         self.sweep()
-        user = resolve_user(rootfs, cfg.user)
+        user = resolve_user(rootfs, cfg.user, primary_in_groups=cfg.primary_in_groups)
         rfs.makedirs(rootfs, cfg.cwd)
         cid = container_id(os.getpid(), tag or secrets.token_hex(6))
         bundle = private_dir(self.state_dir / "bundles") / cid

@@ -82,6 +82,7 @@ class ProcessConfig:
     # directories made as mount points (/dev, /proc, /sys...) stay: docker's RUN layers
     # record them; files made for mounts (/etc/hosts) go either way
     keep_mount_dirs: bool = False
+    primary_in_groups: bool = True  # docker run's; a build's RUN takes /etc/group's alone
 
 
 def merge_env(base: list[str], override: list[str]) -> list[str]:

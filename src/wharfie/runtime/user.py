@@ -52,8 +52,10 @@ def _int(s: str) -> int:
         return 0
 
 
-def resolve_user(rootfs: Path, spec: str) -> ExecUser:
-    """The uid, gid, groups and home a process started as ``spec`` gets in ``rootfs``."""
+def resolve_user(rootfs: Path, spec: str, *, primary_in_groups: bool = True) -> ExecUser:
+    """The uid, gid, groups and home a process started as ``spec`` gets in ``rootfs``.
+    ``docker run`` adds the primary gid to the groups; BuildKit's RUN does not
+    (``primary_in_groups=False``): there they come from /etc/group alone."""
     user_arg, _, group_arg = (spec or "").partition(":")
     user_arg = user_arg or "0"
     uid_arg = _number(user_arg)
@@ -86,5 +88,5 @@ def resolve_user(rootfs: Path, spec: str) -> ExecUser:
     elif name is not None:
         sgids = [_int(g[2]) for g in groups if name in g[3].split(",")]
 
-    extra = [gid] + [g for g in sgids if g != gid]
+    extra = ([gid] if primary_in_groups else []) + sgids
     return ExecUser(uid=uid, gid=gid, additional_gids=list(dict.fromkeys(extra)), home=home)

@@ -73,7 +73,8 @@ def run(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str | None
                                 user=img.user, network=network,
                                 binds=binds + file_binds,
                                 extra_hosts=list(req.extra_hosts),
-                                shm_size=req.shm_size or 64 << 20, keep_mount_dirs=True)
+                                shm_size=req.shm_size or 64 << 20, keep_mount_dirs=True,
+                                primary_in_groups=False)
             code = run_process(job.root, rootfs, cfg, stdout=out, stderr=out,
                                cancel=job.cancelled)
             if buf:
