@@ -144,7 +144,7 @@ def start_servers(tmp: Path, workers: int) -> dict[str, tuple[subprocess.Popen, 
     servers = {}
     port = free_port()
     servers["wharfie"] = (subprocess.Popen(
-        [sys.executable, "-m", "wharfie", "--root", str(tmp / "root"), "registry", "serve",
+        [sys.executable, "-m", "wharfie", "--root", str(tmp / "root"), "registry", "serve", "-q",
          "--addr", f"127.0.0.1:{port}", "--data", str(tmp / "wharfie"),
          "--workers", str(workers)],
         stderr=subprocess.DEVNULL), f"http://127.0.0.1:{port}")

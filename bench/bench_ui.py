@@ -98,7 +98,7 @@ def main() -> None:
               f"{time.perf_counter() - t0:.1f} s")
         port = free_port()
         proc = subprocess.Popen([sys.executable, "-m", "wharfie", "--root", f"{tmp}/root",
-                                 "registry", "serve", "--addr", f"127.0.0.1:{port}",
+                                 "registry", "serve", "-q", "--addr", f"127.0.0.1:{port}",
                                  "--data", str(data)], env=dict(os.environ))
         try:
             wait_for_port(port)

@@ -373,7 +373,7 @@ def server_rows(base: Path, want: Callable[[str], bool], seconds: int,
         return []
     root, layout = random_image(base, 48, 1, seed=4848)
     port = free_port()
-    server = subprocess.Popen([*WHARFIE, "registry", "serve", "--addr", f"127.0.0.1:{port}",
+    server = subprocess.Popen([*WHARFIE, "registry", "serve", "-q", "--addr", f"127.0.0.1:{port}",
                                "--data", str(base / "wharfie-registry")],
                               env=wharfie_env(base / "server-root"),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

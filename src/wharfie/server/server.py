@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import ipaddress
 import logging
 import os
 import re
 import signal
 import ssl
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TextIO
 
 from aiohttp import web
 
@@ -99,8 +102,54 @@ def _maintenance(config: ServerConfig, store: RegistryStore):
     return ctx
 
 
-def serve(config: ServerConfig) -> None:
-    """Run until interrupted. Plain HTTP only on loopback unless explicitly allowed."""
+# Common log format (the user field stays "-"), one line per request, as docker-registry's.
+ACCESS_LOG_FORMAT = '%a - - %t "%r" %s %b'
+
+
+def storage_description(config: ServerConfig) -> str:
+    """Where the blobs live, for the start line."""
+    if config.s3_bucket:
+        return f"s3://{config.s3_bucket}/{config.s3_prefix}".rstrip("/") + (
+            f" at {config.s3_endpoint}" if config.s3_endpoint else "")
+    return str(config.data / "storage")
+
+
+def _access_logger(stream: TextIO | None) -> logging.Logger | None:
+    """A logger writing bare lines to ``stream`` (None: no access log)."""
+    if stream is None:
+        return None
+    log = logging.getLogger("wharfie.server.access")
+    log.propagate, log.level = False, logging.INFO
+    if not log.handlers:
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+    return log
+
+
+def _run(app: web.Application, config: ServerConfig, ssl_ctx: ssl.SSLContext | None,
+         announce: Callable[[str], None] | None, access: logging.Logger | None,
+         **kw) -> None:
+    """aiohttp's run_app, with our start line and access log; a busy port is one error."""
+    scheme = "https" if ssl_ctx else "http"
+    start = (f"wharfie registry: listening on {scheme}://{config.host}:{config.port}, "
+             f"storage {storage_description(config)}")
+    try:
+        web.run_app(app, host=config.host, port=config.port, ssl_context=ssl_ctx,
+                    access_log=access, access_log_format=ACCESS_LOG_FORMAT,
+                    print=(lambda _: announce(start)) if announce else None,
+                    handle_signals=True, **kw)
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            raise WharfieError(f"cannot listen on {config.host}:{config.port}: the address "
+                               "is already in use") from None
+        raise
+
+
+def serve(config: ServerConfig, *, announce: Callable[[str], None] | None = None,
+          access_log: TextIO | None = None) -> None:
+    """Run until interrupted. Plain HTTP only on loopback unless explicitly allowed.
+    ``announce`` gets the start line once listening; requests are logged to ``access_log``."""
     ssl_ctx = None
     if config.tls_cert or config.tls_key:
         if not (config.tls_cert and config.tls_key):
@@ -111,15 +160,17 @@ def serve(config: ServerConfig) -> None:
         raise WharfieError(
             f"refusing plain HTTP on {config.host}: give --tls-cert/--tls-key, "
             "or --insecure-http to allow it")
+    access = _access_logger(access_log)
     if config.workers <= 1:
         app, _ = build_app(config)
-        web.run_app(app, host=config.host, port=config.port, ssl_context=ssl_ctx,
-                    access_log=None, print=None, handle_signals=True)
+        _run(app, config, ssl_ctx, announce, access)
         return
-    _serve_workers(config, ssl_ctx)
+    _serve_workers(config, ssl_ctx, announce, access)
 
 
-def _serve_workers(config: ServerConfig, ssl_ctx: ssl.SSLContext | None) -> None:
+def _serve_workers(config: ServerConfig, ssl_ctx: ssl.SSLContext | None,
+                   announce: Callable[[str], None] | None = None,
+                   access: logging.Logger | None = None) -> None:
     """One event loop per core: forked workers share the port (SO_REUSEPORT) and the
     storage, which several processes may serve at once. Only the first runs maintenance."""
     children: list[int] = []
@@ -132,9 +183,8 @@ def _serve_workers(config: ServerConfig, ssl_ctx: ssl.SSLContext | None) -> None
                                  maintenance_interval=config.maintenance_interval if i == 0
                                  else 0.0)
                 app, _ = build_app(worker)
-                web.run_app(app, host=config.host, port=config.port, ssl_context=ssl_ctx,
-                            access_log=None, print=None, handle_signals=True,
-                            reuse_port=True)
+                _run(app, config, ssl_ctx, announce if i == 0 else None, access,
+                     reuse_port=True)
             except BaseException:
                 logging.getLogger("wharfie.server").exception("worker %d failed", i)
                 code = 1
