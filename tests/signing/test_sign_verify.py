@@ -107,6 +107,22 @@ def test_local_signature_is_carried_by_push(wharfie, root, keys, docker_registry
     assert "Verified OK" in out
 
 
+def test_a_locally_signed_uncompressed_image_keeps_its_digest_and_signature(
+        wharfie, root, keys, docker_registry):
+    """Push gzips uncompressed layers, which changes the digest a signature names: a signed
+    image goes up as it is (and --force-compression is refused), so the signature holds."""
+    ref = f"{docker_registry}/sig/plain:1"
+    with Client(root) as client:
+        add_image(client.store, ref, seed=9, compression="none")
+        local = client.store.open_target(ref).digest
+    wharfie("sign", "--local", "--key", str(keys[0]), ref, env=PASSWORD)
+    res = wharfie("push", "--force-compression", ref, check=False)
+    assert res.returncode != 0 and "is signed" in error_line(res)
+    wharfie("push", ref)
+    out = wharfie("verify", "--key", str(keys[1]), ref).stdout.decode()
+    assert "Verified OK" in out and str(local) in out
+
+
 def test_push_sign_by_signs_at_push_time(wharfie, root, keys, docker_registry):
     ref = f"{docker_registry}/sig/pushsign:1"
     with Client(root) as client:

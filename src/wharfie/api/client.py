@@ -470,6 +470,11 @@ class Client:
         from wharfie.transports.push import push_image
 
         source, target = _ref(ref), _ref(dest) if dest is not None else None
+        if self._signed_locally(source):  # a signature names the manifest digest
+            if force_compression:
+                raise InvalidInput(f"{source.familiar()} is signed: --force-compression "
+                                   "would change its digest and void the signature")
+            compression = "none"
         result = push_image(self.store, source, self.registries, dest=target,
                             progress=progress or self.progress, mounted=mounted,
                             compression=compression, force_compression=force_compression,
@@ -481,6 +486,16 @@ class Client:
         if sign_by is not None:
             self.sign((target or source).with_digest(result.digest), sign_by, password=password)
         return result
+
+    def _signed_locally(self, ref: Reference) -> bool:
+        """Does the store hold a signature (``sign --local``) of the image ``ref`` names?"""
+        from wharfie.signing.images import local_signatures
+
+        try:
+            digest = self.store.open_target(str(ref)).digest
+        except NotFound:
+            return False  # push says so, in docker's words
+        return bool(local_signatures(self.store, ref, digest))
 
     def copy(self, src: str | TransportName, dst: str | TransportName, *, all: bool = False,
              platform: str | Platform | None = None,
