@@ -146,8 +146,9 @@ def test_atheris_coverage_guided_run(tmp_path):
     seeds.mkdir()
     (seeds / "a").write_text('FROM a AS b\nRUN <<EOF\nx\nEOF\nCOPY --from=b ["x", "y"] /z\n')
     (seeds / "b").write_text("ARG V=1\nFROM img:$V\nENV A=${V:-2} B=${A#*}\nCMD run\n")
+    # crash reproducers go to the test's own folder, never the checkout
     res = subprocess.run([sys.executable, str(harness), "-runs=4000", "-max_len=512",
-                          "-timeout=10", str(seeds)],
+                          "-timeout=10", f"-artifact_prefix={tmp_path}/", str(seeds)],
                          capture_output=True, text=True, timeout=110)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "Done 4000 runs" in res.stderr
