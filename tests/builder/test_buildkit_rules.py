@@ -299,3 +299,16 @@ def test_run_as_a_user_gets_only_the_groups_etc_group_gives(store):
     files = tree(build(store, "FROM busybox:local\nRUN echo 'extra:x:5:app' >> /etc/group\n"
                        "USER app\nRUN cat /proc/self/status | grep ^Groups: > /tmp/g\n"))
     assert files["tmp/g"][1].split() == [b"Groups:", b"5"]
+
+
+def test_workdir_path_is_cleaned_before_it_is_made(store):
+    files = tree(build(store, "FROM busybox:local\nWORKDIR /a/../b\n"))
+    assert "b" in files and "a" not in files
+
+
+def test_a_directory_is_not_copied_through_a_symlink_in_the_destination(store, tmp_path):
+    (tmp_path / "ctx" / "sub").mkdir(parents=True)
+    (tmp_path / "ctx" / "sub" / "f").write_text("f")
+    with pytest.raises(Exception, match="cannot copy to non-directory"):
+        build(store, "FROM busybox:local\nRUN mkdir /t && ln -s /etc /t/sub\nCOPY . /t/\n",
+              tmp_path / "ctx")

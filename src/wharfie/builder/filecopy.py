@@ -232,8 +232,8 @@ def make_dirs(rootfs: Path, path: str, owner: tuple[int, int] | None) -> Path:
     ``owner`` (the parents too, not just the last one; root without one); existing ones
     are left alone. The host path of ``path``."""
     cur = "/"
-    for part in [p for p in path.split("/") if p not in ("", ".")]:
-        cur = posixpath.normpath(f"{cur}/{part}")
+    for part in [p for p in posixpath.normpath("/" + path).split("/") if p]:
+        cur = posixpath.normpath(f"{cur}/{part}")  # cleaned first: /a/../b makes no /a
         host = secure_join(rootfs, cur)
         if not os.path.lexists(host):
             os.makedirs(host, 0o755)  # a followed symlink may point into missing directories
@@ -325,8 +325,10 @@ def _copy_entry(src: Path, st: os.stat_result, rootfs: Path, target: str,
     host = host_parent / name
     mode = st.st_mode
     if stat.S_ISDIR(mode):
-        if os.path.lexists(host) and not host.is_dir():
-            os.unlink(host)
+        if os.path.lexists(host) and (host.is_symlink() or not host.is_dir()):
+            if not opts.replace_dirs:  # BuildKit's copier: never through a link, no merge
+                raise CopyError(f"cannot copy to non-directory: {target}")
+            os.unlink(host)  # docker's untar replaces it
         if not os.path.lexists(host):
             os.mkdir(host)
     else:
