@@ -321,3 +321,40 @@ case("mount-target-existing", df(f"FROM {BASE}", "RUN --mount=type=cache,target=
                                  "touch /tmp/x"))
 case("mount-bind-ignored", df(f"FROM {BASE}", "RUN --mount=type=bind,target=/src "
                               "ls /src > /listed"), {**TXT, ".dockerignore": "*.txt\n"})
+
+# -- more of each rule -----------------------------------------------------------------
+case("workdir-first-relative", df(f"FROM {BASE}", "WORKDIR rel/dir", "RUN pwd > /p"))
+case("workdir-dotdot-absolute", df(f"FROM {BASE}", "WORKDIR /a/../b"))
+case("user-unknown-numeric", df(f"FROM {BASE}", "USER 4242", "RUN touch /tmp/n"))
+case("user-workdir-copy", df(f"FROM {BASE}", "USER app", "WORKDIR /home/app/x",
+                             "COPY a.txt ."), TXT)
+case("copy-env-dest", df(f"FROM {BASE}", "ENV D=/envdst", "COPY a.txt $D/"), TXT)
+case("copy-chown-arg", df(f"FROM {BASE}", "ARG U=7", "COPY --chown=$U:$U a.txt /o"), TXT)
+case("copy-into-link-dir", df(f"FROM {BASE}", "RUN mkdir /r && ln -s r /l", "COPY sub /l/"),
+     TXT)
+case("copy-from-dir-slash", df(f"FROM {BASE} AS a", "RUN mkdir -p /o/i && touch /o/i/f",
+                               f"FROM {BASE}", "COPY --from=a /o/ /tmp/"))
+case("copy-from-root", df(f"FROM {BASE} AS a", "RUN echo x > /x", "FROM scratch",
+                          "COPY --from=a /x /"))
+case("copy-same-twice", df(f"FROM {BASE}", "COPY a.txt /t", "COPY b.txt /t"), TXT)
+case("copy-dir-over-link", df(f"FROM {BASE}", "RUN mkdir /t && ln -s /etc /t/sub",
+                              "COPY . /t/"), {"sub/f": "f"})
+case("copy-many-files", df(f"FROM {BASE}", "COPY many /many"),
+     {f"many/d{i % 7}/f{i}": str(i) for i in range(120)})
+case("add-tar-into-existing-file-path", df(f"FROM {BASE}", "ADD t.tar /etc/"),
+     {"t.tar": Tar((Member("passwd2", b"p\n"),))})
+case("add-tar-dir-modes-existing", df(f"FROM {BASE}", "RUN mkdir -m 700 /m",
+                                      "ADD t.tar /"),
+     {"t.tar": Tar((Member("m/", kind="dir", mode=0o755, uid=3),
+                    Member("m/f", b"f\n")))})
+case("arg-default-from-global", df("ARG V=glob", f"FROM {BASE}", "ARG V", "ENV E=$V"))
+case("arg-in-from-platform", df("ARG IMG=busybox", "FROM ${IMG}:local", "RUN true"))
+case("env-multi-expansion", df(f"FROM {BASE}", "ENV A=1 B=$A C=${A}x", "ENV D=$B$C"))
+case("label-quoted", df(f"FROM {BASE}", 'LABEL "a b"="c d" e=f\\ g'))
+case("cmd-json-entrypoint-shell", df(f"FROM {BASE}", 'CMD ["a", "b"]', "ENTRYPOINT top -b"))
+case("stage-copy-chain", df(f"FROM {BASE} AS a", "RUN echo 1 > /one",
+                            "FROM a AS b", "RUN echo 2 > /two", "FROM scratch",
+                            "COPY --from=b /one /two /out/"))
+ignore("node-modules", "**/node_modules\n", df(f"FROM {BASE}", "COPY . /ctx"))
+ignore("star-slash-temp", "*/temp*\n")
+ignore("negate-dir-then-file", "folder\n!folder\nfolder/file2\n")

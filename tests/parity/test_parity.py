@@ -36,7 +36,7 @@ from wharfie.transports.importer import import_rootfs
 pytestmark = pytest.mark.interop
 
 DOCKER = "/usr/bin/docker"  # Debian's client (20.10), which builds with BuildKit
-IDENTICAL_FLOOR = 152  # measured (152 of 165): raise it when a rule is fixed, never lower it
+IDENTICAL_FLOOR = 175  # measured (175 of 188): raise it when a rule is fixed, never lower it
 
 
 def _tar_bytes(spec: Tar) -> bytes:
