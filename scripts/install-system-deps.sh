@@ -3,7 +3,7 @@
 set -euo pipefail
 PKGS=(python3-venv busybox-static runc slirp4netns skopeo umoci docker-registry debootstrap mmdebstrap docker.io crun podman wrk git openssh-client
       swift swift-proxy swift-object swift-container swift-account python3-swift memcached curl chromium
-      golang-go binutils)
+      golang-go binutils tmux)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

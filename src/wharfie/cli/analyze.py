@@ -40,20 +40,29 @@ from wharfie.errors import InvalidInput
 @click.option("--source", type=click.Choice(["wharfie", "docker-archive", "oci-archive",
                                              "docker", "oci"]),
               help="dive's --source: read IMAGE through this transport.")
+@click.option("--interactive", is_flag=True,
+              help="Browse the layers and their tree diffs in the terminal (needs a TTY).")
 @tls_flags
 @pass_app
 def analyze_cmd(app: App, image: str, layer: int | None, fmt: str, output: str | None,
                 base: str | None, platform: str | None, ci: bool, ci_config: str,
                 lowest_efficiency: str | None, highest_wasted_bytes: str | None,
-                highest_user_wasted_percent: str | None, source: str | None,
+                highest_user_wasted_percent: str | None, source: str | None, interactive: bool,
                 tls_verify: bool, insecure: bool, ca_cert: str | None) -> None:
     """Show how efficiently IMAGE uses its bytes, which step wasted them, and the fix."""
     from wharfie.analysis import ci as gate
 
+    if interactive and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise InvalidInput("--interactive needs a terminal: stdin and stdout must be a TTY")
     client = app.client_with(registry_options(tls_verify, insecure, ca_cert))
     result = client.analyze(_with_source(image, source), base=base, platform=platform)
     if layer is not None and not 0 <= layer < len(result.layers):
         raise InvalidInput(f"--layer {layer}: the image has layers 0 to {len(result.layers) - 1}")
+    if interactive:
+        from wharfie.analysis.tui import browse
+
+        browse(result, human_size)
+        return
     _write(_render(result, fmt, layer), output)
     if ci:
         rules = gate.load_rules({"lowestEfficiency": lowest_efficiency,
