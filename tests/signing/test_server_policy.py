@@ -111,35 +111,19 @@ def test_another_key_or_another_repository_is_denied(wharfie, root, keys, other_
 def test_platforms_of_a_signed_index_are_served(wharfie, root, keys, guarded):
     """``sign`` without ``-a`` signs the index only; a pull then fetches a platform by
     digest, which is served because a signed index in the repository lists it."""
-    from wharfie.oci.image import ImageIndex
-    from wharfie.oci.manifest import Descriptor, Index
-    from wharfie.oci.platform import parse_platform
-    from wharfie.testing.random import image
+    from wharfie.testing.random import index
     from wharfie.transports.push import push_target
 
-    children = [image(64, platform="linux/amd64", seed=66, compression="gzip"),
-                image(64, platform="linux/arm64", seed=67, compression="gzip")]
-    index = Index.build([Descriptor(mt.OCI_MANIFEST, c.digest, len(c.manifest_bytes()[0]),
-                                    platform=parse_platform(p))
-                         for c, p in zip(children, ["linux/amd64", "linux/arm64"], strict=True)])
-
-    class Multi(ImageIndex):
-        def index_bytes(self):
-            return index.raw, mt.OCI_INDEX
-
-        def child(self, desc):
-            return next(c for c in children if c.digest == desc.digest)
-
-        def open_blob(self, desc):
-            raise AssertionError("an index has no blobs of its own")
+    multi = index(["linux/amd64", "linux/arm64"], seed=66, compression="gzip")
+    children = multi.children
 
     ref = f"{guarded}/prod/multi:1"
     with Client(root) as client:
         client.images()  # the store exists before push_target makes scratch space in it
-        push_target(client.store, Multi(), parse_reference(ref), client.registries)
+        push_target(client.store, multi, parse_reference(ref), client.registries)
     child = str(children[0].digest)
     assert get_manifest(guarded, "prod/multi", child)[0] == 403
-    sign_as_cosign(root, keys, parse_reference(ref), index.digest)
+    sign_as_cosign(root, keys, parse_reference(ref), multi.digest)
     assert get_manifest(guarded, "prod/multi", "1")[0] == 200
     assert get_manifest(guarded, "prod/multi", child)[0] == 200
 

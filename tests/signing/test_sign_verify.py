@@ -142,33 +142,16 @@ def test_wrong_password_is_one_clear_error(wharfie, root, keys, docker_registry)
 
 
 def test_recursive_signs_every_manifest_of_an_index(wharfie, root, keys, docker_registry):
-    from wharfie.oci import mediatypes as mt
-    from wharfie.oci.image import ImageIndex
-    from wharfie.oci.manifest import Descriptor, Index
-    from wharfie.oci.platform import parse_platform
     from wharfie.oci.reference import parse_reference
-    from wharfie.testing.random import image
+    from wharfie.testing.random import index
     from wharfie.transports.push import push_target
 
-    children = [image(64, platform="linux/amd64", seed=51, compression="gzip"),
-                image(64, platform="linux/arm64", seed=52, compression="gzip")]
-    index = Index.build([Descriptor(mt.OCI_MANIFEST, c.digest, len(c.manifest_bytes()[0]),
-                                    platform=parse_platform(p))
-                         for c, p in zip(children, ["linux/amd64", "linux/arm64"], strict=True)])
-
-    class Multi(ImageIndex):
-        def index_bytes(self):
-            return index.raw, mt.OCI_INDEX
-
-        def child(self, desc):
-            return next(c for c in children if c.digest == desc.digest)
-
-        def open_blob(self, desc):
-            raise AssertionError("an index has no blobs of its own")
+    multi = index(["linux/amd64", "linux/arm64"], seed=51, compression="gzip")
+    children = multi.children
 
     ref = f"{docker_registry}/sig/multi:1"
     with Client(root) as client:
-        push_target(client.store, Multi(), parse_reference(ref), client.registries)
+        push_target(client.store, multi, parse_reference(ref), client.registries)
     repo = f"{docker_registry}/sig/multi"
     wharfie("sign", "--key", str(keys[0]), ref, env=PASSWORD)
     child = f"{repo}@{children[1].digest}"

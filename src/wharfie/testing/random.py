@@ -32,8 +32,9 @@ from wharfie.oci import mediatypes as mt
 from wharfie.oci import mutate
 from wharfie.oci.digest import Digest
 from wharfie.oci.empty import empty_config
-from wharfie.oci.image import BlobSource, Image
-from wharfie.oci.manifest import Descriptor, Manifest
+from wharfie.oci.image import BlobSource, Image, ImageIndex
+from wharfie.oci.manifest import Descriptor, Index, Manifest
+from wharfie.oci.platform import parse_platform
 from wharfie.oci.reference import parse_reference
 from wharfie.transports.base import copy_image
 from wharfie.transports.layout import LayoutDestination
@@ -230,6 +231,39 @@ def image(size: int = 1024, layers: int = 1, *,
     store.put(memory.data[manifest.config.digest])
     store.put(manifest.raw)
     return RandomImage(manifest, _StoreBlobs(store))
+
+
+class RandomIndex(ImageIndex):
+    """A multi-platform index of random images, held in memory (go-containerregistry's
+    ``random.Index``)."""
+
+    def __init__(self, children: list[RandomImage], platforms: Sequence[str]) -> None:
+        self.children = children
+        self._index = Index.build([
+            Descriptor(mt.OCI_MANIFEST, c.digest, len(c.manifest_bytes()[0]),
+                       platform=parse_platform(p))
+            for c, p in zip(children, platforms, strict=True)])
+
+    def index_bytes(self) -> tuple[bytes, str]:
+        return self._index.raw, mt.OCI_INDEX
+
+    def child(self, desc: Descriptor) -> RandomImage:
+        return next(c for c in self.children if c.digest == desc.digest)
+
+    def open_blob(self, desc: Descriptor) -> BinaryIO:
+        raise FileNotFoundError(f"an index has no blobs of its own: {desc.digest}")
+
+
+def index(platforms: Sequence[str] = ("linux/amd64", "linux/arm64"), size: int = 64, *,
+          seed: int | None = None, **options: Any) -> RandomIndex:
+    """One random image per platform, under an OCI index.
+
+    >>> index(["linux/amd64", "linux/arm64"], seed=1).index.manifests[1].platform.architecture
+    'arm64'
+    """
+    children = [image(size, platform=p, seed=None if seed is None else seed + n, **options)
+                for n, p in enumerate(platforms)]
+    return RandomIndex(children, platforms)
 
 
 def add_image(images: ImageStore, *tags: str, **options: Any) -> Digest:
