@@ -388,7 +388,10 @@ def test_inspect_type(wharfie, sample):
         == ["app:v1"]
     res = wharfie("inspect", "--type", "container", "app:v1", check=False)
     assert res.returncode != 0
-    assert res.stderr == b'wharfie: error: "container" is not a valid value for --type\n'
+    assert res.stderr == b"wharfie: error: No such container: app:v1\n"
+    res = wharfie("inspect", "--type", "volume", "app:v1", check=False)
+    assert res.returncode != 0
+    assert res.stderr == b'wharfie: error: "volume" is not a valid value for --type\n'
 
 
 def test_images_until_filter(wharfie, sample):
