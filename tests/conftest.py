@@ -93,6 +93,21 @@ def docker_registry(docker_registry_factory) -> str:
     return docker_registry_factory().host
 
 
+class Cli:
+    """The real CLI on one wharfie root shared by a module's tests (module-scoped fixtures)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        res = subprocess.run([sys.executable, "-m", "wharfie", *args], capture_output=True,
+                             env={**os.environ, "WHARFIE_ROOT": str(self.root)})
+        if check:
+            assert res.returncode == 0, \
+                f"wharfie {' '.join(args)}:\n{res.stderr.decode(errors='replace')}"
+        return res
+
+
 @pytest.fixture
 def root(tmp_path) -> Path:
     """A fresh wharfie root for one test. Whatever a failed or killed test left running or

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.conftest import Cli
 
 from wharfie.images.imagestore import ImageStore
 
@@ -31,21 +32,6 @@ COPY --from=build /out/hello /usr/local/bin/hello
 RUN hello RUN > /greeting && ! test -e /usr/bin/gcc
 ENTRYPOINT ["hello"]
 """
-
-
-class Cli:
-    """The real CLI on one wharfie root shared by this module's tests."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        res = subprocess.run([sys.executable, "-m", "wharfie", *args], capture_output=True,
-                             env={**os.environ, "WHARFIE_ROOT": str(self.root)})
-        if check:
-            assert res.returncode == 0, \
-                f"wharfie {' '.join(args)}:\n{res.stderr.decode(errors='replace')}"
-        return res
 
 
 @pytest.fixture(scope="module")

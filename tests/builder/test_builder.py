@@ -20,18 +20,8 @@ from wharfie.images.imagestore import ImageStore
 from wharfie.layers.compression import open_uncompressed
 from wharfie.oci.reference import parse_reference
 from wharfie.transports.base import copy_image
-from wharfie.transports.importer import import_rootfs
 from wharfie.transports.registry.client import RegistryOptions
 from wharfie.transports.registry.destination import RegistryDestination
-
-
-@pytest.fixture
-def store(root, busybox_rootfs_tar):
-    s = ImageStore(root)
-    with open(busybox_rootfs_tar, "rb") as f:
-        image = import_rootfs(f, s.content, config={"Cmd": ["sh"]})
-    s.tag(parse_reference("busybox:local"), s.put_image(image))
-    return s
 
 
 @pytest.fixture

@@ -11,19 +11,7 @@ from wharfie.builder.context import BuildContext
 from wharfie.builder.context.dockerignore import PatternMatcher
 from wharfie.builder.engine import Builder
 from wharfie.builder.request import BuildRequest
-from wharfie.images.imagestore import ImageStore
 from wharfie.layers.compression import open_uncompressed
-from wharfie.oci.reference import parse_reference
-from wharfie.transports.importer import import_rootfs
-
-
-@pytest.fixture
-def store(root, busybox_rootfs_tar):
-    s = ImageStore(root)
-    with open(busybox_rootfs_tar, "rb") as f:
-        image = import_rootfs(f, s.content, config={"Cmd": ["sh"]})
-    s.tag(parse_reference("busybox:local"), s.put_image(image))
-    return s
 
 
 def build(store, dockerfile, ctx=None, ignore=(), events=None, **kw):

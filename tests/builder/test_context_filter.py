@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from tests.builder.test_builder import build, files_of, store  # noqa: F401 (store: a fixture)
+from tests.builder.test_builder import build, files_of
 
 from wharfie.builder.context import BuildContext, named_context
 from wharfie.builder.context.dockerignore import load_for

@@ -15,10 +15,8 @@ from tests.test_import_budget import modules_after
 from wharfie.builder import BuildOptions, build
 from wharfie.builder.fastpath import FAST_PATH_TEXT, _Inputs
 from wharfie.builder.pipeline import build as full_build
-from wharfie.images.imagestore import ImageStore
 from wharfie.oci.platform import host_platform
 from wharfie.oci.reference import parse_reference
-from wharfie.transports.importer import import_rootfs
 
 DOCKERFILE = """\
 FROM busybox:local AS tools
@@ -28,15 +26,6 @@ ARG V=1
 COPY app/ /app/
 RUN --mount=type=secret,id=s,required=false cat /app/*.txt > /all && echo $V > /v
 """
-
-
-@pytest.fixture
-def store(root, busybox_rootfs_tar):
-    s = ImageStore(root)
-    with open(busybox_rootfs_tar, "rb") as f:
-        image = import_rootfs(f, s.content, config={"Cmd": ["sh"]})
-    s.tag(parse_reference("busybox:local"), s.put_image(image))
-    return s
 
 
 @pytest.fixture

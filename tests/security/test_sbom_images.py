@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import Cli
 
 pytestmark = pytest.mark.slow
 
@@ -40,19 +41,6 @@ def normalise(name: str, type_: str) -> str:
     """syft lower-cases Python names (PyYAML -> pyyaml); wharfie keeps METADATA's Name and
     normalises in the purl, so compare the PEP 503 form."""
     return pep503(name) if type_ == "python" else name
-
-
-class Cli:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        res = subprocess.run([sys.executable, "-m", "wharfie", *args], capture_output=True,
-                             env={**os.environ, "WHARFIE_ROOT": str(self.root)})
-        if check:
-            assert res.returncode == 0, \
-                f"wharfie {' '.join(args)}:\n{res.stderr.decode(errors='replace')}"
-        return res
 
 
 @pytest.fixture(scope="module")
