@@ -153,10 +153,9 @@ def test_rmi_untags_then_deletes(wharfie, sample, store):
     layer = bb.manifest.layers[0].digest
     assert lines(wharfie("rmi", "busybox:1.36")) == ["Untagged: busybox:1.36"]
     assert lines(wharfie("image", "rm", "localhost:5000/bb:x")) == [
-        "Untagged: localhost:5000/bb:x", f"Untagged: localhost:5000/bb@{sample['busybox']}"]
+        "Untagged: localhost:5000/bb:x"]  # never pushed nor pulled: no repo digest line
     out = lines(wharfie("rmi", "busybox"))
-    assert out == ["Untagged: busybox:latest", f"Untagged: busybox@{sample['busybox']}",
-                   f"Deleted: {bb.id}"]  # its only layer is shared with app: it stays
+    assert out == ["Untagged: busybox:latest", f"Deleted: {bb.id}"]  # its only layer is shared with app: it stays
     assert store.content.exists(layer)
     assert not store.content.exists(sample["busybox"]) and not store.content.exists(bb.id)
 
@@ -180,8 +179,7 @@ def test_rmi_by_id_single_name_and_dangling(wharfie, sample, store):
     app = store.resolve("app:v1")
     top_layer = app.manifest.layers[1].digest
     out = lines(wharfie("rmi", app.id.hex))
-    assert out == ["Untagged: app:v1", f"Untagged: app@{sample['app']}", f"Deleted: {app.id}",
-                   f"Deleted: {top_layer}"]
+    assert out == ["Untagged: app:v1", f"Deleted: {app.id}", f"Deleted: {top_layer}"]
     dangling = store.get(sample["dangling"])
     assert lines(wharfie("rmi", sample["dangling"]))[0] == f"Deleted: {dangling.id}"
 
@@ -425,7 +423,7 @@ def test_multi_platform_index(wharfie, store):
     [doc] = json.loads(wharfie("inspect", "multi:1").stdout)
     assert doc["Id"] == mine.id and doc["RepoDigests"] == [f"multi@{ix.digest}"]
     out = lines(wharfie("rmi", "multi:1"))
-    assert out[:2] == ["Untagged: multi:1", f"Untagged: multi@{ix.digest}"]
+    assert out[0] == "Untagged: multi:1" and not any("@" in line for line in out)
     assert {f"Deleted: {mine.id}", f"Deleted: {theirs.id}"} <= set(out)
     assert list(store.content.walk()) == []
 
@@ -480,3 +478,17 @@ def test_system_prune(wharfie, sample, store, root):
     assert ContainerStore(root).list() == []
     assert "Deleted Images:" in out and f"deleted: {app.id}" in out
     assert out[-1].startswith("Total reclaimed space: ") and store.list() == []
+
+
+def test_rmi_prints_repo_digest_only_for_registry_images(wharfie, store, docker_registry):
+    """docker prints ``Untagged: name@sha256:...`` only for a repo digest a registry gave
+    (pull or push); a never-pushed image's last tag goes with its ``Untagged:`` line alone."""
+    pushed, local = f"{docker_registry}/rmi/bb:1", f"{docker_registry}/rmi/local:1"
+    digest = add_image(store, pushed, local, compression="gzip")  # pushed as it is
+    wharfie("push", pushed)
+    assert lines(wharfie("rmi", local)) == [f"Untagged: {local}"]
+    assert lines(wharfie("rmi", pushed))[:2] == \
+        [f"Untagged: {pushed}", f"Untagged: {docker_registry}/rmi/bb@{digest}"]
+    wharfie("pull", pushed)
+    assert lines(wharfie("rmi", pushed))[:2] == \
+        [f"Untagged: {pushed}", f"Untagged: {docker_registry}/rmi/bb@{digest}"]

@@ -11,6 +11,7 @@ from wharfie.errors import Conflict
 from wharfie.images.imagestore import ImageStore, Removal, ref_from_name
 from wharfie.oci.digest import Digest
 from wharfie.oci.reference import Reference, parse_reference
+from wharfie.transports.registry.provenance import BlobProvenance
 
 
 def _is_id(text: str, image_id: Digest, target: Digest) -> bool:
@@ -28,6 +29,12 @@ def _single_reference(refs: list[Reference]) -> bool:
     repos = {r.name for r in refs if not r.tag}
     name = tags[0].name if tags else refs[0].name
     return not repos or repos == {name}
+
+
+def _from_registry(store: ImageStore, ref: Reference, target: Digest) -> bool:
+    """True if ``ref``'s repository got manifest ``target`` from a registry (a pull or a
+    push): only then has the image a repo digest worth reporting, as docker's rmi does."""
+    return ref.path in BlobProvenance(store.root).repos(ref.domain, target)
 
 
 def remove_image(store: ImageStore, name_or_id: str, *, force: bool = False) -> Removal:
@@ -53,7 +60,8 @@ def remove_image(store: ImageStore, name_or_id: str, *, force: bool = False) -> 
             for r in [r for r in remaining if not r.tag and r.name == ref.name]:
                 store.untag(r)
                 remaining.remove(r)
-            out.untagged.append(ref.with_digest(target))
+            if _from_registry(store, ref, target):
+                out.untagged.append(ref.with_digest(target))
         if remaining:
             return out
         out.extend(store.delete(target))
@@ -64,5 +72,6 @@ def remove_image(store: ImageStore, name_or_id: str, *, force: bool = False) -> 
     removal = store.delete(target, untag=True)
     tags = [r for r in removal.untagged if r.tag]
     repos = dict.fromkeys(r.name for r in removal.untagged)
-    removal.untagged = tags + [ref_from_name(f"{r}@{target}") for r in repos]
+    digests = [ref_from_name(f"{r}@{target}") for r in repos]
+    removal.untagged = tags + [d for d in digests if _from_registry(store, d, target)]
     return removal
