@@ -345,6 +345,26 @@ class Client:
             users[u.container.image_id] = users.get(u.container.image_id, 0) + 1
         return SystemUsage(disk_usage(self.store, users), containers)
 
+    def version(self) -> dict[str, Any]:
+        """``docker version``'s Client section: wharfie's version, API level, Python, OS/Arch."""
+        from wharfie.api.sysinfo import version_info
+
+        return version_info()
+
+    def info(self) -> dict[str, Any]:
+        """``docker info``'s fields: image and container counts, storage driver, host,
+        registry mirrors and insecure registries (loopback is always plain-HTTP capable)."""
+        from wharfie.api.sysinfo import system_info
+        from wharfie.transports.registry import config
+
+        entries = config.load().entries.values()
+        mirrors = [*self.registries.mirrors.values(),
+                   *(m.host for e in entries for m in e.mirrors)]
+        insecure = ["127.0.0.0/8", "::1/128", *(e.location for e in entries if e.insecure)]
+        return system_info(self.root, images=len(self.images()),
+                           statuses=[c.status for c in self.containers(all=True)],
+                           mirrors=mirrors, insecure=insecure)
+
     def check(self, *, repair: bool = False) -> CheckReport:
         """Verify every blob and reference; with ``repair`` remove what is broken
         (``wharfie system check``).

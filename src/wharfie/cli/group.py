@@ -68,6 +68,8 @@ COMMANDS: dict[str, str] = {
     "key": "wharfie.cli.key:key",
     "sign": "wharfie.cli.sign:sign",
     "verify": "wharfie.cli.verify:verify",
+    "version": "wharfie.cli.info:version",
+    "info": "wharfie.cli.info:info",
 }
 
 
