@@ -224,3 +224,17 @@ def test_sizes_are_contents_however_stored_and_measured_lazily_for_old_stores(st
     assert [img.size for img in store.list()] == [300, 300]
     assert store.db.execute("SELECT count(*) FROM layer_sizes").fetchone()[0] == 1
     assert store.layer_sizes(store.get(gz)) == [300]
+
+
+def test_layer_sizes_are_measured_on_first_use_not_when_stored(store):
+    """Storing (a pull, a load) does not decompress the layers to size them: the first
+    read of an image's size does, once, and records it for later listings."""
+    def measured() -> int:
+        return store.db.execute("SELECT count(*) FROM layer_sizes").fetchone()[0]
+
+    d = add_image(store, "lazy:1", contents=[TOP], compression="gzip")
+    img = store.get(d)
+    assert measured() == 0
+    assert img.size == 300
+    assert measured() == 1
+    assert [i.size for i in store.list()] == [300]

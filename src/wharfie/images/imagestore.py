@@ -9,7 +9,8 @@ pointing at a missing manifest. The layout's ``index.json`` is rewritten inside
 the same write transaction, so it follows the tags without racing other writers.
 
 Everything the image listing shows is computed once, at put time, so
-``wharfie images`` is one SQL query however many images there are.
+``wharfie images`` is one SQL query however many images there are; only a layer's
+content size (SIZE) is measured later, on first use, and recorded then.
 """
 
 from __future__ import annotations
@@ -139,8 +140,9 @@ class StoredImage(Image):
     def __init__(self, content: ContentStore, manifest_digest: Digest, media_type: str, *,
                  target: Digest, id: Digest, repo_tags: list[Reference],
                  repo_digests: list[Reference], created: str | None, created_ts: float | None,
-                 size: int, labels: dict[str, str] | str, diff_ids: list[str] | str,
-                 last_tag_time: float | None = None, compressed_size: int = 0) -> None:
+                 size: int | None, labels: dict[str, str] | str, diff_ids: list[str] | str,
+                 last_tag_time: float | None = None, compressed_size: int = 0,
+                 measure: Callable[[StoredImage], list[int]] | None = None) -> None:
         self.content = content
         self.manifest_digest = manifest_digest
         self.media_type = media_type
@@ -150,11 +152,20 @@ class StoredImage(Image):
         self.repo_digests = repo_digests
         self.created = created
         self.created_ts = created_ts
-        self.size = size  # the layers' contents, uncompressed (Docker's Size)
+        self._size = size  # None: not measured yet, ``measure`` gives the layers' sizes
+        self._measure = measure
         self.compressed_size = compressed_size  # config and layer blobs as stored
         self._labels = labels  # parsed, or the stored JSON parsed on first use
         self._diff_ids = diff_ids
         self.last_tag_time = last_tag_time
+
+    @property
+    def size(self) -> int:
+        """The layers' contents, uncompressed (Docker's Size). Measured on first use, not
+        at store time: a pull or load need not decompress every layer a second time."""
+        if self._size is None:
+            self._size = sum(self._measure(self)) if self._measure else 0
+        return self._size
 
     @property
     def labels(self) -> dict[str, str]:
@@ -247,7 +258,6 @@ class _Record:
     labels: dict
     diff_ids: list[str]
     blobs: list[tuple[Digest, int]]
-    layers: list[tuple[str, Digest]] = field(default_factory=list)  # (diff_id, blob)
 
 
 class ImageStore:
@@ -327,7 +337,6 @@ class ImageStore:
             raise DigestMismatch(
                 f"manifest digest {record.digest} does not match reference {ref.familiar()}")
         self.content.put(raw, record.digest)
-        layer_sizes = self._measure_layers(record.layers)
         with self.content.lock(shared=True), self._write() as db:
             # Re-check under the lock: a removal in another process may have collected some.
             for blob in [record.digest, *(b for b, _ in record.blobs)]:
@@ -343,15 +352,15 @@ class ImageStore:
                  time.time()))
             db.executemany("INSERT OR IGNORE INTO manifest_blobs VALUES (?,?,?)",
                            [(record.digest, b, n) for b, n in record.blobs])
-            db.executemany("INSERT OR IGNORE INTO layer_sizes VALUES (?,?)", layer_sizes)
             if ref is not None:
                 self._add_ref(db, ref if ref.tag else ref.with_digest(record.digest),
                               record.digest)
         return record.digest
 
     def _measure_layers(self, layers: list[tuple[str, Digest]]) -> list[tuple[str, int]]:
-        """(diff_id, content size) of the layers not measured yet: read once, at put time
-        (or on first listing of an image stored before sizes were kept), so listing is SQL."""
+        """(diff_id, content size) of the layers not measured yet: read once, on the first
+        use of an image's size (not at put time: a pull would decompress every layer again),
+        then recorded, so listing is SQL."""
         known = {d for (d,) in self.db.execute("SELECT diff_id FROM layer_sizes")} \
             if layers else set()
         out: dict[str, int] = {}
@@ -373,7 +382,7 @@ class ImageStore:
 
     def layer_sizes(self, img: StoredImage) -> list[int]:
         """The content size of each of the image's layers, bottom first (``history``),
-        measured and recorded now for an image stored before sizes were kept."""
+        measured and recorded now for layers not measured yet."""
         pairs = list(zip(img.diff_ids, (d.digest for d in img.manifest.layers), strict=True))
         measured = self._measure_layers(pairs)
         with self._db_lock:
@@ -383,10 +392,6 @@ class ImageStore:
                 "SELECT diff_id, size FROM layer_sizes WHERE diff_id IN "
                 "(SELECT value FROM json_each(?))", (json.dumps(img.diff_ids),)))
         return [known[d] for d in img.diff_ids]
-
-    def _fill_sizes(self, images: list[StoredImage]) -> None:
-        for img in images:
-            img.size = sum(self.layer_sizes(img))
 
     def _describe(self, raw: bytes, media_type: str) -> _Record:
         doc = parse_manifest_or_index(raw, media_type)
@@ -409,8 +414,7 @@ class ImageStore:
         sizes = list(dict.fromkeys((d.digest, d.size) for d in blobs))
         return _Record(m.digest, m.media_type, len(m.raw), m.digest, m.media_type,
                        m.config.digest, cfg.created, sum(n for _, n in sizes), cfg.labels,
-                       diff_ids, sizes,
-                       list(zip(diff_ids, (d.digest for d in m.layers), strict=True)))
+                       diff_ids, sizes)
 
     def _describe_index(self, ix: Index) -> _Record:
         present = [d for d in ix.manifests if self._row(d.digest) is not None]
@@ -641,9 +645,7 @@ class ImageStore:
             " ORDER BY m.created_ts DESC, m.digest"
         with self._db_lock:
             rows = self.db.execute(sql, params).fetchall()
-        images = [self._from_row(r) for r in rows]
-        self._fill_sizes([img for img, r in zip(images, rows, strict=True) if r[-1] is None])
-        return images
+        return [self._from_row(r) for r in rows]
 
     def _from_row(self, r: tuple) -> StoredImage:
         (digest, _media_type, image, image_media_type, config, created, created_ts,
@@ -659,9 +661,9 @@ class ImageStore:
         digests = [ref_from_name(f"{repo}@{target}") for repo in repos]
         return StoredImage(self.content, _stored_digest(image), image_media_type, target=target,
                            id=_stored_digest(config), repo_tags=tags, repo_digests=digests,
-                           created=created, created_ts=created_ts, size=size or 0,
+                           created=created, created_ts=created_ts, size=size,
                            labels=labels, diff_ids=diff_ids, last_tag_time=tagged_at,
-                           compressed_size=compressed_size)
+                           compressed_size=compressed_size, measure=self.layer_sizes)
 
     def list(self, *, all: bool = False) -> list[StoredImage]:
         """Images newest first; with ``all`` also the manifests that are an index's children."""
