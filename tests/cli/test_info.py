@@ -33,3 +33,25 @@ def test_info_counts_images_and_takes_format(wharfie, root):
         assert line in text
     assert wharfie("system", "info", "--format", "{{.Images}} {{.Containers}}").stdout == \
         b"2 0\n"
+
+
+def test_search_filters_a_registry_catalog(wharfie, root, docker_registry):
+    from wharfie.images.imagestore import ImageStore
+
+    store = ImageStore(root)
+    add_image(store, f"{docker_registry}/srch/alpha:1", f"{docker_registry}/srch/beta:1")
+    store.close()
+    wharfie("push", f"{docker_registry}/srch/alpha:1")
+    wharfie("push", f"{docker_registry}/srch/beta:1")
+    out = wharfie("search", f"{docker_registry}/alph").stdout.decode().splitlines()
+    assert out[0].split() == ["NAME", "DESCRIPTION", "STARS", "OFFICIAL"]
+    assert [line.split()[0] for line in out[1:]] == [f"{docker_registry}/srch/alpha"]
+    names = wharfie("search", "--format", "{{.Name}}", f"{docker_registry}/srch/").stdout
+    assert names.decode().split() == [f"{docker_registry}/srch/alpha",
+                                      f"{docker_registry}/srch/beta"]
+
+
+def test_search_docker_hub_is_one_clear_error(wharfie):
+    res = wharfie("search", "alpine", check=False)
+    assert res.returncode != 0 and res.stderr.decode().count("\n") == 1
+    assert "Docker Hub's search API is not supported" in res.stderr.decode()

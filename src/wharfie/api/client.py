@@ -552,6 +552,18 @@ class Client:
         ref = _ref(repository, default_tag=False)
         return list(self.registries.registry(ref.domain).tags(ref.path))
 
+    def search(self, term: str, *, limit: int = 25) -> list[str]:
+        """Repositories of registry HOST whose name contains TERM (``HOST/TERM``), from its
+        ``_catalog``; Docker Hub's search API is not spoken, so ``docker.io`` is refused."""
+        host, _, text = term.partition("/")
+        if not text or ("." not in host and ":" not in host and host != "localhost"):
+            host, text = "docker.io", term
+        if host == "docker.io":
+            raise InvalidInput(f"cannot search {term!r}: Docker Hub's search API is not "
+                               "supported; search a registry with a catalog: HOST/TERM")
+        names = self.registries.registry(host).catalog()
+        return [f"{host}/{n}" for n in names if text in n][:limit]
+
     def manifest(self, ref: RefLike) -> bytes:
         """A manifest or index exactly as the registry serves it.
 

@@ -70,6 +70,7 @@ COMMANDS: dict[str, str] = {
     "verify": "wharfie.cli.verify:verify",
     "version": "wharfie.cli.info:version",
     "info": "wharfie.cli.info:info",
+    "search": "wharfie.cli.search:search",
 }
 
 

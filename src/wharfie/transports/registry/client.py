@@ -174,6 +174,18 @@ class Registry(Session):
             yield from (json.loads(resp.data).get("tags") or [])
             path = _next_link(resp.headers.get("Link"))
 
+    def catalog(self, page_size: int = 1000) -> Iterator[str]:
+        """Every repository name from ``/v2/_catalog`` (pages followed); raises NotFound
+        when the registry serves no catalog."""
+        path: str | None = f"/v2/_catalog?n={page_size}"
+        while path:
+            resp = self.request("GET", path, scopes=("registry:catalog:*",), ok=(200, 404),
+                                limit=MANIFEST_MAX)
+            if resp.status == 404:
+                raise NotFound(f"registry {self.host} has no catalog (/v2/_catalog) to search")
+            yield from (json.loads(resp.data).get("repositories") or [])
+            path = _next_link(resp.headers.get("Link"))
+
     def referrers(self, repo: str, digest: Digest,
                   artifact_type: str | None = None) -> Index:
         """Manifests whose ``subject`` is ``digest``: the referrers API, else the tag schema."""
