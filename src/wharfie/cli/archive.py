@@ -10,6 +10,7 @@ from typing import BinaryIO
 
 import click
 
+from wharfie.cli.completion import complete_images
 from wharfie.cli.context import App, pass_app
 from wharfie.errors import InvalidInput, WharfieError
 
@@ -26,7 +27,7 @@ def _input(path: str | None, verb: str) -> str | BinaryIO:
 @click.command("save")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Write to a file, instead of STDOUT.")
-@click.argument("images", nargs=-1, required=True)
+@click.argument("images", nargs=-1, required=True, shell_complete=complete_images)
 @pass_app
 def save(app: App, output: Path | None, images: tuple[str, ...]) -> None:
     """Save one or more images to a tar archive (streamed to STDOUT by default)."""

@@ -15,6 +15,7 @@ from wharfie.paths import default_root
 
 # command name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
+    "completion": "wharfie.cli.completion:completion",
     "pull": "wharfie.cli.pull:pull",
     "push": "wharfie.cli.push:push",
     "login": "wharfie.cli.login:login",

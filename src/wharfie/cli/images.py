@@ -12,6 +12,7 @@ import time
 import click
 
 from wharfie.api import ImageSummary
+from wharfie.cli.completion import complete_images
 from wharfie.cli.context import App, pass_app
 from wharfie.cli.format import (
     ellipsis,
@@ -102,7 +103,7 @@ def images(app: App, repository: str | None, all_: bool, digests: bool, filters:
 
 
 @click.command("tag")
-@click.argument("source")
+@click.argument("source", shell_complete=complete_images)
 @click.argument("target")
 @pass_app
 def tag(app: App, source: str, target: str) -> None:
@@ -111,7 +112,8 @@ def tag(app: App, source: str, target: str) -> None:
 
 
 @click.command("rmi")
-@click.argument("names", metavar="IMAGE...", nargs=-1, required=True)
+@click.argument("names", metavar="IMAGE...", nargs=-1, required=True,
+                shell_complete=complete_images)
 @click.option("-f", "--force", is_flag=True, help="Force removal of the image")
 @pass_app
 def rmi(app: App, names: tuple[str, ...], force: bool) -> None:
@@ -169,7 +171,8 @@ def write_inspect(found: list[dict], fmt: str | None) -> None:
 
 
 @click.command("inspect")
-@click.argument("names", metavar="NAME...", nargs=-1, required=True)
+@click.argument("names", metavar="NAME...", nargs=-1, required=True,
+                shell_complete=complete_images)
 @click.option("-f", "--format", "fmt", help="Format output using a custom template: 'json', "
               "or a Go template")
 @click.option("--type", "type_",
@@ -192,7 +195,8 @@ def inspect(app: App, names: tuple[str, ...], fmt: str | None, type_: str | None
 
 
 @click.command("inspect")
-@click.argument("names", metavar="IMAGE...", nargs=-1, required=True)
+@click.argument("names", metavar="IMAGE...", nargs=-1, required=True,
+                shell_complete=complete_images)
 @click.option("-f", "--format", "fmt", help="Format output using a custom template: 'json', "
               "or a Go template")
 @pass_app
@@ -202,7 +206,7 @@ def image_inspect(app: App, names: tuple[str, ...], fmt: str | None) -> None:
 
 
 @click.command("history")
-@click.argument("name", metavar="IMAGE")
+@click.argument("name", metavar="IMAGE", shell_complete=complete_images)
 @click.option("--format", "fmt", help="Format output using a custom template: 'table', "
               "'table TEMPLATE', 'json', or a Go template")
 @click.option("-H", "--human", type=bool, default=True, show_default=True,

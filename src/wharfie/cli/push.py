@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from wharfie.api import Client
+from wharfie.cli.completion import complete_images
 from wharfie.cli.context import App, pass_app
 from wharfie.cli.sign import password_for
 from wharfie.cli.transfer import LayerProgress, interruptible, registry_options, tls_flags
@@ -14,7 +15,7 @@ from wharfie.oci.reference import Reference, parse_reference
 
 
 @click.command("push")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_images)
 @click.option("-a", "--all-tags", is_flag=True, help="Push all tags of the repository.")
 @click.option("-q", "--quiet", is_flag=True, help="Suppress verbose output.")
 @click.option("--max-concurrent-uploads", type=click.IntRange(1, 64), default=4,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from wharfie.cli.completion import complete_images
 from wharfie.cli.context import App, pass_app
 from wharfie.errors import WharfieError
 from wharfie.fs.output import open_output
@@ -61,7 +62,7 @@ def container_options(f: Callable) -> Callable:
         click.option("--pull", default="missing", help="always, missing or never."),
         click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open."),
         click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY."),
-        click.argument("image"),
+        click.argument("image", shell_complete=complete_images),
         click.argument("command", nargs=-1, type=click.UNPROCESSED),
     ]
     for opt in reversed(opts):
