@@ -181,7 +181,7 @@ def test_plain_http_by_resolved_address(tmp_path, busybox_rootfs_tar):
     elsewhere that answers plain HTTP gets one line saying how to allow it, at once."""
     res = in_private_net(tmp_path, f"""\
         ip addr add 192.0.2.77/32 dev lo
-        wharfie registry serve --addr 0.0.0.0:5000 --insecure-http --data {tmp_path}/reg &
+        wharfie registry serve -q --addr 0.0.0.0:5000 --insecure-http --data {tmp_path}/reg &
         wait_port 127.0.0.1 5000
         wharfie import {busybox_rootfs_tar} plainreg.test:5000/x/y:1
         wharfie push -q plainreg.test:5000/x/y:1
