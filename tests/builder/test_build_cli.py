@@ -306,7 +306,7 @@ def test_add_host_and_shm_size_reach_run_steps_and_the_cache_key(based, tmp_path
     assert based("run", "--rm", "hosts:2").stdout == b"65536\n"
     res = based("run", "--rm", "--add-host", "a.b:1.2.3.4", "--add-host", "c.d=::1",
                 "--add-host", "gw:host-gateway", "--shm-size", "1m", "busybox:local", "sh",
-                "-c", "grep -E 'a.b|c.d|gw' /etc/hosts; df -k /dev/shm | tail -1 | "
+                "-c", r"grep -wE 'a\.b|c\.d|gw' /etc/hosts; df -k /dev/shm | tail -1 | "
                 "awk '{print $2}'")
     assert res.stdout == b"1.2.3.4\ta.b\n::1\tc.d\n127.0.0.1\tgw\n1024\n"
     res = based("build", "--add-host", "db:999.1.1.1", str(ctx), check=False)

@@ -478,3 +478,17 @@ def test_s3_region_flag_reaches_the_driver(swift, tmp_path):
     finally:
         right.terminate()
         right.wait(10)
+
+
+def test_a_driver_takes_the_credentials_of_its_environment(swift, tmp_path, monkeypatch):
+    """boto3's default session keeps the first credentials it resolved; a driver made later,
+    with the store's credentials in the environment, must still use those."""
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # as in a fresh process
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "someone:else")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-password")
+    boto3.client("s3", endpoint_url=swift.endpoint, region_name="us-east-1")
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    driver = S3Driver("creds", endpoint_url=swift.endpoint, spool=tmp_path)
+    driver.write("probe", b"ok")
+    assert driver.read("probe") == b"ok"

@@ -66,8 +66,10 @@ class S3Driver(Driver):
                  or ("path" if endpoint_url else "auto"))
         if style not in ("path", "virtual", "auto"):
             raise WharfieError(f"S3 addressing style {style!r}: use path, virtual or auto")
-        # Bounded: against a dead store a call fails after ATTEMPTS connect timeouts.
-        self.s3 = boto3.client(
+        # Bounded: against a dead store a call fails after ATTEMPTS connect timeouts. A
+        # session of its own: boto3's default one keeps the first credentials it resolved,
+        # so a driver made later with other credentials in the environment would use them.
+        self.s3 = boto3.session.Session().client(
             "s3", endpoint_url=endpoint_url, region_name=self.region,
             config=Config(max_pool_connections=32, connect_timeout=CONNECT_TIMEOUT,
                           read_timeout=READ_TIMEOUT, s3={"addressing_style": style},
