@@ -137,6 +137,8 @@ class LayerCompression:
         return have != self.fmt and (have == "none" or self.force)
 
     def _image(self, image: Image) -> Image:
+        if image.manifest.config.media_type not in mt.CONFIGS:
+            return image  # an artifact (signature, SBOM, database): its layers are not tars
         raw, media_type = image.manifest_bytes()
         layers = image.layers()
         for layer in layers:
