@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from wharfie.errors import Conflict
 from wharfie.images.imagestore import ImageStore, Removal, ref_from_name
+from wharfie.images.provenance import BlobProvenance
 from wharfie.oci.digest import Digest
 from wharfie.oci.reference import Reference, parse_reference
-from wharfie.transports.registry.provenance import BlobProvenance
 
 
 def _is_id(text: str, image_id: Digest, target: Digest) -> bool:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from wharfie.errors import InvalidInput, NotFound
+from wharfie.images.provenance import CompressedLayers
 from wharfie.layers.compression import Compressor, open_layer
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
@@ -26,7 +27,6 @@ from wharfie.oci.manifest import Descriptor
 from wharfie.oci.reference import Reference
 from wharfie.transports.base import Progress, copy_image, copy_index
 from wharfie.transports.kinds.docker import record_provenance, registry_destination
-from wharfie.transports.registry.provenance import CompressedLayers
 
 COMPRESSION_FORMATS = ("gzip", "zstd", "none")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from wharfie.builder import BuildOptions, build
 from wharfie.images.imagestore import ImageStore
+from wharfie.images.provenance import BlobProvenance
 from wharfie.oci.platform import host_platform
 from wharfie.oci.reference import parse_reference
 from wharfie.transports.base import copy_image
@@ -14,7 +15,6 @@ from wharfie.transports.names import parse_name
 from wharfie.transports.pull import pull_image
 from wharfie.transports.registry.client import RegistryOptions
 from wharfie.transports.registry.destination import RegistryDestination
-from wharfie.transports.registry.provenance import BlobProvenance
 
 
 def _push(image, host: str, name: str, options: RegistryOptions) -> None:

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from wharfie.errors import InvalidReference
+from wharfie.images.provenance import BlobProvenance
 from wharfie.oci.image import Image, ImageIndex
 from wharfie.oci.manifest import Descriptor
 from wharfie.oci.reference import Reference, parse_reference
 from wharfie.transports.kinds.common import Endpoints, TransportName
-from wharfie.transports.registry.provenance import BlobProvenance
 
 if TYPE_CHECKING:
     from wharfie.images.imagestore import ImageStore
