@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from benchlib import CACHE, cached
+from benchlib import CACHE, best, cached, wharfie
 
 REPO = Path(__file__).resolve().parent.parent
 DIVE = shutil.which("dive") or str(Path(sys.executable).parent / "dive")
@@ -47,23 +45,6 @@ def base_tar() -> tuple[Path, str]:
     tar = cached("busybox-rootfs.tar", [Path("/bin/busybox").read_bytes(), script.read_bytes()],
                  lambda p: subprocess.run([str(script), str(p)], check=True))
     return tar, SYNTHETIC
-
-
-def wharfie(root: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "WHARFIE_ROOT": str(root)}
-    res = subprocess.run([sys.executable, "-m", "wharfie", *args], env=env, capture_output=True)
-    if res.returncode != 0:
-        sys.exit(f"wharfie {' '.join(args)}: {res.stderr.decode(errors='replace')}")
-    return res
-
-
-def best(runs: int, command) -> tuple[float, subprocess.CompletedProcess]:
-    times, last = [], None
-    for _ in range(runs):
-        t = time.perf_counter()
-        last = command()
-        times.append(time.perf_counter() - t)
-    return min(times), last
 
 
 def main() -> None:

@@ -21,10 +21,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from benchlib import cached
+from benchlib import best, cached, wharfie
 
 SYFT = shutil.which("syft") or str(Path(sys.executable).parent / "syft")
 # the same arguments (so the same cache entry) as tests/security/conftest.py
@@ -32,23 +31,6 @@ DEBIAN_PY_ARGS = ["--variant=minbase", "--mode=root", "--format=tar", "--quiet",
                   "--include=python3-pip,python3-yaml", "bookworm"]
 SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" \
     / "site-packages"
-
-
-def wharfie(root: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "WHARFIE_ROOT": str(root)}
-    res = subprocess.run([sys.executable, "-m", "wharfie", *args], env=env, capture_output=True)
-    if res.returncode != 0:
-        sys.exit(f"wharfie {' '.join(args)}: {res.stderr.decode(errors='replace')}")
-    return res
-
-
-def best(runs: int, command) -> tuple[float, subprocess.CompletedProcess]:
-    times, last = [], None
-    for _ in range(runs):
-        t = time.perf_counter()
-        last = command()
-        times.append(time.perf_counter() - t)
-    return min(times), last
 
 
 def key(name: str, version: str, type_: str) -> tuple[str, str, str]:

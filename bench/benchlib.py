@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 CACHE = Path(os.environ.get("WHARFIE_TEST_CACHE", "/var/cache/wharfie-tests"))
@@ -54,3 +57,22 @@ def corpus(limit: int = 64 << 20) -> bytes:
                 if len(out) >= limit:
                     return bytes(out[:limit])
     return bytes(out)
+
+
+def wharfie(root: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run the real CLI on ``root``; a failure ends the bench with wharfie's message."""
+    env = {**os.environ, "WHARFIE_ROOT": str(root)}
+    res = subprocess.run([sys.executable, "-m", "wharfie", *args], env=env, capture_output=True)
+    if res.returncode != 0:
+        sys.exit(f"wharfie {' '.join(args)}: {res.stderr.decode(errors='replace')}")
+    return res
+
+
+def best(runs: int, command) -> tuple[float, subprocess.CompletedProcess]:
+    """The fastest of ``runs`` calls of ``command``, and the last call's result."""
+    times, last = [], None
+    for _ in range(runs):
+        t = time.perf_counter()
+        last = command()
+        times.append(time.perf_counter() - t)
+    return min(times), last

@@ -11,7 +11,6 @@ exited.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -202,13 +201,3 @@ def check_name(name: str) -> None:
             not all(ch.isascii() and (ch.isalnum() or ch in "_.-") for ch in name):
         raise InvalidInput(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] "
                            "are allowed")
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
