@@ -202,8 +202,8 @@ RUN --mount=type=tmpfs,target=/tm/deep touch /tm/deep/x
     files = tree(build(store, df, target="0"))
     assert {"dev", "proc", "sys", "made"} <= set(files)
     assert not any(k.startswith("etc/") for k in files)  # /etc/hosts and resolv.conf go
-    files = tree(build(store, df))  # a RUN --mount's own mount point is cleaned up
-    assert "tm" not in files
+    files = tree(build(store, df))  # a RUN --mount's mount points stay, empty (dockerd 20.10)
+    assert [k for k in files if k.split("/")[0] == "tm"] == ["tm", "tm/deep"]
 
 
 def test_an_image_built_on_an_imported_base_has_buildkits_config_fields(store):

@@ -1,6 +1,6 @@
 import pytest
 
-from wharfie.builder.imageconfig import StageImage, go_duration
+from wharfie.builder.imageconfig import StageImage, go_duration, go_quote
 from wharfie.oci.empty import empty_config
 
 
@@ -28,11 +28,10 @@ def test_history_strings_match_buildkit():
     s.set_healthcheck(["CMD-SHELL", "true"], 30, 0, 0, 0, 3)
     by = [h["created_by"] for h in s.doc["history"]]
     assert by == [
-        "ENV A=1 B=two words", "LABEL org.x=y", "EXPOSE [80/tcp 53/udp]", "VOLUME [/data]",
+        "ENV A=1 B=two words", "LABEL org.x=y", "EXPOSE map[53/udp:{} 80/tcp:{}]", "VOLUME [/data]",
         "USER app:app", "SHELL [/bin/bash -c]", 'CMD ["/bin/bash" "-c" "echo hi"]',
         "STOPSIGNAL SIGKILL",
-        "HEALTHCHECK {Test:[CMD-SHELL true] Interval:30s Timeout:0s StartPeriod:0s "
-        "StartInterval:0s Retries:3}",
+        """HEALTHCHECK &{["CMD-SHELL" "true"] "30s" "0s" "0s" '\\x03'}""",
     ]
     assert all(h["empty_layer"] and h["comment"] == "buildkit.dockerfile.v0"
                for h in s.doc["history"])
@@ -74,3 +73,9 @@ def test_workdir_joins_relative_paths():
     s = stage()
     assert s.set_workdir("/app") == "/app"
     assert s.set_workdir("sub/../src") == "/app/src"
+
+
+def test_go_quote_prints_as_go_percent_q():
+    assert go_quote('say "hi"\\\n\x01é') == '"say \\"hi\\"\\\\\\n\\x01é"'
+    assert go_quote("'", quote="'") == "'\\''"
+    assert go_quote('"', quote="'") == "'\"'"

@@ -135,7 +135,7 @@ def test_skopeo_inspects_and_umoci_unpacks_a_wharfie_build(saved, tmp_path):
     config = json.loads(run("skopeo", "inspect", "--config", f"docker-archive:{tar}"))
     assert config["rootfs"]["diff_ids"] == info["Layers"]
     created_by = [h.get("created_by", "") for h in config["history"]]
-    assert created_by[-4:] == ["USER app", "EXPOSE [8080/tcp]", 'ENTRYPOINT ["/app/greet.sh"]',
+    assert created_by[-4:] == ["USER app", "EXPOSE map[8080/tcp:{}]", 'ENTRYPOINT ["/app/greet.sh"]',
                               'CMD ["world"]']
     assert sum(not h.get("empty_layer", False) for h in config["history"]) == 6
 

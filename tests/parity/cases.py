@@ -53,6 +53,7 @@ class Case:
     context: dict = field(default_factory=dict)
     build_args: dict = field(default_factory=dict)
     target: str | None = None
+    secrets: dict = field(default_factory=dict)  # id -> value, given as --secret id=,src=
 
 
 def df(*lines: str) -> str:
@@ -319,6 +320,12 @@ case("mount-tmpfs", df(f"FROM {BASE}", "RUN --mount=type=tmpfs,target=/tm "
                        "touch /tm/x && ls /tm > /seen"))
 case("mount-target-existing", df(f"FROM {BASE}", "RUN --mount=type=cache,target=/tmp "
                                  "touch /tmp/x"))
+case("mount-secret", df(f"FROM {BASE}", "RUN --mount=type=secret,id=tok wc -c "
+                        "/run/secrets/tok > /n"), secrets={"tok": "s3cr3t"})
+case("mount-secret-target", df(f"FROM {BASE}", "RUN --mount=type=secret,id=tok,target=/k/t "
+                               "cat /k/t > /got"), secrets={"tok": "value"})
+case("mount-secret-absent", df(f"FROM {BASE}", "RUN --mount=type=secret,id=none "
+                               "ls /run > /listed"))
 case("mount-bind-ignored", df(f"FROM {BASE}", "RUN --mount=type=bind,target=/src "
                               "ls /src > /listed"), {**TXT, ".dockerignore": "*.txt\n"})
 

@@ -7,6 +7,11 @@ import time
 
 from regtest import Http, errors_of, sha
 
+from wharfie.oci.digest import Digest
+from wharfie.server.repositories import RegistryStore
+from wharfie.server.storage import Driver
+from wharfie.server.storage.filesystem import FilesystemDriver
+
 
 def test_upload_session_expires(start_registry):
     server = start_registry("--upload-ttl", "1")
@@ -29,3 +34,32 @@ def test_upload_session_expires(start_registry):
         time.sleep(0.2)
     assert list((server.data / "storage" / "uploads").iterdir()) == []
     assert not stale.exists()
+
+
+class _LaggingListings(FilesystemDriver):
+    """The filesystem, with listings that have not yet seen any upload session, as a
+    Swift container listing lags its newest writes."""
+
+    def list(self, prefix: str) -> list[str]:
+        return [] if prefix.startswith("uploads") else super().list(prefix)
+
+    def walk(self, prefix: str):
+        return ((k, st) for k, st in super().walk(prefix) if not k.startswith("uploads/"))
+
+    delete_tree = Driver.delete_tree  # by listing, as the S3 driver deletes
+
+
+def test_finished_and_cancelled_uploads_leave_nothing_when_listings_lag(tmp_path):
+    """A finished session's info and parts go by key, not by a listing that may miss them."""
+    store = RegistryStore(_LaggingListings(tmp_path))
+    for finish in (True, False):
+        upload_id = store.start_upload("lag/app")
+        spool = tmp_path / "chunk"
+        spool.write_bytes(b"data")
+        store.add_part(upload_id, 0, spool, None, 4)
+        if finish:
+            store.finish_upload("lag/app", upload_id, Digest.of(b"data"))
+        else:
+            store.cancel_upload(upload_id)
+        left = [p for p in (tmp_path / "uploads").rglob("*") if p.is_file()]
+        assert left == [], left

@@ -61,6 +61,32 @@ def go_list(items: list[str]) -> str:
     return "[" + " ".join(items) + "]"
 
 
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+               "\t": "\\t", "\v": "\\v", "\\": "\\\\"}
+
+
+def go_quote(text: str, quote: str = '"') -> str:
+    """Go's ``strconv.Quote`` (or ``QuoteRune`` with ``quote="'"``): what ``%q`` prints."""
+    out = []
+    for ch in text:
+        if ch == quote or ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES.get(ch, "\\" + ch))
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return quote + "".join(out) + quote
+
+
+def _go_rune(n: int) -> str:
+    """The rune Go's ``%q`` shows for an integer: U+FFFD for what is not a code point."""
+    return chr(n) if 0 <= n <= 0x10FFFF and not 0xD800 <= n <= 0xDFFF else "\ufffd"
+
+
 def expand_ports(ports: list[str]) -> list[str]:
     """``80 8000-8002/udp`` -> ``80/tcp 8000/udp 8001/udp 8002/udp``: BuildKit records each
     port of a range, and refuses what Docker's nat.ParsePortSpec refuses."""
@@ -238,7 +264,9 @@ class StageImage:
         for p in ports:
             exposed[p] = {}
         self.config["ExposedPorts"] = exposed
-        self.history(f"EXPOSE {go_list(ports)}", layer=False)
+        # dockerd 20.10's BuildKit prints this instruction's ports as Go prints a map
+        shown = " ".join(f"{p}:{{}}" for p in sorted(set(ports)))
+        self.history(f"EXPOSE map[{shown}]", layer=False)
 
     def set_stopsignal(self, signal: str) -> None:
         self.config["StopSignal"] = signal
@@ -262,10 +290,10 @@ class StageImage:
         if retries:
             hc["Retries"] = retries
         self.config["Healthcheck"] = hc
-        self.history(
-            f"HEALTHCHECK {{Test:{go_list(test)} Interval:{go_duration(interval)} "
-            f"Timeout:{go_duration(timeout)} StartPeriod:{go_duration(start_period)} "
-            f"StartInterval:{go_duration(start_interval)} Retries:{retries}}}", layer=False)
+        # dockerd 20.10's BuildKit: ``%q`` of its five-field HealthConfig
+        fields = [go_quote(go_duration(d)) for d in (interval, timeout, start_period)]
+        self.history(f"HEALTHCHECK &{{[{' '.join(map(go_quote, test))}] {' '.join(fields)} "
+                     f"{go_quote(_go_rune(retries), quote=chr(39))}}}", layer=False)
 
     def add_onbuild(self, expression: str) -> None:
         self.config["OnBuild"] = list(self.config.get("OnBuild") or []) + [expression]

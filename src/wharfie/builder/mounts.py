@@ -1,9 +1,9 @@
 """``RUN --mount``: cache, secret and bind mounts as host directories bound in; tmpfs;
 ssh, a relay to the client's SSH agent (``sshagent``).
 
-Mounts never reach a layer: what they put in the root filesystem (mount points
-runc had to create) is removed before the step is committed, as BuildKit's
-MountStubsCleaner does (dockerd 20.10's older BuildKit left them), and a secret's
+A mount's contents never reach a layer. The mount points runc creates for targets that
+did not exist stay in it, empty, as dockerd 20.10's BuildKit leaves them (BuildKit 0.10's
+MountStubsCleaner removes them; images must match the docker users run today). A secret's
 value never enters a cache key (only its id and target do).
 """
 
@@ -25,7 +25,6 @@ from wharfie.builder.filecopy import CopyOptions, copy_sources, filtered_path
 from wharfie.builder.sshagent import AgentRelay
 from wharfie.dockerfile.instructions import Mount
 from wharfie.errors import WharfieError
-from wharfie.fs.inroot import resolve as secure_join
 from wharfie.fs.private import abandoned, hold
 from wharfie.runtime import Bind, Tmpfs
 from wharfie.snapshots.overlay import unmount
@@ -89,7 +88,7 @@ class MountContext:
 
 
 @contextlib.contextmanager
-def prepared(mounts: list[Mount], ctx: MountContext, rootfs: Path, workdir: str,
+def prepared(mounts: list[Mount], ctx: MountContext, workdir: str,
              env: list[str]) -> Iterator[tuple[list[Bind | Tmpfs], list[str]]]:
     """Host binds for ``mounts`` (and env entries for env= secrets); cleans up after."""
     binds: list[Bind | Tmpfs] = []
@@ -144,11 +143,7 @@ def prepared(mounts: list[Mount], ctx: MountContext, rootfs: Path, workdir: str,
                 binds.append(Tmpfs(target, parse_size(size, binary=True) if size else None))
             else:
                 raise MountError(f"--mount type={m.type} is not supported by wharfie")
-        stubs = {p for b in binds for p in _missing_paths(rootfs, b.destination)}
-        try:
-            yield binds, extra_env
-        finally:
-            _remove_stubs(rootfs, stubs)
+        yield binds, extra_env
 
 
 @contextlib.contextmanager
@@ -277,25 +272,3 @@ def _cache_dir(m: Mount, ctx: MountContext, stack: contextlib.ExitStack) -> Path
             private = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=ctx.scratch)))
             return private
     return d
-
-
-def _missing_paths(rootfs: Path, target: str) -> list[str]:
-    """``target`` and each of its ancestors that does not exist yet in ``rootfs``."""
-    out = []
-    path = os.path.normpath("/" + target)
-    while path != "/" and not os.path.lexists(secure_join(rootfs, path, follow_last=False)):
-        out.append(path)
-        path = os.path.dirname(path)
-    return out
-
-
-def _remove_stubs(rootfs: Path, targets: set[str]) -> None:
-    """Delete mount points runc created for targets that did not exist, deepest first."""
-    for target in sorted(targets, key=len, reverse=True):
-        path = secure_join(rootfs, target, follow_last=False)
-        with contextlib.suppress(FileNotFoundError):
-            if path.is_dir() and not path.is_symlink():
-                with contextlib.suppress(OSError):
-                    os.rmdir(path)
-            else:
-                path.unlink()

@@ -398,11 +398,13 @@ class RegistryStore:
         return size
 
     def cancel_upload(self, upload_id: str) -> None:
-        """Delete the session: its recorded parts by key (a listing may miss the newest),
-        then whatever a listing shows."""
+        """Delete the session: its recorded parts and its info by key (a listing may miss
+        the newest objects, on Swift even the info of a session a second old), then
+        whatever a listing shows. The info goes after the parts: it is their record."""
         self._hashers.pop(upload_id, None)
         for _, key, _ in self._parts(upload_id):
             self.driver.delete(key)
+        self.driver.delete(f"uploads/{upload_id}/info")
         self.driver.delete_tree(f"uploads/{upload_id}")
 
     def upload_ids(self) -> list[str]:

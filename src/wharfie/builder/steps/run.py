@@ -57,7 +57,7 @@ def run(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str | None
     def execute(rootfs: Path, step_no: int) -> None:
         mctx.cache_root.mkdir(parents=True, exist_ok=True)
         mctx.scratch.mkdir(parents=True, exist_ok=True)
-        with prepared(i.mounts, mctx, rootfs, img.workdir, env) as (binds, secret_env), \
+        with prepared(i.mounts, mctx, img.workdir, env) as (binds, secret_env), \
                 _heredoc_files(files, mctx.scratch) as file_binds:
             buf = bytearray()
 
