@@ -57,3 +57,33 @@ def test_command_imports_no_heavy_module(tmp_path, args, heavy):
     modules = imported(tmp_path / "root", *args)
     assert "wharfie" in modules  # the listing is real
     assert heavy_in(modules, heavy) == []
+
+
+# A push or pull moves blobs: the registry client is its job, but signing (cryptography),
+# the SBOM cataloguers, layer compressors and registries files' parser are not, unless the
+# image is signed, has an SBOM, needs recompressing or a registries file exists.
+TRANSFER_HEAVY = ["rich", "cryptography", "boto3", "botocore", "aiohttp", "jinja2", "yaml",
+                  "requests", "zstandard", "isal", "tomllib", "wharfie.dockerfile",
+                  "wharfie.builder", "wharfie.server", "wharfie.layers", "wharfie.snapshots",
+                  "wharfie.runtime", "wharfie.containers", "wharfie.analysis", "wharfie.imagefs",
+                  "wharfie.signing.keys", "wharfie.security.sbom.collect",
+                  "wharfie.security.vulns"]
+
+
+def test_push_and_pull_import_no_heavy_module(tmp_path, docker_registry):
+    from wharfie.images.imagestore import ImageStore
+    from wharfie.oci.reference import parse_reference
+    from wharfie.testing import random
+
+    name = f"{docker_registry}/budget/img:1"
+    images = ImageStore(tmp_path / "pusher")
+    made = random.image(4096, 2, compression="gzip", store=images.content.ensure())
+    images.put_manifest(*made.manifest_bytes(), parse_reference(name))
+    images.close()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "WHARFIE_REGISTRIES_CONFIG": ""}
+    for root, args in (("pusher", ("push", "-q", name)), ("puller", ("pull", "-q", name))):
+        modules, out = modules_after(tmp_path, *args,
+                                     env={**env, "WHARFIE_ROOT": str(tmp_path / root)})
+        assert out.strip() == name  # the transfer is real
+        assert "urllib3" in modules
+        assert heavy_in(modules, TRANSFER_HEAVY) == [], args[0]

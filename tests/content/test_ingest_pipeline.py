@@ -91,3 +91,22 @@ def test_mismatch_detected_after_pipeline(store):
     with pytest.raises(DigestMismatch):
         store.ingest(io.BytesIO(data), Digest.of(b"other"), len(data))
     assert list(store.walk()) == []
+
+
+@pytest.mark.parametrize("size", [10_000, 2 << 20], ids=["one-read", "pipelined"])
+def test_ingest_buffers_are_sized_by_the_blob(store, size):
+    """A pull ingests many small blobs (configs, tiny layers): buffers are no bigger than
+    the blob and made only when needed, not six 4 MB ones for each blob."""
+    import tracemalloc
+
+    data = os.urandom(size)
+    stream = io.BytesIO(data)
+    tracemalloc.start()
+    try:
+        digest, n = store.ingest(stream, Digest.of(data), size)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (digest, n) == (Digest.of(data), size)
+    assert store.read(digest) == data
+    assert peak < 3 * size + (1 << 20)

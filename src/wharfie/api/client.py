@@ -486,7 +486,7 @@ class Client:
         >>> wharfie.push("127.0.0.1:5000/app:1").digest       # doctest: +SKIP
         """
         from wharfie.security.sbom.attest import push_attestation
-        from wharfie.signing.images import push_signatures
+        from wharfie.signing.attach import local_signatures
         from wharfie.transports.push import push_image
 
         source, target = _ref(ref), _ref(dest) if dest is not None else None
@@ -499,8 +499,13 @@ class Client:
                             progress=progress or self.progress, mounted=mounted,
                             compression=compression, force_compression=force_compression,
                             layer_ids=layer_ids)
-        # signatures made in the store (``sign --local``) go along with the image
-        push_signatures(self.store, source, result.digest, target or source, self.registries)
+        # signatures made in the store (``sign --local``) go along with the image (the
+        # signing modules load cryptography: only then)
+        if local_signatures(self.store, source, result.digest):
+            from wharfie.signing.images import push_signatures
+
+            push_signatures(self.store, source, result.digest, target or source,
+                            self.registries)
         # and so does the SBOM ``build --sbom`` attached (an OCI referrer of the image)
         push_attestation(self.store, source, result.digest, target or source, self.registries)
         if sign_by is not None:
@@ -509,7 +514,7 @@ class Client:
 
     def _signed_locally(self, ref: Reference) -> bool:
         """Does the store hold a signature (``sign --local``) of the image ``ref`` names?"""
-        from wharfie.signing.images import local_signatures
+        from wharfie.signing.attach import local_signatures
 
         try:
             digest = self.store.open_target(str(ref)).digest

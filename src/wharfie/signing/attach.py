@@ -16,7 +16,7 @@ import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from wharfie.errors import NotFound
 from wharfie.oci import mediatypes as mt
@@ -24,6 +24,9 @@ from wharfie.oci.digest import Digest
 from wharfie.oci.image import BlobSource, BytesImage, Image, ImageIndex
 from wharfie.oci.manifest import Descriptor
 from wharfie.oci.reference import Reference
+
+if TYPE_CHECKING:
+    from wharfie.images.imagestore import ImageStore
 
 SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -82,6 +85,11 @@ def signature_image(signatures: Iterable[Attached]) -> Image:
                    "digest": str(Digest.of(config))},
         "layers": layers}, separators=(",", ":")).encode()
     return BytesImage(manifest, mt.OCI_MANIFEST, _MemoryBlobs(blobs))
+
+
+def local_signatures(images: ImageStore, ref: Reference, digest: Digest) -> list[Attached]:
+    """The signatures the store keeps for ``ref``'s repository's ``digest``."""
+    return open_signatures(lambda: images.open_target(str(signature_ref(ref, digest))))
 
 
 def open_signatures(open_target) -> list[Attached]:

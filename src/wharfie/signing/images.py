@@ -17,6 +17,7 @@ from wharfie.oci.manifest import Descriptor
 from wharfie.oci.reference import Reference
 from wharfie.signing.attach import (
     Attached,
+    local_signatures,
     open_signatures,
     signature_image,
     signature_ref,
@@ -53,11 +54,6 @@ def remote_signatures(ref: Reference, digest: Digest, options: RegistryOptions) 
     from wharfie.transports.registry.source import open_remote
 
     return open_signatures(lambda: open_remote(signature_ref(ref, digest), options))
-
-
-def local_signatures(images: ImageStore, ref: Reference, digest: Digest) -> list[Attached]:
-    """The signatures the store keeps for ``ref``'s repository's ``digest``."""
-    return open_signatures(lambda: images.open_target(str(signature_ref(ref, digest))))
 
 
 # -- signing ---------------------------------------------------------------------------------

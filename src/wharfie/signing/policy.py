@@ -22,15 +22,17 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wharfie.errors import InvalidInput, NotFound
 from wharfie.oci.digest import Digest
 from wharfie.oci.reference import Reference
 from wharfie.signing.attach import Attached
 from wharfie.signing.identity import SignedIdentity
-from wharfie.signing.keys import PublicKey, load_public_key, read_public_key
-from wharfie.signing.verify import SignatureRejected, Verified, check_signatures
+
+if TYPE_CHECKING:  # keys and verify load cryptography: only a policy that exists needs them
+    from wharfie.signing.keys import PublicKey
+    from wharfie.signing.verify import Verified
 
 POLICY_VARIABLE = "WHARFIE_POLICY"
 TRUST_VARIABLES = ("WHARFIE_CONTENT_TRUST", "DOCKER_CONTENT_TRUST")
@@ -52,6 +54,8 @@ class Requirement:
               ) -> Verified | None:
         """Raise if ``ref`` fails; a signed requirement holds when any of ``digests`` (the
         top-level one first, then the platform image's) carries a good signature."""
+        from wharfie.signing.verify import SignatureRejected, check_signatures
+
         if self.kind == "accept":
             return None
         if self.kind == "reject":
@@ -101,6 +105,8 @@ class Policy:
     def trusting(cls, key_path: str | os.PathLike[str]) -> Policy:
         """Content trust's policy: every image signed by the key at ``key_path``, for its
         repository (cosign's identity)."""
+        from wharfie.signing.keys import read_public_key
+
         return cls((Requirement("signed", (read_public_key(key_path),),
                                 SignedIdentity("matchRepository")),), {})
 
@@ -149,6 +155,8 @@ def _requirements(reqs: Any, scope: str, base: Path | None) -> tuple[Requirement
 
 
 def _requirement(doc: Any, scope: str, base: Path | None) -> Requirement:
+    from wharfie.signing.keys import load_public_key, read_public_key
+
     kind = doc.get("type") if isinstance(doc, dict) else None
     if kind == "insecureAcceptAnything":
         return Requirement("accept")

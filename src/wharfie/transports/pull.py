@@ -69,8 +69,10 @@ def choose_platform(remote: Image | ImageIndex, platform: Platform | None,
     wanted = platform or host_platform()
     if isinstance(remote, ImageIndex):
         return remote.image_for(wanted)
+    if platform is None:
+        return remote  # no check to make: the config is not fetched before the copy
     have = remote.config.platform
-    if platform and have.os and not wanted.matches(have):
+    if have.os and not wanted.matches(have):
         raise NotFound(f"image {ref.familiar()} is for {have}, not {wanted}")
     return remote
 

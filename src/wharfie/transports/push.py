@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from wharfie.errors import InvalidInput, NotFound
 from wharfie.images.provenance import CompressedLayers
-from wharfie.layers.compression import Compressor, open_layer
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import BlobSource, BytesImage, Image, ImageIndex, Layer
@@ -176,6 +175,8 @@ class LayerCompression:
 
     def recompress(self, layer: Layer, into: Path) -> tuple[Digest, int]:
         """Write ``layer`` compressed with ``self.fmt`` to ``into``: (digest, size)."""
+        from wharfie.layers.compression import Compressor, open_layer  # only to recompress
+
         sink = _HashingFile(into)
         compressor = Compressor(sink, self.fmt)
         with open_layer(layer) as tar:

@@ -7,11 +7,13 @@ the Dockerfile step that added it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from wharfie.errors import InvalidInput
-from wharfie.imagefs import walk
-from wharfie.oci.image import Image
-from wharfie.security.sbom.collect import Catalog, wanted
 from wharfie.security.sbom.model import Distro, Found, LayerRef, Package, Sbom
+
+if TYPE_CHECKING:
+    from wharfie.oci.image import Image
 
 SCOPES = ("squashed", "all-layers")
 
@@ -23,6 +25,9 @@ def generate(image: Image, *, name: str = "", scope: str = "squashed") -> Sbom:
 
     ``squashed``: the packages the final filesystem holds; ``all-layers``: also those a
     later layer removed (they still ship in the lower layer), with the removing layer."""
+    from wharfie.imagefs import walk  # the walker and cataloguers: not loaded by a push
+    from wharfie.security.sbom.collect import Catalog, wanted
+
     if scope not in SCOPES:
         raise InvalidInput(f"unknown scope {scope!r}: use one of {', '.join(SCOPES)}")
     catalog = Catalog()

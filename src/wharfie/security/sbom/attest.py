@@ -19,7 +19,6 @@ from wharfie.oci.manifest import Descriptor
 from wharfie.oci.reference import Reference
 from wharfie.security.sbom import generate
 from wharfie.security.sbom.formats import to_spdx
-from wharfie.security.vulns.transfer import BlobFiles
 
 if TYPE_CHECKING:
     from wharfie.images.imagestore import ImageStore
@@ -37,6 +36,8 @@ def sbom_artifact(spdx: bytes, subject: Descriptor) -> Image:
     """The referrer manifest carrying ``spdx`` for the image ``subject``. Its config is a
     minimal image config (as cosign's ``.sig`` manifests have), so the local store, which
     holds images, can keep it; ``artifactType`` says what it is."""
+    from wharfie.security.vulns.transfer import BlobFiles  # vulns: not loaded by every push
+
     layer = Descriptor(SPDX_TYPE, Digest.of(spdx), len(spdx),
                        {"org.opencontainers.image.title": "sbom.spdx.json"})
     config = json.dumps({"architecture": "", "os": "", "config": {},

@@ -25,7 +25,6 @@ to read instead (empty: none).
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,10 +86,16 @@ def load(paths: list[Path] | None = None) -> RegistriesConfig:
     config = RegistriesConfig()
     for path in config_paths() if paths is None else paths:
         try:
-            doc = tomllib.loads(path.read_text())
+            text = path.read_text()
         except FileNotFoundError:
             continue
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        except (OSError, UnicodeDecodeError) as e:
+            raise WharfieError(f"{path}: cannot read the registries file: {e}") from None
+        import tomllib  # only when there is a file: most pulls and pushes read none
+
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
             raise WharfieError(f"{path}: cannot read the registries file: {e}") from None
         for table in _tables(doc, path):
             entry = _entry(table, path)
