@@ -58,17 +58,18 @@ class _Pipeline:
     previous one and writing the one before overlap. A flusher thread calls fdatasync
     every FLUSH_EVERY bytes so the kernel writes back while we work, leaving little for
     the final fsync. Buffers return to the caller once written; an error in a thread is
-    raised in the caller at its next buffer or at exit.
+    raised in the caller at its next buffer or at exit. Buffers are made as the pipeline
+    needs them (up to ``BUFFERS``, no bigger than the blob): each new one costs page faults.
     """
 
     BUFFERS = 6
     FLUSH_EVERY = 64 << 20
 
-    def __init__(self, file: BinaryIO, hasher) -> None:
+    def __init__(self, file: BinaryIO, hasher, size: int | None = None) -> None:
         self._file, self._hasher = file, hasher
         self._free: queue.SimpleQueue = queue.SimpleQueue()
-        for _ in range(self.BUFFERS):
-            self._free.put(bytearray(PIPE_CHUNK))
+        self._buffer_size = PIPE_CHUNK if size is None else max(1, min(PIPE_CHUNK, size))
+        self._made = 0
         self._to_hash: queue.SimpleQueue = queue.SimpleQueue()
         self._to_write: queue.SimpleQueue = queue.SimpleQueue()
         self._flush = threading.Event()
@@ -80,6 +81,9 @@ class _Pipeline:
             t.start()
 
     def free_buffer(self) -> bytearray:
+        if self._made < self.BUFFERS and self._free.empty():
+            self._made += 1
+            return bytearray(self._buffer_size)
         buf = self._free.get()
         if buf is None:
             raise self._error or OSError("blob writer stopped")
@@ -195,9 +199,16 @@ class BlobWriter:
     def copy_from(self, stream: BinaryIO, progress=None) -> None:
         """Read ``stream`` to its end into the blob, calling ``progress(nbytes)`` per chunk.
 
-        Reading, hashing and writing overlap in a three-stage pipeline (``_Pipeline``).
+        Reading, hashing and writing overlap in a three-stage pipeline (``_Pipeline``); a
+        blob known to fit in one read buffer is copied in this thread (no threads to start).
         """
-        with _Pipeline(self._file, self._hash) as pipe:
+        if self.expected_size is not None and self.expected_size < CHUNK:
+            while data := stream.read(CHUNK):
+                self.write(data)
+                if progress:
+                    progress(len(data))
+            return
+        with _Pipeline(self._file, self._hash, self.expected_size) as pipe:
             while True:
                 buf = pipe.free_buffer()
                 n = _read_into(stream, buf)
