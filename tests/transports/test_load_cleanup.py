@@ -7,13 +7,16 @@ import io
 import json
 import os
 import subprocess
+import threading
 
 import pytest
 from archive_samples import make_tar, sha
 from test_archive_cli import one_error_line
 
+from wharfie.content import blobstore
 from wharfie.errors import NotFound
 from wharfie.images.imagestore import ImageStore
+from wharfie.transports import archive
 from wharfie.transports.archive import load_archive
 
 
@@ -31,15 +34,16 @@ def layer(name: str, size: int) -> bytes:
     return make_tar([(name, (name.encode() * size)[:size])])
 
 
-def docker_archive(layers: list[bytes], *, missing: int = 0) -> bytes:
-    """A docker-archive of ``layers``, config first, whose manifest.json also names
-    ``missing`` layer files the archive does not hold."""
+def docker_archive(layers: list[bytes], *, missing: int = 0,
+                   first: list[tuple[str, bytes]] = ()) -> bytes:
+    """A docker-archive of ``layers``, config first (after the entries ``first``), whose
+    manifest.json also names ``missing`` layer files the archive does not hold."""
     diff_ids = [f"sha256:{sha(t)}" for t in layers] + ["sha256:" + "0" * 64] * missing
     config = json.dumps({"architecture": "amd64", "os": "linux",
                          "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
     paths = [f"{sha(t)}.tar" for t in layers] + [f"gone{i}.tar" for i in range(missing)]
     manifest = [{"Config": "config.json", "RepoTags": ["a:1"], "Layers": paths}]
-    return make_tar([("config.json", config), *zip(paths, layers, strict=False),
+    return make_tar([*first, ("config.json", config), *zip(paths, layers, strict=False),
                      ("manifest.json", json.dumps(manifest).encode())])
 
 
@@ -66,6 +70,40 @@ def test_interrupted_load_removes_what_it_wrote(store):
     with pytest.raises(KeyboardInterrupt):
         load_archive(io.BytesIO(data), store, progress=progress)
     assert leftovers(store) == (set(), [])
+
+
+def test_interrupted_file_load_stops_every_blob_in_flight(store, tmp_path, monkeypatch):
+    """A tar file's blobs are ingested two at a time; Ctrl-C in one stops the other at its
+    next window, and neither leaves a blob or an ingest file."""
+    monkeypatch.setattr(archive, "INGEST_JOBS", 2)
+    monkeypatch.setattr(blobstore, "REGION_WINDOW", 64 << 10)
+    path = tmp_path / "a.tar"
+    path.write_bytes(docker_archive([layer(f"l{i}", 1 << 20) for i in range(3)]))
+    both_in_flight = threading.Barrier(2, timeout=10)
+    threads: set[int] = set()
+
+    def progress(n: int) -> None:
+        if threading.get_ident() not in threads:
+            threads.add(threading.get_ident())
+            if both_in_flight.wait() == 0:  # one of the two
+                raise KeyboardInterrupt
+
+    with open(path, "rb") as f, pytest.raises(KeyboardInterrupt):
+        load_archive(f, store, progress=progress)
+    assert leftovers(store) == (set(), [])
+
+
+def test_file_load_stores_only_the_last_of_entries_with_one_name(store, tmp_path):
+    """A name given twice is the later entry's (as tar extracts it); the earlier one is not
+    stored either, so the load leaves no blob that its image does not need."""
+    good = layer("good", 5000)
+    path = tmp_path / "a.tar"
+    path.write_bytes(docker_archive([good], first=[(f"{sha(good)}.tar", b"an earlier entry")]))
+    with open(path, "rb") as f:
+        (loaded,) = load_archive(f, store)
+    image = store.resolve(str(loaded.manifest_digest))
+    assert leftovers(store)[0] == {str(loaded.manifest_digest)} | \
+        {str(d.digest) for d in image.blobs()}
 
 
 @pytest.mark.parametrize("fmt", ["gnu", "posix"])

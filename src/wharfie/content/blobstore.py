@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import mmap
 import os
 import queue
 import secrets
@@ -20,7 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from wharfie.errors import DigestMismatch, NotFound, WharfieError
 from wharfie.fs.atomic import atomic_write, fsync_dir
@@ -29,6 +30,7 @@ from wharfie.oci.digest import Digest
 
 CHUNK = 1 << 20
 PIPE_CHUNK = 4 << 20  # buffers of the hash/write pipeline: big enough to amortize each call
+REGION_WINDOW = 16 << 20  # copied then hashed at a time by copy_region
 WRITEBACK_EVERY = 64 << 20  # start the disk on what a blob writer wrote so far, this often
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
 
@@ -161,6 +163,34 @@ def _locked_ingest_file(ingest_dir: Path) -> tuple[Path, BinaryIO]:
         f.close()
 
 
+class FileRegion(NamedTuple):
+    """``size`` bytes of an open file from ``offset``: ``ingest`` copies them in the kernel."""
+
+    fd: int
+    offset: int
+    size: int
+
+
+def _send(out: int, src: int, offset: int, count: int) -> int:
+    """Copy up to ``count`` bytes of ``src`` from ``offset`` to ``out``'s position; fewer
+    only at the end of ``src``."""
+    done = 0
+    while done < count:
+        n = os.sendfile(out, src, offset + done, count - done)
+        if not n:
+            break
+        done += n
+    return done
+
+
+def _hash_mapped(hasher, fd: int, offset: int, length: int) -> None:
+    """Hash ``length`` bytes of a file from ``offset`` where they lie in the page cache."""
+    start = offset - offset % mmap.ALLOCATIONGRANULARITY
+    with mmap.mmap(fd, length + offset - start, access=mmap.ACCESS_READ, offset=start) as m, \
+            memoryview(m) as view, view[offset - start:] as part:
+        hasher.update(part)
+
+
 class BlobWriter:
     """Streams one blob into the store; ``commit`` verifies and publishes it."""
 
@@ -219,6 +249,29 @@ class BlobWriter:
                 self.size += n
                 if progress:
                     progress(n)
+
+    def copy_region(self, region: FileRegion, progress=None) -> None:
+        """Copy a region of another file in the kernel (``sendfile``: no trip through our
+        buffers), then hash what landed in the temp file through a read-only map, window
+        by window: what is verified is what is stored, and it is copied once, not twice."""
+        self._file.flush()
+        reader = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            copied = 0
+            while copied < region.size:
+                n = _send(self._file.fileno(), region.fd, region.offset + copied,
+                          min(REGION_WINDOW, region.size - copied))
+                if not n:
+                    break  # the source is short: commit refuses the size
+                _hash_mapped(self._hash, reader, self.size, n)
+                copied += n
+                self.size += n
+                if self.size - self._written_back >= WRITEBACK_EVERY:
+                    self._start_writeback()
+                if progress:
+                    progress(n)
+        finally:
+            os.close(reader)
 
     def commit(self) -> Digest:
         """Verify size and digest, fsync, and make the blob visible. Idempotent per content."""
@@ -330,9 +383,11 @@ class ContentStore:
         self.ensure()
         return BlobWriter(self, Digest(expected) if expected else None, size, algorithm)
 
-    def ingest(self, stream: BinaryIO, expected: str | None = None, size: int | None = None,
-               progress=None, *, added: set[Digest] | None = None) -> tuple[Digest, int]:
-        """Stream ``stream`` into the store; returns the verified digest and size.
+    def ingest(self, stream: BinaryIO | FileRegion, expected: str | None = None,
+               size: int | None = None, progress=None, *,
+               added: set[Digest] | None = None) -> tuple[Digest, int]:
+        """Stream ``stream`` (or copy a region of a file) into the store; returns the
+        verified digest and size.
 
         ``added`` collects the digest when this call created the blob, so a caller that
         fails later can remove what it added and nothing else.
@@ -340,7 +395,10 @@ class ContentStore:
         if expected and self.exists(expected) and (size is None or self.size(expected) == size):
             return Digest(expected), self.size(expected)
         with self.writer(expected, size) as w:
-            w.copy_from(stream, progress)
+            if isinstance(stream, FileRegion):
+                w.copy_region(stream, progress)
+            else:
+                w.copy_from(stream, progress)
             digest = w.commit()
         if w.created and added is not None:
             added.add(digest)

@@ -24,12 +24,13 @@ import os
 import re
 import tarfile
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from wharfie.content.blobstore import ContentStore
+from wharfie.content.blobstore import ContentStore, FileRegion
 from wharfie.errors import (
     DigestMismatch,
     InvalidDigest,
@@ -72,6 +73,7 @@ METADATA_MAX = 64 << 20
 # Files and links an archive may name: its index is held until the stream ends. A docker
 # save of 100 images of 50 layers names about 10 000; each costs some 300 bytes here.
 MAX_ENTRIES = 100_000
+INGEST_JOBS = min(4, os.cpu_count() or 1)  # blobs of a tar file ingested at once
 _BLOB_PATH = re.compile(r"^blobs/([a-z0-9]+)/([a-zA-Z0-9=_-]+)$")
 _LEGACY_META = re.compile(r"^[0-9a-f]{64}/(json|VERSION)$")
 
@@ -111,15 +113,23 @@ class _Reader:
         self.meta: dict[str, bytes] = {}
         self.files: dict[str, _File] = {}
         self.links: dict[str, str] = {}
+        self.pending: dict[str, tuple[int, int]] = {}  # blob name -> (offset, size) in a file
         self.blobs: set[Digest] = set()  # digests this archive carries
         # blobs the store did not have before this read
         self.added: set[Digest] = set() if added is None else added
 
     def scan(self, stream: BinaryIO) -> None:
         try:
-            with _open_tar(stream) as tf:
-                for member in iter_members(tf):
-                    self._member(tf, member)
+            fd = _plain_tar_fd(stream)
+            if fd is None:
+                with tarfile.open(fileobj=auto_decompress(stream), mode="r|",
+                                  bufsize=1 << 20) as tf:
+                    for member in iter_members(tf):
+                        self._member(tf, member)
+            else:
+                with tarfile.open(fileobj=stream, mode="r:") as tf:
+                    self._index_file(tf, fd)
+                self._ingest_all(fd)
         except DECODE_ERRORS as e:
             if not is_corrupt_input(e):
                 raise
@@ -133,22 +143,87 @@ class _Reader:
                 self.files[name] = self.files[target]
 
     def _member(self, tf: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        """A member of a stream, taken as it passes."""
+        name = self._wanted(member)
+        if name is None:
+            return
+        src = tf.extractfile(member)
+        assert src is not None
+        if name in METADATA:
+            self.meta[name] = src.read()
+        else:
+            self._ingest(name, src, member.size)
+
+    def _index_file(self, tf: tarfile.TarFile, fd: int) -> None:
+        """A plain tar file's headers, its data skipped: metadata is read, blobs noted for
+        ``_ingest_all``; a name given twice is the later entry's, as in the stream."""
+        for member in iter_members(tf):
+            name = self._wanted(member)
+            if name is None:
+                continue
+            if name in METADATA:
+                self.meta[name] = _pread_all(fd, member.offset_data, member.size)
+            else:
+                self.pending[name] = (member.offset_data, member.size)
+
+    def _ingest_all(self, fd: int) -> None:
+        """Every noted blob, straight from the file, several at once, biggest first.
+
+        Hashing is most of a load's work and hashlib releases the GIL, so each core hashes
+        a blob of its own (a stream must be read in order, one blob at a time). The first
+        failure, or Ctrl-C, stops the others at their next read; all have ended (their
+        blobs committed or their temp files removed) before it is raised.
+        """
+        jobs = sorted(self.pending.items(), key=lambda job: -job[1][1])
+        stop = threading.Event()
+
+        def advance(n: int) -> None:
+            if stop.is_set():
+                raise _Stopped
+            if self.progress:
+                self.progress(n)
+
+        def ingest(job: tuple[str, tuple[int, int]]) -> None:
+            name, (offset, size) = job
+            self._ingest(name, FileRegion(fd, offset, size), size, advance)
+
+        workers = min(len(jobs), INGEST_JOBS)
+        if workers <= 1:
+            for job in jobs:
+                ingest(job)
+            return
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        with ThreadPoolExecutor(workers) as pool:
+            futures = [pool.submit(ingest, job) for job in jobs]
+            try:
+                for done in as_completed(futures):
+                    done.result()
+            except BaseException:
+                stop.set()
+                for f in futures:
+                    f.cancel()
+                raise
+
+    def _wanted(self, member: tarfile.TarInfo) -> str | None:
+        """The checked name of a file to keep (metadata or blob); links are recorded here,
+        anything else is skipped (None)."""
         name = safe_name(member.name)
         if member.issym() or member.islnk():
             self._count()
             self.links[name] = link_target(member, name)
-            return
+            return None
         if not member.isreg() or _LEGACY_META.match(name):
-            return
+            return None
         refuse_sparse(member, "invalid archive")
         self._count()
-        src = tf.extractfile(member)
-        assert src is not None
-        if name in METADATA:
-            if member.size > METADATA_MAX:
-                raise InvalidInput(f"invalid archive: {name} is too large ({member.size} bytes)")
-            self.meta[name] = src.read()
-            return
+        if name in METADATA and member.size > METADATA_MAX:
+            raise InvalidInput(f"invalid archive: {name} is too large ({member.size} bytes)")
+        return name
+
+    def _ingest(self, name: str, src: BinaryIO | FileRegion, size: int,
+                progress: Callable[[int], None] | None = None) -> None:
+        """One blob into the store, verified against its name when that is a digest."""
         m = _BLOB_PATH.match(name)
         expected = None
         if m:
@@ -157,7 +232,7 @@ class _Reader:
             except InvalidDigest:
                 raise InvalidInput(f"invalid archive: {name} is not named by a digest") from None
         try:
-            digest, size = self.content.ingest(src, expected, member.size, self.progress,
+            digest, size = self.content.ingest(src, expected, size, progress or self.progress,
                                                added=self.added)
         except DigestMismatch:
             raise DigestMismatch(
@@ -166,7 +241,7 @@ class _Reader:
         self.blobs.add(digest)
 
     def _count(self) -> None:
-        if len(self.files) + len(self.links) >= MAX_ENTRIES:
+        if len(self.files) + len(self.links) + len(self.pending) >= MAX_ENTRIES:
             raise InvalidInput(f"invalid archive: more than {MAX_ENTRIES} files and links "
                                "(not a docker save, docker-archive or oci-archive tarball)")
 
@@ -350,18 +425,32 @@ class _Reader:
         return out
 
 
-def _open_tar(stream: BinaryIO) -> tarfile.TarFile:
-    """A plain tar file is read in place (members straight from the file, one pass front to
-    back); a pipe or a compressed tar through tarfile's stream mode."""
-    seekable = False
+def _plain_tar_fd(stream: BinaryIO) -> int | None:
+    """The descriptor of a plain (uncompressed) tar file, whose members can be read in place
+    and in any order; None for a pipe or a compressed tar, which are read as a stream."""
     try:
-        seekable = stream.seekable() and os.fstat(stream.fileno()).st_size > 0 and \
-            sniff(os.pread(stream.fileno(), 6, stream.tell())) == "none"
+        fd = stream.fileno()
+        if stream.seekable() and os.fstat(fd).st_size > 0 and \
+                sniff(os.pread(fd, 6, stream.tell())) == "none":
+            return fd
     except (OSError, AttributeError, ValueError):
         pass  # not a plain file: stream it
-    if seekable:
-        return tarfile.open(fileobj=stream, mode="r:")
-    return tarfile.open(fileobj=auto_decompress(stream), mode="r|", bufsize=1 << 20)
+    return None
+
+
+def _pread_all(fd: int, offset: int, size: int) -> bytes:
+    """``size`` bytes of a file from ``offset``; a short file is a truncated archive."""
+    data = os.pread(fd, size, offset)
+    while len(data) < size:
+        more = os.pread(fd, size - len(data), offset + len(data))
+        if not more:
+            raise InvalidInput("invalid archive: unexpected end of data (truncated?)")
+        data += more
+    return data
+
+
+class _Stopped(Exception):
+    """Raised in a blob's reader when another blob of the same load has failed."""
 
 
 def _parse_tag(text: str, where: str) -> Reference:
