@@ -57,7 +57,7 @@ def image_rows(images: list[ImageSummary], *, digests: bool, trunc: bool) -> lis
                 "Containers": "N/A", "VirtualSize": human_size(img.size),
                 "SharedSize": "N/A", "UniqueSize": "N/A",
                 "CompressedSize": human_size(img.compressed_size)}
-        if img.dangling:
+        if not img.repo_tags and not img.repo_digests:
             rows.append({**base, "Repository": "<none>", "Tag": "<none>", "Digest": "<none>"})
             continue
         tags: dict[str, list[str]] = {}

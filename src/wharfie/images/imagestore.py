@@ -189,7 +189,9 @@ class StoredImage(Image):
 
     @property
     def dangling(self) -> bool:
-        return not self.repo_tags and not self.repo_digests
+        """No tag (Docker's ``repo:<none>``): a repo digest alone does not keep an image
+        from ``image prune``."""
+        return not self.repo_tags
 
     def manifest_bytes(self) -> tuple[bytes, str]:
         return self.content.read(self.manifest_digest), self.media_type
@@ -459,6 +461,14 @@ class ImageStore:
                 raise NotFound(f"No such image: {manifest_digest}")
             self._add_ref(db, ref, manifest_digest)
 
+    def record_repo_digest(self, ref: Reference, manifest_digest: Digest) -> None:
+        """Remember that ``ref``'s registry holds the recorded manifest as ``ref.digest``
+        (a pull or a push made it so): Docker's RepoDigests, which ``name@digest`` then
+        resolves to. A pushed digest may differ from the local one (layers compressed)."""
+        ref = Reference(ref.domain, ref.path, None, ref.digest)
+        with self._write() as db:
+            self._add_ref(db, ref, manifest_digest)
+
     @staticmethod
     def _add_ref(db: sqlite3.Connection, ref: Reference, manifest: Digest) -> None:
         if ref.tag:
@@ -651,14 +661,11 @@ class ImageStore:
         (digest, _media_type, image, image_media_type, config, created, created_ts,
          compressed_size, labels, diff_ids, names, tagged_at, size) = r
         tags: list[Reference] = []
-        repos: dict[str, None] = {}
+        digests: list[Reference] = []
         for name in sorted(names.split("\n")) if names else ():
             ref = ref_from_name(name)
-            if ref.tag:
-                tags.append(ref)
-            repos[ref.name] = None
+            (tags if ref.tag else digests).append(ref)
         target = _stored_digest(digest)
-        digests = [ref_from_name(f"{repo}@{target}") for repo in repos]
         return StoredImage(self.content, _stored_digest(image), image_media_type, target=target,
                            id=_stored_digest(config), repo_tags=tags, repo_digests=digests,
                            created=created, created_ts=created_ts, size=size,
@@ -703,13 +710,15 @@ class ImageStore:
         raise NotFound(f"No such image: {ref.familiar()}")
 
     def _by_ref(self, ref: Reference) -> Digest | None:
-        """A tag's manifest; for ``name@digest`` (tag or not, as Docker) the digest itself."""
+        """A tag's manifest; for ``name@digest`` (tag or not, as Docker) the manifest
+        recorded under that repo digest, else the digest itself if ``name`` holds it."""
         with self._db_lock:
-            if ref.digest:
-                return Digest(ref.digest) if self._repo_has(ref) else None
+            name = Reference(ref.domain, ref.path, None, ref.digest) if ref.digest else ref
             row = self.db.execute("SELECT manifest FROM refs WHERE name = ?",
-                                  (str(ref),)).fetchone()
-            return Digest(row[0]) if row else None
+                                  (str(name),)).fetchone()
+            if row:
+                return Digest(row[0])
+            return Digest(ref.digest) if ref.digest and self._repo_has(ref) else None
 
     def _repo_has(self, ref: Reference) -> bool:
         """``repo@digest``: the digest is recorded and some reference of ``repo`` points at it."""

@@ -8,8 +8,7 @@ tags (then ``--force`` is needed), as the Docker daemon decides it.
 from __future__ import annotations
 
 from wharfie.errors import Conflict
-from wharfie.images.imagestore import ImageStore, Removal, ref_from_name
-from wharfie.images.provenance import BlobProvenance
+from wharfie.images.imagestore import ImageStore, Removal
 from wharfie.oci.digest import Digest
 from wharfie.oci.reference import Reference, parse_reference
 
@@ -31,12 +30,6 @@ def _single_reference(refs: list[Reference]) -> bool:
     return not repos or repos == {name}
 
 
-def _from_registry(store: ImageStore, ref: Reference, target: Digest) -> bool:
-    """True if ``ref``'s repository got manifest ``target`` from a registry (a pull or a
-    push): only then has the image a repo digest worth reporting, as docker's rmi does."""
-    return ref.path in BlobProvenance(store.root).repos(ref.domain, target)
-
-
 def remove_image(store: ImageStore, name_or_id: str, *, force: bool = False) -> Removal:
     """Untag or delete one image as ``docker rmi`` does; returns what happened, in order."""
     target = store.lookup(name_or_id)
@@ -56,12 +49,11 @@ def remove_image(store: ImageStore, name_or_id: str, *, force: bool = False) -> 
             out.untagged.append(ref)
         remaining = [r for r in refs if r not in removed]
         if ref.tag and not any(r.tag and r.name == ref.name for r in remaining):
-            # The repository's last tag went: so does its digest reference (Docker reports it).
+            # The repository's last tag went: so do its repo digests (Docker reports them).
             for r in [r for r in remaining if not r.tag and r.name == ref.name]:
                 store.untag(r)
                 remaining.remove(r)
-            if _from_registry(store, ref, target):
-                out.untagged.append(ref.with_digest(target))
+                out.untagged.append(r)
         if remaining:
             return out
         out.extend(store.delete(target))
@@ -70,8 +62,5 @@ def remove_image(store: ImageStore, name_or_id: str, *, force: bool = False) -> 
         raise Conflict(f"conflict: unable to delete {image.id.short} (must be forced) - "
                        "image is referenced in multiple repositories")
     removal = store.delete(target, untag=True)
-    tags = [r for r in removal.untagged if r.tag]
-    repos = dict.fromkeys(r.name for r in removal.untagged)
-    digests = [ref_from_name(f"{r}@{target}") for r in repos]
-    removal.untagged = tags + [d for d in digests if _from_registry(store, d, target)]
+    removal.untagged.sort(key=lambda r: r.tag is None)  # tags first, then repo digests
     return removal

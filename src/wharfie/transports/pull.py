@@ -43,7 +43,8 @@ def pull_image(images: ImageStore, ref: Reference, options: RegistryOptions, *,
     """Copy ``ref`` (the image for ``platform``, the host's by default) into ``images``.
 
     Only the blobs the store lacks are fetched. The image is tagged ``tag`` (``ref``'s tag by
-    default; a digest pull of an index is named by the platform image's digest).
+    default) and gets the registry's digest (an index's, for a multi-platform image) as its
+    repo digest, as Docker's RepoDigests.
 
     >>> pull_image(ImageStore(root), parse_reference("localhost:5000/app:1"), RegistryOptions())
     """
@@ -56,8 +57,9 @@ def pull_image(images: ImageStore, ref: Reference, options: RegistryOptions, *,
     except NotFound:
         before = None
     kw = {"progress": progress} if progress else {}
-    digest = copy_image(image, images.destination(), tag or _tag_ref(ref, image),
+    digest = copy_image(image, images.destination(), tag or _tag_ref(ref),
                         jobs=options.jobs, **kw)
+    images.record_repo_digest(ref.with_digest(remote.digest), digest)
     record_provenance(images, ref, image)
     return PullResult(digest, images.get(digest), remote.digest, before != digest)
 
@@ -77,8 +79,6 @@ def choose_platform(remote: Image | ImageIndex, platform: Platform | None,
     return remote
 
 
-def _tag_ref(ref: Reference, image: Image) -> Reference:
-    """Tags name the pulled image; a digest pull of an index names the platform's image."""
-    if ref.tag:
-        return Reference(ref.domain, ref.path, ref.tag)
-    return ref.with_digest(image.digest)
+def _tag_ref(ref: Reference) -> Reference | None:
+    """A tag names the pulled image; a digest pull is named by its repo digest alone."""
+    return Reference(ref.domain, ref.path, ref.tag) if ref.tag else None

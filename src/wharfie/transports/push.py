@@ -94,6 +94,7 @@ def push_target(images: ImageStore, local: Image | ImageIndex, dest: Reference,
     finally:
         layers.close()
     record_provenance(images, dest, target)
+    images.record_repo_digest(dest.with_digest(digest), local.digest)
     return PushResult(digest, len(raw))
 
 

@@ -58,6 +58,32 @@ def test_push_then_pull_docker_output(wharfie, imported, anon_registry, tmp_path
         f"{anon_registry}/cli/copy:v2"]
 
 
+def test_repo_digests_are_the_registrys(wharfie, imported, anon_registry, tmp_path):
+    """RepoDigests name only digests a registry gave, as docker's: none before a push; after
+    a push that compressed the (loaded, uncompressed) layers, the registry's digest, which
+    ``name@digest`` then resolves to locally; rmi of the last tag reports it."""
+    ref = imported("cli/rd:v1")
+    archive = tmp_path / "rd.tar"
+    wharfie("save", "-o", str(archive), ref)
+    env = {"WHARFIE_ROOT": str(tmp_path / "rd-root")}
+    wharfie("load", "-q", "-i", str(archive), env=env)
+
+    def inspect(name: str = ref) -> dict:
+        return json.loads(wharfie("inspect", name, env=env).stdout)[0]
+
+    assert inspect()["RepoDigests"] == []
+    listed = wharfie("images", "--digests", "--format", "{{.Digest}}", env=env)
+    assert listed.stdout.decode().split() == ["<none>"]
+    digest = out(wharfie("push", ref, env=env))[-1].split()[2]
+    repo = f"{anon_registry}/cli/rd"
+    assert inspect()["RepoDigests"] == [f"{repo}@{digest}"]
+    assert inspect(f"{repo}@{digest}")["Id"] == inspect()["Id"]
+    remote = json.loads(wharfie("manifest", "inspect", f"{repo}@{digest}", env=env).stdout)
+    assert all(x["mediaType"].endswith("gzip") for x in remote["layers"])
+    assert out(wharfie("rmi", ref, env=env))[:2] == [f"Untagged: {ref}",
+                                                     f"Untagged: {repo}@{digest}"]
+
+
 def test_default_tag_and_missing_image(wharfie, imported, anon_registry):
     imported("cli/deftag:latest")
     res = out(wharfie("push", f"{anon_registry}/cli/deftag"))

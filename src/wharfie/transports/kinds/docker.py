@@ -71,10 +71,9 @@ def registry_destination(images: ImageStore, ref: Reference,
 
 
 def record_provenance(images: ImageStore, ref: Reference, target: Image | ImageIndex) -> None:
-    """Remember that ``ref``'s repository holds every blob of ``target``, and its manifest
-    (so ``rmi`` knows a repo digest came from a registry, as docker's RepoDigests do)."""
-    BlobProvenance(images.root).add(ref.domain, ref.path,
-                                    [target.digest, *(d.digest for d in _blobs(target))])
+    """Remember that ``ref``'s repository holds every blob of ``target`` (push mounts them
+    from there)."""
+    BlobProvenance(images.root).add(ref.domain, ref.path, [d.digest for d in _blobs(target)])
 
 
 def _blobs(target: Image | ImageIndex) -> Iterator[Descriptor]:
