@@ -125,6 +125,35 @@ def test_publish_reaches_httpd(wharfie, bb):
         wharfie("rm", "-f", "web")
 
 
+def test_host_gateway_reaches_a_host_service_from_the_default_network(wharfie, bb):
+    """``--add-host NAME:host-gateway`` names the host as the container's network reaches
+    it: a server on the host's address answers ``NAME:PORT`` from inside."""
+    import http.server
+    import threading
+
+    from wharfie.containers.network import host_address
+
+    class Hello(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"from the host\n")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer((host_address(), 0), Hello)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        res = wharfie("run", "--rm", "--add-host", "hostgw:host-gateway", bb, "sh", "-c",
+                      "grep hostgw /etc/hosts; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | "
+                      f"nc -w 5 hostgw {server.server_port} | tail -1")
+        assert out(res).splitlines() == [f"{host_address()}\thostgw", "from the host"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_named_volume_and_restart_on_failure(wharfie, bb):
     wharfie("run", "--rm", "-v", "data:/data", bb, "sh", "-c", "echo kept > /data/f")
     assert out(wharfie("run", "--rm", "-v", "data:/data", bb, "cat", "/data/f")) == "kept\n"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from wharfie.containers.launch import command_for, resolve_image
 from wharfie.containers.monitor import runc_cmd, spawn
-from wharfie.containers.network import free_port, parse_publish
+from wharfie.containers.network import free_port, host_address, parse_publish
 from wharfie.containers.store import Container, ContainerStore
 from wharfie.containers.volumes import Volumes, remove_anonymous
 from wharfie.errors import Conflict, InvalidInput, NotFound, WharfieError
@@ -168,8 +168,10 @@ def create(root: Path, images: ImageStore, image_name: str, opts: CreateOptions)
     if opts.stop_signal:
         parse_signal(opts.stop_signal)
     extra_hosts = []
+    gateway = host_address() if network == "default" and any(
+        h.endswith("host-gateway") for h in opts.extra_hosts) else "127.0.0.1"
     for h in opts.extra_hosts:
-        name, ip = parse_host(h)
+        name, ip = parse_host(h, gateway)
         extra_hosts.append(f"{name}:{ip}")
     snap = snapshots.for_root(root)
     with images.content.lock(shared=True):

@@ -25,6 +25,20 @@ class PortBinding:
     proto: str = "tcp"
 
 
+def host_address() -> str:
+    """The host's address as a container on the default network reaches it (``--add-host
+    NAME:host-gateway``): slirp4netns keeps the host's loopback out of reach, so this is
+    the address the host's default route leaves from, as podman's host.containers.internal.
+    No packet is sent: connecting a UDP socket only picks the route."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("198.51.100.1", 9))
+            return s.getsockname()[0]
+        except OSError:
+            raise InvalidInput("host-gateway: the host has no routed address for a "
+                               "container to reach; use --network host") from None
+
+
 def parse_publish(spec: str) -> list[PortBinding]:
     """``-p [IP:][HOST:]CONTAINER[-END][/PROTO]`` as docker reads it; an empty HOST picks a port."""
     spec, _, proto = spec.partition("/")

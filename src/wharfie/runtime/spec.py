@@ -142,14 +142,14 @@ def default_mounts(shm_size: int = 64 << 20) -> list[dict]:
     ]
 
 
-def parse_host(spec: str) -> tuple[str, str]:
+def parse_host(spec: str, gateway: str = "127.0.0.1") -> tuple[str, str]:
     """``--add-host NAME:IP`` or ``NAME=IP`` (an IPv6 address may be in brackets).
 
-    ``host-gateway`` is Docker's name for the host as its containers reach it; without a
-    bridge, containers share the host's network, so that is 127.0.0.1."""
+    ``host-gateway`` is Docker's name for the host as its containers reach it: ``gateway``,
+    which is 127.0.0.1 for a container that shares the host's network (a build's RUN)."""
     sep = "=" if "=" in spec else ":"
     name, _, ip = spec.partition(sep)
-    ip = "127.0.0.1" if ip == "host-gateway" else ip.strip("[]")
+    ip = gateway if ip == "host-gateway" else ip.strip("[]")
     try:
         ipaddress.ip_address(ip)
     except ValueError:
