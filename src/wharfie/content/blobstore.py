@@ -266,8 +266,7 @@ class BlobWriter:
                 _hash_mapped(self._hash, reader, self.size, n)
                 copied += n
                 self.size += n
-                if self.size - self._written_back >= WRITEBACK_EVERY:
-                    self._start_writeback()
+                self._start_writeback()  # the disk starts on each window once it is hashed
                 if progress:
                     progress(n)
         finally:
