@@ -43,6 +43,47 @@ def test_blob_get_head_and_ranges(http):
     assert r.status == 404 and errors_of(r) == ["BLOB_UNKNOWN"]
 
 
+def test_blob_validators_name_the_digest(http):
+    """A blob's ETag is its digest, as docker-registry's: a client revalidating with it gets
+    304, and the validators do not change with the file's mtime."""
+    data = os.urandom(50_000)
+    digest = http.push_blob("pull/etag", data)
+    url = f"/v2/pull/etag/blobs/{digest}"
+    r = http("GET", url)
+    assert r.status == 200 and r.data == data
+    assert r.headers["ETag"] == f'"{digest}"'
+    assert r.headers["Docker-Distribution-API-Version"] == "registry/2.0"
+    r = http("GET", url, headers={"If-None-Match": f'"{digest}"'})
+    assert r.status == 304 and r.data == b"" and r.headers["ETag"] == f'"{digest}"'
+    r = http("GET", url, headers={"If-None-Match": f'"{sha(b"other")}"'})
+    assert r.status == 200 and r.data == data
+
+
+def test_blob_ranges_on_one_connection_with_if_range(http):
+    """Ranges of a multi-MB blob, one after another on one keep-alive connection (sendfile
+    from an offset must leave the connection usable); If-Range naming another validator
+    gets the whole blob; an unsatisfiable range is the registry's JSON error."""
+    data = os.urandom(5 << 20)
+    digest = http.push_blob("pull/ranges", data)
+    url = f"/v2/pull/ranges/blobs/{digest}"
+    conn = http.pool.connection_from_url(http.base)
+    cases = [({"Range": "bytes=1000000-4999999"}, 206, data[1000000:5000000]),
+             ({"Range": "bytes=-10"}, 206, data[-10:]),
+             ({}, 200, data),
+             ({"Range": "bytes=7-", "If-Range": f'"{digest}"'}, 206, data[7:]),
+             ({"Range": "bytes=7-", "If-Range": f'"{sha(b"other")}"'}, 200, data),
+             ({"Range": "bytes=0-0"}, 206, data[:1])]
+    for headers, status, body in cases:
+        r = conn.urlopen("GET", url, headers=headers, retries=False)
+        assert (r.status, r.data == body) == (status, True), headers
+        assert r.headers["Content-Length"] == str(len(body))
+        assert r.headers["ETag"] == f'"{digest}"'
+    assert conn.num_connections == 1
+    r = http("GET", url, headers={"Range": f"bytes={len(data)}-"})
+    assert r.status == 416 and errors_of(r) == ["BLOB_UNKNOWN"]
+    assert r.headers["Content-Range"] == f"bytes */{len(data)}"
+
+
 def test_all_four_manifest_media_types(http):
     config = b'{"architecture":"amd64","os":"linux"}'
     cd = http.push_blob("types/all", config)

@@ -1,8 +1,9 @@
 """The distribution-spec v1.1 HTTP API on aiohttp.web.
 
 aiohttp was chosen by measurement (bench/bench_registry_server.py): on this
-machine it answers 26k small GETs/s against starlette+uvicorn's 18k, and its
-FileResponse sends blobs with sendfile at 1.8 GB/s against 0.54 GB/s.
+machine it answers 26k small GETs/s against starlette+uvicorn's 18k, and it sends
+files with sendfile at 1.8 GB/s against 0.54 GB/s. Filesystem blobs, Range included,
+go out with sendfile from the file the handler opened (``_FileSlice``).
 
 One catch-all route dispatches by regular expression, because repository
 names contain slashes. Request bodies stream to a spool file while being
@@ -87,6 +88,55 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     start = int(m[1])
     end = min(int(m[2]), size - 1) if m[2] else size - 1
     return (start, end) if start <= end and start < size else None
+
+
+def _matches(header: str | None, etag: str) -> bool:
+    """Whether an If-None-Match list names ``etag`` (or is ``*``); W/ is ignored, as the
+    weak comparison RFC 9110 asks for here."""
+    if not header:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    return etag in tags or "*" in tags
+
+
+def _requested_range(request: web.Request, size: int, etag: str) -> tuple[int, int] | None:
+    """The (start, end) a GET's Range asks for, or None for the whole blob: no Range, or an
+    If-Range that is not this blob's ETag (RFC 9110 13.1.5). RegistryError 416 when the
+    range cannot be satisfied."""
+    header = request.headers.get("Range")
+    if header is None or request.headers.get("If-Range", etag).strip() != etag:
+        return None
+    rng = _parse_range(header, size)
+    if rng is None:
+        raise RegistryError("BLOB_UNKNOWN", "range not satisfiable", status=416,
+                            headers={"Content-Range": f"bytes */{size}"})
+    return rng
+
+
+class _FileSlice(web.StreamResponse):
+    """``count`` bytes of an open file from ``offset``, sent with sendfile(2) straight from
+    the page cache: no read into Python, no thread hop, no second stat (aiohttp's
+    FileResponse stats and opens the path again in a thread, and replaces our ETag)."""
+
+    def __init__(self, f, offset: int, count: int, status: int, headers: dict) -> None:
+        super().__init__(status=status, headers=headers)
+        self._file, self._offset, self._count = f, offset, count
+        self.content_type = "application/octet-stream"
+        self.content_length = count
+
+    async def prepare(self, request: web.BaseRequest):
+        if self.prepared:
+            return await super().prepare(request)
+        with self._file:
+            writer = await super().prepare(request)
+            if self._count:
+                if request.transport is None:
+                    raise ConnectionResetError("connection lost")
+                # asyncio falls back to read+write where sendfile cannot go (TLS).
+                await asyncio.get_running_loop().sendfile(
+                    request.transport, self._file, self._offset, self._count)
+            await super().write_eof()
+            return writer
 
 
 def _paginate(items: list[str], request: web.Request, path: str, key: str,
@@ -225,30 +275,32 @@ class RegistryApp:
         size = await self.call(self.store.blob_check if head else self.store.blob_stat, name, d)
         if size is None:
             raise RegistryError("BLOB_UNKNOWN", "blob unknown to registry", {"digest": d})
+        etag = f'"{d}"'
         headers = {"Docker-Content-Digest": d, "Accept-Ranges": "bytes",
-                   "ETag": f'"{d}"', "Cache-Control": "max-age=31536000"}
+                   "ETag": etag, "Cache-Control": "max-age=31536000"}
         if head:
             headers["Content-Length"] = str(size)
             return web.Response(headers=headers, content_type="application/octet-stream")
+        if _matches(request.headers.get("If-None-Match"), etag):
+            return web.Response(status=304, headers=headers)
         key = f"blobs/{d.algorithm}/{d.hex}"
         url = self.store.driver.redirect_url(key)
         if url is not None:
             headers["Location"] = url
             return web.Response(status=307, headers=headers)
-        path = self.store.driver.local_path(key)
-        if path is not None:
-            # sendfile, with Range and If-Range handled by aiohttp.
-            resp = web.FileResponse(path, chunk_size=CHUNK, headers=headers)
-            resp.content_type = "application/octet-stream"
-            return resp
         start, end, status = 0, size - 1, 200
-        if "Range" in request.headers:
-            rng = _parse_range(request.headers["Range"], size)
-            if rng is None:
-                raise RegistryError("BLOB_UNKNOWN", "range not satisfiable", status=416,
-                                    headers={"Content-Range": f"bytes */{size}"})
+        rng = _requested_range(request, size, etag)
+        if rng is not None:
             start, end, status = rng[0], rng[1], 206
             headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        path = self.store.driver.local_path(key)
+        if path is not None:
+            try:
+                blob = open(path, "rb", buffering=0)  # noqa: SIM115 - the response closes it
+            except FileNotFoundError:  # collected since the stat
+                raise RegistryError("BLOB_UNKNOWN", "blob unknown to registry",
+                                    {"digest": d}) from None
+            return _FileSlice(blob, start, end - start + 1, status, headers)
         resp = web.StreamResponse(status=status, headers=headers)
         resp.content_type = "application/octet-stream"
         resp.content_length = end - start + 1

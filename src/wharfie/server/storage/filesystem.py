@@ -9,6 +9,7 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from stat import S_ISDIR
 from typing import BinaryIO
 
 from wharfie.content.blobstore import CHUNK
@@ -102,10 +103,10 @@ class FilesystemDriver(Driver):
 
     def stat(self, key: str) -> Stat | None:
         try:
-            st = self._path(key).stat()
+            st = os.stat(self._path(key))
         except (FileNotFoundError, NotADirectoryError):
             return None
-        return Stat(st.st_size, st.st_mtime) if not os.path.isdir(self._path(key)) else None
+        return None if S_ISDIR(st.st_mode) else Stat(st.st_size, st.st_mtime)
 
     def touch(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
