@@ -154,6 +154,34 @@ def test_host_gateway_reaches_a_host_service_from_the_default_network(wharfie, b
         server.server_close()
 
 
+def test_stats_from_the_cgroups(wharfie, bb):
+    """``stats --no-stream`` shows docker's columns from the container's cgroups: a busy
+    loop's CPU, a 30 MB shell variable's memory, its processes; a stopped one (``-a``)
+    shows zeros."""
+    wharfie("run", "-d", "--name", "busy", bb, "sh", "-c",
+            "x=$(head -c 30000000 /dev/zero | tr '\\0' a); (while :; do :; done) & sleep 100")
+    wharfie("create", "--name", "idle", bb, "true")
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            rows = out(wharfie("stats", "--no-stream")).splitlines()
+            busy = rows[1].split()
+            if busy[3].endswith("MiB") or time.monotonic() > deadline:  # the variable is filled
+                break
+            time.sleep(0.5)
+        assert rows[0].split() == ["CONTAINER", "ID", "NAME", "CPU", "%", "MEM", "USAGE", "/",
+                                   "LIMIT", "MEM", "%", "NET", "I/O", "BLOCK", "I/O", "PIDS"]
+        assert len(rows) == 2 and busy[1] == "busy"
+        assert float(busy[2].rstrip("%")) > 5  # the loop burns CPU
+        assert 28 <= float(busy[3].removesuffix("MiB")) < 200 and busy[4] == "/"
+        assert busy[-1] == "2"  # the shell and its loop
+        fmt = out(wharfie("stats", "--no-stream", "-a", "--format", "{{.Name}} {{.CPUPerc}} "
+                          "{{.MemUsage}} {{.PIDs}}")).splitlines()
+        assert "idle 0.00% 0B / 0B 0" in fmt
+    finally:
+        wharfie("rm", "-f", "busy", "idle")
+
+
 def test_named_volume_and_restart_on_failure(wharfie, bb):
     wharfie("run", "--rm", "-v", "data:/data", bb, "sh", "-c", "echo kept > /data/f")
     assert out(wharfie("run", "--rm", "-v", "data:/data", bb, "cat", "/data/f")) == "kept\n"

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from wharfie.builder import CheckReport as BuildCheckReport
     from wharfie.containers.launch import ContainerUsage
     from wharfie.containers.lifecycle import CreateOptions
+    from wharfie.containers.stats import ContainerStats
     from wharfie.containers.store import Container
     from wharfie.content.blobstore import ContentStore
     from wharfie.images.check import CheckReport
@@ -1041,6 +1042,14 @@ class Client:
         from wharfie.containers.lifecycle import top
 
         return top(self.root, self.container(ref), list(ps_args or []))
+
+    def stats(self, refs: Iterable[str] = (), *, all: bool = False) -> list[ContainerStats]:
+        """``wharfie stats --no-stream``: resource use of the named containers (the running
+        ones by default, every one with ``all``), from their cgroups."""
+        from wharfie.containers.stats import stats
+
+        chosen = [self.container(r) for r in refs] if refs else self.containers(all=all)
+        return stats(self.root, chosen)
 
     def diff(self, ref: str) -> list[tuple[str, str]]:
         """``wharfie diff``: (A|C|D, path) for what the container changed."""

@@ -170,6 +170,40 @@ def top(app: App, container: str, ps_args: tuple[str, ...]) -> None:
     click.echo(app.client.top(container, list(ps_args)), nl=False)
 
 
+@click.command("stats")
+@click.option("-a", "--all", "all_", is_flag=True, help="Show all containers (default: running).")
+@click.option("--no-stream", is_flag=True, help="Print the first result and exit.")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
+@click.option("--format", "fmt", help="Go template, table or json.")
+@click.argument("containers", nargs=-1)
+@pass_app
+def stats(app: App, all_: bool, no_stream: bool, no_trunc: bool, fmt: str | None,
+          containers: tuple[str, ...]) -> None:
+    """Display containers' resource usage (from their cgroups)."""
+    from wharfie.cli.format import bytes_size, human_size, write_rows
+
+    while True:
+        rows = [{"ID": s.container.id if no_trunc else s.container.id[:12],
+                 "Container": s.container.id if no_trunc else s.container.id[:12],
+                 "Name": s.container.name, "CPUPerc": f"{s.cpu_percent:.2f}%",
+                 "MemUsage": f"{bytes_size(s.memory)} / {bytes_size(s.memory_limit)}",
+                 "MemPerc": f"{s.memory_percent:.2f}%",
+                 "NetIO": f"{human_size(s.net_rx)} / {human_size(s.net_tx)}",
+                 "BlockIO": f"{human_size(s.block_read)} / {human_size(s.block_write)}",
+                 "PIDs": str(s.pids)}
+                for s in app.client.stats(containers, all=all_)]
+        if not no_stream and sys.stdout.isatty():
+            click.echo("\033[2J\033[H", nl=False)  # docker redraws the table in place
+        write_rows(fmt, rows, default="table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}"
+                   "\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
+                   headers={"ID": "CONTAINER ID", "Container": "CONTAINER", "Name": "NAME",
+                            "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT",
+                            "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O",
+                            "PIDs": "PIDS"}, echo=lambda text: click.echo(text, nl=False))
+        if no_stream:
+            return
+
+
 @click.command("port")
 @click.argument("container")
 @click.argument("private", required=False)
@@ -294,7 +328,7 @@ def _fill_group() -> None:
     from wharfie.cli.run import create, export, ps, rm, run
 
     for cmd in (start, stop, restart, kill, pause, unpause, wait, rename, logs, exec_, top,
-                port, inspect, prune, commit, diff, cp, run, create, rm, export):
+                stats, port, inspect, prune, commit, diff, cp, run, create, rm, export):
         container.add_command(cmd)
     for alias in ("ls", "ps", "list"):
         container.add_command(ps, alias)

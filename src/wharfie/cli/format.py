@@ -35,6 +35,18 @@ def human_size(size: float, precision: int = 3) -> str:
     return f"{size:.{precision}g}{_DECIMAL_UNITS[i]}"
 
 
+_BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
+
+
+def bytes_size(size: float) -> str:
+    """go-units BytesSize: binary units, four significant digits (``316KiB``, ``23.47GiB``)."""
+    i = 0
+    while size >= 1024.0 and i < len(_BINARY_UNITS) - 1:
+        size /= 1024.0
+        i += 1
+    return f"{size:.4g}{_BINARY_UNITS[i]}"
+
+
 def human_duration(seconds: float) -> str:
     """go-units HumanDuration: ``Less than a second``, ``About an hour``, ``3 weeks``..."""
     s = int(seconds)

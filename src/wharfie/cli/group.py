@@ -54,6 +54,7 @@ COMMANDS: dict[str, str] = {
     "logs": "wharfie.cli.container:logs",
     "exec": "wharfie.cli.container:exec_",
     "top": "wharfie.cli.container:top",
+    "stats": "wharfie.cli.container:stats",
     "port": "wharfie.cli.container:port",
     "commit": "wharfie.cli.container:commit",
     "diff": "wharfie.cli.container:diff",

@@ -22,16 +22,6 @@ def _render(doc: dict, fmt: str) -> None:
                          + "\n")
 
 
-def binary_size(size: float) -> str:
-    """go-units BytesSize, as docker info prints Total Memory: ``15.5GiB``."""
-    units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    i = 0
-    while size >= 1024 and i < len(units) - 1:
-        size /= 1024
-        i += 1
-    return f"{size:.4g}{units[i]}"
-
-
 def _block(rows: list[tuple[str, object]], indent: str = " ") -> str:
     """docker's aligned ``Key:   value`` lines (values start in one column)."""
     width = max(len(k) for k, _ in rows) + 2
@@ -61,6 +51,8 @@ def version(app: App, fmt: str | None) -> None:
 @pass_app
 def info(app: App, fmt: str | None) -> None:
     """Display system-wide information."""
+    from wharfie.cli.format import bytes_size
+
     d = app.client.info()
     if fmt:
         _render(d, fmt)
@@ -72,7 +64,7 @@ def info(app: App, fmt: str | None) -> None:
             f" Storage Driver: {d['Driver']}\n Kernel Version: {d['KernelVersion']}\n"
             f" Operating System: {d['OperatingSystem']}\n OSType: {d['OSType']}\n"
             f" Architecture: {d['Architecture']}\n CPUs: {d['NCPU']}\n"
-            f" Total Memory: {binary_size(d['MemTotal'])}\n"
+            f" Total Memory: {bytes_size(d['MemTotal'])}\n"
             f" Name: {d['Name']}\n Root Dir: {d['DockerRootDir']}\n")
     text += " Insecure Registries:\n" + "".join(f"  {r}\n" for r in reg["InsecureRegistries"])
     if reg["Mirrors"]:
