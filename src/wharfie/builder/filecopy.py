@@ -7,6 +7,7 @@ every path resolved inside it (``runtime.rootfs.resolve``).
 
 from __future__ import annotations
 
+import dataclasses
 import lzma
 import os
 import posixpath
@@ -15,6 +16,7 @@ import shutil
 import stat
 import tempfile
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,8 @@ from wharfie.fs.inroot import MAX_SYMLINKS
 from wharfie.fs.inroot import resolve as secure_join
 from wharfie.layers.apply import extract_tar
 from wharfie.layers.compression import decompress_stream, sniff
+from wharfie.layers.diff import read_xattrs, sort_key
+from wharfie.layers.writer import Planned
 from wharfie.transports.tarstream import DECODE_ERRORS
 
 _WILDCARD = re.compile(r"[*?\[]")
@@ -249,6 +253,29 @@ def _copy_tree(src_dir: Path, rootfs: Path, dest: str, rel: str, opts: CopyOptio
                excludes: PatternMatcher | None, src_root: Path) -> None:
     _ensure_dir(rootfs, dest, opts)  # an existing directory keeps its owner and mode
     files: list[tuple[Path, os.stat_result, str]] = []
+    for p, st, target in tree_entries(src_dir, dest, rel, opts, excludes, src_root):
+        if stat.S_ISDIR(st.st_mode):  # made at once: the files below need it
+            _copy_entry(p, st, rootfs, target, opts)
+        else:
+            files.append((p, st, target))
+    _copy_files(files, rootfs, opts)
+    # Directories get their source mtimes after their content is written.
+    for dirpath, dirnames, _ in os.walk(src_dir, topdown=False):
+        for name in dirnames:
+            p = Path(dirpath) / name
+            rel_path = os.path.normpath(os.path.join(os.path.relpath(dirpath, src_dir), name))
+            host = secure_join(rootfs, dest.rstrip("/") + "/" + rel_path, follow_last=False)
+            if host.is_dir() and not host.is_symlink():
+                st = os.lstat(p)
+                os.utime(host, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+
+
+def tree_entries(src_dir: Path, dest: str, rel: str, opts: CopyOptions,
+                 excludes: PatternMatcher | None, src_root: Path
+                 ) -> Iterator[tuple[Path, os.stat_result, str]]:
+    """What copying the directory ``src_dir`` into ``dest`` copies: (source, its lstat,
+    target path in the image), each directory before what it holds; .dockerignore and
+    ``--exclude`` applied, symlinks to directories copied as links, not followed."""
     for dirpath, dirnames, filenames in os.walk(src_dir):
         dirnames.sort()
         rel_dir = os.path.relpath(dirpath, src_dir)
@@ -260,26 +287,16 @@ def _copy_tree(src_dir: Path, rootfs: Path, dest: str, rel: str, opts: CopyOptio
                 continue
             keep.append(name)
             p = Path(dirpath) / name
-            target = dest.rstrip("/") + "/" + os.path.normpath(os.path.join(rel_dir, name))
-            _copy_entry(p, os.lstat(p), rootfs, target, opts)
+            yield p, os.lstat(p), dest.rstrip("/") + "/" + os.path.normpath(
+                os.path.join(rel_dir, name))
         dirnames[:] = [n for n in keep if not os.path.islink(Path(dirpath) / n)]
         for name in sorted(filenames):
             sub_rel = os.path.normpath(os.path.join(rel, rel_dir, name))
             if _skip(sub_rel, _ignored(real_dir, name, opts.ignore, False), excludes):
                 continue
             p = Path(dirpath) / name
-            target = dest.rstrip("/") + "/" + os.path.normpath(os.path.join(rel_dir, name))
-            files.append((p, os.lstat(p), target))
-    _copy_files(files, rootfs, opts)
-    # Directories get their source mtimes after their content is written.
-    for dirpath, dirnames, _ in os.walk(src_dir, topdown=False):
-        for name in dirnames:
-            p = Path(dirpath) / name
-            rel_path = os.path.normpath(os.path.join(os.path.relpath(dirpath, src_dir), name))
-            host = secure_join(rootfs, dest.rstrip("/") + "/" + rel_path, follow_last=False)
-            if host.is_dir() and not host.is_symlink():
-                st = os.lstat(p)
-                os.utime(host, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+            yield p, os.lstat(p), dest.rstrip("/") + "/" + os.path.normpath(
+                os.path.join(rel_dir, name))
 
 
 def _copy_files(files: list[tuple[Path, os.stat_result, str]], rootfs: Path,
@@ -419,3 +436,118 @@ def _copy_tree_preserving(src_dir: Path, rootfs: Path, dest: str, opts: CopyOpti
             rel = os.path.relpath(p, src_dir)
             _copy_entry(p, st, rootfs, dest.rstrip("/") + "/" + rel, opts)
         dirnames[:] = [n for n in dirnames if not os.path.islink(Path(dirpath) / n)]
+
+
+def plan_copy(src_root: Path, sources: list[str], dest: str, workdir: str, opts: CopyOptions,
+              parent_root: Path | None, now_ns: int) -> list[Planned] | None:
+    """The layer ``copy_sources`` would make on top of ``parent_root`` (None: an empty
+    root), as sorted entries read from the sources alone: written straight into a layer,
+    no file is created. None when only a real copy can tell: the destination exists
+    already, two sources meet on one path, ``--parents``, ``--chown``, an archive to
+    unpack, or a source that is not a file, directory or symlink."""
+    if opts.parents or opts.chown or opts.extract_archives or opts.keep_owners:
+        return None
+    dest = clean_dest(dest, workdir)
+    top = dest.rstrip("/").lstrip("/")
+    existing = _existing_ancestor(parent_root, top)
+    if existing is None:
+        return None
+    plan = _Plan(existing, now_ns)
+    excludes = PatternMatcher(opts.excludes) if opts.excludes else None
+    for _pattern, rel in [(s, f) for s, found in expand_all(src_root, sources, opts.ignore)
+                          for f in found]:
+        if excludes is not None and rel and excludes.excludes(rel):
+            continue
+        src = secure_join(src_root, rel)
+        st = os.lstat(src)
+        if stat.S_ISDIR(st.st_mode):
+            ok = plan.made_dir(top) and all(
+                plan.add(p, pst, target.lstrip("/"), opts)
+                for p, pst, target in tree_entries(src, dest, rel, opts, excludes, src_root))
+        else:
+            into_dir = dest.endswith("/") or plan.is_dir(top)
+            ok = plan.add(src, st, f"{top}/{os.path.basename(rel)}" if into_dir else top, opts)
+        if not ok:
+            return None
+    return plan.entries(parent_root)
+
+
+def _existing_ancestor(parent_root: Path | None, top: str) -> str | None:
+    """The deepest directory on the way to ``top`` that the parent has ("" for the root),
+    if ``top`` itself is missing and every directory on the way is a real one."""
+    if not top:
+        return None  # the root always exists
+    if parent_root is None:
+        return ""
+    parts = top.split("/")
+    for i in range(len(parts)):
+        try:
+            st = os.lstat(parent_root.joinpath(*parts[:i + 1]))
+        except FileNotFoundError:
+            return "/".join(parts[:i])
+        if i == len(parts) - 1 or not stat.S_ISDIR(st.st_mode):
+            return None
+    return None
+
+
+class _Plan:
+    """Entries of a planned COPY layer by path: the directories ``make_dirs`` would make
+    (0755, root's, made now), then what is copied, with its source's mode and mtime."""
+
+    def __init__(self, existing: str, now_ns: int) -> None:
+        self.existing, self.now_ns = existing, now_ns
+        self.by_path: dict[str, Planned] = {}
+        self.inodes: dict[str, tuple[int, int]] = {}  # files with several names
+
+    def is_dir(self, path: str) -> bool:
+        e = self.by_path.get(path)
+        return e is not None and stat.S_ISDIR(e.mode)
+
+    def made_dir(self, path: str) -> bool:
+        """``make_dirs(path)`` below the existing ancestor; False on a non-directory."""
+        if path == self.existing or not path:
+            return True
+        if path in self.by_path:
+            return self.is_dir(path)
+        if not self.made_dir(path.rpartition("/")[0]):
+            return False
+        self.by_path[path] = Planned(path, stat.S_IFDIR | 0o755, self.now_ns)
+        return True
+
+    def add(self, src: Path, st: os.stat_result, target: str, opts: CopyOptions) -> bool:
+        """Plan one copied entry; False where a real copy must decide."""
+        kind = stat.S_IFMT(st.st_mode)
+        if target in self.by_path or kind not in (stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK):
+            return False
+        if not self.made_dir(target.rpartition("/")[0]):
+            return False
+        if kind == stat.S_IFLNK:
+            mode = stat.S_IFLNK | 0o777
+        else:
+            perm = opts.chmod.apply(st.st_mode) if opts.chmod else stat.S_IMODE(st.st_mode)
+            mode = kind | (perm & 0o7777)
+        self.by_path[target] = Planned(target, mode, st.st_mtime_ns, str(src),
+                                       st.st_size if kind == stat.S_IFREG else 0)
+        if kind == stat.S_IFREG and st.st_nlink > 1:
+            self.inodes[target] = (st.st_dev, st.st_ino)
+        return True
+
+    def entries(self, parent_root: Path | None) -> list[Planned]:
+        """The layer's entries in layer order. The existing ancestor gets a new child, so
+        its new mtime puts it in the layer; a file copied under several names is a hard
+        link after its first one, as ``_link_or_copy`` makes it."""
+        if self.by_path and self.existing and parent_root is not None:
+            host = parent_root / self.existing
+            st = os.lstat(host)
+            self.by_path[self.existing] = Planned(self.existing, st.st_mode, self.now_ns,
+                                                  uid=st.st_uid, gid=st.st_gid,
+                                                  xattrs=read_xattrs(str(host)))
+        out, first = [], {}
+        for path in sorted(self.by_path, key=sort_key):
+            entry, inode = self.by_path[path], self.inodes.get(path)
+            if inode is not None and inode in first:
+                entry = dataclasses.replace(entry, link_to=first[inode])
+            elif inode is not None:
+                first[inode] = path
+            out.append(entry)
+        return out

@@ -37,6 +37,7 @@ from wharfie.dockerfile.stages import (
 from wharfie.errors import NotFound, WharfieError
 from wharfie.images.imagestore import ImageStore, StoredImage
 from wharfie.layers.compression import open_layer
+from wharfie.layers.writer import Planned, write_layer_to_store
 from wharfie.oci.digest import Digest
 from wharfie.oci.empty import for_platform
 from wharfie.oci.image import BlobSource, Layer
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from wharfie.transports.registry.client import RegistryOptions
 
 CACHE_PIN = "build-cache"  # image removal keeps layers the build cache still holds
+Plan = Callable[[Path | None], list[Planned] | None]  # a step's layer, from its parent's root
 
 
 class Workshop(Protocol):
@@ -264,22 +266,21 @@ class Job:
             idx = int(name)
         layers = self.results[idx].layers if idx is not None else \
             [(x.descriptor, x.diff_id) for x in self.external_image(name).layers()]
-        chain = self._ensure_chain(layers)
-        if chain is None:
+        view = self._view(layers)
+        if view is None:
             empty = self.root / "build" / "empty"
             empty.mkdir(parents=True, exist_ok=True)
             return empty
-        with self.builder.lock:
-            if chain not in self._views:
-                self._views[chain] = self.snap.view(chain)
-            return self._views[chain]
+        return view
 
     # -- layers and the cache ------------------------------------------------------------------
 
     def layer_step(self, st: StageState, kind: str, inputs: dict, created_by: str, title: str,
                    action: Callable[[Path, int], None], files: dict | None = None, *,
-                   buildkit_suffix: bool = True) -> int:
-        """Run (or reuse from the cache) one step that makes a layer, and record it."""
+                   buildkit_suffix: bool = True, plan: Plan | None = None) -> int:
+        """Run (or reuse from the cache) one step that makes a layer, and record it.
+        ``plan``, given the parent's root filesystem (None: empty), may return the layer's
+        entries instead: then it is written straight from them, without a snapshot."""
         key = step_key(st.key, kind, **inputs)
         step_no = self.announce(title)
         started = time.monotonic()
@@ -295,7 +296,8 @@ class Job:
                 why = explain_miss(previous, {"parent": st.key, **inputs, "files": files})
                 self.emit(BuildEvent("explain", step_no, f"cache miss: {why}"))
             try:
-                record = self._make_layer(st, title, action, step_no)
+                record = self._planned_layer(st, title, plan) if plan is not None else None
+                record = record or self._make_layer(st, title, action, step_no)
             except WharfieError as e:
                 self.emit(BuildEvent("error", step_no, e.message,
                                      time.monotonic() - started))
@@ -335,6 +337,31 @@ class Job:
         layer = commit.layer  # kept even when empty: docker's BuildKit records every
         desc = Descriptor(layer.media_type, layer.digest, layer.size)  # RUN/COPY/WORKDIR layer
         return CacheRecord(self.epoch_iso() or rfc3339(time.time()), desc, layer.diff_id)
+
+    def _planned_layer(self, st: StageState, title: str, plan: Plan) -> CacheRecord | None:
+        """Write the layer ``plan`` lays out straight into the store; None if it cannot.
+        No snapshot is made: a later step that needs this root filesystem extracts the
+        layer then (``_ensure_chain``), and a last COPY never creates its files at all."""
+        try:
+            entries = plan(self._view(st.layers))
+            if entries is None:
+                return None
+            layer = write_layer_to_store(entries, self.store.content,
+                                         compression=self.req.compression, epoch=self.req.epoch)
+        except OSError as e:  # a vanished file, a full disk: say which step
+            raise BuildError(f"{title}: {_os_error_text(e)}") from None
+        desc = Descriptor(layer.media_type, layer.digest, layer.size)
+        return CacheRecord(self.epoch_iso() or rfc3339(time.time()), desc, layer.diff_id)
+
+    def _view(self, layers: list[tuple[Descriptor, Digest]]) -> Path | None:
+        """A read-only root filesystem of ``layers`` (None: no layers), kept for the job."""
+        chain = self._ensure_chain(layers)
+        if chain is None:
+            return None
+        with self.builder.lock:
+            if chain not in self._views:
+                self._views[chain] = self.snap.view(chain)
+            return self._views[chain]
 
     def _ensure_chain(self, layers: list[tuple[Descriptor, Digest]]) -> Digest | None:
         """Extract whatever of these layers is not unpacked yet; the top chain ID."""

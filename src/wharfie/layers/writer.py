@@ -49,6 +49,23 @@ class LayerResult:
         return layer_type(self.compression)
 
 
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A layer entry whose metadata the caller decided (a COPY written straight from its
+    sources): only a regular file's bytes and a symlink's target are read, from ``source``.
+    ``link_to`` makes it a hard link to that earlier entry of the layer."""
+
+    path: str
+    mode: int  # st_mode: file type and permission bits
+    mtime_ns: int
+    source: str | None = None
+    size: int = 0
+    uid: int = 0
+    gid: int = 0
+    xattrs: dict[str, bytes] | None = None
+    link_to: str | None = None
+
+
 class Sink(Protocol):
     def write(self, data: bytes | memoryview, /) -> object: ...
 
@@ -109,12 +126,15 @@ class TarStream:
             self._emit(self._buf)
             self._buf = bytearray()
 
-    def _mtime(self, st: os.stat_result) -> int:
-        mtime = st.st_mtime_ns // 10**9
+    def _mtime(self, mtime_ns: int) -> int:
+        mtime = mtime_ns // 10**9
         return min(mtime, self._epoch) if self._epoch is not None else mtime
 
-    def add(self, change: Change) -> None:
+    def add(self, change: Change | Planned) -> None:
         """Append one entry (a whiteout when ``change.source`` is None)."""
+        if isinstance(change, Planned):
+            self._add_planned(change)
+            return
         name = os.fsencode(change.path)
         if change.source is None:
             self.entries += 1
@@ -130,17 +150,34 @@ class TarStream:
             return  # tar cannot carry a socket, and Docker leaves them out too
         self.entries += 1
         common = dict(mode=stat.S_IMODE(mode), uid=st.st_uid, gid=st.st_gid,
-                      mtime=self._mtime(st))
+                      mtime=self._mtime(st.st_mtime_ns))
         if not stat.S_ISDIR(mode) and st.st_nlink > 1:
             first = self._links.get((st.st_dev, st.st_ino))
             if first is not None:
                 self._put(tf.header(name, tf.LINK, linkname=first, **common))
                 return
             self._links[(st.st_dev, st.st_ino)] = name
-        xattrs = read_xattrs(src)
+        self._add_node(name, change.path, src, mode, st.st_size, st.st_rdev, read_xattrs(src),
+                       common)
+
+    def _add_planned(self, p: Planned) -> None:
+        name = os.fsencode(p.path)
+        self.entries += 1
+        common = dict(mode=stat.S_IMODE(p.mode), uid=p.uid, gid=p.gid,
+                      mtime=self._mtime(p.mtime_ns))
+        if p.link_to is not None:
+            self._put(tf.header(name, tf.LINK, linkname=os.fsencode(p.link_to), **common))
+            return
+        if not (stat.S_ISREG(p.mode) or stat.S_ISLNK(p.mode) or stat.S_ISDIR(p.mode)):
+            raise ValueError(f"{p.path}: a planned entry is a file, a directory or a symlink")
+        self._add_node(name, p.path, p.source or "", p.mode, p.size, 0, p.xattrs or {}, common)
+
+    def _add_node(self, name: bytes, rel: str, src: str, mode: int, size: int, rdev: int,
+                  xattrs: dict[str, bytes], common: dict) -> None:
+        """The header of a file, directory, link or node, then a file's bytes."""
         if stat.S_ISREG(mode):
-            self._put(tf.header(name, tf.REG, size=st.st_size, xattrs=xattrs, **common))
-            self._copy_file(src, change.path, st.st_size)
+            self._put(tf.header(name, tf.REG, size=size, xattrs=xattrs, **common))
+            self._copy_file(src, rel, size)
         elif stat.S_ISDIR(mode):
             self._put(tf.header(name + b"/", tf.DIR, xattrs=xattrs, **common))
         elif stat.S_ISLNK(mode):
@@ -148,8 +185,8 @@ class TarStream:
             self._put(tf.header(name, tf.SYMLINK, linkname=target, xattrs=xattrs, **common))
         elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
             kind = tf.CHAR if stat.S_ISCHR(mode) else tf.BLOCKDEV
-            self._put(tf.header(name, kind, devmajor=os.major(st.st_rdev),
-                                devminor=os.minor(st.st_rdev), xattrs=xattrs, **common))
+            self._put(tf.header(name, kind, devmajor=os.major(rdev),
+                                devminor=os.minor(rdev), xattrs=xattrs, **common))
         elif stat.S_ISFIFO(mode):
             self._put(tf.header(name, tf.FIFO, xattrs=xattrs, **common))
 
@@ -180,7 +217,7 @@ class TarStream:
         self._flush()
 
 
-def _write(changes: Iterable[Change], sink: Sink, compression: str, level: int | None,
+def _write(changes: Iterable[Change | Planned], sink: Sink, compression: str, level: int | None,
            epoch: int | None) -> TarStream:
     """Tar, compress and send ``changes`` to ``sink``; the finished tar stream (diffID)."""
     if epoch is None:
@@ -194,7 +231,7 @@ def _write(changes: Iterable[Change], sink: Sink, compression: str, level: int |
     return tar
 
 
-def write_layer(changes: Iterable[Change], sink: Sink, *, compression: str = "gzip",
+def write_layer(changes: Iterable[Change | Planned], sink: Sink, *, compression: str = "gzip",
                 level: int | None = None, epoch: int | None = None) -> LayerResult:
     """Write ``changes`` as a layer into ``sink``; returns both digests and sizes.
 
@@ -207,7 +244,7 @@ def write_layer(changes: Iterable[Change], sink: Sink, *, compression: str = "gz
                        entries=tar.entries)
 
 
-def write_layer_to_store(changes: Iterable[Change], store: ContentStore, *,
+def write_layer_to_store(changes: Iterable[Change | Planned], store: ContentStore, *,
                          compression: str = "gzip", level: int | None = None,
                          epoch: int | None = None) -> LayerResult:
     """``write_layer`` straight into the content store as a verified blob.

@@ -10,6 +10,7 @@ from typing import Protocol
 from wharfie.builder.context import BuildContext, HashCache
 from wharfie.builder.mounts import MountSource, Secret
 from wharfie.builder.request import BuildEvent, BuildRequest, StageState
+from wharfie.layers.writer import Planned
 
 
 class Job(Protocol):
@@ -32,4 +33,6 @@ class Job(Protocol):
 
     def layer_step(self, st: StageState, kind: str, inputs: dict, created_by: str, title: str,
                    action: Callable[[Path, int], None], files: dict | None = None, *,
-                   buildkit_suffix: bool = True) -> int: ...
+                   buildkit_suffix: bool = True,
+                   plan: Callable[[Path | None], list[Planned] | None] | None = None
+                   ) -> int: ...

@@ -5,16 +5,18 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from wharfie.builder.chmod import ModeSpec
 from wharfie.builder.context import checksum_tree, gitsource
 from wharfie.builder.context.fetch import fetch_url
-from wharfie.builder.filecopy import CopyError, CopyOptions, copy_sources
+from wharfie.builder.filecopy import CopyError, CopyOptions, copy_sources, plan_copy
 from wharfie.builder.request import StageState
 from wharfie.builder.steps.base import Job
 from wharfie.dockerfile import instructions as ins
 from wharfie.errors import DigestMismatch, WharfieError
+from wharfie.layers.writer import Planned
 from wharfie.runtime import resolve_user
 
 
@@ -36,6 +38,7 @@ def copy(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str | Non
         ignore = None
         git_fetch = None
         files: dict[str, str] = {}
+        from_context = False  # a directory: a COPY-only layer is written straight from it
         from_stage = bool(i.from_ and i.from_.lower() not in job.named_dirs) and not i.contents
         if i.contents:  # COPY <<EOF /path: the heredocs are the sources
             src_root = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch)))
@@ -77,6 +80,7 @@ def copy(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str | Non
                 raise CopyError(f"line {i.line}: {word} needs a build context "
                                 "(the context was '-')")
             src_root, ignore = ctx.root, ctx.ignore
+            from_context = True
             digest = ctx.checksum(sources, i.exclude, with_modes=chmod is None, files=files)
         inputs = {"sources": digest, "dest": i.dest, "workdir": st.image.workdir,
                   "chown": i.chown, "chmod": i.chmod, "parents": i.parents,
@@ -103,7 +107,14 @@ def copy(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str | Non
                     raise CopyError(f"ADD {ref.label}: no directory {ref.subdir!r} in it")
             copy_sources(src_root, sources, rootfs, i.dest, st.image.workdir, opts)
 
-        job.layer_step(st, word.lower(), inputs, created_by, title, execute, files)
+        plan = None
+        if from_context and not is_add and not i.chown and not i.parents:
+            def plan(parent: Path | None) -> list[Planned] | None:
+                opts = CopyOptions(chmod=chmod, excludes=list(i.exclude), ignore=ignore)
+                return plan_copy(src_root, sources, i.dest, st.image.workdir, opts, parent,
+                                 time.time_ns())
+
+        job.layer_step(st, word.lower(), inputs, created_by, title, execute, files, plan=plan)
 
 
 def _is_url(s: str) -> bool:
