@@ -206,6 +206,12 @@ def test_tls_and_plain_http_only_on_loopback(start_registry, tmp_path):
     https = Http(server.url, ca_certs=str(cert))
     assert https("GET", "/v2/").status == 200
     https.push_image("tls/app", "t")
+    blob = os.urandom(3 << 20)  # sendfile cannot go through TLS: served by read+write
+    digest = https.push_blob("tls/app", blob)
+    r = https("GET", f"/v2/tls/app/blobs/{digest}")
+    assert (r.status, r.data == blob, r.headers["ETag"]) == (200, True, f'"{digest}"')
+    r = https("GET", f"/v2/tls/app/blobs/{digest}", headers={"Range": "bytes=1000-"})
+    assert (r.status, r.data == blob[1000:]) == (206, True)
     certs = tmp_path / "certs"
     certs.mkdir()
     (certs / "ca.crt").write_bytes(cert.read_bytes())
