@@ -11,6 +11,7 @@ import lzma
 import posixpath
 import tarfile
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
@@ -118,17 +119,22 @@ class TarWriter:
 
     def add_stream(self, name: str, size: int, stream: BinaryIO,
                    on_chunk: Callable[[bytes], None] | None = None) -> None:
-        """Copy exactly ``size`` bytes of ``stream``; a short or long source is an error."""
+        """Copy exactly ``size`` bytes of ``stream``; a short or long source is an error.
+
+        ``on_chunk`` (a hash, a progress count) sees every chunk, in order, in a thread of
+        its own while the copy goes on: hashlib and file I/O release the GIL, so hashing one
+        chunk overlaps reading and writing the next. Its error is raised here.
+        """
         self._header(name, size, tarfile.REGTYPE, 0o644)
-        left = size
-        while left:
-            chunk = stream.read(min(CHUNK, left))
-            if not chunk:
-                raise InvalidInput(f"{name}: source ended {left} bytes short of {size}")
-            if on_chunk:
-                on_chunk(chunk)
-            self._emit(chunk)
-            left -= len(chunk)
+        with _Beside(on_chunk) as beside:
+            left = size
+            while left:
+                chunk = stream.read(min(CHUNK, left))
+                if not chunk:
+                    raise InvalidInput(f"{name}: source ended {left} bytes short of {size}")
+                beside.give(chunk)
+                self._emit(chunk)
+                left -= len(chunk)
         if stream.read(1):
             raise InvalidInput(f"{name}: source is longer than its {size} bytes")
         self._pad(size)
@@ -139,3 +145,42 @@ class TarWriter:
         if self._written % RECORD:
             self._emit(b"\0" * (RECORD - self._written % RECORD))
         self._out.flush()
+
+
+class _Beside:
+    """Calls ``fn`` on each chunk given, in order, in one helper thread; at most ``AHEAD``
+    chunks wait, so memory stays bounded when ``fn`` is the slower side."""
+
+    AHEAD = 4
+
+    def __init__(self, fn: Callable[[bytes], None] | None) -> None:
+        self._fn = fn
+        self._pool = None
+        self._waiting: deque = deque()
+
+    def give(self, chunk: bytes) -> None:
+        if self._fn is None:
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor  # only saves load it
+
+            self._pool = ThreadPoolExecutor(1)
+        self._waiting.append(self._pool.submit(self._fn, chunk))
+        if len(self._waiting) > self.AHEAD:
+            self._waiting.popleft().result()
+
+    def __enter__(self) -> _Beside:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._pool is None:
+            return
+        try:
+            while self._waiting:
+                future = self._waiting.popleft()
+                if exc_type is None:
+                    future.result()
+                else:
+                    future.cancel()
+        finally:
+            self._pool.shutdown(wait=True)
