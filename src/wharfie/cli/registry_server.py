@@ -75,13 +75,20 @@ def registry() -> None:
                    "refuse foreign urls).")
 @click.option("--maintenance-every", default="0s", show_default=True,
               help="Run retention and gc on this schedule, e.g. 6h (0s: never).")
+@click.option("--scan-on-push", is_flag=True,
+              help="Scan each pushed image in the background; keep the SARIF report as "
+                   "its referrer.")
+@click.option("--scan-db", type=click.Path(path_type=Path, file_okay=False),
+              help="The root whose vulnerability database (`wharfie --root DIR db import`) "
+                   "scans use (default: --root).")
 @click.option("-q", "--quiet", is_flag=True, help="No start line and no access log.")
 @_storage_options
 @pass_app
 def serve_cmd(app: App, addr: str, htpasswd, token_auth, token_key, token_realm, tls_cert,
               tls_key,
               insecure_http, upload_ttl, s3_redirect, workers, max_manifest_size,
-              maintenance_every, foreign_urls, quiet, **storage) -> None:
+              maintenance_every, foreign_urls, scan_on_push, scan_db, quiet,
+              **storage) -> None:
     """Serve the OCI distribution API."""
     from wharfie.server.config import parse_addr
     from wharfie.server.policy import parse_duration
@@ -98,7 +105,8 @@ def serve_cmd(app: App, addr: str, htpasswd, token_auth, token_key, token_realm,
                   tls_key=tls_key, allow_plain_http=insecure_http, upload_ttl=upload_ttl,
                   max_manifest=parse_size(max_manifest_size), workers=workers,
                   s3_redirect=s3_redirect, foreign_urls=tuple(foreign_urls),
-                  maintenance_interval=parse_duration(maintenance_every), **storage),
+                  maintenance_interval=parse_duration(maintenance_every),
+                  scan_on_push=scan_on_push, scan_db=scan_db or app.root, **storage),
           announce=None if quiet else lambda line: click.echo(line, err=True),
           access_log=None if quiet else sys.stdout)
 

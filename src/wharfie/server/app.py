@@ -27,6 +27,7 @@ from aiohttp import web
 from wharfie.errors import InvalidDigest
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
+from wharfie.oci.manifest import Index, Manifest
 from wharfie.oci.reference import TAG_RE, is_valid_repository_path
 from wharfie.server.audit import AuditLog
 from wharfie.server.auth import OpenAccess, Principal
@@ -60,6 +61,8 @@ class Settings:
     max_uploads_per_client: int = 64  # open upload sessions
     max_uploads_per_repository: int = 256
     foreign_urls: tuple[re.Pattern, ...] = ()  # layers with urls matching these may be absent
+    # Told (repo, digest, parsed, raw) after each manifest PUT; must not block (scan on push).
+    on_manifest: Callable[[str, Digest, Manifest | Index, bytes], None] | None = None
 
 
 def _parse_digest(value: str | None) -> Digest:
@@ -548,6 +551,8 @@ class RegistryApp:
                                                   tag)
         self._record(principal, request, "manifest.push", name, digest=digest, tag=tag,
                      media_type=media_type)
+        if self.settings.on_manifest is not None:
+            self.settings.on_manifest(name, digest, doc, raw)
         headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest,
                    "Content-Length": "0"}
         if doc.subject is not None:

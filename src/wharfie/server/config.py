@@ -51,6 +51,8 @@ class ServerConfig:
     workers: int = 1  # server processes sharing the port
     token_realm: str | None = None  # the token service's URL in challenges
     foreign_urls: tuple[str, ...] = ()  # regexes: layers with such urls may be absent
+    scan_on_push: bool = False  # scan each pushed image, keep the report as a referrer
+    scan_db: Path | None = None  # the root whose vulnerability database scans use
 
     @property
     def realm(self) -> str:

@@ -13,6 +13,7 @@ import signal
 import ssl
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import TextIO
 
 from aiohttp import web
@@ -26,6 +27,7 @@ from wharfie.server.auth.users import Htpasswd
 from wharfie.server.config import ServerConfig, load_policy, open_store
 from wharfie.server.maintenance import run_gc, run_retention
 from wharfie.server.repositories import RegistryStore
+from wharfie.server.scanning import ScanQueue, require_database
 from wharfie.server.ui import mount_ui
 
 
@@ -57,9 +59,11 @@ def build_app(config: ServerConfig) -> tuple[web.Application, RegistryStore]:
     else:
         access = OpenAccess()
     audit = AuditLog(config.audit_file)
+    scans = _scan_queue(config, store)
     registry = RegistryApp(store, access=access, audit=audit,
                            settings=Settings(max_manifest=config.max_manifest, policy=policy,
-                                             foreign_urls=_patterns(config.foreign_urls)))
+                                             foreign_urls=_patterns(config.foreign_urls),
+                                             on_manifest=scans.pushed if scans else None))
     app = registry.web_app()
     ui_key = load_token_key(config.token_key or config.data / "auth" / "token.key")
     mount_ui(app, registry, ui_key, secure=bool(config.tls_cert))
@@ -78,9 +82,33 @@ def build_app(config: ServerConfig) -> tuple[web.Application, RegistryStore]:
         audit.close()
 
     app.cleanup_ctx.append(purge_uploads)
+    if scans is not None:
+        app.cleanup_ctx.append(_scanning(scans))
     if config.maintenance_interval > 0:
         app.cleanup_ctx.append(_maintenance(config, store))
     return app, store
+
+
+def _scan_queue(config: ServerConfig, store: RegistryStore) -> ScanQueue | None:
+    return ScanQueue(store, _scan_db(config)) if config.scan_on_push else None
+
+
+def _scan_db(config: ServerConfig) -> Path:
+    """The root of the vulnerability database scans on push use; refused when absent."""
+    if config.scan_db is None:
+        raise WharfieError("scan on push needs a vulnerability database: set scan_db")
+    require_database(config.scan_db)
+    return config.scan_db
+
+
+def _scanning(scans: ScanQueue):
+    """The scan-on-push worker runs while the server does (in each worker process)."""
+    async def ctx(app: web.Application):
+        scans.start()
+        yield
+        await asyncio.to_thread(scans.stop)
+
+    return ctx
 
 
 def _maintenance(config: ServerConfig, store: RegistryStore):
@@ -160,6 +188,8 @@ def serve(config: ServerConfig, *, announce: Callable[[str], None] | None = None
         raise WharfieError(
             f"refusing plain HTTP on {config.host}: give --tls-cert/--tls-key, "
             "or --insecure-http to allow it")
+    if config.scan_on_push:
+        _scan_db(config)
     access = _access_logger(access_log)
     if config.workers <= 1:
         app, _ = build_app(config)

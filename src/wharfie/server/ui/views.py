@@ -15,6 +15,7 @@ from wharfie.server.audit import read_audit
 from wharfie.server.gc import CANDIDATES
 from wharfie.server.policy import Policy, namespace_usage
 from wharfie.server.repositories import RegistryStore
+from wharfie.server.scanning import DB_DATE, SARIF_TYPE, counts, report_descriptor
 from wharfie.signing.attach import SIGNATURE_ANNOTATION, SIMPLESIGNING, signature_tag
 from wharfie.signing.payload import parse_payload
 
@@ -63,6 +64,7 @@ class TagRow:
     pushed: str | None
     signed: bool
     immutable: bool
+    scan: dict | None = None  # an image's scan report (scan_summary), None if not scanned
 
 
 def _config(store: RegistryStore, m: Manifest) -> ImageConfig | None:
@@ -111,7 +113,8 @@ def tag_rows(store: RegistryStore, policy: Policy | None, repo: str) -> list[Tag
         rows.append(TagRow(tag, digest, doc.media_type if doc else "", kind, platforms, size,
                            created, _iso(store.tag_time(repo, tag)),
                            signature_tag(Digest(digest)) in index.tags,
-                           bool(policy and policy.tag_is_immutable(repo, tag))))
+                           bool(policy and policy.tag_is_immutable(repo, tag)),
+                           scan_summary(store, repo, digest) if kind == "image" else None))
     return rows
 
 
@@ -126,6 +129,18 @@ def sort_and_filter(rows: list[TagRow], query: str, sort: str, kind: str) -> lis
         rows = [r for r in rows if r.kind == kind]
     key = SORTS.get(sort.lstrip("-"), SORTS["tag"])
     return sorted(rows, key=key, reverse=sort.startswith("-"))
+
+
+def scan_summary(store: RegistryStore, repo: str, digest: str) -> dict | None:
+    """The newest scan report of an image (scan on push): its digest, the findings per
+    severity, their total and the vulnerability database's date; None if not scanned."""
+    found = report_descriptor(store, repo, digest)
+    if found is None:
+        return None
+    per_severity = counts(found)
+    return {"report": found["digest"], "counts": per_severity,
+            "total": sum(per_severity.values()),
+            "db_date": (found.get("annotations") or {}).get(DB_DATE, "")}
 
 
 @dataclass
@@ -213,6 +228,11 @@ def manifest_view(store: RegistryStore, repo: str, ref: str) -> dict | None:
         return view
     config = _config(store, doc)
     view["kind"] = "image"
+    view["scan"] = scan_summary(store, repo, str(stored.digest))
+    if view["scan"] is not None:
+        report = _doc(store, view["scan"]["report"])
+        view["scan"]["sarif"] = next((str(d.digest) for d in getattr(report, "layers", [])
+                                      if d.media_type == SARIF_TYPE), "")
     view["config_digest"] = str(doc.config.digest)
     view["layers"] = [descriptor_dict(d) for d in doc.layers]
     view["size"] = doc.config.size + sum(d.size for d in doc.layers)
