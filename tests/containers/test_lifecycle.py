@@ -182,6 +182,39 @@ def test_stats_from_the_cgroups(wharfie, bb):
         wharfie("rm", "-f", "busy", "idle")
 
 
+def test_resource_limits_and_update(wharfie, bb):
+    """``-m --cpus --pids-limit --ulimit`` reach the container's cgroups and rlimits (a
+    100 MB allocation under ``-m 32m`` is OOM-killed: 137); ``update`` changes them while
+    it runs; ``inspect`` shows docker's HostConfig fields; a bad value is one line, 125."""
+    res = wharfie("run", "--rm", "-m", "32m", bb, "sh", "-c",
+                  "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived", check=False)
+    assert res.returncode == 137 and b"survived" not in res.stdout
+    wharfie("run", "-d", "--name", "lim", "-m", "64m", "--cpus", "0.5", "--pids-limit", "20",
+            "--ulimit", "nofile=256:512", bb, "sleep", "100")
+    try:
+        def cgroup() -> list[str]:
+            return out(wharfie("exec", "lim", "sh", "-c",
+                               "cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+                               "/sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/pids/pids.max;"
+                               " ulimit -n; ulimit -Hn")).split()
+        assert cgroup() == [str(64 << 20), "50000", "20", "256", "512"]
+        [doc] = json.loads(wharfie("inspect", "lim").stdout)
+        hc = doc["HostConfig"]
+        assert (hc["Memory"], hc["MemorySwap"], hc["NanoCpus"], hc["PidsLimit"]) == \
+            (64 << 20, 128 << 20, 500_000_000, 20)
+        assert hc["Ulimits"] == [{"Name": "nofile", "Hard": 512, "Soft": 256}]
+        assert out(wharfie("update", "-m", "128m", "--memory-swap", "256m", "--cpus", "1",
+                           "--pids-limit", "50", "lim")) == "lim\n"
+        assert cgroup()[:3] == [str(128 << 20), "100000", "50"]
+        [doc] = json.loads(wharfie("inspect", "lim").stdout)
+        assert doc["HostConfig"]["MemorySwap"] == 256 << 20
+    finally:
+        wharfie("rm", "-f", "lim")
+    bad = wharfie("run", "--rm", "-m", "1m", bb, "true", check=False)
+    assert bad.returncode == 125 and \
+        bad.stderr.decode() == "wharfie: error: Minimum memory limit allowed is 6MB\n"
+
+
 def test_named_volume_and_restart_on_failure(wharfie, bb):
     wharfie("run", "--rm", "-v", "data:/data", bb, "sh", "-c", "echo kept > /data/f")
     assert out(wharfie("run", "--rm", "-v", "data:/data", bb, "cat", "/data/f")) == "kept\n"

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from wharfie.builder import CheckReport as BuildCheckReport
     from wharfie.containers.launch import ContainerUsage
     from wharfie.containers.lifecycle import CreateOptions
+    from wharfie.containers.resources import Limits
     from wharfie.containers.stats import ContainerStats
     from wharfie.containers.store import Container
     from wharfie.content.blobstore import ContentStore
@@ -988,6 +989,13 @@ class Client:
         from wharfie.containers.lifecycle import rename
 
         rename(self.root, self.container(ref), name)
+
+    def update(self, ref: str, limits: Limits, *, restart: str | None = None) -> None:
+        """``wharfie update``: new resource limits (and restart policy) for a container,
+        applied at once if it runs."""
+        from wharfie.containers.lifecycle import update
+
+        update(self.root, self.container(ref), limits, restart)
 
     def remove_container(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:
         """``wharfie rm``: a running container only with ``force`` (killed first)."""

@@ -100,6 +100,26 @@ def wait(app: App, containers: tuple[str, ...]) -> None:
         click.echo(app.client.wait(ref))
 
 
+@click.command("update")
+@click.option("-m", "--memory", help="Memory limit (e.g. 512m).")
+@click.option("--memory-swap", help="Memory plus swap limit; -1: unlimited swap.")
+@click.option("--cpus", help="Number of CPUs (e.g. 1.5).")
+@click.option("-c", "--cpu-shares", type=int, help="CPU shares (relative weight).")
+@click.option("--pids-limit", type=int, help="Limit on the number of processes.")
+@click.option("--restart", help="Restart policy: no, on-failure[:N], always, unless-stopped.")
+@click.argument("containers", nargs=-1, required=True)
+@pass_app
+def update(app: App, memory: str | None, memory_swap: str | None, cpus: str | None,
+           cpu_shares: int | None, pids_limit: int | None, restart: str | None,
+           containers: tuple[str, ...]) -> None:
+    """Update the resource limits of one or more containers."""
+    from wharfie.containers.resources import Limits
+
+    limits = Limits.parse(memory=memory, memory_swap=memory_swap, cpus=cpus,
+                          cpu_shares=cpu_shares, pids_limit=pids_limit)
+    _each(containers, lambda ref: app.client.update(ref, limits, restart=restart))
+
+
 @click.command("rename")
 @click.argument("container")
 @click.argument("name")
@@ -328,7 +348,7 @@ def _fill_group() -> None:
     from wharfie.cli.run import create, export, ps, rm, run
 
     for cmd in (start, stop, restart, kill, pause, unpause, wait, rename, logs, exec_, top,
-                stats, port, inspect, prune, commit, diff, cp, run, create, rm, export):
+                stats, update, port, inspect, prune, commit, diff, cp, run, create, rm, export):
         container.add_command(cmd)
     for alias in ("ls", "ps", "list"):
         container.add_command(ps, alias)

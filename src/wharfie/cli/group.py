@@ -55,6 +55,7 @@ COMMANDS: dict[str, str] = {
     "exec": "wharfie.cli.container:exec_",
     "top": "wharfie.cli.container:top",
     "stats": "wharfie.cli.container:stats",
+    "update": "wharfie.cli.container:update",
     "port": "wharfie.cli.container:port",
     "commit": "wharfie.cli.container:commit",
     "diff": "wharfie.cli.container:diff",

@@ -60,6 +60,12 @@ def container_options(f: Callable) -> Callable:
         click.option("--stop-timeout", type=int, help="Seconds to wait before killing it."),
         click.option("--restart", default="no", help="no, on-failure[:N], always, unless-stopped."),
         click.option("--pull", default="missing", help="always, missing or never."),
+        click.option("-m", "--memory", help="Memory limit (e.g. 512m)."),
+        click.option("--memory-swap", help="Memory plus swap limit; -1: unlimited swap."),
+        click.option("--cpus", help="Number of CPUs (e.g. 1.5)."),
+        click.option("-c", "--cpu-shares", type=int, help="CPU shares (relative weight)."),
+        click.option("--pids-limit", type=int, help="Limit on the number of processes."),
+        click.option("--ulimit", "ulimits", multiple=True, help="Ulimit: NAME=SOFT[:HARD]."),
         click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open."),
         click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY."),
         click.argument("image", shell_complete=complete_images),
@@ -74,6 +80,7 @@ def create_options(kw: dict):
     """CreateOptions from the shared flags (popped from ``kw``)."""
     from wharfie.containers.launch import parse_env, read_env_file
     from wharfie.containers.lifecycle import CreateOptions
+    from wharfie.containers.resources import Limits
     from wharfie.units import parse_size
 
     env = [e for f in kw.pop("env_file") for e in read_env_file(f)] + parse_env(list(kw.pop("env")))
@@ -91,7 +98,10 @@ def create_options(kw: dict):
         cap_drop=list(kw.pop("cap_drop")), privileged=kw.pop("privileged"),
         init=kw.pop("init"), stop_signal=kw.pop("stop_signal"),
         stop_timeout=kw.pop("stop_timeout"), restart=kw.pop("restart"),
-        shm_size=parse_size(shm, binary=True) if shm else 64 << 20)
+        shm_size=parse_size(shm, binary=True) if shm else 64 << 20,
+        limits=Limits.parse(memory=kw.pop("memory"), memory_swap=kw.pop("memory_swap"),
+                            cpus=kw.pop("cpus"), cpu_shares=kw.pop("cpu_shares"),
+                            pids_limit=kw.pop("pids_limit"), ulimits=list(kw.pop("ulimits"))))
 
 
 def _unable_to_find(image: str) -> None:

@@ -9,10 +9,17 @@ import json
 import shutil
 from pathlib import Path
 
+from wharfie.containers.resources import Limits
 from wharfie.containers.store import Container
 from wharfie.errors import InvalidInput
 from wharfie.fs import inroot as rfs
-from wharfie.runtime.spec import DEFAULT_CAPABILITIES, Bind, ProcessConfig, make_spec
+from wharfie.runtime.spec import (
+    DEFAULT_CAPABILITIES,
+    DEFAULT_RLIMITS,
+    Bind,
+    ProcessConfig,
+    make_spec,
+)
 from wharfie.runtime.user import resolve_user
 
 # by bit number (linux/capability.h), for reading /proc/self/status's CapBnd
@@ -109,7 +116,8 @@ def process_config(c: Container) -> ProcessConfig:
                          cwd=cfg.get("WorkingDir") or "/", user=cfg.get("User") or "",
                          network="host" if network == "host" else "none",
                          hostname=cfg.get("Hostname") or c.id[:12], tty=bool(cfg.get("Tty")),
-                         shm_size=int(hc.get("ShmSize") or 64 << 20))
+                         shm_size=int(hc.get("ShmSize") or 64 << 20),
+                         rlimits={**DEFAULT_RLIMITS, **Limits.of(hc).rlimits()})
 
 
 def write_bundle(home: Path, c: Container, rootfs: Path) -> tuple[Path, list[str]]:
@@ -126,6 +134,7 @@ def write_bundle(home: Path, c: Container, rootfs: Path) -> tuple[Path, list[str
     spec = make_spec(rootfs, cfg, user, etc_files(home, c))
     spec["mounts"] += mounts_of(c)
     proc, linux = spec["process"], spec["linux"]
+    linux["resources"].update(Limits.of(hc).oci_resources())
     caps = capabilities(hc.get("CapAdd") or [], hc.get("CapDrop") or [],
                         bool(hc.get("Privileged")))
     proc["capabilities"] = {"bounding": caps, **({"effective": caps, "permitted": caps}

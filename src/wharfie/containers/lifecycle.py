@@ -15,6 +15,7 @@ from pathlib import Path
 from wharfie.containers.launch import command_for, resolve_image
 from wharfie.containers.monitor import runc_cmd, spawn
 from wharfie.containers.network import free_port, host_address, parse_publish
+from wharfie.containers.resources import Limits
 from wharfie.containers.store import Container, ContainerStore
 from wharfie.containers.volumes import Volumes, remove_anonymous
 from wharfie.errors import Conflict, InvalidInput, NotFound, WharfieError
@@ -57,6 +58,7 @@ class CreateOptions:
     stop_timeout: int | None = None
     restart: str = "no"
     shm_size: int = 64 << 20
+    limits: Limits = field(default_factory=Limits)
 
 
 def parse_restart(value: str) -> dict:
@@ -205,7 +207,7 @@ def create(root: Path, images: ImageStore, image_name: str, opts: CreateOptions)
                                             for t in opts.tmpfs} or None,
         "Mounts": [m for m in mounts if m["Type"] != "bind" or m["Source"] not in
                    {v.split(":")[0] for v in opts.volumes}] or None,
-        "WharfieMounts": mounts,
+        "WharfieMounts": mounts, **opts.limits.host_config(),
     }
     c = ContainerStore(root).create(name=opts.name, image=image_name, image_id=str(image.id),
                                     command=argv, chain=str(chain) if chain else None,
@@ -429,6 +431,23 @@ def exec_(root: Path, c: Container, opts: ExecOptions) -> int:
 
 def rename(root: Path, c: Container, name: str) -> None:
     ContainerStore(root).rename(c, name)
+
+
+def update(root: Path, c: Container, limits: Limits, restart: str | None = None) -> None:
+    """``docker update``: new limits (and restart policy), applied at once to a running
+    container (``runc update``) and kept for its next start."""
+    merged = Limits.of(c.host_config).merged(limits)
+    merged.check()
+    if restart is not None:
+        policy = parse_restart(restart)
+        if policy["Name"] and c.host_config.get("AutoRemove"):
+            raise InvalidInput("Restart policy cannot be updated because AutoRemove is enabled "
+                               "for the container")
+        c.host_config["RestartPolicy"] = policy
+    if c.running and (args := merged.runc_update_args()):
+        runc(root, "update", *args, c.id)
+    c.host_config.update(merged.host_config())
+    ContainerStore(root).save(c)
 
 
 def top(root: Path, c: Container, ps_args: list[str]) -> str:
