@@ -110,3 +110,22 @@ def test_ingest_buffers_are_sized_by_the_blob(store, size):
     assert (digest, n) == (Digest.of(data), size)
     assert store.read(digest) == data
     assert peak < 3 * size + (1 << 20)
+
+
+def test_pipelined_ingest_starts_writeback_as_it_writes(store, monkeypatch):
+    """A 20 MB layer's writeback starts while it streams in (so its commit's fsync waits on
+    little), and the blob stored is still exactly the stream's."""
+    started: list[tuple[int, int]] = []
+    real = os.posix_fadvise
+
+    def spy(fd: int, offset: int, length: int, advice: int) -> None:
+        if advice == os.POSIX_FADV_DONTNEED:
+            started.append((offset, length))
+        real(fd, offset, length, advice)
+
+    monkeypatch.setattr(content_store.os, "posix_fadvise", spy)
+    data = os.urandom(20 << 20)
+    digest, _ = store.ingest(Trickle(data, 1 << 20), Digest.of(data), len(data))
+    assert store.read(digest) == data
+    assert started and started[0][0] == 0
+    assert sum(n for _, n in started) >= 16 << 20

@@ -53,6 +53,15 @@ def _read_into(stream: BinaryIO, buf: bytearray) -> int:
     return got
 
 
+def _start_writeback(file: BinaryIO, start: int, end: int) -> int:
+    """Have the kernel start writing bytes ``start..end`` of ``file`` without waiting, so
+    that its final fsync finds little left (see ``BlobWriter._start_writeback``); returns
+    ``end``."""
+    file.flush()
+    os.posix_fadvise(file.fileno(), start, end - start, os.POSIX_FADV_DONTNEED)
+    return end
+
+
 class _Pipeline:
     """Three stages in three threads: the caller reads, one thread hashes, one writes.
 
@@ -66,6 +75,7 @@ class _Pipeline:
 
     BUFFERS = 6
     FLUSH_EVERY = 64 << 20
+    WRITEBACK_EVERY = 8 << 20  # a pulled 16 MB layer's fsync waited on all of it
 
     def __init__(self, file: BinaryIO, hasher, size: int | None = None) -> None:
         self._file, self._hasher = file, hasher
@@ -107,11 +117,15 @@ class _Pipeline:
 
     def _write_stage(self) -> None:
         since_flush = 0
+        started = written = self._file.tell()  # writeback is started up to here
         try:
             while (item := self._to_write.get()) is not None:
                 buf, n = item
                 self._file.write(memoryview(buf)[:n])
                 self._free.put(buf)
+                written += n
+                if written - started >= self.WRITEBACK_EVERY:
+                    started = _start_writeback(self._file, started, written)
                 since_flush += n
                 if since_flush >= self.FLUSH_EVERY:
                     since_flush = 0
@@ -217,10 +231,7 @@ class BlobWriter:
         """Have the kernel start writing what we wrote so far, without waiting: then the
         final fsync finds little left (a 480 MB layer: 0.15 s less). DONTNEED starts
         writeback of dirty pages; pages still dirty or being written stay cached."""
-        self._file.flush()
-        os.posix_fadvise(self._file.fileno(), self._written_back,
-                         self.size - self._written_back, os.POSIX_FADV_DONTNEED)
-        self._written_back = self.size
+        self._written_back = _start_writeback(self._file, self._written_back, self.size)
 
     def flush(self) -> None:
         """Hand what was written to the temp file, so that a reader of ``path`` sees it."""
