@@ -2,11 +2,13 @@
 
 Read: ``docker save`` (old ``<id>/layer.tar`` layout and Docker 25+'s, which is also
 an OCI layout), ``skopeo copy ... docker-archive:`` (``<diffid>.tar`` layers) and
-``oci-archive:`` (a tar of an OCI layout), plain or compressed. The tar is read
-once, as a stream (it may be stdin): every file goes straight into the content
-store while being hashed, small metadata files stay in memory, and only when the
-stream has ended are the images assembled and checked. Blobs named by digest are
-verified against their names; layers named otherwise against the config's diffIDs.
+``oci-archive:`` (a tar of an OCI layout), plain or compressed. A pipe or a
+compressed tar is read once, as a stream: every file goes straight into the content
+store while being hashed. A plain tar file has its headers read first, then its blobs
+are copied in the kernel and hashed where they landed, several at once (hashing is
+most of a load's work). Small metadata files stay in memory, and only when every blob
+is in are the images assembled and checked. Blobs named by digest are verified
+against their names; layers named otherwise against the config's diffIDs.
 
 Write: what Docker 25+ writes: ``manifest.json`` and ``repositories`` for
 ``docker load``, plus ``oci-layout``, ``index.json`` and ``blobs/sha256/...``.
