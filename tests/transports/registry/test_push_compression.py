@@ -112,3 +112,26 @@ def test_copy_names_a_docker_config_a_config(wharfie, tmp_path, busybox_rootfs_t
     config = wharfie("inspect", "-f", "{{.Id}}", ref).stdout.decode().strip()
     assert f"Copying config {config}" in copied
     assert sum(x.startswith("Copying blob ") for x in copied) == 2
+
+
+def test_copy_to_a_registry_gzips_uncompressed_layers_as_skopeo(
+        wharfie, tmp_path, busybox_rootfs_tar, anon_registry):
+    """``copy wharfie:REF docker://...`` and ``copy oci:DIR docker://...`` send uncompressed
+    layers gzipped, as skopeo and ``push`` do; ``copy`` to an OCI layout keeps them as they
+    are."""
+    ref = f"{anon_registry}/compress/copied:1"
+    tars = load_uncompressed(wharfie, tmp_path, busybox_rootfs_tar, ref)
+    wharfie("copy", f"wharfie:{ref}", f"docker://{anon_registry}/compress/viacopy:1")
+    wharfie("copy", f"wharfie:{ref}", f"oci:{tmp_path / 'layout'}:1")
+    layout_index = json.loads((tmp_path / "layout" / "index.json").read_text())
+    manifest_digest = layout_index["manifests"][0]["digest"].split(":")[1]
+    layout_manifest = json.loads(
+        (tmp_path / "layout" / "blobs" / "sha256" / manifest_digest).read_text())
+    assert all(not x["mediaType"].endswith("gzip") for x in layout_manifest["layers"])
+    wharfie("copy", f"oci:{tmp_path / 'layout'}:1", f"docker://{anon_registry}/compress/fromoci:1")
+    for repo in ("compress/viacopy", "compress/fromoci"):
+        manifest = registry_manifest(anon_registry, repo, "1")
+        for layer, tar in zip(manifest["layers"], tars, strict=True):
+            assert layer["mediaType"].endswith("gzip"), layer
+            blob = registry_blob(anon_registry, repo, layer["digest"])
+            assert gzip.decompress(blob) == tar

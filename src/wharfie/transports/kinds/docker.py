@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 NAME = "docker"
 USAGE = "docker://REF"
 
+# A registry gets uncompressed layers gzipped, as skopeo (its desired layer compression) and
+# ``push`` send them.
+COMPRESSES_LAYERS = True
+
 
 def parse(rest: str, text: str) -> TransportName:
     if not rest.startswith("//"):
