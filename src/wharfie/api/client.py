@@ -284,7 +284,9 @@ class Client:
         >>> wharfie.tag("busybox:latest", "mybox:1")    # doctest: +SKIP
         """
         store = self.store
-        store.tag(_ref(dst), store.lookup(src))
+        target = _ref(dst)
+        store.tag(target, store.lookup(src))
+        self._image_event("tag", self._image_id(src), target.familiar())
 
     def remove(self, ref: str, force: bool = False) -> Removal:
         """Untag and, when no name is left, delete an image (``wharfie rmi``).
@@ -293,7 +295,25 @@ class Client:
         """
         from wharfie.images.remove import remove_image
 
-        return remove_image(self.store, ref, force=force)
+        image_id = self._image_id(ref)
+        removal = remove_image(self.store, ref, force=force)
+        for name in removal.untagged:
+            self._image_event("untag", image_id, name.familiar())
+        for gone in removal.deleted_images:
+            self._image_event("delete", str(gone), str(gone))
+        return removal
+
+    def _image_id(self, ref: str) -> str:
+        """The ID of the image ``ref`` names, for an event (``ref`` itself for an index)."""
+        with contextlib.suppress(WharfieError):
+            return str(self.store.resolve(ref).id)
+        return ref
+
+    def _image_event(self, action: str, actor: str, name: str) -> None:
+        """Record an image event (docker's attributes: the name)."""
+        from wharfie import events
+
+        events.emit(self.root, "image", action, actor, {"name": name})
 
     def prune(self, *, all: bool = False,
               filters: Mapping[str, list[str]] | Iterable[str] | None = None) -> list[Removal]:
@@ -413,8 +433,11 @@ class Client:
         from wharfie.transports.archive import load_archive
 
         with _reading(source, "tar archive") as stream:
-            return load_archive(stream, self.store, progress=on_bytes,
-                                platform=_platform(platform))
+            loaded = load_archive(stream, self.store, progress=on_bytes,
+                                  platform=_platform(platform))
+        for x in loaded:
+            self._image_event("load", str(x.id), x.tags[0].familiar() if x.tags else str(x.id))
+        return loaded
 
     def save(self, refs: str | Iterable[str], target: PathOrStream) -> None:
         """Write images to a ``docker save`` archive: a file path (replaced whole when
@@ -429,6 +452,9 @@ class Client:
             save_archive(Path(target), chosen)
         else:
             write_archive(target, chosen)
+        for image, names in chosen:
+            self._image_event("save", str(image.id), names[0].familiar() if names
+                              else str(image.id))
 
     def import_image(self, source: PathOrStream, ref: RefLike | None = None, *,
                      changes: Iterable[str] = (), message: str | None = None,
@@ -449,7 +475,9 @@ class Client:
         with _reading(source, "tarball") as stream:
             image = import_image(stream, self.store, name, config=config, message=message,
                                  platform=_platform(platform))
-        return self.store.get(str(image.digest))
+        stored = self.store.get(str(image.digest))
+        self._image_event("import", str(stored.id), name.familiar() if name else str(stored.id))
+        return stored
 
     # -- registries ---------------------------------------------------------------------------
 
@@ -458,8 +486,11 @@ class Client:
         """``pull``, telling also the registry's digest and whether the name moved."""
         from wharfie.transports.pull import pull_image
 
-        return pull_image(self.store, _ref(ref), self.registries, platform=_platform(platform),
-                          progress=progress or self.progress)
+        name = _ref(ref)
+        result = pull_image(self.store, name, self.registries, platform=_platform(platform),
+                            progress=progress or self.progress)
+        self._image_event("pull", name.familiar(), name.familiar_name)
+        return result
 
     def pull(self, ref: RefLike, *, platform: str | Platform | None = None) -> Image:
         """Download an image (the host's platform of an index, or ``platform``) into the
@@ -512,6 +543,8 @@ class Client:
         push_attestation(self.store, source, result.digest, target or source, self.registries)
         if sign_by is not None:
             self.sign((target or source).with_digest(result.digest), sign_by, password=password)
+        pushed = target or source
+        self._image_event("push", pushed.familiar(), pushed.familiar_name)
         return result
 
     def _signed_locally(self, ref: Reference) -> bool:
@@ -1039,6 +1072,29 @@ class Client:
                          since_ns=parse_since(since) if since else None,
                          until_ns=parse_since(until) if until else None, follow=follow,
                          done=lambda: not store.get(c.id).running)
+
+    def attach(self, ref: str, write: Callable[[str, bytes], None], *,
+               sig_proxy: bool = True) -> int:
+        """``wharfie attach``: the running container's output from now on, each chunk to
+        ``write(stream, data)`` as it is written, until it exits; its exit code. SIGINT and
+        SIGTERM are forwarded to it with ``sig_proxy``."""
+        from wharfie.containers.lifecycle import attach
+
+        return attach(self.root, self.container(ref), write, sig_proxy=sig_proxy)
+
+    def events(self, *, since: str | None = None, until: str | None = None,
+               filters: Mapping[str, list[str]] | Iterable[str] | None = None
+               ) -> Iterator[dict[str, Any]]:
+        """docker's event messages from the event log, oldest first, ``filters`` as
+        ``events --filter``; without ``until`` it follows the log (stop iterating to end).
+        ``since``/``until``: RFC 3339, Unix seconds or a duration before now (``10m``)."""
+        from wharfie import events
+        from wharfie.images.filters import parse_until
+
+        wanted = _filters(filters, events.FILTERS)
+        since_ns, until_ns = (int(parse_until(t) * 1e9) if t else None for t in (since, until))
+        return (e for e in events.read(self.root, since_ns=since_ns, until_ns=until_ns,
+                                       follow=until is None) if events.matches(e, wanted))
 
     def exec(self, ref: str, args: list[str], **options: Any) -> int:
         """Run ``args`` in a running container (``wharfie exec``); its exit code."""

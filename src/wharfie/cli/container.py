@@ -152,6 +152,26 @@ def logs(app: App, follow: bool, tail: str, since: str | None, until: str | None
         out.flush()
 
 
+@click.command("attach")
+@click.option("--no-stdin", is_flag=True, help="Do not attach STDIN.")
+@click.option("--sig-proxy/--no-sig-proxy", default=True,
+              help="Proxy received signals to the container (default true).")
+@click.argument("container")
+@pass_app
+def attach(app: App, no_stdin: bool, sig_proxy: bool, container: str) -> int:
+    """Attach to a running container's output (and proxy Ctrl-C and SIGTERM to it)."""
+    if not no_stdin and app.client.container(container).config.get("OpenStdin"):
+        click.echo("wharfie: attaching stdin is not supported yet: attached to the output "
+                   "only", err=True)
+
+    def write(stream: str, data: bytes) -> None:
+        out = sys.stdout if stream == "stdout" else sys.stderr
+        out.buffer.write(data)
+        out.flush()
+
+    return app.client.attach(container, write, sig_proxy=sig_proxy)
+
+
 @click.command("exec", context_settings={"allow_interspersed_args": False})
 @click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open.")
 @click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY.")
@@ -347,7 +367,7 @@ def container() -> None:
 def _fill_group() -> None:
     from wharfie.cli.run import create, export, ps, rm, run
 
-    for cmd in (start, stop, restart, kill, pause, unpause, wait, rename, logs, exec_, top,
+    for cmd in (start, stop, restart, kill, pause, unpause, wait, rename, logs, attach, exec_, top,
                 stats, update, port, inspect, prune, commit, diff, cp, run, create, rm, export):
         container.add_command(cmd)
     for alias in ("ls", "ps", "list"):

@@ -52,6 +52,8 @@ COMMANDS: dict[str, str] = {
     "wait": "wharfie.cli.container:wait",
     "rename": "wharfie.cli.container:rename",
     "logs": "wharfie.cli.container:logs",
+    "attach": "wharfie.cli.container:attach",
+    "events": "wharfie.cli.events:events",
     "exec": "wharfie.cli.container:exec_",
     "top": "wharfie.cli.container:top",
     "stats": "wharfie.cli.container:stats",

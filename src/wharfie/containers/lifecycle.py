@@ -5,10 +5,13 @@ rm, prune, exec, pause, rename. Running containers are watched by their monitor
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import signal as signals
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from wharfie.containers.launch import command_for, resolve_image
 from wharfie.containers.monitor import runc_cmd, spawn
 from wharfie.containers.network import free_port, host_address, parse_publish
 from wharfie.containers.resources import Limits
-from wharfie.containers.store import Container, ContainerStore
+from wharfie.containers.store import Container, ContainerStore, container_event
 from wharfie.containers.volumes import Volumes, remove_anonymous
 from wharfie.errors import Conflict, InvalidInput, NotFound, WharfieError
 from wharfie.images.imagestore import ImageStore
@@ -214,6 +217,7 @@ def create(root: Path, images: ImageStore, image_name: str, opts: CreateOptions)
                                     config=cfg, host_config=host_config)
     if not opts.remove:  # a --rm container's snapshot is made (volatile) by its monitor
         snap.prepare(c.snapshot, chain)
+    container_event(root, c, "create")
     return c
 
 
@@ -283,6 +287,7 @@ def kill(root: Path, c: Container, sig: str | int = "KILL") -> None:
     res = runc(root, "kill", c.id, str(num), check=False)
     if res.returncode != 0 and c.running:
         raise ContainerError(res.stderr.decode(errors="replace").strip())
+    container_event(root, c, "kill", signal=str(num))
 
 
 def wait(root: Path, c: Container, timeout: float | None = None) -> int:
@@ -302,6 +307,53 @@ def wait(root: Path, c: Container, timeout: float | None = None) -> int:
         time.sleep(0.05)
 
 
+@contextlib.contextmanager
+def forwarding_signals(root: Path, cid: str, enabled: bool = True) -> Iterator[None]:
+    """While in the block, SIGINT and SIGTERM sent to us go to the container's init
+    (docker's --sig-proxy); only the main thread can catch signals."""
+    import threading
+
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def forward(sig: int, _frame: object) -> None:
+        runc(root, "kill", cid, str(sig), check=False)
+
+    saved = {s: signals.signal(s, forward) for s in (signals.SIGINT, signals.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in saved.items():
+            signals.signal(s, handler)
+
+
+def attach(root: Path, c: Container, write: Callable[[str, bytes], None], *,
+           sig_proxy: bool = True) -> int:
+    """``docker attach`` to a running container's output: each chunk it writes from now
+    on goes to ``write(stream, data)`` (from its json-file log, as the monitor writes
+    it) until it exits; its exit code."""
+    from wharfie.containers.logs import log_path, read_logs
+
+    _require_running(c)
+    if c.status == "paused":
+        raise Conflict("You cannot attach to a paused container, unpause it first")
+    store = ContainerStore(root)
+
+    def stopped() -> bool:
+        try:
+            return not store.get(c.id).running
+        except NotFound:  # --rm: removed once it exited
+            return True
+
+    container_event(root, c, "attach")
+    with forwarding_signals(root, c.id, sig_proxy):
+        for e in read_logs(log_path(store.home(c.id), c.id), tail=0, follow=True,
+                           done=stopped):
+            write(e.stream, e.data)
+    return wait(root, c)
+
+
 def stop(root: Path, c: Container, timeout: int | None = None,
          sig: str | None = None) -> None:
     """Docker's stop: the stop signal, then SIGKILL after ``timeout`` seconds (default 10)."""
@@ -311,18 +363,22 @@ def stop(root: Path, c: Container, timeout: int | None = None,
     if c.status == "paused":
         runc(root, "resume", c.id, check=False)
     timeout = c.config.get("StopTimeout", 10) if timeout is None else timeout
-    runc(root, "kill", c.id, str(parse_signal(sig or c.config.get("StopSignal") or "TERM")),
-         check=False)
+    num = parse_signal(sig or c.config.get("StopSignal") or "TERM")
+    runc(root, "kill", c.id, str(num), check=False)
+    container_event(root, c, "kill", signal=str(num))
     try:
         wait(root, c, timeout=max(timeout, 0))
     except WharfieError:
         runc(root, "kill", c.id, "KILL", check=False)
+        container_event(root, c, "kill", signal=str(int(signals.SIGKILL)))
         wait(root, c)
+    container_event(root, c, "stop")
 
 
 def restart(root: Path, c: Container, timeout: int | None = None) -> None:
     stop(root, c, timeout)
     start(root, ContainerStore(root).get(c.id))
+    container_event(root, c, "restart")
 
 
 def pause(root: Path, c: Container) -> None:
@@ -331,6 +387,7 @@ def pause(root: Path, c: Container) -> None:
         raise Conflict(f"container {c.id} is already paused")
     runc(root, "pause", c.id)
     _set_status(root, c, "paused")
+    container_event(root, c, "pause")
 
 
 def unpause(root: Path, c: Container) -> None:
@@ -338,6 +395,7 @@ def unpause(root: Path, c: Container) -> None:
         raise Conflict(f"container {c.id} is not paused")
     runc(root, "resume", c.id)
     _set_status(root, c, "running")
+    container_event(root, c, "unpause")
 
 
 def _set_status(root: Path, c: Container, status: str) -> None:
@@ -359,6 +417,7 @@ def remove(root: Path, c: Container, *, force: bool = False, volumes: bool = Fal
         (ContainerStore(root).home(c.id) / "stopped").touch()
         runc(root, "kill", c.id, "KILL", check=False)
         wait(root, c, timeout=30)
+        container_event(root, c, "kill", signal=str(int(signals.SIGKILL)))
         if c.host_config.get("AutoRemove"):  # its monitor removes it
             deadline = time.monotonic() + 10
             while ContainerStore(root)._path(c.id).exists() and time.monotonic() < deadline:
@@ -368,6 +427,7 @@ def remove(root: Path, c: Container, *, force: bool = False, volumes: bool = Fal
     ContainerStore(root).delete(c)
     if volumes:
         remove_anonymous(root, c)
+    container_event(root, c, "destroy")
 
 
 def prune(root: Path) -> list[str]:
@@ -417,6 +477,10 @@ def exec_(root: Path, c: Container, opts: ExecOptions) -> int:
         cmd += ["--cwd", opts.workdir]
     for e in opts.env:
         cmd += ["--env", e]
+    exec_id = secrets.token_hex(32)
+    action = f": {' '.join(opts.args)}"  # docker's "exec_create: CMD ARGS"
+    container_event(root, c, "exec_create" + action, execID=exec_id)
+    container_event(root, c, "exec_start" + action, execID=exec_id)
     res = subprocess.run([*cmd, c.id, *opts.args],
                          stdin=None if opts.interactive or opts.tty else subprocess.DEVNULL,
                          stderr=subprocess.PIPE if not opts.tty else None)
@@ -426,11 +490,15 @@ def exec_(root: Path, c: Container, opts: ExecOptions) -> int:
         raise _classify(msg)
     if err:
         os.write(2, err.encode())
+    if not opts.detach:
+        container_event(root, c, "exec_die", execID=exec_id, exitCode=str(res.returncode))
     return res.returncode
 
 
 def rename(root: Path, c: Container, name: str) -> None:
+    old = c.name
     ContainerStore(root).rename(c, name)
+    container_event(root, c, "rename", oldName=f"/{old}")
 
 
 def update(root: Path, c: Container, limits: Limits, restart: str | None = None) -> None:

@@ -30,7 +30,13 @@ from pathlib import Path
 from wharfie.containers.bundle import write_bundle
 from wharfie.containers.logs import LogWriter, log_path
 from wharfie.containers.network import PortBinding, Slirp
-from wharfie.containers.store import Container, ContainerStore, boot_id, process_start
+from wharfie.containers.store import (
+    Container,
+    ContainerStore,
+    boot_id,
+    container_event,
+    process_start,
+)
 from wharfie.containers.volumes import remove_anonymous
 from wharfie.errors import WharfieError
 from wharfie.fs import inroot as rfs
@@ -97,6 +103,13 @@ class Monitor:
     def save(self) -> None:
         self.store.write_state(self.c.id, self.state)
 
+    def event(self, action: str, **extra: str) -> None:
+        """Record ``action`` under the container's current name (it may be renamed while
+        it runs)."""
+        with contextlib.suppress(WharfieError, OSError, ValueError):
+            self.c = self.store.get(self.c.id)
+        container_event(self.root, self.c, action, **extra)
+
     def main(self) -> None:
         policy = self.c.host_config.get("RestartPolicy") or {}
         first = True
@@ -121,6 +134,7 @@ class Monitor:
             self.snap.remove(self.c.snapshot)
             self.store.delete(self.c)
             remove_anonymous(self.root, self.c)
+            self.event("destroy")
         if self.state.status == "exited":
             self.say(f"exit {self.state.exit_code}")
 
@@ -192,6 +206,7 @@ class Monitor:
             self.state.status, self.state.pid, self.state.error = "running", pid, ""
             self.state.started_at, self.state.finished_at = time.time(), None
             self.save()
+            self.event("start")
             if first:
                 self.say("started")
             code = self.reap(pid)
@@ -211,6 +226,7 @@ class Monitor:
         self.state.status, self.state.exit_code, self.state.pid = "exited", code, 0
         self.state.finished_at = time.time()
         self.save()
+        self.event("die", exitCode=str(code))
         return code
 
     def reap(self, pid: int) -> int:

@@ -16,6 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from wharfie import events
 from wharfie.containers.names import random_name
 from wharfie.errors import Conflict, InvalidInput, NotFound
 from wharfie.fs.atomic import atomic_write
@@ -194,6 +195,13 @@ class ContainerStore:
 
         self._path(c.id).unlink(missing_ok=True)
         shutil.rmtree(self.home(c.id), ignore_errors=True)
+
+
+def container_event(root: Path | str, c: Container, action: str, **extra: str) -> None:
+    """Record ``action`` on ``c`` in the event log, with docker's attributes: the
+    container's labels, its image and name, and ``extra`` (exitCode, signal...)."""
+    attrs = {**(c.config.get("Labels") or {}), "image": c.image, "name": c.name, **extra}
+    events.emit(root, "container", action, c.id, attrs)
 
 
 def check_name(name: str) -> None:

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wharfie import events
 from wharfie.containers.store import Container, ContainerStore
 from wharfie.errors import Conflict, InvalidInput, NotFound
 from wharfie.fs.atomic import atomic_write
@@ -37,7 +38,8 @@ class Volume:
 
 class Volumes:
     def __init__(self, root: Path | str) -> None:
-        self.dir = Path(root) / "volumes"
+        self.root = Path(root)
+        self.dir = self.root / "volumes"
 
     def _meta(self, name: str) -> Path:
         return self.dir / name / "volume.json"
@@ -69,6 +71,7 @@ class Volumes:
         (self.dir / name / "_data").mkdir(parents=True, exist_ok=True)
         atomic_write(self._meta(name), json.dumps(
             {"created": time.time(), "labels": labels or {}, "anonymous": anonymous}).encode())
+        events.emit(self.root, "volume", "create", name, {"driver": "local"})
         return self.get(name)
 
     def remove(self, name: str, in_use: set[str], force: bool = False) -> None:
@@ -77,14 +80,18 @@ class Volumes:
             return
         if name in in_use:
             raise Conflict(f"remove {name}: volume is in use")
+        self._destroy(name)
+
+    def _destroy(self, name: str) -> None:
         shutil.rmtree(self.dir / name)
+        events.emit(self.root, "volume", "destroy", name, {"driver": "local"})
 
     def prune(self, in_use: set[str], all: bool = False) -> list[str]:
         """Unused volumes: anonymous ones only, unless ``all`` (docker 23's rule)."""
         gone = []
         for v in self.list():
             if v.name not in in_use and (all or v.anonymous):
-                shutil.rmtree(self.dir / v.name)
+                self._destroy(v.name)
                 gone.append(v.name)
         return gone
 
