@@ -14,6 +14,7 @@ import time
 import pytest
 
 from wharfie.builder.chmod import ModeSpec
+from wharfie.builder.context import HashCache, checksum_tree
 from wharfie.builder.context.dockerignore import PatternMatcher
 from wharfie.builder.filecopy import CopyOptions, copy_sources, plan_copy
 from wharfie.images.imagestore import ImageStore
@@ -76,12 +77,20 @@ def layers_both_ways(snap, ctx, parent, sources, dest, **kw) -> tuple[bytes, byt
     real = io.BytesIO()
     snap.commit("copy", real, compression="none", epoch=EPOCH)
     view = snap.view(parent) if parent is not None else None
-    entries = plan_copy(ctx, sources, dest, "/", CopyOptions(**kw), view, time.time_ns())
+    entries = plan_copy(walk(ctx, sources, **kw), dest, "/", CopyOptions(**kw), view,
+                        time.time_ns())
     if entries is None:
         return real.getvalue(), None
     planned = io.BytesIO()
     write_layer(entries, planned, compression="none", epoch=EPOCH)
     return real.getvalue(), planned.getvalue()
+
+
+def walk(ctx, sources, *, ignore=None, excludes=(), **_) -> list:
+    """The context's checksum walk, which the plan reads."""
+    walked: list = []
+    checksum_tree(ctx, sources, ignore, excludes, HashCache(None), walked=walked)
+    return walked
 
 
 CASES = {
@@ -94,6 +103,8 @@ CASES = {
     "empty directory": (["empty"], "/e", {}),
     "--chmod": (["."], "/c", {"chmod": ModeSpec("u+x,go-w")}),
     "--exclude": (["."], "/x", {"excludes": ["*.txt", "src/pkg"]}),
+    "symlinked source directory": (["src/pkg-dir"], "/p", {}),
+    "--exclude of a named source": (["a.txt", "b.txt"], "/t/", {"excludes": ["a.txt"]}),
     "wildcard matching nothing": (["*.none"], "/nothing/", {}),
 }
 
@@ -125,14 +136,21 @@ def test_planned_layer_on_an_empty_root(snap, ctx):
 def test_plan_declines_where_a_real_copy_must_decide(snap, ctx, sources, dest, kw):
     parent = snap.add_layer(None, _diff_id(parent_tar()), lambda: io.BytesIO(parent_tar()))
     view = snap.view(parent)
-    assert plan_copy(ctx, sources, dest, "/", CopyOptions(**kw), view, time.time_ns()) is None
+    assert plan_copy(walk(ctx, sources, **kw), dest, "/", CopyOptions(**kw), view,
+                     time.time_ns()) is None
 
 
 def test_plan_declines_a_special_file(tmp_path):
     ctx = tmp_path / "ctx"
     ctx.mkdir()
     os.mkfifo(ctx / "pipe")
-    assert plan_copy(ctx, ["."], "/d", "/", CopyOptions(), None, time.time_ns()) is None
+    assert plan_copy(walk(ctx, ["."]), "/d", "/", CopyOptions(), None, time.time_ns()) is None
+
+
+def test_plan_declines_a_dockerignore_with_exceptions(ctx):
+    ignore = PatternMatcher(["src", "!src/pkg"])
+    assert plan_copy(walk(ctx, ["."], ignore=ignore), "/d", "/", CopyOptions(ignore=ignore),
+                     None, time.time_ns()) is None
 
 
 def test_last_copy_makes_no_snapshot_and_a_later_run_still_sees_its_files(store, root,

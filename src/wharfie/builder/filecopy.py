@@ -438,14 +438,18 @@ def _copy_tree_preserving(src_dir: Path, rootfs: Path, dest: str, opts: CopyOpti
         dirnames[:] = [n for n in dirnames if not os.path.islink(Path(dirpath) / n)]
 
 
-def plan_copy(src_root: Path, sources: list[str], dest: str, workdir: str, opts: CopyOptions,
-              parent_root: Path | None, now_ns: int) -> list[Planned] | None:
+def plan_copy(walked: list[tuple[str, list[tuple[str, str, os.stat_result]]]], dest: str,
+              workdir: str, opts: CopyOptions, parent_root: Path | None,
+              now_ns: int) -> list[Planned] | None:
     """The layer ``copy_sources`` would make on top of ``parent_root`` (None: an empty
-    root), as sorted entries read from the sources alone: written straight into a layer,
-    no file is created. None when only a real copy can tell: the destination exists
-    already, two sources meet on one path, ``--parents``, ``--chown``, an archive to
-    unpack, or a source that is not a file, directory or symlink."""
-    if opts.parents or opts.chown or opts.extract_archives or opts.keep_owners:
+    root), as sorted entries planned from the context's checksum walk (``walked``: each
+    source path found, with the entries under it, itself first): written straight into a
+    layer, no file is created and no directory walked again. None when only a real copy
+    can tell: the destination exists already, two sources meet on one path, ``--parents``,
+    ``--chown``, an archive to unpack, a source that is not a file, directory or symlink,
+    or a .dockerignore with ``!`` exceptions (its walk judges links to directories apart)."""
+    if opts.parents or opts.chown or opts.extract_archives or opts.keep_owners or \
+            (opts.ignore is not None and opts.ignore.has_exceptions):
         return None
     dest = clean_dest(dest, workdir)
     top = dest.rstrip("/").lstrip("/")
@@ -454,16 +458,15 @@ def plan_copy(src_root: Path, sources: list[str], dest: str, workdir: str, opts:
         return None
     plan = _Plan(existing, now_ns)
     excludes = PatternMatcher(opts.excludes) if opts.excludes else None
-    for _pattern, rel in [(s, f) for s, found in expand_all(src_root, sources, opts.ignore)
-                          for f in found]:
+    for rel, entries in walked:
         if excludes is not None and rel and excludes.excludes(rel):
             continue
-        src = secure_join(src_root, rel)
-        st = os.lstat(src)
+        _, src, st = entries[0]
         if stat.S_ISDIR(st.st_mode):
+            inside = "" if os.path.normpath(rel) == "." else os.path.normpath(rel) + "/"
             ok = plan.made_dir(top) and all(
-                plan.add(p, pst, target.lstrip("/"), opts)
-                for p, pst, target in tree_entries(src, dest, rel, opts, excludes, src_root))
+                plan.add(path, est, f"{top}/{entry_rel.removeprefix(inside)}", opts)
+                for entry_rel, path, est in entries[1:])
         else:
             into_dir = dest.endswith("/") or plan.is_dir(top)
             ok = plan.add(src, st, f"{top}/{os.path.basename(rel)}" if into_dir else top, opts)
@@ -514,7 +517,7 @@ class _Plan:
         self.by_path[path] = Planned(path, stat.S_IFDIR | 0o755, self.now_ns)
         return True
 
-    def add(self, src: Path, st: os.stat_result, target: str, opts: CopyOptions) -> bool:
+    def add(self, src: str, st: os.stat_result, target: str, opts: CopyOptions) -> bool:
         """Plan one copied entry; False where a real copy must decide."""
         kind = stat.S_IFMT(st.st_mode)
         if target in self.by_path or kind not in (stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK):
@@ -526,7 +529,7 @@ class _Plan:
         else:
             perm = opts.chmod.apply(st.st_mode) if opts.chmod else stat.S_IMODE(st.st_mode)
             mode = kind | (perm & 0o7777)
-        self.by_path[target] = Planned(target, mode, st.st_mtime_ns, str(src),
+        self.by_path[target] = Planned(target, mode, st.st_mtime_ns, src,
                                        st.st_size if kind == stat.S_IFREG else 0)
         if kind == stat.S_IFREG and st.st_nlink > 1:
             self.inodes[target] = (st.st_dev, st.st_ino)

@@ -38,6 +38,7 @@ from wharfie.layers.compression import auto_decompress
 from wharfie.transports.tarstream import DECODE_ERRORS
 
 CHUNK = 1 << 20
+Walked = tuple[str, list[tuple[str, str, os.stat_result]]]  # a source: (path, entries below)
 SMALL_FILE = 4 * CHUNK  # read at once; larger files are read and hashed in two threads
 
 
@@ -182,12 +183,13 @@ class BuildContext:
             self._tmp = None
 
     def checksum(self, sources: list[str], excludes: Sequence[str] = (), *,
-                 with_modes: bool = True, files: dict[str, str] | None = None) -> str:
+                 with_modes: bool = True, files: dict[str, str] | None = None,
+                 walked: list[Walked] | None = None) -> str:
         """One digest over everything ``COPY sources`` would read from the context."""
         if self.root is None:
             raise CopyError("no build context: COPY and ADD need one (the context was '-')")
         return checksum_tree(self.root, sources, self.ignore, excludes, self.hashes,
-                             with_modes=with_modes, files=files)
+                             with_modes=with_modes, files=files, walked=walked)
 
 
 def named_context(spec: str, hash_cache: HashCache | None = None
@@ -211,20 +213,28 @@ def named_context(spec: str, hash_cache: HashCache | None = None
 
 def checksum_tree(src_root: Path, sources: list[str], ignore: PatternMatcher | None,
                   excludes: Sequence[str], hashes: HashCache, *, with_modes: bool = True,
-                  files: dict[str, str] | None = None) -> str:
+                  files: dict[str, str] | None = None, walked: list[Walked] | None = None
+                  ) -> str:
     """Digest of the entries ``sources`` select under ``src_root`` (a context or a stage).
 
     Ownership and mtimes never count (COPY sets the owner; BuildKit ignores mtimes); the
     permission bits count unless ``--chmod`` replaces them (``with_modes=False``), so a
     different umask on another machine cannot cost the cache. ``files``, if given, gets
-    a short digest per entry, so that a cache miss can name the files that changed.
+    a short digest per entry, so that a cache miss can name the files that changed;
+    ``walked``, each source path found with the entries walked under it (itself first), so
+    that a COPY can write its layer from the same walk (``filecopy.plan_copy``).
     """
     excl = PatternMatcher(list(excludes)) if excludes else None
     h = hashlib.sha256()
     for src, found in expand_all(src_root, sources, ignore):
         h.update(f"src\0{src}\0".encode())
         for rel in found:
+            entries: list[tuple[str, str, os.stat_result]] = []
+            if walked is not None:
+                walked.append((rel, entries))
             for entry_rel, path, st in _walk(src_root, rel, ignore, excl):
+                if walked is not None:
+                    entries.append((entry_rel, str(path), st))
                 kind = stat.S_IFMT(st.st_mode)
                 perms = stat.S_IMODE(st.st_mode) if with_modes else 0
                 line = f"{entry_rel}\0{kind:o}\0{perms:o}\0"

@@ -38,7 +38,8 @@ def copy(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str | Non
         ignore = None
         git_fetch = None
         files: dict[str, str] = {}
-        from_context = False  # a directory: a COPY-only layer is written straight from it
+        # a COPY from a directory context: its layer is written straight from the walk
+        walked: list | None = [] if not is_add and not i.chown and not i.parents else None
         from_stage = bool(i.from_ and i.from_.lower() not in job.named_dirs) and not i.contents
         if i.contents:  # COPY <<EOF /path: the heredocs are the sources
             src_root = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch)))
@@ -80,8 +81,8 @@ def copy(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str | Non
                 raise CopyError(f"line {i.line}: {word} needs a build context "
                                 "(the context was '-')")
             src_root, ignore = ctx.root, ctx.ignore
-            from_context = True
-            digest = ctx.checksum(sources, i.exclude, with_modes=chmod is None, files=files)
+            digest = ctx.checksum(sources, i.exclude, with_modes=chmod is None, files=files,
+                                  walked=walked)
         inputs = {"sources": digest, "dest": i.dest, "workdir": st.image.workdir,
                   "chown": i.chown, "chmod": i.chmod, "parents": i.parents,
                   "exclude": i.exclude, "link": i.link, "names": sources}
@@ -108,10 +109,10 @@ def copy(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str | Non
             copy_sources(src_root, sources, rootfs, i.dest, st.image.workdir, opts)
 
         plan = None
-        if from_context and not is_add and not i.chown and not i.parents:
+        if walked:
             def plan(parent: Path | None) -> list[Planned] | None:
                 opts = CopyOptions(chmod=chmod, excludes=list(i.exclude), ignore=ignore)
-                return plan_copy(src_root, sources, i.dest, st.image.workdir, opts, parent,
+                return plan_copy(walked, i.dest, st.image.workdir, opts, parent,
                                  time.time_ns())
 
         job.layer_step(st, word.lower(), inputs, created_by, title, execute, files, plan=plan)
