@@ -216,7 +216,7 @@ def test_signature_verdict(start_registry, page, shots, tmp_path):
     page.goto(f"{server.url}/ui/repos/sig/app/-/tags")
     expect(page.locator("tr", has_text="sha256-")).to_contain_text("signature")
     expect(page.locator("tr:has(a:text-is('1'))")).to_contain_text("signed")
-    expect(page.locator("tr:has(a:text-is('2')) td").nth(7)).to_have_text("no")
+    expect(page.locator("tr:has(a:text-is('2')) td").nth(8)).to_have_text("no")
     page.click("a:text-is('1')")
     expect(page.locator(".verdict")).to_contain_text("names this image")
     expect(page.locator(".verdict")).to_contain_text(f"{server.host}/sig/app")
@@ -405,3 +405,54 @@ def test_login_goes_back_to_a_local_page_and_refuses_wrong_passwords(secured):
     assert r.status == 303 and r.headers["Location"] == "/ui/repos/team/app/-/tags?sort=-pushed"
     cookie = r.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/ui/" in cookie
+
+
+# ---- last pulled, pagination ----
+
+def test_last_pulled_is_written_behind_and_kept_across_restarts(start_registry):
+    """A manifest GET marks its image pulled (a HEAD does not); the tag list shows it at
+    once, and the time is in storage after the server stops (written behind, never on the
+    read path)."""
+    server = start_registry()
+    http = Http(server.url)
+    pulled, _ = http.push_image("lp/app", "pulled")
+    http.push_image("lp/app", "headed")
+    http.push_image("lp/app", "untouched")
+    assert http("HEAD", "/v2/lp/app/manifests/headed").status == 200
+    assert http("GET", "/v2/lp/app/manifests/pulled", headers={
+        "Accept": "application/vnd.oci.image.manifest.v1+json"}).status == 200
+    ui = UiClient(server)
+    rows = {t["tag"]: t for t in json.loads(ui.get("/ui/api/repos/lp/app/-/tags").data)["tags"]}
+    assert rows["pulled"]["pulled"] and not rows["headed"]["pulled"]
+    assert not rows["untouched"]["pulled"]
+    newest = json.loads(ui.get("/ui/api/repos/lp/app/-/tags?sort=-pulled").data)["tags"]
+    assert newest[0]["tag"] == "pulled"
+    server.proc.terminate()
+    server.proc.wait(10)
+    stored = json.loads((server.data / "storage" / "repositories" / "lp" / "app" /
+                         "_pulls").read_text())
+    assert list(stored) == [pulled]
+
+
+def test_tag_list_is_paginated(start_registry):
+    """120 tags: pages of 50 in name order, each read alone, with a link to the next; a
+    filter pages over what it matched; sorting by size still pages."""
+    server = start_registry()
+    http = Http(server.url)
+    for n in range(120):
+        http.push_image("many/tags", f"t{n:03d}")
+    ui = UiClient(server)
+    seen, start = [], 0
+    while start is not None:
+        doc = json.loads(ui.get(f"/ui/api/repos/many/tags/-/tags?start={start}").data)
+        assert doc["total"] == 120 and len(doc["tags"]) <= 50
+        seen += [t["tag"] for t in doc["tags"]]
+        start = doc["next"]
+    assert seen == [f"t{n:03d}" for n in range(120)]
+    doc = json.loads(ui.get("/ui/api/repos/many/tags/-/tags?q=t1&sort=-tag").data)
+    assert doc["total"] == 20 and doc["tags"][0]["tag"] == "t119" and doc["next"] is None
+    doc = json.loads(ui.get("/ui/api/repos/many/tags/-/tags?sort=size&start=100").data)
+    assert len(doc["tags"]) == 20 and doc["next"] is None
+    html = ui.get("/ui/repos/many/tags/-/tags").data.decode()
+    assert 'rel="next"' in html and "start=50" in html
+    assert ui.get("/ui/api/repos/many/tags/-/tags?start=x").status == 400

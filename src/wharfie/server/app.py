@@ -34,6 +34,7 @@ from wharfie.server.auth import OpenAccess, Principal
 from wharfie.server.errors import RegistryError
 from wharfie.server.gc import manifest_children
 from wharfie.server.policy import Policy
+from wharfie.server.pulls import PullTimes
 from wharfie.server.repositories import RegistryStore, StoredManifest
 from wharfie.signing.required import check_served
 from wharfie.signing.verify import SignatureRejected
@@ -63,6 +64,7 @@ class Settings:
     foreign_urls: tuple[re.Pattern, ...] = ()  # layers with urls matching these may be absent
     # Told (repo, digest, parsed, raw) after each manifest PUT; must not block (scan on push).
     on_manifest: Callable[[str, Digest, Manifest | Index, bytes], None] | None = None
+    pulls: PullTimes | None = None  # manifest GETs noted for the UI's "last pulled"
 
 
 def _parse_digest(value: str | None) -> Digest:
@@ -513,6 +515,8 @@ class RegistryApp:
         if head:
             headers["Content-Length"] = str(len(m.raw))
             return web.Response(headers=headers, content_type=m.media_type)
+        if self.settings.pulls is not None:
+            self.settings.pulls.note(name, m.digest)
         return web.Response(body=m.raw, headers=headers, content_type=m.media_type)
 
     def _check_signed(self, host: str, name: str, ref: str, m: StoredManifest) -> None:

@@ -26,6 +26,7 @@ from wharfie.server.auth.robots import Robots
 from wharfie.server.auth.users import Htpasswd
 from wharfie.server.config import ServerConfig, load_policy, open_store
 from wharfie.server.maintenance import run_gc, run_retention
+from wharfie.server.pulls import FLUSH_EVERY, PullTimes
 from wharfie.server.repositories import RegistryStore
 from wharfie.server.scanning import ScanQueue, require_database
 from wharfie.server.ui import mount_ui
@@ -60,10 +61,12 @@ def build_app(config: ServerConfig) -> tuple[web.Application, RegistryStore]:
         access = OpenAccess()
     audit = AuditLog(config.audit_file)
     scans = _scan_queue(config, store)
+    pulls = PullTimes(store)
     registry = RegistryApp(store, access=access, audit=audit,
                            settings=Settings(max_manifest=config.max_manifest, policy=policy,
                                              foreign_urls=_patterns(config.foreign_urls),
-                                             on_manifest=scans.pushed if scans else None))
+                                             on_manifest=scans.pushed if scans else None,
+                                             pulls=pulls))
     app = registry.web_app()
     ui_key = load_token_key(config.token_key or config.data / "auth" / "token.key")
     mount_ui(app, registry, ui_key, secure=bool(config.tls_cert))
@@ -82,6 +85,7 @@ def build_app(config: ServerConfig) -> tuple[web.Application, RegistryStore]:
         audit.close()
 
     app.cleanup_ctx.append(purge_uploads)
+    app.cleanup_ctx.append(_writing_behind(pulls))
     if scans is not None:
         app.cleanup_ctx.append(_scanning(scans))
     if config.maintenance_interval > 0:
@@ -107,6 +111,31 @@ def _scanning(scans: ScanQueue):
         scans.start()
         yield
         await asyncio.to_thread(scans.stop)
+
+    return ctx
+
+
+def _writing_behind(pulls: PullTimes):
+    """Pull times go to storage every FLUSH_EVERY seconds and when the server stops; a failed
+    write is logged and retried at the next flush."""
+    async def flush() -> None:
+        try:
+            await asyncio.to_thread(pulls.flush)
+        except Exception as e:  # storage down: the notes are kept for the next try
+            logging.getLogger("wharfie.server").warning("last-pulled times not written: %s", e)
+
+    async def ctx(app: web.Application):
+        async def loop():
+            while True:
+                await asyncio.sleep(FLUSH_EVERY)
+                await flush()
+
+        task = asyncio.create_task(loop())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await flush()
 
     return ctx
 

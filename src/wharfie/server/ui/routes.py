@@ -209,15 +209,20 @@ class UI:
         await self._require(request, principal, name, "pull")
         may_delete = await self._may(request, principal, name, "delete")
         if page == "tags" and not ref:
-            rows = await self.registry.call(views.tag_rows, self.store, self.registry.policy,
-                                            name)
-            if not rows and name not in await self.registry.call(self.store.repositories):
-                raise Refused(404, f"no repository {name}")
             q, sort, kind = (request.query.get(k, "") for k in ("q", "sort", "kind"))
-            rows = views.sort_and_filter(rows, q, sort, kind)
+            start = request.query.get("start", "0")
+            if not start.isdigit():
+                raise Refused(400, "start must be a number")
+            pulls = self.registry.settings.pulls
+            times = await self.registry.call(pulls.of, name) if pulls else {}
+            rows, next_start, total = await self.registry.call(
+                views.tag_page, self.store, self.registry.policy, name, times, q, sort, kind,
+                int(start))
+            if not total and name not in await self.registry.call(self.store.repositories):
+                raise Refused(404, f"no repository {name}")
             return await self._render(request, "tags.html", {
                 "repository": name, "tags": [vars(r) for r in rows], "q": q, "sort": sort,
-                "kind": kind, "may_delete": may_delete})
+                "kind": kind, "may_delete": may_delete, "next": next_start, "total": total})
         if page == "m" and ref:
             view = await self.registry.call(views.manifest_view, self.store, name, ref)
             if view is None:

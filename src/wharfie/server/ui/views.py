@@ -65,6 +65,7 @@ class TagRow:
     signed: bool
     immutable: bool
     scan: dict | None = None  # an image's scan report (scan_summary), None if not scanned
+    pulled: str | None = None  # its last manifest GET
 
 
 def _config(store: RegistryStore, m: Manifest) -> ImageConfig | None:
@@ -87,10 +88,18 @@ def _doc(store: RegistryStore, digest: str) -> Manifest | Index | None:
         return None
 
 
-def tag_rows(store: RegistryStore, policy: Policy | None, repo: str) -> list[TagRow]:
+def tag_rows(store: RegistryStore, policy: Policy | None, repo: str,
+             names: list[str] | None = None, pulls: dict[str, float] | None = None
+             ) -> list[TagRow]:
+    """Rows for the tags ``names`` (all, sorted, by default); ``pulls`` gives each digest's
+    last pull."""
     index = store.repo_index(repo)
+    pulls = pulls or {}
     rows = []
-    for tag, digest in sorted(index.tags.items()):
+    for tag in sorted(index.tags) if names is None else names:
+        digest = index.tags.get(tag)
+        if digest is None:
+            continue
         doc = _doc(store, digest)
         platforms: list[str] = []
         created = None
@@ -114,12 +123,34 @@ def tag_rows(store: RegistryStore, policy: Policy | None, repo: str) -> list[Tag
                            created, _iso(store.tag_time(repo, tag)),
                            signature_tag(Digest(digest)) in index.tags,
                            bool(policy and policy.tag_is_immutable(repo, tag)),
-                           scan_summary(store, repo, digest) if kind == "image" else None))
+                           scan_summary(store, repo, digest) if kind == "image" else None,
+                           _iso(pulls.get(digest))))
     return rows
 
 
+def tag_page(store: RegistryStore, policy: Policy | None, repo: str, pulls: dict[str, float],
+             query: str = "", sort: str = "", kind: str = "", start: int = 0
+             ) -> tuple[list[TagRow], int | None, int]:
+    """One page of a repository's tags (rows, the next page's start, how many matched).
+    Sorted by name, only the page's rows are read; other orders need every row first."""
+    names = sorted(store.repo_index(repo).tags)
+    if query:
+        names = [n for n in names if query.lower() in n.lower()]
+    if sort.lstrip("-") in ("", "tag") and not kind:
+        if sort.startswith("-"):
+            names.reverse()
+        total = len(names)
+        rows = tag_rows(store, policy, repo, names[start:start + PAGE], pulls)
+    else:
+        rows = sort_and_filter(tag_rows(store, policy, repo, names, pulls), "", sort, kind)
+        total = len(rows)
+        rows = rows[start:start + PAGE]
+    return rows, (start + PAGE if start + PAGE < total else None), total
+
+
 SORTS = {"tag": lambda r: r.tag, "pushed": lambda r: r.pushed or "",
-         "created": lambda r: r.created or "", "size": lambda r: r.size}
+         "created": lambda r: r.created or "", "size": lambda r: r.size,
+         "pulled": lambda r: r.pulled or ""}
 
 
 def sort_and_filter(rows: list[TagRow], query: str, sort: str, kind: str) -> list[TagRow]:
