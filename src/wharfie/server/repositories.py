@@ -9,6 +9,7 @@ Key layout (all objects are small, except blobs and upload parts)::
     repositories/<repo>/_manifests/tags/<tag>          a tag (the manifest digest)
     repositories/<repo>/_referrers/<alg>/<subject hex>/<alg>-<hex>  a referrer's descriptor
     repositories/<repo>/_index                         its tags and manifests (JSON)
+    repositories/<repo>/_pulls                         when each manifest was last pulled
     repositories.json                                  every repository ever written to
     catalog/<repo with / as +>                         the repository exists (empty)
     uploads/<id>/info, uploads/<id>/parts/<offset>     an upload session (with its parts)
