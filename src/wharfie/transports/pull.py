@@ -6,20 +6,24 @@ so each records blob provenance (which ``push`` mounts from) and honours the sam
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from wharfie.errors import NotFound
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import Image, ImageIndex
 from wharfie.oci.platform import Platform, host_platform
 from wharfie.oci.reference import Reference
-from wharfie.transports.base import Progress, copy_image
+from wharfie.transports.base import ImageDestination, Progress, copy_image
 from wharfie.transports.kinds.docker import record_provenance
 from wharfie.transports.registry.source import open_remote
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from wharfie.images.imagestore import ImageStore, StoredImage
+    from wharfie.oci.manifest import Descriptor
     from wharfie.transports.registry.client import RegistryOptions
 
 
@@ -52,16 +56,44 @@ def pull_image(images: ImageStore, ref: Reference, options: RegistryOptions, *,
     image = choose_platform(remote, platform, ref)
     if options.verify_pull is not None:  # before anything is stored: a refused image never is
         options.verify_pull(ref, [remote.digest, image.digest])
-    try:
-        before: Digest | None = images.lookup(str(ref))
-    except NotFound:
-        before = None
+    from concurrent.futures import ThreadPoolExecutor
+
     kw = {"progress": progress} if progress else {}
-    digest = copy_image(image, images.destination(), tag or _tag_ref(ref),
-                        jobs=options.jobs, **kw)
+    with ThreadPoolExecutor(1) as opener:  # the store opens (a new one is made) meanwhile
+        named = opener.submit(_named, images, ref)
+        digest = copy_image(image, _TagsAfter(images.destination(), named),
+                            tag or _tag_ref(ref), jobs=options.jobs, **kw)
+    before = named.result()
     images.record_repo_digest(ref.with_digest(remote.digest), digest)
     record_provenance(images, ref, image)
     return PullResult(digest, images.get(digest), remote.digest, before != digest)
+
+
+def _named(images: ImageStore, ref: Reference) -> Digest | None:
+    """The image ``ref`` names in the store now, if any."""
+    try:
+        return images.lookup(str(ref))
+    except NotFound:
+        return None
+
+
+class _TagsAfter(ImageDestination):
+    """The store, recording the manifest (and moving the tag) only once ``named``, what the
+    tag named before the pull, is known: blobs download while the store is opened."""
+
+    def __init__(self, store: ImageDestination, named: Future) -> None:
+        self.store, self.named = store, named
+
+    def has_blob(self, desc: Descriptor) -> bool:
+        return self.store.has_blob(desc)
+
+    def put_blob(self, desc: Descriptor, stream: BinaryIO,
+                 progress: Callable[[int], None]) -> None:
+        self.store.put_blob(desc, stream, progress)
+
+    def put_manifest(self, raw: bytes, media_type: str, ref: Reference | None) -> Digest:
+        self.named.result()  # the store's own errors are raised here
+        return self.store.put_manifest(raw, media_type, ref)
 
 
 def choose_platform(remote: Image | ImageIndex, platform: Platform | None,
