@@ -153,6 +153,25 @@ def test_mirrors_first_then_the_registry_itself(wharfie, busybox_rootfs_tar, ano
         "cannot resolve the host name")
 
 
+def test_a_mirror_without_the_image_gives_way_to_the_registry(
+        wharfie, busybox_rootfs_tar, anon_registry, docker_registry_factory, tmp_path):
+    """A live mirror that answers "manifest unknown" is left for the registry itself, as
+    docker leaves a mirror that fails; the image then comes whole from the registry."""
+    ref = f"{anon_registry}/mirrored/only-upstream:1"
+    wharfie("import", str(busybox_rootfs_tar), ref)
+    wharfie("push", ref)
+    empty = docker_registry_factory().host
+    config = tmp_path / "registries.toml"
+    config.write_text(f'[[registry]]\nlocation = "{anon_registry}"\n'
+                      f'[[registry.mirror]]\nlocation = "{empty}"\n')
+    env = {"WHARFIE_REGISTRIES_CONFIG": str(config), "WHARFIE_ROOT": str(tmp_path / "r2")}
+    pulled = wharfie("pull", ref, env=env)
+    assert pulled.stdout.decode().splitlines()[-1] == ref
+    missing = wharfie("pull", f"{anon_registry}/mirrored/nowhere:1", env=env, check=False)
+    assert missing.returncode == 1 and "manifest unknown" in missing.stderr.decode()
+    assert f"{anon_registry}/mirrored/nowhere:1" in missing.stderr.decode()
+
+
 def test_ca_file_and_insecure_per_registry(wharfie, busybox_rootfs_tar,
                                            docker_registry_factory, tmp_path):
     """A registry with a private CA works once the registries file names its ca-file, or

@@ -74,7 +74,17 @@ class Registry(Session):
         self.request("GET", "/v2/", ok=(200,))
 
     def get_manifest(self, repo: str, reference: str) -> tuple[bytes, str, Digest]:
-        """Exact bytes, media type and verified digest of a manifest or index."""
+        """Exact bytes, media type and verified digest of a manifest or index. A mirror that
+        fails (it lacks the image, or errs) gives way to the next endpoint, as docker's
+        registry mirrors do; the blobs then come from where the manifest did."""
+        while True:
+            try:
+                return self._get_manifest(repo, reference)
+            except (NotFound, RegistryError, DigestMismatch, InvalidInput):
+                if not self.fall_back():
+                    raise
+
+    def _get_manifest(self, repo: str, reference: str) -> tuple[bytes, str, Digest]:
         try:
             resp = self.request("GET", f"/v2/{repo}/manifests/{reference}",
                                 scopes=(scope_for(repo, "pull"),),

@@ -204,15 +204,30 @@ class Session:
         # where to connect, in order (mirrors, then the registry's own); the ping picks one
         self.endpoints = endpoints or [Endpoint(host)]
         self.endpoint = self.endpoints[-1]
-        self._creds: Credentials | None = options.credentials_for.get(host) or \
-            options.credentials
+        self._reset()
+        self._lock = threading.Lock()
+        self._token_lock = threading.Lock()
+        self.pool = self._make_pool(self.endpoint)
+
+    def _reset(self) -> None:
+        """Forget what the ping settled: scheme, challenge, tokens, credentials."""
+        self._creds: Credentials | None = self.options.credentials_for.get(self.host) or \
+            self.options.credentials
         self._creds_loaded = self._creds is not None
         self._base: str | None = None
         self._challenge: Challenge | None = None
         self._tokens = TokenCache()
-        self._lock = threading.Lock()
-        self._token_lock = threading.Lock()
-        self.pool = self._make_pool(self.endpoint)
+
+    def fall_back(self) -> bool:
+        """Leave a mirror that answered but failed for the next endpoint; False when the
+        current endpoint is not a mirror (or no endpoint follows)."""
+        with self._lock:
+            if not self.endpoint.mirror or self.endpoint is self.endpoints[-1]:
+                return False
+            self.endpoints = self.endpoints[self.endpoints.index(self.endpoint) + 1:]
+            self.endpoint = self.endpoints[-1]
+            self._reset()
+            return True
 
     # -- connection -------------------------------------------------------------------------
     def _insecure(self, endpoint: Endpoint) -> bool:
