@@ -914,14 +914,19 @@ class Client:
 
         return ContainerStore(self.root).get(ref)
 
-    def _ensure_image(self, image: str, pull: str,
-                      on_pull: Callable[[str], None] | None) -> None:
-        """``--pull always|missing|never``: fetch ``image`` when the policy says so."""
+    def _ensure_image(self, image: str, pull: str, on_pull: Callable[[str], None] | None,
+                      platform: str | None = None) -> None:
+        """``--pull always|missing|never``: fetch ``image`` (for ``platform``) when the policy
+        says so; a local image for another platform than ``platform`` counts as missing."""
         if pull not in ("always", "missing", "never"):
             raise InvalidInput(f'invalid pull option: \'{pull}\': must be one of '
                                '"always", "missing" or "never"')
+        wanted = _platform(platform)
         try:
-            self.store.open_target(image)
+            target = self.store.open_target(image)
+            have = target.config.platform if hasattr(target, "config") else None
+            if wanted is not None and have and have.os and not wanted.matches(have):
+                raise NotFound(f"No such image: {image}")
             if pull != "always":
                 return
         except (NotFound, InvalidReference):
@@ -929,15 +934,16 @@ class Client:
                 raise NotFound(f"No such image: {image}") from None
             if on_pull is not None:  # "Unable to find image" only when it is missing
                 on_pull(image)
-        self.pull(image)
+        self.pull(image, platform=wanted)
 
     def create(self, image: str, options: CreateOptions | None = None, *,
                pull: str = "missing", on_pull: Callable[[str], None] | None = None) -> Container:
         """A new container of ``image`` (pulled if missing), not started (``wharfie create``)."""
         from wharfie.containers.lifecycle import CreateOptions, create
 
-        self._ensure_image(image, pull, on_pull)
-        return create(self.root, self.store, image, options or CreateOptions())
+        options = options or CreateOptions()
+        self._ensure_image(image, pull, on_pull, options.platform)
+        return create(self.root, self.store, image, options)
 
     def start(self, ref: str) -> Container:
         """Start a created or stopped container under its monitor; returns once it runs."""
@@ -1063,12 +1069,12 @@ class Client:
              since: str | None = None, until: str | None = None) -> Iterator[Any]:
         """A container's log records (``stream``, ``data``, ``stamp``), following with
         ``follow`` until it stops."""
-        from wharfie.containers.logs import log_path, parse_since, read_logs
+        from wharfie.containers.logs import parse_since, read_logs, readable_log
         from wharfie.containers.store import ContainerStore
 
         c = self.container(ref)
         store = ContainerStore(self.root)
-        return read_logs(log_path(store.home(c.id), c.id), tail=tail,
+        return read_logs(readable_log(store.home(c.id), c.id, c.host_config), tail=tail,
                          since_ns=parse_since(since) if since else None,
                          until_ns=parse_since(until) if until else None, follow=follow,
                          done=lambda: not store.get(c.id).running)

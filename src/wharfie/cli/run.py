@@ -40,6 +40,16 @@ def container_options(f: Callable) -> Callable:
                      help="default/bridge (a private network via slirp4netns), host or none."),
         click.option("-p", "--publish", multiple=True,
                      help="Publish a port: [IP:]HOST:CONTAINER[/udp]."),
+        click.option("-P", "--publish-all", is_flag=True,
+                     help="Publish all exposed ports on free host ports."),
+        click.option("--expose", multiple=True, help="Expose a port: PORT[-END][/PROTO]."),
+        click.option("--pid", default="", help="PID namespace: host, or private (default)."),
+        click.option("--ipc", default="", help="IPC namespace: host, or private (default)."),
+        click.option("--device", "devices", multiple=True,
+                     help="Add a host device: HOST[:CONTAINER[:PERMS]]."),
+        click.option("--platform", help="Pull the image for this platform (os/arch[/variant])."),
+        click.option("--log-driver", default="json-file", show_default=True,
+                     help="json-file, local or none (keeps no logs)."),
         click.option("-v", "--volume", multiple=True,
                      help="Bind mount HOST:CONTAINER[:ro] or named volume NAME:CONTAINER."),
         click.option("--mount", "mounts", multiple=True,
@@ -101,7 +111,10 @@ def create_options(kw: dict):
         shm_size=parse_size(shm, binary=True) if shm else 64 << 20,
         limits=Limits.parse(memory=kw.pop("memory"), memory_swap=kw.pop("memory_swap"),
                             cpus=kw.pop("cpus"), cpu_shares=kw.pop("cpu_shares"),
-                            pids_limit=kw.pop("pids_limit"), ulimits=list(kw.pop("ulimits"))))
+                            pids_limit=kw.pop("pids_limit"), ulimits=list(kw.pop("ulimits"))),
+        publish_all=kw.pop("publish_all"), expose=list(kw.pop("expose")), pid=kw.pop("pid"),
+        ipc=kw.pop("ipc"), devices=list(kw.pop("devices")), platform=kw.pop("platform"),
+        log_driver=kw.pop("log_driver"))
 
 
 def _unable_to_find(image: str) -> None:

@@ -9,6 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
+from wharfie.containers.devices import spec_devices
 from wharfie.containers.resources import Limits
 from wharfie.containers.store import Container
 from wharfie.errors import InvalidInput
@@ -18,6 +19,7 @@ from wharfie.runtime.spec import (
     DEFAULT_RLIMITS,
     Bind,
     ProcessConfig,
+    bind_mount,
     make_spec,
 )
 from wharfie.runtime.user import resolve_user
@@ -120,6 +122,26 @@ def process_config(c: Container) -> ProcessConfig:
                          rlimits={**DEFAULT_RLIMITS, **Limits.of(hc).rlimits()})
 
 
+def share_host_namespaces(spec: dict, hc: dict) -> None:
+    """--pid host / --ipc host: no namespace of that kind, so the host's is used; with the
+    host's IPC namespace /dev/shm is the host's too, as docker mounts it."""
+    host = {kind for kind, mode in (("pid", hc.get("PidMode")), ("ipc", hc.get("IpcMode")))
+            if mode == "host"}
+    linux = spec["linux"]
+    linux["namespaces"] = [ns for ns in linux["namespaces"] if ns["type"] not in host]
+    if "ipc" in host:
+        spec["mounts"] = [bind_mount("/dev/shm", "/dev/shm", False)
+                          if m["destination"] == "/dev/shm" else m for m in spec["mounts"]]
+
+
+def add_devices(spec: dict, hc: dict) -> None:
+    """--device: the nodes runc makes in the container and the cgroup rules allowing them."""
+    nodes, rules = spec_devices(hc.get("Devices") or [])
+    linux = spec["linux"]
+    linux.setdefault("devices", []).extend(nodes)
+    linux["resources"]["devices"] = linux["resources"].get("devices", []) + rules
+
+
 def write_bundle(home: Path, c: Container, rootfs: Path) -> tuple[Path, list[str]]:
     """Write ``home/bundle/config.json``; the bundle and the mount points runc will create
     in the root (to remove after the container ends, so ``diff`` does not see them)."""
@@ -146,6 +168,8 @@ def write_bundle(home: Path, c: Container, rootfs: Path) -> tuple[Path, list[str
             if m["destination"] in ("/sys", "/sys/fs/cgroup"):
                 m["options"] = [o for o in m["options"] if o != "ro"]
     spec["root"]["readonly"] = bool(hc.get("ReadonlyRootfs"))
+    share_host_namespaces(spec, hc)
+    add_devices(spec, hc)
     if hc.get("Init"):
         if not Path(INIT_BINARY).exists():
             raise InvalidInput(f"--init needs {INIT_BINARY} (apt-get install tini docker.io)")

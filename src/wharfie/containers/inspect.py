@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from wharfie.containers.bundle import SLIRP_GUEST_IP
-from wharfie.containers.logs import log_path, rfc3339
+from wharfie.containers.logs import log_file, rfc3339
 from wharfie.containers.store import Container, ContainerStore
 from wharfie.errors import InvalidInput
 
@@ -38,12 +38,12 @@ def document(root: Path, c: Container) -> dict:
         "ResolvConfPath": str(ContainerStore(root).home(c.id) / "resolv.conf"),
         "HostnamePath": str(ContainerStore(root).home(c.id) / "hostname"),
         "HostsPath": str(ContainerStore(root).home(c.id) / "hosts"),
-        "LogPath": str(log_path(ContainerStore(root).home(c.id), c.id)),
+        "LogPath": str(log_file(ContainerStore(root).home(c.id), c.id, hc) or ""),
         "Name": f"/{c.name}", "RestartCount": st.restart_count, "Driver": "overlay2",
         "Platform": "linux", "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
         "ExecIDs": None,
-        "HostConfig": {**hc, "NetworkMode": "bridge" if network == "default" else network,
-                       "LogConfig": {"Type": "json-file", "Config": {}}},
+        "HostConfig": {"LogConfig": {"Type": "json-file", "Config": {}}, **hc,
+                       "NetworkMode": "bridge" if network == "default" else network},
         "Mounts": [{"Type": m["Type"], **({"Name": m["Name"]} if m.get("Name") else {}),
                     "Source": m["Source"], "Destination": m["Target"],
                     "Driver": "local" if m["Type"] == "volume" else "", "Mode": "",

@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wharfie.containers.devices import parse_device, spec_devices
 from wharfie.containers.launch import command_for, resolve_image
 from wharfie.containers.monitor import runc_cmd, spawn
-from wharfie.containers.network import free_port, host_address, parse_publish
+from wharfie.containers.network import free_port, host_address, parse_expose, parse_publish
 from wharfie.containers.resources import Limits
 from wharfie.containers.store import Container, ContainerStore, container_event
 from wharfie.containers.volumes import Volumes, remove_anonymous
@@ -28,6 +29,9 @@ from wharfie.runtime.errors import ContainerError
 from wharfie.runtime.spec import merge_env, parse_host
 
 RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
+LOG_DRIVERS = ("json-file", "local", "none")
+DOCKER_LOG_DRIVERS = ("syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "etwlogs",
+                      "gcplogs", "logentries")
 
 
 @dataclass
@@ -42,6 +46,8 @@ class CreateOptions:
     hostname: str | None = None
     network: str = "default"
     publish: list[str] = field(default_factory=list)
+    publish_all: bool = False
+    expose: list[str] = field(default_factory=list)
     extra_hosts: list[str] = field(default_factory=list)
     dns: list[str] = field(default_factory=list)
     volumes: list[str] = field(default_factory=list)
@@ -62,6 +68,11 @@ class CreateOptions:
     restart: str = "no"
     shm_size: int = 64 << 20
     limits: Limits = field(default_factory=Limits)
+    pid: str = ""
+    ipc: str = ""
+    devices: list[str] = field(default_factory=list)
+    log_driver: str = "json-file"
+    platform: str | None = None  # the image's, when it has to be pulled
 
 
 def parse_restart(value: str) -> dict:
@@ -142,14 +153,45 @@ def _mount_specs(root: Path, opts: CreateOptions) -> list[dict]:
     return out
 
 
-def _port_bindings(publish: list[str]) -> dict[str, list[dict]]:
+def _port_bindings(publish: list[str], exposed: dict | None = None) -> dict[str, list[dict]]:
+    """-p bindings (a free host port where none is given), and with ``exposed`` (-P) one
+    for each exposed TCP or UDP port that -p does not bind."""
     out: dict[str, list[dict]] = {}
     for spec in publish:
         for b in parse_publish(spec):
             port = b.host_port or free_port(b.proto)
             out.setdefault(f"{b.container_port}/{b.proto}", []).append(
                 {"HostIp": b.host_ip, "HostPort": str(port)})
+    for key in exposed or {}:
+        proto = key.partition("/")[2] or "tcp"
+        if key not in out and proto in ("tcp", "udp"):  # slirp4netns forwards no SCTP
+            out[key] = [{"HostIp": "", "HostPort": str(free_port(proto))}]
     return out
+
+
+def _exposed_ports(image_ports: dict | None, expose: list[str]) -> dict | None:
+    """The image's ExposedPorts and --expose's, as docker merges them."""
+    out = dict(image_ports or {})
+    for spec in expose:
+        out.update({key: {} for key in parse_expose(spec)})
+    return out or None
+
+
+def _namespace_mode(flag: str, kind: str, value: str) -> str:
+    """--pid/--ipc: the host's namespace or a private one (docker's other modes, sharing a
+    container's, are not supported)."""
+    if value not in ("", "host", "private"):
+        raise InvalidInput(f"--{flag}: invalid {kind} mode")
+    return value
+
+
+def _log_config(driver: str) -> dict:
+    if driver in DOCKER_LOG_DRIVERS:
+        raise InvalidInput(f"logging driver {driver!r} is not supported: use "
+                           "json-file, local or none")
+    if driver not in LOG_DRIVERS:
+        raise InvalidInput(f"logger: no log driver named '{driver}' is registered")
+    return {"Type": driver, "Config": {}}
 
 
 def create(root: Path, images: ImageStore, image_name: str, opts: CreateOptions) -> Container:
@@ -162,8 +204,15 @@ def create(root: Path, images: ImageStore, image_name: str, opts: CreateOptions)
     if opts.network not in ("default", "bridge", "host", "none"):
         raise InvalidInput(f"network {opts.network} not found")
     network = "default" if opts.network == "bridge" else opts.network
+    exposed = _exposed_ports(config.get("ExposedPorts"), opts.expose)
+    publish_all = opts.publish_all and network not in ("host", "none")
     if network in ("host", "none") and opts.publish:
         opts.publish = []  # docker: published ports are discarded in these modes
+    pid_mode = _namespace_mode("pid", "PID", opts.pid)
+    ipc_mode = _namespace_mode("ipc", "IPC", opts.ipc) or "private"
+    devices = [parse_device(d) for d in opts.devices]
+    spec_devices(devices)  # each must name a device node on this host
+    log_config = _log_config(opts.log_driver)
     if opts.hostname and network == "host":
         raise InvalidInput("conflicting options: hostname and the network mode")
     hostname = opts.hostname or (os.uname().nodename if network == "host" else None)
@@ -193,7 +242,7 @@ def create(root: Path, images: ImageStore, image_name: str, opts: CreateOptions)
         "WorkingDir": opts.workdir or config.get("WorkingDir") or "",
         "Entrypoint": ([opts.entrypoint] if opts.entrypoint else None)
         if opts.entrypoint is not None else config.get("Entrypoint"),
-        "Labels": labels, "ExposedPorts": config.get("ExposedPorts"),
+        "Labels": labels, "ExposedPorts": exposed,
     }
     if opts.stop_signal or config.get("StopSignal"):
         cfg["StopSignal"] = opts.stop_signal or config.get("StopSignal")
@@ -202,7 +251,8 @@ def create(root: Path, images: ImageStore, image_name: str, opts: CreateOptions)
     mounts = _mount_specs(root, opts)
     host_config = {
         "Binds": list(opts.volumes) or None, "NetworkMode": network,
-        "PortBindings": _port_bindings(opts.publish), "RestartPolicy": restart,
+        "PortBindings": _port_bindings(opts.publish, exposed if publish_all else None),
+        "PublishAllPorts": opts.publish_all, "RestartPolicy": restart,
         "AutoRemove": opts.remove, "CapAdd": opts.cap_add or None,
         "CapDrop": opts.cap_drop or None, "Dns": opts.dns, "ExtraHosts": extra_hosts or None,
         "Privileged": opts.privileged, "ReadonlyRootfs": opts.read_only, "Init": opts.init,
@@ -210,7 +260,8 @@ def create(root: Path, images: ImageStore, image_name: str, opts: CreateOptions)
                                             for t in opts.tmpfs} or None,
         "Mounts": [m for m in mounts if m["Type"] != "bind" or m["Source"] not in
                    {v.split(":")[0] for v in opts.volumes}] or None,
-        "WharfieMounts": mounts, **opts.limits.host_config(),
+        "WharfieMounts": mounts, **opts.limits.host_config(), "PidMode": pid_mode,
+        "IpcMode": ipc_mode, "Devices": devices, "LogConfig": log_config,
     }
     c = ContainerStore(root).create(name=opts.name, image=image_name, image_id=str(image.id),
                                     command=argv, chain=str(chain) if chain else None,

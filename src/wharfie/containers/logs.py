@@ -22,6 +22,23 @@ def log_path(home: Path, cid: str) -> Path:
     return home / f"{cid}-json.log"
 
 
+def log_file(home: Path, cid: str, host_config: dict) -> Path | None:
+    """Where the container's output is kept: nowhere with ``--log-driver none`` (``local``
+    is kept as json-file is)."""
+    driver = (host_config.get("LogConfig") or {}).get("Type", "json-file")
+    return None if driver == "none" else log_path(home, cid)
+
+
+def readable_log(home: Path, cid: str, host_config: dict) -> Path:
+    """The log ``logs`` reads; docker's error when the driver keeps none."""
+    from wharfie.errors import WharfieError
+
+    path = log_file(home, cid, host_config)
+    if path is None:
+        raise WharfieError("configured logging driver does not support reading")
+    return path
+
+
 def rfc3339(ns: int) -> str:
     """Docker's timestamp format: UTC, nanoseconds, trailing zeros kept."""
     secs, frac = divmod(ns, 1_000_000_000)
@@ -38,13 +55,16 @@ def parse_time(text: str) -> int:
 
 
 class LogWriter:
-    """Appends records from several pumps; one lock keeps lines whole."""
+    """Appends records from several pumps; one lock keeps lines whole. Without a path
+    (``--log-driver none``) nothing is kept."""
 
-    def __init__(self, path: Path) -> None:
-        self._f = open(path, "ab", buffering=0)  # noqa: SIM115 - lives with the monitor
+    def __init__(self, path: Path | None) -> None:
+        self._f = None if path is None else open(path, "ab", buffering=0)  # noqa: SIM115
         self._lock = threading.Lock()
 
     def write(self, stream: str, data: bytes) -> None:
+        if self._f is None:
+            return
         now = time.time_ns()
         text = data.decode("utf-8", "surrogateescape")
         lines = text.splitlines(keepends=True)
@@ -54,7 +74,8 @@ class LogWriter:
             self._f.write(out)
 
     def close(self) -> None:
-        self._f.close()
+        if self._f is not None:
+            self._f.close()
 
 
 @dataclass(frozen=True)

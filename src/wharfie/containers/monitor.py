@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from wharfie.containers.bundle import write_bundle
-from wharfie.containers.logs import LogWriter, log_path
+from wharfie.containers.logs import LogWriter, log_file
 from wharfie.containers.network import PortBinding, Slirp
 from wharfie.containers.store import (
     Container,
@@ -85,7 +85,7 @@ class Monitor:
         self.rt = find_runtime(state_dir(root))
         self.state = self.store.read_state(cid)
         self.state.monitor = (os.getpid(), process_start(os.getpid()) or 0, boot_id())
-        self.log = LogWriter(log_path(self.home, cid))
+        self.log = LogWriter(log_file(self.home, cid, self.c.host_config))
         self.tee = {"stdout": 1 if attached else None, "stderr": 2 if attached else None}
         from wharfie import snapshots
 

@@ -64,6 +64,20 @@ def parse_publish(spec: str) -> list[PortBinding]:
     return [PortBinding(ip, h, c, proto) for h, c in zip(host_ports, ctr_ports, strict=True)]
 
 
+def parse_expose(spec: str) -> list[str]:
+    """``--expose PORT[-END][/PROTO]`` as docker reads it: ExposedPorts' keys (``80/tcp``)."""
+    port, _, proto = spec.partition("/")
+    proto = proto or "tcp"
+    if ":" in spec:
+        raise InvalidInput(f"invalid port format for --expose: {spec}")
+    if proto not in ("tcp", "udp", "sctp"):
+        raise InvalidInput(f"invalid proto: {proto}")
+    try:
+        return [f"{p}/{proto}" for p in _range(port)]
+    except ValueError:
+        raise InvalidInput(f"invalid range format for --expose: {spec}") from None
+
+
 def _range(text: str) -> list[int]:
     lo, _, hi = text.partition("-")
     first, last = int(lo), int(hi or lo)
