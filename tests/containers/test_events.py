@@ -101,6 +101,8 @@ def test_events_filter_by_type_event_and_container(wharfie, bb):
     wharfie("volume", "create", "vol")
     wharfie("rename", "two", "two2")
     assert actions(events(wharfie, t0, "--filter", "type=volume")) == ["volume create"]
+    assert out(wharfie("system", "events", "--since", f"{t0:.6f}", "--until", "0s", "-f",
+                       "volume=vol")).split()[1:4] == ["volume", "create", "vol"]
     starts = events(wharfie, t0, "-f", "type=container", "-f", "event=start")
     assert [x.rsplit("name=", 1)[1] for x in starts] == ["one)", "two)"]
     assert actions(events(wharfie, t0, "--filter", "container=one")) == \

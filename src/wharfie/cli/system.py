@@ -13,7 +13,8 @@ from wharfie.cli.group import LazyGroup
 from wharfie.cli.images import pruned_lines
 
 # Further ``system`` subcommands: name -> "module:attribute".
-SYSTEM_COMMANDS: dict[str, str] = {"info": "wharfie.cli.info:info"}
+SYSTEM_COMMANDS: dict[str, str] = {"info": "wharfie.cli.info:info",
+                                   "events": "wharfie.cli.events:events"}
 
 DF_HEADERS = {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
               "Reclaimable": "RECLAIMABLE"}
