@@ -14,6 +14,7 @@ import yaml
 from wharfie.api import Client
 from wharfie.errors import InvalidInput
 from wharfie.oci import mediatypes as mt
+from wharfie.oci.digest import Digest
 from wharfie.oci.reference import parse_reference
 from wharfie.server.policy import Policy
 from wharfie.testing.random import add_image
@@ -150,3 +151,36 @@ def test_bad_key_in_the_policy_is_one_clear_error(tmp_path):
                          base=tmp_path)
     with pytest.raises(InvalidInput, match="repos and keys must be non-empty lists"):
         Policy.from_dict({"require_signatures": [{"repos": ["*"], "keys": []}]})
+
+
+def test_a_bundle_referrer_by_the_key_is_a_signature_too(root, keys, other_keys, guarded):
+    """An image whose only signature is a Sigstore bundle referrer (cosign v3's layout) is
+    served when the bundle is by a listed key, and refused when by another."""
+    from wharfie.oci.manifest import Descriptor
+    from wharfie.signing.bundle import bundle_artifact, make_bundle
+    from wharfie.signing.keys import load_private_key
+    from wharfie.transports.push import push_target
+    from wharfie.transports.registry.client import RegistryOptions
+
+    def bundle(ref: str, key_path) -> None:
+        """The local manifest (pushed as it is) signed into a bundle, pushed as its
+        referrer (the server refuses the unsigned manifest to ``sign --bundle``)."""
+        key = load_private_key(key_path.read_bytes(), b"s3cret")
+        name = parse_reference(ref)
+        with Client(root) as client:
+            raw, media_type = client.store.open_target(ref).manifest_bytes()
+            subject = Descriptor(media_type, Digest.of(raw), len(raw))
+            artifact = bundle_artifact(make_bundle(key, raw), subject)
+            push_target(client.store, artifact, name.with_digest(artifact.digest),
+                        RegistryOptions())
+
+    ref = f"{guarded}/prod/bundled:1"
+    with Client(root) as client:
+        add_image(client.store, ref, seed=71, compression="gzip")
+        client.push(ref)
+    assert get_manifest(guarded, "prod/bundled", "1")[0] == 403
+    bundle(ref, other_keys[0])
+    status, body = get_manifest(guarded, "prod/bundled", "1")
+    assert status == 403 and "no signature found" in body["errors"][0]["message"]
+    bundle(ref, keys[0])
+    assert get_manifest(guarded, "prod/bundled", "1")[0] == 200

@@ -8,7 +8,8 @@ the policy file, or inline PEM) one of whose signatures an image there must carr
 
 A manifest GET or HEAD, by tag or digest, is answered only when a good signature by one of
 the keys, stored in the same repository, vouches for the manifest's digest and for that
-repository (the signed name's path: its host is whatever the signer called the registry).
+repository (the signed name's path: its host is whatever the signer called the registry),
+or a Sigstore bundle referrer by one of the keys signs the manifest's bytes (cosign v3).
 A platform manifest is also served when a signed index tagged in the repository lists it,
 as a pull of a signed multi-platform image fetches its platforms by digest. Signature
 artifacts (manifests whose layers are all signatures) are always served: clients need them
@@ -30,6 +31,7 @@ from wharfie.oci.image import BlobSource, BytesImage
 from wharfie.oci.manifest import Descriptor, Index, Manifest, parse_manifest_or_index
 from wharfie.oci.reference import Reference
 from wharfie.signing.attach import SIMPLESIGNING, Attached, read_attached, signature_tag
+from wharfie.signing.bundle import BUNDLE_TYPE, check_bundles, read_bundle
 from wharfie.signing.identity import SameRepositoryPath
 from wharfie.signing.keys import PublicKey, load_public_key, read_public_key
 from wharfie.signing.verify import SignatureRejected, Verified, check_signatures
@@ -45,6 +47,7 @@ class ServedManifests(Protocol):
     def tags(self, repo: str) -> list[str]: ...
     def manifest_bytes(self, digest: str) -> bytes | None: ...
     def open_blob(self, digest: str) -> BinaryIO: ...
+    def referrers(self, repo: str, subject: str) -> list[dict]: ...
 
 
 @dataclass(frozen=True)
@@ -114,20 +117,49 @@ def check_served(rules: Sequence[SignatureRule], store: ServedManifests, host: s
     ref = (Reference(host, repo, digest=Digest(reference)) if ":" in reference
            else Reference(host, repo, reference))
     try:
-        return _check(store, ref, digest, keys)
+        return _check(store, ref, digest, raw, keys)
     except SignatureRejected as refused:
         for parent in _signed_parents(store, repo, digest):
             try:
-                return _check(store, Reference(host, repo, digest=parent), parent, keys)
+                return _check(store, Reference(host, repo, digest=parent), parent,
+                              store.manifest_bytes(str(parent)) or b"", keys)
             except SignatureRejected:
                 continue
         raise refused from None
 
 
-def _check(store: ServedManifests, ref: Reference, digest: Digest,
+def _check(store: ServedManifests, ref: Reference, digest: Digest, raw: bytes,
            keys: Sequence[PublicKey]) -> Verified:
-    return check_signatures(ref, digest, stored_signatures(store, ref.path, digest), keys,
-                            identity=SameRepositoryPath())
+    """A ``.sig`` signature, else a bundle referrer; the ``.sig`` refusal is the one told."""
+    try:
+        return check_signatures(ref, digest, stored_signatures(store, ref.path, digest), keys,
+                                identity=SameRepositoryPath())
+    except SignatureRejected as refused:
+        bundles = stored_bundles(store, ref.path, digest)
+        if not bundles:
+            raise
+        try:
+            return check_bundles(ref, raw, bundles, keys)
+        except SignatureRejected:
+            raise refused from None
+
+
+def stored_bundles(store: ServedManifests, repo: str, digest: Digest
+                   ) -> list[tuple[Digest, bytes]]:
+    """(signed digest, signature) of each readable Sigstore bundle referring to ``digest``
+    in ``repo`` (an unreadable one vouches for nothing)."""
+    found = []
+    for desc in store.referrers(repo, str(digest)):
+        if desc.get("artifactType") != BUNDLE_TYPE:
+            continue
+        raw = store.manifest_bytes(desc["digest"])
+        try:
+            doc = parse_manifest_or_index(raw) if raw else None
+            if isinstance(doc, Manifest):
+                found.append(read_bundle(BytesImage(raw, doc.media_type, _StoreBlobs(store))))
+        except (InvalidInput, NotFound, OSError):
+            continue
+    return found
 
 
 def stored_signatures(store: ServedManifests, repo: str, digest: Digest) -> list[Attached]:
