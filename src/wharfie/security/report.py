@@ -97,7 +97,8 @@ def _keep(report: Report, suppressor: Suppressor, options: ScanOptions, found: l
     for f in found:
         if f.severity not in options.severities:
             continue
-        reason = suppressor.reason(finding_id(f), getattr(f, "purl", ""))
+        reason = suppressor.reason(finding_id(f), getattr(f, "purl", ""),
+                                   getattr(f, "aliases", ()))
         if reason is None:
             kept.append(f)
         else:

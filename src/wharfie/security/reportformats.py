@@ -46,11 +46,13 @@ def _sarif_rule(f: Finding | SecretFinding | Misconfig) -> dict:
         text, help_ = f.title, "remove the credential from the image and rotate it"
     else:
         text, help_ = f.title, f.message
+    properties = {"security-severity": _CVSS_LIKE[f.severity], "tags": ["security", kind(f)]}
+    if getattr(f, "aliases", ()):
+        properties["aliases"] = list(f.aliases)  # SARIF has no field for them: the bag
     return {"id": finding_id(f), "name": kind(f), "shortDescription": {"text": text},
             "help": {"text": help_},
             "defaultConfiguration": {"level": _SARIF_LEVEL[f.severity]},
-            "properties": {"security-severity": _CVSS_LIKE[f.severity],
-                           "tags": ["security", kind(f)]}}
+            "properties": properties}
 
 
 def _sarif_result(f: Finding | SecretFinding | Misconfig, index: int) -> dict:
@@ -123,6 +125,9 @@ def to_cyclonedx(report: Report, *, show_suppressed: bool = False) -> dict:
              "properties": [{"name": "wharfie:layer:index", "value": str(f.layer)},
                             {"name": "wharfie:layer:createdBy", "value": f.step},
                             {"name": "wharfie:origin", "value": f.origin}]}
+        if f.aliases:  # CycloneDX's place for the same vulnerability under other IDs
+            v["references"] = [{"id": a, "source": {"name": "wharfie vulndb"}}
+                               for a in f.aliases]
         if f.fixed:
             v["recommendation"] = f"upgrade {f.package} to {f.fixed}"
         if reason:

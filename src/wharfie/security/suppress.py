@@ -2,6 +2,9 @@
 to stop suppressing after that day) and OpenVEX documents (``not_affected`` and
 ``fixed`` statements suppress; ``affected`` and ``under_investigation`` do not).
 
+A line or statement names a finding by its ID or by any of its aliases (a GHSA finding by
+its CVE, and the other way round), as Trivy and grype match them.
+
 A suppressed finding is kept with the reason, for ``--show-suppressed``.
 """
 
@@ -120,14 +123,15 @@ class Suppressor:
     image_ids: tuple[str, ...] = ()  # the image's digest and ID, as VEX products name it
     today: datetime.date = field(default_factory=datetime.date.today)
 
-    def reason(self, finding_id: str, purl: str = "") -> str | None:
+    def reason(self, finding_id: str, purl: str = "", aliases: tuple[str, ...] = ()) -> str | None:
         """Why a finding is suppressed, or None when it is not."""
+        names = {finding_id, *aliases}
         for ig in self.ignores:
-            if ig.id == finding_id and (ig.expires is None or ig.expires >= self.today):
+            if ig.id in names and (ig.expires is None or ig.expires >= self.today):
                 return f"ignore file line {ig.line}" + (f" (until {ig.expires})"
                                                         if ig.expires else "")
         for st in self.vex:
-            if finding_id in st.vuln and st.status in VEX_SUPPRESSING and self._applies(st, purl):
+            if names & st.vuln and st.status in VEX_SUPPRESSING and self._applies(st, purl):
                 return f"VEX {st.status}" + (f": {st.justification}" if st.justification else "")
         return None
 

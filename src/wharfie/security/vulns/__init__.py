@@ -27,7 +27,8 @@ _DEBIAN_URGENCY = {"MODERATE": "MEDIUM", "UNIMPORTANT": "LOW", "LOW": "LOW", "ME
 @dataclass(frozen=True)
 class Finding:
     """One vulnerability in one package, with the layer and step that brought it in and
-    whether that layer came from the base image or from the Dockerfile."""
+    whether that layer came from the base image or from the Dockerfile. ``aliases``: the
+    vulnerability's other IDs (a GHSA's CVE), which suppressions may name instead."""
 
     vuln: str
     package: str
@@ -41,6 +42,7 @@ class Finding:
     summary: str = ""
     purl: str = ""
     bom_ref: str = ""  # the package's bom-ref in the image's CycloneDX SBOM
+    aliases: tuple[str, ...] = ()
 
 
 def ecosystem_key(found: Found, sbom: Sbom) -> tuple[str, str, str] | None:
@@ -130,5 +132,6 @@ def scan(image: Image, root: Path, *, name: str = "", bases: list[Image] | None 
                                    found.package.version, row.fixed, _severity(row.severity),
                                    found.added.index, found.added.created_by,
                                    "base" if found.added.index < base else "dockerfile",
-                                   row.summary, found.package.purl, bom_ref(found)))
+                                   row.summary, found.package.purl, bom_ref(found),
+                                   db.aliases(conn, row.vuln)))
     return sorted(out, key=lambda f: (SEVERITIES.index(f.severity), f.package, f.vuln))

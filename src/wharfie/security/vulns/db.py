@@ -22,7 +22,13 @@ CREATE TABLE IF NOT EXISTS affected (source INTEGER REFERENCES sources(id), vuln
     ecosystem TEXT, package TEXT, introduced TEXT, fixed TEXT, last_affected TEXT,
     severity TEXT, summary TEXT);
 CREATE INDEX IF NOT EXISTS affected_pkg ON affected (ecosystem, package);
+CREATE TABLE IF NOT EXISTS aliases (source INTEGER REFERENCES sources(id), vuln TEXT,
+    alias TEXT);
+CREATE INDEX IF NOT EXISTS aliases_vuln ON aliases (vuln);
+CREATE INDEX IF NOT EXISTS aliases_alias ON aliases (alias);
 """
+# ``aliases`` came later: ``CREATE ... IF NOT EXISTS`` adds it to an older database when it is
+# opened, and advisories imported before then simply have none.
 # Debian's codenames, for the tracker JSON (which names releases, not versions).
 DEBIAN_RELEASES = {"buster": "10", "bullseye": "11", "bookworm": "12", "trixie": "13",
                    "forky": "14"}
@@ -48,6 +54,7 @@ def db_path(root: Path) -> Path:
 
 
 def connect(root: Path, *, create: bool = False) -> sqlite3.Connection:
+    """The database under ``root``, its schema brought up to date."""
     path = db_path(root)
     if not path.exists() and not create:
         raise NotFound(f"no vulnerability database in {root}: run `wharfie db import PATH`")
@@ -136,14 +143,21 @@ def _documents(path: Path) -> Iterator[tuple[str, object]]:
                     yield f"{path}:{i}", json.loads(line)
 
 
-def _rows(name: str, doc: object) -> tuple[str, list[Affected]]:
-    """Tell the format by its shape: OSV has ``id``, secdb ``distroversion``, else Debian's."""
+def osv_aliases(rec: dict) -> list[tuple[str, str]]:
+    """(id, alias) for each of an OSV record's ``aliases`` (a GHSA record naming its CVE)."""
+    return [(rec["id"], a) for a in rec.get("aliases") or []
+            if isinstance(a, str) and a and a != rec["id"]]
+
+
+def _rows(name: str, doc: object) -> tuple[str, list[Affected], list[tuple[str, str]]]:
+    """Tell the format by its shape: OSV has ``id``, secdb ``distroversion``, else Debian's
+    (both keyed by CVE already, so without aliases)."""
     if isinstance(doc, dict) and "id" in doc and ("affected" in doc or "modified" in doc):
-        return "osv", list(osv_rows(doc))
+        return "osv", list(osv_rows(doc)), osv_aliases(doc)
     if isinstance(doc, dict) and "distroversion" in doc:
-        return "alpine-secdb", list(alpine_secdb_rows(doc))
+        return "alpine-secdb", list(alpine_secdb_rows(doc)), []
     if isinstance(doc, dict) and all(isinstance(v, dict) for v in doc.values()):
-        return "debian-tracker", list(debian_tracker_rows(doc))
+        return "debian-tracker", list(debian_tracker_rows(doc)), []
     raise InvalidInput(f"{name}: neither an OSV record, Debian tracker JSON nor Alpine secdb")
 
 
@@ -157,14 +171,17 @@ def import_path(root: Path, path: Path) -> tuple[str, int]:
             batches.append(_rows(name, doc))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InvalidInput(f"{path}: not JSON: {e}") from None
-    kinds = sorted({k for k, _ in batches}) or ["empty"]
-    rows = [r for _, rs in batches for r in rs]
+    kinds = sorted({k for k, _, _ in batches}) or ["empty"]
+    rows = [r for _, rs, _ in batches for r in rs]
+    aliases = [a for _, _, pairs in batches for a in pairs]
     with connect(root, create=True) as conn:
         cur = conn.execute("INSERT INTO sources (path, kind, imported, records) VALUES (?,?,?,?)",
                            (str(path.absolute()), ",".join(kinds), time.time(), len(rows)))
         conn.executemany("INSERT INTO affected VALUES (?,?,?,?,?,?,?,?,?)",
                          [(cur.lastrowid, r.vuln, r.ecosystem, r.package, r.introduced,
                            r.fixed, r.last_affected, r.severity, r.summary) for r in rows])
+        conn.executemany("INSERT INTO aliases VALUES (?,?,?)",
+                         [(cur.lastrowid, vuln, alias) for vuln, alias in aliases])
     return ",".join(kinds), len(rows)
 
 
@@ -179,3 +196,11 @@ def affected(conn: sqlite3.Connection, ecosystem: str, package: str) -> list[Aff
     return [Affected(*row) for row in conn.execute(
         "SELECT vuln, ecosystem, package, introduced, fixed, last_affected, severity, summary "
         "FROM affected WHERE ecosystem = ? AND package = ?", (ecosystem, package))]
+
+
+def aliases(conn: sqlite3.Connection, vuln: str) -> tuple[str, ...]:
+    """The other IDs of ``vuln``, both ways: what its records list as aliases, and the
+    records that list it (a Debian CVE finding gets the GHSA naming that CVE)."""
+    rows = conn.execute("SELECT alias FROM aliases WHERE vuln = ? UNION "
+                        "SELECT vuln FROM aliases WHERE alias = ?", (vuln, vuln))
+    return tuple(sorted({a for (a,) in rows} - {vuln}))
