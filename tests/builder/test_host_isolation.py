@@ -192,3 +192,17 @@ def test_a_build_killed_mid_run_is_swept_at_the_next_start_a_live_one_is_not(
     assert wharfie("run", "--rm", "live:1", "cat", "/seen").stdout == secret.read_bytes()
     assert mounts_under(root) == {} and list(root.glob("build/tmp/mounts-*")) == []
     assert list(root.glob("snapshots/*/active/*")) == []
+
+
+@pytest.mark.parametrize("first", [["volume", "create", "v1"], ["images"], ["ps", "-a"],
+                                   ["system", "df"]])
+def test_a_root_made_by_any_command_is_private(tmp_path, first):
+    """Whatever command makes the root first (a volume, a listing), it is 0700: nothing in it
+    is reachable by other users, whatever the umask made inside."""
+    root = tmp_path / "fresh-root"
+    subprocess.run([sys.executable, "-m", "wharfie", "--root", str(root), *first], check=True,
+                   capture_output=True, preexec_fn=lambda: os.umask(0))
+    if first[0] == "volume":
+        assert root.is_dir()
+    if root.exists():
+        assert stat.S_IMODE(root.stat().st_mode) == 0o700

@@ -14,6 +14,7 @@ from wharfie import events
 from wharfie.containers.store import Container, ContainerStore
 from wharfie.errors import Conflict, InvalidInput, NotFound
 from wharfie.fs.atomic import atomic_write
+from wharfie.fs.private import make_private_dirs, private_dir
 
 NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 
@@ -68,6 +69,8 @@ class Volumes:
                                "If you intended to pass a host directory, use absolute path")
         if self._meta(name).exists():
             return self.get(name)
+        private_dir(self.root)  # a new root is root's alone, as the image store makes it
+        make_private_dirs(self.dir)
         (self.dir / name / "_data").mkdir(parents=True, exist_ok=True)
         atomic_write(self._meta(name), json.dumps(
             {"created": time.time(), "labels": labels or {}, "anonymous": anonymous}).encode())
