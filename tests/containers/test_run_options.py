@@ -96,10 +96,11 @@ def test_pid_and_ipc_host(wharfie, bb):
 
 def test_device_node_and_cgroup_rule(wharfie, bb, tmp_path):
     script = ("[ -c /dev/mynull ] && echo gone > /dev/mynull && wc -c < /dev/mynull && "
-              "[ -c /dev/myfuse ] && cat /sys/fs/cgroup/devices/devices.list")
+              "[ -c /dev/myfuse ] && [ -c /dev/tunnels/tun ] && "
+              "cat /sys/fs/cgroup/devices/devices.list")
     res = wharfie("run", "--name", "dev", "--network", "none", "--device",
-                  "/dev/null:/dev/mynull", "--device", "/dev/fuse:/dev/myfuse:r", bb,
-                  "sh", "-c", script)
+                  "/dev/null:/dev/mynull", "--device", "/dev/fuse:/dev/myfuse:r",
+                  "--device", "/dev/net:/dev/tunnels", bb, "sh", "-c", script)
     lines = out(res).split("\n")
     assert lines[0] == "0"  # a real null device: what was written is not kept
     assert "c 1:3 rwm" in lines and "c 10:229 r" in lines
@@ -109,7 +110,9 @@ def test_device_node_and_cgroup_rule(wharfie, bb, tmp_path):
         {"PathOnHost": "/dev/null", "PathInContainer": "/dev/mynull",
          "CgroupPermissions": "rwm"},
         {"PathOnHost": "/dev/fuse", "PathInContainer": "/dev/myfuse",
-         "CgroupPermissions": "r"}]
+         "CgroupPermissions": "r"},
+        {"PathOnHost": "/dev/net", "PathInContainer": "/dev/tunnels",
+         "CgroupPermissions": "rwm"}]  # a directory: every device node under it
     plain = tmp_path / "plain"
     plain.write_text("x")
     assert refused(wharfie, "--device", str(plain), bb, "true") == (

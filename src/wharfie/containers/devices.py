@@ -7,6 +7,7 @@ rule with the permissions. The host's node is only read, never made, changed or 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import stat
@@ -53,6 +54,19 @@ def _node(path: str, dest: str) -> dict | None:
             "fileMode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid}
 
 
+def _nodes_under(top: str, dest: str) -> list[dict]:
+    """The device nodes in the tree at ``top`` (what cannot be read is skipped, as docker's
+    walk skips what is not a device), placed under ``dest``."""
+    found = []
+    for here, _, files in os.walk(top):
+        for name in sorted(files):
+            path = os.path.join(here, name)
+            with contextlib.suppress(OSError):
+                if node := _node(path, posixpath.join(dest, os.path.relpath(path, top))):
+                    found.append(node)
+    return found
+
+
 def oci_devices(mapping: dict) -> list[dict]:
     """The OCI devices of one HostConfig.Devices entry: the node, or as docker does for a
     directory, every device node under it (at the same place under PathInContainer)."""
@@ -60,10 +74,7 @@ def oci_devices(mapping: dict) -> list[dict]:
     why = "not a device node"
     try:
         if os.path.isdir(src):
-            found = [d for top, _, files in os.walk(src) for f in sorted(files)
-                     if (d := _node(os.path.join(top, f), posixpath.join(
-                         dest, os.path.relpath(os.path.join(top, f), src))))]
-            if found:
+            if found := _nodes_under(src, dest):
                 return found
         elif (node := _node(src, dest)) is not None:
             return [node]
