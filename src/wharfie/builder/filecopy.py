@@ -16,7 +16,6 @@ import shutil
 import stat
 import tempfile
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,29 +252,6 @@ def _copy_tree(src_dir: Path, rootfs: Path, dest: str, rel: str, opts: CopyOptio
                excludes: PatternMatcher | None, src_root: Path) -> None:
     _ensure_dir(rootfs, dest, opts)  # an existing directory keeps its owner and mode
     files: list[tuple[Path, os.stat_result, str]] = []
-    for p, st, target in tree_entries(src_dir, dest, rel, opts, excludes, src_root):
-        if stat.S_ISDIR(st.st_mode):  # made at once: the files below need it
-            _copy_entry(p, st, rootfs, target, opts)
-        else:
-            files.append((p, st, target))
-    _copy_files(files, rootfs, opts)
-    # Directories get their source mtimes after their content is written.
-    for dirpath, dirnames, _ in os.walk(src_dir, topdown=False):
-        for name in dirnames:
-            p = Path(dirpath) / name
-            rel_path = os.path.normpath(os.path.join(os.path.relpath(dirpath, src_dir), name))
-            host = secure_join(rootfs, dest.rstrip("/") + "/" + rel_path, follow_last=False)
-            if host.is_dir() and not host.is_symlink():
-                st = os.lstat(p)
-                os.utime(host, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
-
-
-def tree_entries(src_dir: Path, dest: str, rel: str, opts: CopyOptions,
-                 excludes: PatternMatcher | None, src_root: Path
-                 ) -> Iterator[tuple[Path, os.stat_result, str]]:
-    """What copying the directory ``src_dir`` into ``dest`` copies: (source, its lstat,
-    target path in the image), each directory before what it holds; .dockerignore and
-    ``--exclude`` applied, symlinks to directories copied as links, not followed."""
     for dirpath, dirnames, filenames in os.walk(src_dir):
         dirnames.sort()
         rel_dir = os.path.relpath(dirpath, src_dir)
@@ -287,16 +263,26 @@ def tree_entries(src_dir: Path, dest: str, rel: str, opts: CopyOptions,
                 continue
             keep.append(name)
             p = Path(dirpath) / name
-            yield p, os.lstat(p), dest.rstrip("/") + "/" + os.path.normpath(
-                os.path.join(rel_dir, name))
+            target = dest.rstrip("/") + "/" + os.path.normpath(os.path.join(rel_dir, name))
+            _copy_entry(p, os.lstat(p), rootfs, target, opts)
         dirnames[:] = [n for n in keep if not os.path.islink(Path(dirpath) / n)]
         for name in sorted(filenames):
             sub_rel = os.path.normpath(os.path.join(rel, rel_dir, name))
             if _skip(sub_rel, _ignored(real_dir, name, opts.ignore, False), excludes):
                 continue
             p = Path(dirpath) / name
-            yield p, os.lstat(p), dest.rstrip("/") + "/" + os.path.normpath(
-                os.path.join(rel_dir, name))
+            target = dest.rstrip("/") + "/" + os.path.normpath(os.path.join(rel_dir, name))
+            files.append((p, os.lstat(p), target))
+    _copy_files(files, rootfs, opts)
+    # Directories get their source mtimes after their content is written.
+    for dirpath, dirnames, _ in os.walk(src_dir, topdown=False):
+        for name in dirnames:
+            p = Path(dirpath) / name
+            rel_path = os.path.normpath(os.path.join(os.path.relpath(dirpath, src_dir), name))
+            host = secure_join(rootfs, dest.rstrip("/") + "/" + rel_path, follow_last=False)
+            if host.is_dir() and not host.is_symlink():
+                st = os.lstat(p)
+                os.utime(host, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
 
 
 def _copy_files(files: list[tuple[Path, os.stat_result, str]], rootfs: Path,
