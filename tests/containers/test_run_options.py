@@ -141,6 +141,14 @@ def test_log_driver_none_keeps_no_logs(wharfie, bb):
     assert inspect(wharfie, "local")["HostConfig"]["LogConfig"]["Type"] == "local"
     assert refused(wharfie, "--log-driver", "bogus", bb, "true") == \
         "wharfie: error: logger: no log driver named 'bogus' is registered\n"
+    wharfie("run", "-d", "--name", "mute-running", "--network", "none", "--log-driver", "none",
+            bb, "sleep", "30")
+    try:
+        res = wharfie("attach", "mute-running", check=False)
+        assert (res.returncode, err(res)) == (1, "wharfie: error: attach follows the "
+                                              "container's log, and --log-driver none keeps none\n")
+    finally:
+        wharfie("rm", "-f", "mute-running")
 
 
 def test_platform_pulls_that_platform(wharfie, bb, docker_registry):

@@ -383,13 +383,19 @@ def attach(root: Path, c: Container, write: Callable[[str, bytes], None], *,
            sig_proxy: bool = True) -> int:
     """``docker attach`` to a running container's output: each chunk it writes from now
     on goes to ``write(stream, data)`` (from its json-file log, as the monitor writes
-    it) until it exits; its exit code."""
-    from wharfie.containers.logs import log_path, read_logs
+    it) until it exits; its exit code. With ``--log-driver none`` there is nothing to
+    follow: refused in one line rather than showing nothing."""
+    from wharfie.containers.logs import read_logs, readable_log
 
     _require_running(c)
     if c.status == "paused":
         raise Conflict("You cannot attach to a paused container, unpause it first")
     store = ContainerStore(root)
+    try:
+        log = readable_log(store.home(c.id), c.id, c.host_config)
+    except WharfieError:
+        raise WharfieError("attach follows the container's log, and --log-driver none "
+                           "keeps none") from None
 
     def stopped() -> bool:
         try:
@@ -399,8 +405,7 @@ def attach(root: Path, c: Container, write: Callable[[str, bytes], None], *,
 
     container_event(root, c, "attach")
     with forwarding_signals(root, c.id, sig_proxy):
-        for e in read_logs(log_path(store.home(c.id), c.id), tail=0, follow=True,
-                           done=stopped):
+        for e in read_logs(log, tail=0, follow=True, done=stopped):
             write(e.stream, e.data)
     return wait(root, c)
 
