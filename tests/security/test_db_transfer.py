@@ -42,6 +42,8 @@ def test_push_to_wharfie_registry_and_pull_into_a_second_root(store_with_db, roo
     out = run(second, "db", "pull", ref).stdout.decode()
     assert out.startswith(f"pulled {ref}@sha256:")
     assert vulns(second, "app:vulnerable") == first
+    assert {f["vuln"]: f["aliases"] for f in first} == {  # the aliases travel with it
+        "CVE-2023-4911": [], "GHSA-j8r2-6x86-q33q": ["CVE-2023-32681"]}
     status = run(second, "db", "status").stdout.decode()
     assert "oci-pull" in status and ref in status and "debian-tracker" in status
 
