@@ -173,7 +173,7 @@ def import_path(root: Path, path: Path) -> tuple[str, int]:
         raise InvalidInput(f"{path}: not JSON: {e}") from None
     kinds = sorted({k for k, _, _ in batches}) or ["empty"]
     rows = [r for _, rs, _ in batches for r in rs]
-    aliases = [a for _, _, pairs in batches for a in pairs]
+    alias_pairs = [a for _, _, pairs in batches for a in pairs]
     with connect(root, create=True) as conn:
         cur = conn.execute("INSERT INTO sources (path, kind, imported, records) VALUES (?,?,?,?)",
                            (str(path.absolute()), ",".join(kinds), time.time(), len(rows)))
@@ -181,7 +181,7 @@ def import_path(root: Path, path: Path) -> tuple[str, int]:
                          [(cur.lastrowid, r.vuln, r.ecosystem, r.package, r.introduced,
                            r.fixed, r.last_affected, r.severity, r.summary) for r in rows])
         conn.executemany("INSERT INTO aliases VALUES (?,?,?)",
-                         [(cur.lastrowid, vuln, alias) for vuln, alias in aliases])
+                         [(cur.lastrowid, vuln, alias) for vuln, alias in alias_pairs])
     return ",".join(kinds), len(rows)
 
 
