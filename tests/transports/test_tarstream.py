@@ -4,6 +4,7 @@ beside the copy, in order, its error raised to the caller."""
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 import threading
 
@@ -60,3 +61,40 @@ def test_an_error_in_on_chunk_is_raised_by_add_stream(monkeypatch):
 
     with pytest.raises(ValueError, match="hash failed"):
         TarWriter(io.BytesIO()).add_stream("blob", 5000, io.BytesIO(bytes(5000)), on_chunk)
+
+
+def fadvise_calls(monkeypatch) -> list[tuple[int, int, int, int]]:
+    """The posix_fadvise calls made (each still made for real)."""
+    calls: list[tuple[int, int, int, int]] = []
+    real = os.posix_fadvise
+
+    def spy(fd: int, offset: int, length: int, advice: int) -> None:
+        calls.append((fd, offset, length, advice))
+        real(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", spy)
+    return calls
+
+
+def test_writing_to_a_file_starts_its_writeback_as_it_goes(monkeypatch, tmp_path):
+    """Every WRITEBACK_EVERY bytes, the range written since is handed to the disk, from the
+    file position the writer started at, so a final fsync finds little left. (A pipe gets
+    none: test_archive_cli saves to one.)"""
+    monkeypatch.setattr(tarstream, "WRITEBACK_EVERY", 64 << 10)
+    monkeypatch.setattr(tarstream, "CHUNK", 50_000)
+    calls = fadvise_calls(monkeypatch)
+    data = os.urandom(300_000)
+    path = tmp_path / "out.tar"
+    with open(path, "wb") as f:
+        f.write(b"x" * 1000)  # the tar starts after what is already there
+        tar = TarWriter(f)
+        tar.add_stream("blob", len(data), io.BytesIO(data))
+        tar.close()
+        ranges = [(off, n) for fd, off, n, advice in calls
+                  if fd == f.fileno() and advice == os.POSIX_FADV_DONTNEED]
+    assert ranges[0][0] == 1000  # from where the tar starts, each range after the last
+    assert all(a + n == b for (a, n), (b, _) in zip(ranges, ranges[1:], strict=False))
+    end = ranges[-1][0] + ranges[-1][1]  # to within WRITEBACK_EVERY of the data's end
+    assert 1000 + len(data) - (64 << 10) < end <= 1000 + len(data) + 512
+    with tarfile.open(fileobj=io.BytesIO(path.read_bytes()[1000:])) as tf:
+        assert tf.extractfile("blob").read() == data
