@@ -959,35 +959,16 @@ class Client:
         """``wharfie run``: create and start; unless ``detach``, stay attached (output to our
         stdout/stderr, our stdin with ``interactive``) and return the container's exit code.
         SIGINT and SIGTERM are forwarded to the container with ``sig_proxy``."""
-        import signal
-        import threading
-
-        from wharfie.containers.lifecycle import runc, start, wait_report
+        from wharfie.containers.lifecycle import forwarding_signals, start, wait_report
 
         c = self.create(image, options, pull=pull, on_pull=on_pull)
         if detach:
             start(self.root, c)
             return c, None
-        pending: list[int] = []
-
-        def forward(sig: int, _frame: object) -> None:
-            if fd is None:  # not started yet: sent once it is
-                pending.append(sig)
-            else:
-                runc(self.root, "kill", c.id, str(sig), check=False)
-
-        fd = None
-        saved = {}
-        if sig_proxy and threading.current_thread() is threading.main_thread():
-            saved = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
+        with forwarding_signals(self.root, c.id, sig_proxy, started=False) as now_started:
             fd = start(self.root, c, attach=True)
-            for sig in pending:
-                runc(self.root, "kill", c.id, str(sig), check=False)
+            now_started()
             code = wait_report(fd) if fd is not None else None
-        finally:
-            for s, h in saved.items():
-                signal.signal(s, h)
         if code is None:  # the monitor went away without a word: trust its state
             code = self.wait(c.id)
         return c, code

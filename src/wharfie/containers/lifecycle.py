@@ -359,21 +359,34 @@ def wait(root: Path, c: Container, timeout: float | None = None) -> int:
 
 
 @contextlib.contextmanager
-def forwarding_signals(root: Path, cid: str, enabled: bool = True) -> Iterator[None]:
+def forwarding_signals(root: Path, cid: str, enabled: bool = True, *,
+                       started: bool = True) -> Iterator[Callable[[], None]]:
     """While in the block, SIGINT and SIGTERM sent to us go to the container's init
-    (docker's --sig-proxy); only the main thread can catch signals."""
+    (docker's --sig-proxy); only the main thread can catch signals. For a container not
+    ``started`` yet, they are held until the block calls the function it is given."""
     import threading
 
+    pending: list[int] = []
+
+    def now_started() -> None:
+        nonlocal started
+        started = True
+        for sig in pending:
+            runc(root, "kill", cid, str(sig), check=False)
+
     if not enabled or threading.current_thread() is not threading.main_thread():
-        yield
+        yield now_started
         return
 
     def forward(sig: int, _frame: object) -> None:
-        runc(root, "kill", cid, str(sig), check=False)
+        if started:
+            runc(root, "kill", cid, str(sig), check=False)
+        else:
+            pending.append(sig)
 
     saved = {s: signals.signal(s, forward) for s in (signals.SIGINT, signals.SIGTERM)}
     try:
-        yield
+        yield now_started
     finally:
         for s, handler in saved.items():
             signals.signal(s, handler)
