@@ -251,12 +251,13 @@ def build_rows(base: Path, dockerd: dict, want: Callable[[str], bool]) -> list[R
         subprocess.run(f"tar -C {ctx} -cf - . | cat > /dev/null", shell=True, check=True)
         w = Wharfie(base / "root-files", {"busybox:local": bases["busybox:local"]})
         if want("files"):
-            def wharfie_cold() -> float:
+            # bound now: the "change" row below rebinds ``w`` and ``ctx``
+            def wharfie_cold(w: Wharfie = w, ctx: Path = ctx) -> float:
                 w.reset()
                 os.sync()
                 return w.build(ctx)
 
-            def kit_cold() -> float:
+            def kit_cold(ctx: Path = ctx) -> float:
                 kit.prune()
                 os.sync()
                 return kit.build(ctx)
