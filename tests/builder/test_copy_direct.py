@@ -1,6 +1,7 @@
 """A COPY from the context written straight into its layer (``plan_copy``) is the layer a
-real copy into a snapshot commits, byte for byte; where only a real copy can tell, the
-plan declines; and a build's last COPY creates no snapshot, while a RUN after it still
+real copy into a snapshot commits, byte for byte, into new or existing directories; where
+only a real copy can tell (something copied replaces what the parent has), the plan
+declines; and a build's last COPY creates no snapshot, while a RUN after it still
 sees the files."""
 
 from __future__ import annotations
@@ -45,10 +46,11 @@ def parent_tar() -> bytes:
 @pytest.fixture
 def ctx(tmp_path):
     c = tmp_path / "ctx"
-    for d in ("src/pkg", "empty", "ignored-dir"):
+    for d in ("src/pkg", "empty", "ignored-dir", "conf"):
         (c / d).mkdir(parents=True)
     files = {"a.txt": b"a", "b.txt": b"bb", "src/main.py": b"main", "src/pkg/mod.py": b"mod",
-             "run.sh": b"#!/bin/sh\n", "ignored.log": b"x", "ignored-dir/f": b"f"}
+             "run.sh": b"#!/bin/sh\n", "ignored.log": b"x", "ignored-dir/f": b"f",
+             "conf/passwd": b"not the parent's"}
     for name, data in files.items():
         (c / name).write_bytes(data)
     os.chmod(c / "run.sh", 0o4755)
@@ -106,6 +108,10 @@ CASES = {
     "symlinked source directory": (["src/pkg-dir"], "/p", {}),
     "--exclude of a named source": (["a.txt", "b.txt"], "/t/", {"excludes": ["a.txt"]}),
     "wildcard matching nothing": (["*.none"], "/nothing/", {}),
+    "new files in an existing directory": (["src"], "/etc/", {}),
+    "file into an existing directory without a slash": (["a.txt"], "/etc", {}),
+    "into the root": (["."], "/", {"ignore": PatternMatcher(["ignored*"])}),
+    "a directory's contents into the root": (["src"], "/", {}),
 }
 
 
@@ -125,9 +131,8 @@ def test_planned_layer_on_an_empty_root(snap, ctx):
 
 
 @pytest.mark.parametrize("sources,dest,kw", [
-    (["a.txt"], "/etc", {}),  # the destination exists: only the real tree says what changes
-    (["a.txt"], "/etc/passwd", {}),
-    (["src"], "/", {}),
+    (["a.txt"], "/etc/passwd", {}),  # replaces what the parent has: only the real tree
+    (["conf"], "/etc", {}),  # says whether it changed
     (["a.txt"], "/lib/x", {}),  # through a symlink
     (["a.txt", "a.txt"], "/d/", {}),  # two sources on one path
     (["a.txt"], "/d", {"chown": (1, 1)}),

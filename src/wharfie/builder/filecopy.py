@@ -431,7 +431,8 @@ def plan_copy(walked: list[tuple[str, list[tuple[str, str, os.stat_result]]]], d
     root), as sorted entries planned from the context's checksum walk (``walked``: each
     source path found, with the entries under it, itself first): written straight into a
     layer, no file is created and no directory walked again. None when only a real copy
-    can tell: the destination exists already, two sources meet on one path, ``--parents``,
+    can tell: something copied would replace what the parent has (or go through one of
+    its symlinks), two sources meet on one path, ``--parents``,
     ``--chown``, an archive to unpack, a source that is not a file, directory or symlink,
     or a .dockerignore with ``!`` exceptions (its walk judges links to directories apart)."""
     if opts.parents or opts.chown or opts.extract_archives or opts.keep_owners or \
@@ -451,22 +452,24 @@ def plan_copy(walked: list[tuple[str, list[tuple[str, str, os.stat_result]]]], d
         if stat.S_ISDIR(st.st_mode):
             inside = "" if os.path.normpath(rel) == "." else os.path.normpath(rel) + "/"
             ok = plan.made_dir(top) and all(
-                plan.add(path, est, f"{top}/{entry_rel.removeprefix(inside)}", opts)
+                plan.add(path, est, _under(top, entry_rel.removeprefix(inside)), opts)
                 for entry_rel, path, est in entries[1:])
         else:
             into_dir = dest.endswith("/") or plan.is_dir(top)
-            ok = plan.add(src, st, f"{top}/{os.path.basename(rel)}" if into_dir else top, opts)
+            ok = plan.add(src, st, _under(top, os.path.basename(rel)) if into_dir else top, opts)
         if not ok:
             return None
     return plan.entries(parent_root)
 
 
+def _under(top: str, name: str) -> str:
+    return f"{top}/{name}" if top else name
+
+
 def _existing_ancestor(parent_root: Path | None, top: str) -> str | None:
-    """The deepest directory on the way to ``top`` that the parent has ("" for the root),
-    if ``top`` itself is missing and every directory on the way is a real one."""
-    if not top:
-        return None  # the root always exists
-    if parent_root is None:
+    """The deepest directory on the way to ``top`` (``top`` itself included) that the
+    parent has ("" for the root), if every one on the way is a real directory."""
+    if parent_root is None or not top:
         return ""
     parts = top.split("/")
     for i in range(len(parts)):
@@ -474,9 +477,9 @@ def _existing_ancestor(parent_root: Path | None, top: str) -> str | None:
             st = os.lstat(parent_root.joinpath(*parts[:i + 1]))
         except FileNotFoundError:
             return "/".join(parts[:i])
-        if i == len(parts) - 1 or not stat.S_ISDIR(st.st_mode):
+        if not stat.S_ISDIR(st.st_mode):
             return None
-    return None
+    return top
 
 
 class _Plan:
@@ -490,7 +493,7 @@ class _Plan:
 
     def is_dir(self, path: str) -> bool:
         e = self.by_path.get(path)
-        return e is not None and stat.S_ISDIR(e.mode)
+        return path == self.existing or (e is not None and stat.S_ISDIR(e.mode))
 
     def made_dir(self, path: str) -> bool:
         """``make_dirs(path)`` below the existing ancestor; False on a non-directory."""
@@ -521,10 +524,17 @@ class _Plan:
             self.inodes[target] = (st.st_dev, st.st_ino)
         return True
 
-    def entries(self, parent_root: Path | None) -> list[Planned]:
-        """The layer's entries in layer order. The existing ancestor gets a new child, so
+    def entries(self, parent_root: Path | None) -> list[Planned] | None:
+        """The layer's entries in layer order, if all of them are new (None if one would
+        replace what the parent has there). The existing ancestor gets new children, so
         its new mtime puts it in the layer; a file copied under several names is a hard
         link after its first one, as ``_link_or_copy`` makes it."""
+        if parent_root is not None:
+            below = parent_root / self.existing
+            names = {p.removeprefix(self.existing + "/" if self.existing else "").split("/")[0]
+                     for p in self.by_path}
+            if any(os.path.lexists(below / n) for n in names):
+                return None
         if self.by_path and self.existing and parent_root is not None:
             host = parent_root / self.existing
             st = os.lstat(host)

@@ -78,7 +78,13 @@ def _absolute_options(home: Path, lowers: list[str], upper: str | None, work: st
 
 @functools.cache
 def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
+    """libc, with mount(2) and umount2(2) typed: an untyped ``0`` for mount's unsigned long
+    flags would be passed as an int, whose upper register half is not defined."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                           ctypes.c_char_p]
+    libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    return libc
 
 
 @functools.cache
