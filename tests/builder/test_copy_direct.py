@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import struct
 import tarfile
 import time
 
@@ -143,6 +144,20 @@ def test_plan_declines_where_a_real_copy_must_decide(snap, ctx, sources, dest, k
     view = snap.view(parent)
     assert plan_copy(walk(ctx, sources, **kw), dest, "/", CopyOptions(**kw), view,
                      time.time_ns()) is None
+
+
+def test_plan_declines_a_directory_whose_default_acl_new_entries_inherit(ctx, tmp_path):
+    parent = tmp_path / "parent"
+    (parent / "etc").mkdir(parents=True)
+    acl = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", tag, perm, 0xFFFFFFFF)
+                                          for tag, perm in ((1, 7), (4, 5), (0x20, 5)))
+    os.setxattr(parent / "etc", "system.posix_acl_default", acl)
+    (parent / "etc" / "probe").mkdir()  # a real copy's directory would carry it
+    assert os.listxattr(parent / "etc" / "probe") == ["system.posix_acl_default"]
+    assert plan_copy(walk(ctx, ["src"]), "/etc/app", "/", CopyOptions(), parent,
+                     time.time_ns()) is None
+    assert plan_copy(walk(ctx, ["src"]), "/opt/app", "/", CopyOptions(), parent,
+                     time.time_ns()) is not None
 
 
 def test_plan_declines_a_special_file(tmp_path):

@@ -38,6 +38,7 @@ _WILDCARD = re.compile(r"[*?\[]")
 
 COPY_THREADS = min(4, os.cpu_count() or 1)
 PARALLEL_FROM = 64  # files in one COPY; fewer are copied in this thread
+DEFAULT_ACL = "system.posix_acl_default"  # what a directory's new entries inherit
 
 class CopyError(WharfieError):
     """A COPY or ADD that cannot be carried out as written."""
@@ -533,7 +534,8 @@ class _Plan:
             below = parent_root / self.existing
             names = {p.removeprefix(self.existing + "/" if self.existing else "").split("/")[0]
                      for p in self.by_path}
-            if any(os.path.lexists(below / n) for n in names):
+            if any(os.path.lexists(below / n) for n in names) or \
+                    DEFAULT_ACL in read_xattrs(str(below)):  # new entries would inherit it
                 return None
         if self.by_path and self.existing and parent_root is not None:
             host = parent_root / self.existing
