@@ -12,6 +12,8 @@ import time
 import pytest
 from tests.conftest import free_port, wait_for_port
 
+from wharfie.containers.network import host_address
+
 
 def make_context(tmp_path, dockerfile: str):
     """A build context directory holding just this Dockerfile."""
@@ -308,7 +310,10 @@ def test_add_host_and_shm_size_reach_run_steps_and_the_cache_key(based, tmp_path
                 "--add-host", "gw:host-gateway", "--shm-size", "1m", "busybox:local", "sh",
                 "-c", r"grep -wE 'a\.b|c\.d|gw' /etc/hosts; df -k /dev/shm | tail -1 | "
                 "awk '{print $2}'")
-    assert res.stdout == b"1.2.3.4\ta.b\n::1\tc.d\n127.0.0.1\tgw\n1024\n"
+    # run's default network reaches the host at its routed address (a build's RUN shares
+    # the host's network, where host-gateway is 127.0.0.1)
+    gateway = host_address().encode()
+    assert res.stdout == b"1.2.3.4\ta.b\n::1\tc.d\n" + gateway + b"\tgw\n1024\n"
     res = based("build", "--add-host", "db:999.1.1.1", str(ctx), check=False)
     assert res.returncode != 0 and b"want NAME:IP or NAME:host-gateway" in res.stderr
 

@@ -332,8 +332,10 @@ class ImageStore:
         kw = {"progress": progress} if progress else {}
         return copy_image(image, self.destination(), jobs=jobs, **kw)
 
-    def put_manifest(self, raw: bytes, media_type: str, ref: Reference | None = None) -> Digest:
-        """Record a manifest or index whose blobs are already stored; tag it ``ref`` if given."""
+    def put_manifest(self, raw: bytes, media_type: str, ref: Reference | None = None, *,
+                     repo_digest: Reference | None = None) -> Digest:
+        """Record a manifest or index whose blobs are already stored; tag it ``ref`` if given,
+        and record ``repo_digest`` (see ``record_repo_digest``) in the same transaction."""
         record = self._describe(raw, media_type)
         if ref is not None and ref.digest and ref.digest != record.digest:
             raise DigestMismatch(
@@ -357,6 +359,9 @@ class ImageStore:
             if ref is not None:
                 self._add_ref(db, ref if ref.tag else ref.with_digest(record.digest),
                               record.digest)
+            if repo_digest is not None:
+                self._add_ref(db, Reference(repo_digest.domain, repo_digest.path, None,
+                                            repo_digest.digest), record.digest)
         return record.digest
 
     def _measure_layers(self, layers: list[tuple[str, Digest]]) -> list[tuple[str, int]]:
@@ -772,17 +777,18 @@ class ImageStore:
             return StoredIndex(self, digest, row["media_type"])
         return self.get(digest)
 
-    def destination(self) -> StoreDestination:
-        """A transports ImageDestination writing into this store."""
-        return StoreDestination(self)
+    def destination(self, *, repo_digest: Reference | None = None) -> StoreDestination:
+        """A transports ImageDestination writing into this store (recording ``repo_digest``
+        with the manifest, for a pull)."""
+        return StoreDestination(self, repo_digest)
 
 
 class StoreDestination(ImageDestination):
     """The store as the destination of a copy: blobs go through verified ingest, and
     ``put_manifest`` records (and tags, given a ref)."""
 
-    def __init__(self, store: ImageStore) -> None:
-        self.store = store
+    def __init__(self, store: ImageStore, repo_digest: Reference | None = None) -> None:
+        self.store, self.repo_digest = store, repo_digest
 
     def has_blob(self, desc: Descriptor) -> bool:
         try:
@@ -794,4 +800,4 @@ class StoreDestination(ImageDestination):
         self.store.content.ingest(stream, desc.digest, desc.size, progress)
 
     def put_manifest(self, raw: bytes, media_type: str, ref: Reference | None) -> Digest:
-        return self.store.put_manifest(raw, media_type, ref)
+        return self.store.put_manifest(raw, media_type, ref, repo_digest=self.repo_digest)

@@ -61,10 +61,10 @@ def pull_image(images: ImageStore, ref: Reference, options: RegistryOptions, *,
     kw = {"progress": progress} if progress else {}
     with ThreadPoolExecutor(1) as opener:  # the store opens (a new one is made) meanwhile
         named = opener.submit(_named, images, ref)
-        digest = copy_image(image, _TagsAfter(images.destination(), named),
-                            tag or _tag_ref(ref), jobs=options.jobs, **kw)
+        store = images.destination(repo_digest=ref.with_digest(remote.digest))
+        digest = copy_image(image, _TagsAfter(store, named), tag or _tag_ref(ref),
+                            jobs=options.jobs, **kw)
     before = named.result()
-    images.record_repo_digest(ref.with_digest(remote.digest), digest)
     record_provenance(images, ref, image)
     return PullResult(digest, images.get(digest), remote.digest, before != digest)
 
