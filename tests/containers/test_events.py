@@ -12,20 +12,10 @@ import sys
 import threading
 import time
 
-import pytest
+from tests.containers.conftest import out
 
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z"
 DOCKER_KEYS = ["status", "id", "from", "Type", "Action", "Actor", "scope", "time", "timeNano"]
-
-
-@pytest.fixture
-def bb(wharfie, busybox_rootfs_tar):
-    wharfie("import", "-c", 'CMD ["sh"]', str(busybox_rootfs_tar), "bb:1")
-    return "bb:1"
-
-
-def out(res) -> str:
-    return res.stdout.decode()
 
 
 def events(wharfie, since: float, *args: str) -> list[str]:

@@ -7,16 +7,13 @@ import json
 import time
 
 import pytest
+from tests.containers.conftest import out
 
 
 @pytest.fixture
 def bb(wharfie, busybox_rootfs_tar):
     wharfie("import", str(busybox_rootfs_tar), "bb:1")
     return "bb:1"
-
-
-def out(res) -> str:
-    return res.stdout.decode()
 
 
 def err(res) -> str:

@@ -10,19 +10,8 @@ import sys
 import time
 import urllib.request
 
-import pytest
 from tests.conftest import free_port
-
-
-@pytest.fixture
-def bb(wharfie, busybox_rootfs_tar):
-    wharfie("import", "-c", 'CMD ["sh"]', str(busybox_rootfs_tar), "bb:1")
-    return "bb:1"
-
-
-def out(res) -> str:
-    return res.stdout.decode()
-
+from tests.containers.conftest import out
 
 TRAP = "trap 'echo bye; exit 43' TERM; echo hello; echo oops >&2; while :; do sleep 0.1; done"
 

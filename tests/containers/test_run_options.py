@@ -10,16 +10,13 @@ import time
 import urllib.request
 
 import pytest
+from tests.containers.conftest import out
 
 
 @pytest.fixture
 def bb(wharfie, busybox_rootfs_tar):
     wharfie("import", "-c", "EXPOSE 80", "-c", 'CMD ["sh"]', str(busybox_rootfs_tar), "bb:1")
     return "bb:1"
-
-
-def out(res) -> str:
-    return res.stdout.decode()
 
 
 def err(res) -> str:
