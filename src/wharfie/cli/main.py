@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 
 from wharfie import __version__
 from wharfie.errors import WharfieError
@@ -29,6 +28,8 @@ def run(argv: list[str] | None = None) -> None:
         rv = cli.main(args=argv, prog_name="wharfie", standalone_mode=False)
     except WharfieError as e:
         if debug:
+            import traceback  # only for --debug: it loads tokenize and linecache
+
             traceback.print_exc()
         click.echo(f"wharfie: error: {e.message}", err=True)
         sys.exit(e.exit_code)
@@ -53,6 +54,8 @@ def run(argv: list[str] | None = None) -> None:
         sys.exit(141)
     except OSError as e:
         if debug:
+            import traceback  # only for --debug: it loads tokenize and linecache
+
             traceback.print_exc()
         click.echo(f"wharfie: error: {e.strerror or e}"
                    + (f": {e.filename}" if getattr(e, "filename", None) else ""), err=True)

@@ -1,8 +1,19 @@
 """The build cache: step records by cache key (``records``), and their export to and
-import from a directory or a registry (``transfer``)."""
+import from a directory or a registry (``transfer``). Names load lazily (PEP 562): a
+no-change rebuild reads records and never needs ``transfer``."""
 
-from wharfie.builder.cache.records import BuildCache, CacheRecord, explain_miss, step_key
-from wharfie.builder.cache.transfer import CacheSpec, export_to, import_from, parse_cache_spec
+from __future__ import annotations
 
-__all__ = ["BuildCache", "CacheRecord", "CacheSpec", "explain_miss", "export_to", "import_from",
-           "parse_cache_spec", "step_key"]
+import importlib
+
+_NAMES = {"BuildCache": "records", "CacheRecord": "records", "explain_miss": "records",
+          "step_key": "records", "CacheSpec": "transfer", "export_to": "transfer",
+          "import_from": "transfer", "parse_cache_spec": "transfer"}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str):
+    if name not in _NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)

@@ -17,10 +17,13 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from wharfie.content.blobstore import ContentStore
 from wharfie.oci.digest import Digest
 from wharfie.oci.manifest import Descriptor
+
+if TYPE_CHECKING:  # a no-change rebuild's fast path reads records without the blob store
+    from wharfie.content.blobstore import ContentStore
 
 
 def step_key(parent: str, kind: str, **inputs: object) -> str:
