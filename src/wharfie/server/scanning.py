@@ -15,14 +15,14 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import BinaryIO
 
 from wharfie.errors import WharfieError
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
-from wharfie.oci.image import BlobSource, BytesImage, Image
+from wharfie.oci.image import BytesImage, Image
 from wharfie.oci.manifest import Descriptor, Index, Manifest
 from wharfie.server.repositories import RegistryStore
+from wharfie.signing.required import StoreBlobs
 
 log = logging.getLogger("wharfie.server.scan")
 SARIF_TYPE = "application/sarif+json"
@@ -48,16 +48,6 @@ def is_image(doc: Manifest | Index, raw: bytes) -> bool:
         return False
     return (not json.loads(raw).get("artifactType") and doc.config.media_type in mt.CONFIGS
             and all(d.media_type in mt.LAYERS for d in doc.layers))
-
-
-class StoreBlobs(BlobSource):
-    """The registry's blobs, by digest, as an image's blob source."""
-
-    def __init__(self, store: RegistryStore) -> None:
-        self.store = store
-
-    def open_blob(self, desc: Descriptor) -> BinaryIO:
-        return self.store.open_blob(desc.digest)
 
 
 def report_descriptor(store: RegistryStore, repo: str, digest: str) -> dict | None:
@@ -86,9 +76,9 @@ def _database_date(db_root: Path) -> str:
 
 def scan_stored(store: RegistryStore, repo: str, digest: Digest, db_root: Path) -> Digest:
     """Scan the stored image ``digest`` of ``repo`` and keep the report as its referrer."""
+    from wharfie.oci.artifact import referrer_artifact
     from wharfie.security.report import scan_image
     from wharfie.security.reportformats import to_sarif
-    from wharfie.security.sbom.attest import referrer_artifact
     from wharfie.security.vulns import SEVERITIES
 
     stored = store.get_manifest(repo, str(digest))
@@ -104,8 +94,9 @@ def scan_stored(store: RegistryStore, repo: str, digest: Digest, db_root: Path) 
                                                               time.gmtime())
     sarif = json.dumps(to_sarif(report), indent=1).encode()
     subject = Descriptor(stored.media_type, digest, len(stored.raw))
-    return put_artifact(store, repo, referrer_artifact(sarif, SARIF_TYPE, "scan.sarif.json",
-                                                       subject, notes))
+    return put_artifact(store, repo, referrer_artifact(sarif, SARIF_TYPE, subject,
+                                                       title="scan.sarif.json",
+                                                       annotations=notes))
 
 
 def put_artifact(store: RegistryStore, repo: str, artifact: Image) -> Digest:

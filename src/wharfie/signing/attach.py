@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from wharfie.errors import NotFound
 from wharfie.oci import mediatypes as mt
+from wharfie.oci.artifact import MemoryBlobs
 from wharfie.oci.digest import Digest
-from wharfie.oci.image import BlobSource, BytesImage, Image, ImageIndex
-from wharfie.oci.manifest import Descriptor
+from wharfie.oci.image import BytesImage, Image, ImageIndex
 from wharfie.oci.reference import Reference
 
 if TYPE_CHECKING:
@@ -84,7 +83,7 @@ def signature_image(signatures: Iterable[Attached]) -> Image:
         "config": {"mediaType": mt.OCI_CONFIG, "size": len(config),
                    "digest": str(Digest.of(config))},
         "layers": layers}, separators=(",", ":")).encode()
-    return BytesImage(manifest, mt.OCI_MANIFEST, _MemoryBlobs(blobs))
+    return BytesImage(manifest, mt.OCI_MANIFEST, MemoryBlobs(blobs))
 
 
 def local_signatures(images: ImageStore, ref: Reference, digest: Digest) -> list[Attached]:
@@ -101,14 +100,3 @@ def open_signatures(open_target) -> list[Attached]:
     if isinstance(image, ImageIndex):
         return []
     return read_attached(image)
-
-
-class _MemoryBlobs(BlobSource):
-    def __init__(self, blobs: dict[Digest, bytes]) -> None:
-        self.blobs = blobs
-
-    def open_blob(self, desc: Descriptor) -> BinaryIO:
-        try:
-            return io.BytesIO(self.blobs[desc.digest])
-        except KeyError:
-            raise NotFound(f"blob {desc.digest} is not part of the signature manifest") from None

@@ -22,12 +22,11 @@ import json
 from collections.abc import Sequence
 
 from wharfie.errors import InvalidInput
-from wharfie.oci import mediatypes as mt
+from wharfie.oci.artifact import referrer_artifact
 from wharfie.oci.digest import Digest
-from wharfie.oci.image import BytesImage, Image
+from wharfie.oci.image import Image
 from wharfie.oci.manifest import Descriptor
 from wharfie.oci.reference import Reference
-from wharfie.signing.attach import _MemoryBlobs
 from wharfie.signing.keys import PrivateKey, PublicKey, key_id, sign, verify
 from wharfie.signing.verify import SignatureRejected, Verified
 
@@ -50,18 +49,7 @@ def bundle_artifact(bundle: bytes, subject: Descriptor) -> Image:
     """The referrer manifest carrying ``bundle`` for ``subject``: one bundle layer, as
     cosign v3 writes, and a minimal image config (cosign's is the empty one) so that it
     travels through the image transports like cosign's ``.sig`` manifests."""
-    layer = Descriptor(BUNDLE_TYPE, Digest.of(bundle), len(bundle))
-    config_raw = json.dumps({"architecture": "", "os": "", "config": {},
-                             "rootfs": {"type": "layers", "diff_ids": [str(layer.digest)]}},
-                            separators=(",", ":")).encode()
-    config = Descriptor(mt.OCI_CONFIG, Digest.of(config_raw), len(config_raw))
-    manifest = {"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST, "artifactType": BUNDLE_TYPE,
-                "config": config.to_dict(), "layers": [layer.to_dict()],
-                "subject": Descriptor(subject.media_type, subject.digest,
-                                      subject.size).to_dict()}
-    raw = json.dumps(manifest, separators=(",", ":")).encode()
-    return BytesImage(raw, mt.OCI_MANIFEST,
-                      _MemoryBlobs({layer.digest: bundle, config.digest: config_raw}))
+    return referrer_artifact(bundle, BUNDLE_TYPE, subject)
 
 
 def read_bundle(artifact: Image) -> tuple[Digest, bytes]:

@@ -156,7 +156,7 @@ def stored_bundles(store: ServedManifests, repo: str, digest: Digest
         try:
             doc = parse_manifest_or_index(raw) if raw else None
             if isinstance(doc, Manifest):
-                found.append(read_bundle(BytesImage(raw, doc.media_type, _StoreBlobs(store))))
+                found.append(read_bundle(BytesImage(raw, doc.media_type, StoreBlobs(store))))
         except (InvalidInput, NotFound, OSError):
             continue
     return found
@@ -173,7 +173,7 @@ def stored_signatures(store: ServedManifests, repo: str, digest: Digest) -> list
         doc = parse_manifest_or_index(raw)
         if not isinstance(doc, Manifest):
             return []
-        return read_attached(BytesImage(raw, doc.media_type, _StoreBlobs(store)))
+        return read_attached(BytesImage(raw, doc.media_type, StoreBlobs(store)))
     except (InvalidInput, NotFound, OSError):
         return []
 
@@ -193,7 +193,9 @@ def _signed_parents(store: ServedManifests, repo: str, digest: Digest) -> list[D
     return list(dict.fromkeys(found))
 
 
-class _StoreBlobs(BlobSource):
+class StoreBlobs(BlobSource):
+    """A registry store's blobs, by digest, as an image's blob source."""
+
     def __init__(self, store: ServedManifests) -> None:
         self.store = store
 

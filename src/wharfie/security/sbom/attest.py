@@ -12,9 +12,9 @@ import json
 from typing import TYPE_CHECKING
 
 from wharfie.errors import InvalidInput, NotFound
-from wharfie.oci import mediatypes as mt
+from wharfie.oci.artifact import referrer_artifact
 from wharfie.oci.digest import Digest
-from wharfie.oci.image import BytesImage, Image
+from wharfie.oci.image import Image
 from wharfie.oci.manifest import Descriptor
 from wharfie.oci.reference import Reference
 from wharfie.security.sbom import generate
@@ -34,32 +34,7 @@ def attestation_ref(ref: Reference, digest: Digest) -> Reference:
 
 def sbom_artifact(spdx: bytes, subject: Descriptor) -> Image:
     """The referrer manifest carrying ``spdx`` for the image ``subject``."""
-    return referrer_artifact(spdx, SPDX_TYPE, "sbom.spdx.json", subject)
-
-
-def referrer_artifact(data: bytes, artifact_type: str, title: str, subject: Descriptor,
-                      annotations: dict[str, str] | None = None) -> Image:
-    """An artifact manifest carrying ``data`` (one layer of ``artifact_type``) for the
-    image ``subject``. Its config is a minimal image config (as cosign's ``.sig``
-    manifests have), so the local store, which holds images, can keep it;
-    ``artifactType`` says what it is."""
-    from wharfie.security.vulns.transfer import BlobFiles  # vulns: not loaded by every push
-
-    layer = Descriptor(artifact_type, Digest.of(data), len(data),
-                       {"org.opencontainers.image.title": title})
-    config = json.dumps({"architecture": "", "os": "", "config": {},
-                         "rootfs": {"type": "layers", "diff_ids": [str(layer.digest)]}},
-                        separators=(",", ":")).encode()
-    config_desc = Descriptor(mt.OCI_CONFIG, Digest.of(config), len(config))
-    manifest = {"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST, "artifactType": artifact_type,
-                "config": config_desc.to_dict(), "layers": [layer.to_dict()],
-                "subject": Descriptor(subject.media_type, subject.digest,
-                                      subject.size).to_dict()}
-    if annotations:
-        manifest["annotations"] = dict(annotations)
-    raw = json.dumps(manifest, separators=(",", ":")).encode()
-    return BytesImage(raw, mt.OCI_MANIFEST,
-                      BlobFiles({layer.digest: data, config_desc.digest: config}))
+    return referrer_artifact(spdx, SPDX_TYPE, subject, title="sbom.spdx.json")
 
 
 def _descriptor(image: Image) -> Descriptor:

@@ -10,7 +10,6 @@ database in one rename, and records where the copy came from as a source.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import sqlite3
@@ -19,12 +18,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from wharfie.errors import DigestMismatch, InvalidInput
 from wharfie.oci import mediatypes as mt
+from wharfie.oci.artifact import MemoryBlobs
 from wharfie.oci.digest import Digest
-from wharfie.oci.image import BlobSource, BytesImage, Image
+from wharfie.oci.image import BytesImage, Image
 from wharfie.oci.manifest import Descriptor
 from wharfie.oci.reference import Reference
 from wharfie.security.vulns import db
@@ -38,17 +38,6 @@ ARTIFACT_TYPE = "application/vnd.wharfie.vulndb.v1"
 LAYER_TYPE = "application/vnd.wharfie.vulndb.layer.v1.sqlite3"
 EMPTY_CONFIG = b"{}"
 _CHUNK = 1 << 20
-
-
-class BlobFiles(BlobSource):
-    """Blobs read from files or bytes, by digest."""
-
-    def __init__(self, blobs: dict[Digest, Path | bytes]) -> None:
-        self.blobs = blobs
-
-    def open_blob(self, desc: Descriptor) -> BinaryIO:
-        blob = self.blobs[desc.digest]
-        return io.BytesIO(blob) if isinstance(blob, bytes) else open(blob, "rb")  # noqa: SIM115
 
 
 @contextmanager
@@ -83,7 +72,7 @@ def artifact(path: Path) -> Image:
                                 time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}
     raw = json.dumps(manifest, separators=(",", ":")).encode()
     return BytesImage(raw, mt.OCI_MANIFEST,
-                      BlobFiles({layer.digest: path, config.digest: EMPTY_CONFIG}))
+                      MemoryBlobs({layer.digest: path, config.digest: EMPTY_CONFIG}))
 
 
 def push_db(root: Path, images: ImageStore, ref: Reference,
