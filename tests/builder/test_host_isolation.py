@@ -165,7 +165,8 @@ def test_a_build_killed_mid_run_is_swept_at_the_next_start_a_live_one_is_not(
     [killed_rootfs] = wait_for(lambda: running_rootfs(root, "build-"), "the RUN", killed)
     while b"killed-started" not in (line := killed.stderr.readline()):
         assert line, "the build ended before its RUN started"
-    [killed_secret] = root.glob("build/tmp/mounts-*/**/secret-0")
+    [killed_secret] = wait_for(lambda: list(root.glob("build/tmp/mounts-*/**/secret-0")),
+                               "the killed RUN's secret", killed)
     os.killpg(killed.pid, signal.SIGKILL)  # wharfie, runc and the container: no cleanup
     killed.wait()
     # the scenario: the killed build's mount, snapshot and secret are still there
