@@ -8,22 +8,13 @@ import sys
 
 import click
 
-from wharfie.cli.context import App, pass_app
+from wharfie.cli.context import App, each, pass_app
 from wharfie.errors import InvalidInput, WharfieError
 
 
 def _each(refs: tuple[str, ...], action) -> None:
     """Apply ``action`` to each container, echoing it; docker's exit 1 if any failed."""
-    failed = False
-    for ref in refs:
-        try:
-            action(ref)
-        except WharfieError as e:
-            click.echo(f"wharfie: error: {e.message}", err=True)
-            failed = True
-            continue
-        click.echo(ref)
-    if failed:
+    if each(refs, action, echo=True)[1]:
         sys.exit(1)
 
 
@@ -270,13 +261,7 @@ def port(app: App, container: str, private: str | None) -> None:
 @pass_app
 def inspect(app: App, fmt: str | None, containers: tuple[str, ...]) -> None:
     """Display detailed information on one or more containers."""
-    docs, failed = [], False
-    for ref in containers:
-        try:
-            docs.append(app.client.inspect_container(ref))
-        except WharfieError as e:
-            click.echo(f"wharfie: error: {e.message}", err=True)
-            failed = True
+    docs, failed = each(containers, app.client.inspect_container)
     if fmt:
         from wharfie.cli.format import Template
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -61,3 +61,24 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def each(names: Iterable[str], action: Callable[[str], Any], *,
+         echo: bool = False) -> tuple[list, bool]:
+    """``action(name)`` for each name, as docker's commands over several objects do: an
+    error is one line and the others still run. Returns the results and whether any
+    failed (the caller exits 1 once it has shown what it has); ``echo`` prints each name
+    that succeeded (``docker stop a b``)."""
+    from wharfie.errors import WharfieError
+
+    results, failed = [], False
+    for name in names:
+        try:
+            results.append(action(name))
+        except WharfieError as e:
+            click.echo(f"wharfie: error: {e.message}", err=True)
+            failed = True
+            continue
+        if echo:
+            click.echo(name)
+    return results, failed

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from wharfie.cli.context import App, pass_app
+from wharfie.cli.context import App, each, pass_app
 from wharfie.errors import WharfieError
 
 
@@ -51,13 +51,7 @@ def inspect(app: App, names: tuple[str, ...]) -> None:
     """Display detailed information on one or more volumes."""
     from wharfie.containers.volumes import Volumes
 
-    docs, failed = [], False
-    for n in names:
-        try:
-            docs.append(Volumes(app.root).get(n).document())
-        except WharfieError as e:
-            click.echo(f"wharfie: error: {e.message}", err=True)
-            failed = True
+    docs, failed = each(names, lambda n: Volumes(app.root).get(n).document())
     click.echo(json.dumps(docs, indent=4))
     if failed:
         sys.exit(1)
@@ -69,16 +63,7 @@ def inspect(app: App, names: tuple[str, ...]) -> None:
 @pass_app
 def rm(app: App, force: bool, names: tuple[str, ...]) -> None:
     """Remove one or more volumes."""
-    failed = False
-    for n in names:
-        try:
-            app.client.remove_volume(n, force=force)
-        except WharfieError as e:
-            click.echo(f"wharfie: error: {e.message}", err=True)
-            failed = True
-            continue
-        click.echo(n)
-    if failed:
+    if each(names, lambda n: app.client.remove_volume(n, force=force), echo=True)[1]:
         sys.exit(1)
 
 
