@@ -63,3 +63,17 @@ def test_finished_and_cancelled_uploads_leave_nothing_when_listings_lag(tmp_path
             store.cancel_upload(upload_id)
         left = [p for p in (tmp_path / "uploads").rglob("*") if p.is_file()]
         assert left == [], left
+
+
+def test_a_session_whose_info_is_not_written_yet_is_not_purged(tmp_path):
+    """A purge that runs while a session starts (its directory made, its info not yet
+    renamed into place) leaves it alone; parts without info are purged by their own age."""
+    store = RegistryStore(FilesystemDriver(tmp_path), upload_ttl=60)
+    starting = tmp_path / "uploads" / "starting"
+    starting.mkdir(parents=True)
+    assert store.purge_expired_uploads(now=time.time() + 3600) == 0
+    assert starting.is_dir()
+    store.driver.write("uploads/orphan/parts/0", b"old part")
+    assert store.purge_expired_uploads(now=time.time() + 30) == 0  # younger than the TTL
+    assert store.purge_expired_uploads(now=time.time() + 3600) == 1
+    assert store.driver.read("uploads/orphan/parts/0") is None

@@ -420,7 +420,13 @@ class RegistryStore:
             self._hashers.pop(upload_id, None)
         for upload_id in ids:
             raw = self.driver.read(f"uploads/{upload_id}/info")
-            started = json.loads(raw)["started"] if raw else 0.0
+            if raw:
+                started = json.loads(raw)["started"]
+            else:  # its info not written yet (a session starting now) or lost: the parts' age
+                times = [st.mtime for _, st in self.driver.walk(f"uploads/{upload_id}")]
+                if not times:
+                    continue  # nothing stored: a session being made, never an orphan
+                started = max(times)
             if now - started > self.upload_ttl:
                 self.cancel_upload(upload_id)
                 removed += 1
