@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 from tests.containers.conftest import out
@@ -252,3 +253,27 @@ def test_rm_drops_anonymous_volumes_keeps_named(wharfie, bb):
     run(wharfie, "-v", "/anon", "-v", "keep:/k", "--mount", "type=volume,target=/m", bb,
         "touch", "/anon/f", "/k/f", "/m/f")
     assert out(wharfie("volume", "ls", "-q")) == "keep\n"
+
+
+def test_prunes_report_what_they_reclaimed(wharfie, bb):
+    """``container prune``, ``volume prune`` and ``system prune --volumes`` say how many
+    bytes went (docker's figures: the container's changed files, the volume's files), not
+    a fixed 0B; ``system prune --volumes`` deletes unused anonymous volumes too."""
+    wharfie("run", "--network", "none", "--name", "wrote", bb, "sh", "-c",
+            "head -c 300000 /dev/zero > /big")
+    res = out(wharfie("container", "prune", "-f")).splitlines()
+    assert res[0] == "Deleted Containers:" and len(res[1]) == 64
+    assert res[-1] == "Total reclaimed space: 300kB"
+    wharfie("create", "--name", "holder", "-v", "/anon", bb, "true")
+    anon = next(m["Name"] for m in inspect(wharfie, "holder")["Mounts"])
+    mountpoint = json.loads(out(wharfie("volume", "inspect", anon)))[0]["Mountpoint"]
+    (Path(mountpoint) / "data").write_bytes(b"x" * 50_000)
+    wharfie("rm", "holder")
+    res = out(wharfie("volume", "prune", "-f")).splitlines()
+    assert res == ["Deleted Volumes:", anon, "", "Total reclaimed space: 50kB"]
+    wharfie("create", "--name", "holder2", "-v", "/anon2", bb, "true")
+    anon2 = next(m["Name"] for m in inspect(wharfie, "holder2")["Mounts"])
+    wharfie("rm", "holder2")
+    res = out(wharfie("system", "prune", "-f", "--volumes"))
+    assert f"Deleted Volumes:\n{anon2}\n" in res
+    assert anon2 not in out(wharfie("volume", "ls", "-q"))

@@ -84,9 +84,11 @@ class SystemUsage:
 
 @dataclass(frozen=True)
 class SystemPrune:
-    """What ``system prune`` removed: container IDs, image removals, build cache records."""
+    """What ``system prune`` removed: container IDs, volume names, image removals, build
+    cache records, and the bytes reclaimed."""
 
     containers: list[str]
+    volumes: list[str]
     images: list[Removal]
     cache: PruneReport
     reclaimed: int
@@ -333,25 +335,18 @@ class Client:
         return frozenset(c.image_id for c in ContainerStore(self.root).list())
 
     def system_prune(self, *, all: bool = False, volumes: bool = False) -> SystemPrune:
-        """``wharfie system prune``: stopped containers, then dangling images (``all``: every
-        image no container uses), then dangling build cache (``all``: all of it). There are
-        no volumes or networks, so ``volumes`` removes nothing more.
+        """``wharfie system prune``: stopped containers, with ``volumes`` the unused anonymous
+        volumes, then dangling images (``all``: every image no container uses), then dangling
+        build cache (``all``: all of it).
 
         >>> wharfie.system_prune(all=True).reclaimed      # doctest: +SKIP
         """
-        from wharfie.containers.launch import container_usage
-        from wharfie.containers.lifecycle import remove as remove_container
-
-        removed, freed = [], 0
-        for u in container_usage(self.root):
-            if not u.container.running:
-                remove_container(self.root, u.container)
-                removed.append(u.container.id)
-                freed += u.size
+        removed, freed = self.prune_containers()
+        vols, vol_bytes = self.prune_volumes() if volumes else ([], 0)
         images = self.prune(all=all)
         cache = self.prune_build_cache(all=all)
-        return SystemPrune(removed, images, cache,
-                           freed + sum(r.reclaimed for r in images) + cache.reclaimed)
+        return SystemPrune(removed, vols, images, cache, freed + vol_bytes
+                           + sum(r.reclaimed for r in images) + cache.reclaimed)
 
     def system_df(self) -> SystemUsage:
         """Disk usage of images, containers and build cache (``wharfie system df``).
@@ -1023,8 +1018,8 @@ class Client:
 
         remove(self.root, self.container(ref), force=force, volumes=volumes)
 
-    def prune_containers(self) -> list[str]:
-        """Remove every stopped container; their IDs."""
+    def prune_containers(self) -> tuple[list[str], int]:
+        """Remove every stopped container; their IDs and the bytes reclaimed."""
         from wharfie.containers.lifecycle import prune
 
         return prune(self.root)
@@ -1166,7 +1161,9 @@ class Client:
 
         Volumes(self.root).remove(name, volumes_in_use(self.root), force=force)
 
-    def prune_volumes(self, *, all: bool = False) -> list[str]:
+    def prune_volumes(self, *, all: bool = False) -> tuple[list[str], int]:
+        """Remove unused anonymous volumes (every unused one with ``all``); their names and
+        the bytes reclaimed."""
         from wharfie.containers.volumes import Volumes, volumes_in_use
 
         return Volumes(self.root).prune(volumes_in_use(self.root), all=all)

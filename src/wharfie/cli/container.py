@@ -282,13 +282,10 @@ def prune(app: App, force: bool) -> None:
             "WARNING! This will remove all stopped containers.\nAre you sure you want to "
             "continue?", default=False):
         return
-    gone = app.client.prune_containers()
-    if gone:
-        click.echo("Deleted Containers:")
-        for cid in gone:
-            click.echo(cid)
-        click.echo()
-    click.echo("Total reclaimed space: 0B")
+    from wharfie.cli.format import prune_report
+
+    gone, freed = app.client.prune_containers()
+    click.echo(prune_report([("Deleted Containers", gone)], freed), nl=False)
 
 
 @click.command("commit")

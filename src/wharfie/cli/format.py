@@ -47,6 +47,14 @@ def bytes_size(size: float) -> str:
     return f"{size:.4g}{_BINARY_UNITS[i]}"
 
 
+def prune_report(sections: list[tuple[str, list[str]]], reclaimed: int,
+                 precision: int = 3) -> str:
+    """docker's prune output: each non-empty ``Deleted X:`` block, then the space."""
+    text = "".join(f"{title}:\n" + "".join(f"{line}\n" for line in lines) + "\n"
+                   for title, lines in sections if lines)
+    return text + f"Total reclaimed space: {human_size(reclaimed, precision)}\n"
+
+
 def human_duration(seconds: float) -> str:
     """go-units HumanDuration: ``Less than a second``, ``About an hour``, ``3 weeks``..."""
     s = int(seconds)

@@ -20,6 +20,7 @@ from wharfie.cli.format import (
     go_rfc3339,
     go_time,
     human_size,
+    prune_report,
     since,
     write_rows,
 )
@@ -263,8 +264,5 @@ def prune(app: App, all_: bool, filters: tuple[str, ...], force: bool) -> None:
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             return
     removals = app.client.prune(all=all_, filters=filters)
-    lines = pruned_lines(removals)
-    if lines:
-        out("Deleted Images:\n" + "".join(line + "\n" for line in lines) + "\n")
-    total = sum(r.reclaimed for r in removals)
-    out(f"Total reclaimed space: {human_size(total, 4)}\n")
+    out(prune_report([("Deleted Images", pruned_lines(removals))],
+                     sum(r.reclaimed for r in removals), 4))

@@ -8,7 +8,7 @@ import time
 import click
 
 from wharfie.cli.context import App, pass_app
-from wharfie.cli.format import ellipsis, human_size, since, write_rows
+from wharfie.cli.format import ellipsis, human_size, prune_report, since, write_rows
 from wharfie.cli.group import LazyGroup
 from wharfie.cli.images import pruned_lines
 
@@ -135,17 +135,12 @@ def prune(app: App, all_: bool, volumes: bool, force: bool) -> None:
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             return
     r = app.client.system_prune(all=all_, volumes=volumes)
-    text = ""
-    if r.containers:
-        text += "Deleted Containers:\n" + "".join(c + "\n" for c in r.containers) + "\n"
-    lines = pruned_lines(r.images)
-    if lines:
-        text += "Deleted Images:\n" + "".join(line + "\n" for line in lines) + "\n"
-    if r.cache.deleted:
-        text += "Deleted build cache objects:\n" + "".join(
-            (c.layer.digest.hex[:25] if c.layer else "(empty step)") + "\n"
-            for c in r.cache.deleted) + "\n"
-    out(text + f"Total reclaimed space: {human_size(r.reclaimed)}\n")
+    out(prune_report([
+        ("Deleted Containers", r.containers), ("Deleted Volumes", r.volumes),
+        ("Deleted Images", pruned_lines(r.images)),
+        ("Deleted build cache objects",
+         [c.layer.digest.hex[:25] if c.layer else "(empty step)" for c in r.cache.deleted])],
+        r.reclaimed))
 
 
 @system.command("check")

@@ -77,10 +77,7 @@ def prune(app: App, all_: bool, force: bool) -> None:
                                        "used by at least one container.\nAre you sure you want "
                                        "to continue?", default=False):
         return
-    gone = app.client.prune_volumes(all=all_)
-    if gone:
-        click.echo("Deleted Volumes:")
-        for n in gone:
-            click.echo(n)
-        click.echo()
-    click.echo("Total reclaimed space: 0B")
+    from wharfie.cli.format import prune_report
+
+    gone, freed = app.client.prune_volumes(all=all_)
+    click.echo(prune_report([("Deleted Volumes", gone)], freed), nl=False)

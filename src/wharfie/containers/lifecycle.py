@@ -499,14 +499,18 @@ def remove(root: Path, c: Container, *, force: bool = False, volumes: bool = Fal
     container_event(root, c, "destroy")
 
 
-def prune(root: Path) -> list[str]:
-    """``container prune``: remove every container that is not running; their IDs."""
-    gone = []
-    for c in ContainerStore(root).list():
-        if not c.running:
-            remove(root, c)
-            gone.append(c.id)
-    return gone
+def prune(root: Path) -> tuple[list[str], int]:
+    """``container prune``: remove every container that is not running; their IDs and the
+    bytes their changes held (as ``system df`` sizes them)."""
+    from wharfie.containers.launch import container_usage
+
+    gone, freed = [], 0
+    for u in container_usage(root):
+        if not u.container.running:
+            remove(root, u.container)
+            gone.append(u.container.id)
+            freed += u.size
+    return gone, freed
 
 
 @dataclass

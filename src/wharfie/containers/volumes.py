@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import secrets
 import shutil
@@ -89,14 +91,26 @@ class Volumes:
         shutil.rmtree(self.dir / name)
         events.emit(self.root, "volume", "destroy", name, {"driver": "local"})
 
-    def prune(self, in_use: set[str], all: bool = False) -> list[str]:
-        """Unused volumes: anonymous ones only, unless ``all`` (docker 23's rule)."""
-        gone = []
+    def prune(self, in_use: set[str], all: bool = False) -> tuple[list[str], int]:
+        """Unused volumes: anonymous ones only, unless ``all`` (docker 23's rule); their
+        names and the bytes their files held."""
+        gone, freed = [], 0
         for v in self.list():
             if v.name not in in_use and (all or v.anonymous):
+                freed += _bytes_under(self.dir / v.name / "_data")
                 self._destroy(v.name)
                 gone.append(v.name)
-        return gone
+        return gone, freed
+
+
+def _bytes_under(path: Path) -> int:
+    """The sizes of the files under ``path`` (links not followed), as docker's volume sizes."""
+    total = 0
+    for top, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):
+                total += os.lstat(os.path.join(top, name)).st_size
+    return total
 
 
 def volumes_in_use(root: Path) -> set[str]:
