@@ -114,22 +114,57 @@ def test_every_change_takes_the_full_path_and_agrees_with_it(store, ctx, change)
         assert after != before  # the change reached the image: the fast path was wrong to reuse
 
 
+ENGINE = {"wharfie.builder.engine", "wharfie.builder.job", "wharfie.builder.pipeline",
+          "wharfie.builder.steps", "wharfie.dockerfile", "wharfie.snapshots",
+          "wharfie.runtime", "wharfie.layers", "urllib3", "wharfie.builder.cache.transfer",
+          "traceback"}
+
+
+def wharfie(root, *args, **env):
+    """``wharfie ARGS`` on ``root`` as a user runs it: (stdout, stderr)."""
+    res = subprocess.run([sys.executable, "-m", "wharfie", *args], capture_output=True,
+                         text=True, check=True,
+                         env={**os.environ, "WHARFIE_ROOT": str(root), **env})
+    return res.stdout, res.stderr
+
+
 def test_the_cli_prints_the_same_id_on_the_fast_path_without_loading_the_engine(store, ctx, root):
     env = {**os.environ, "WHARFIE_ROOT": str(root)}
-    cmd = [sys.executable, "-m", "wharfie", "build", "-q", "--network", "none", "-t", "app:1",
-           str(ctx)]
-    first = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
-    plain = subprocess.run([*cmd[:4], "--progress", "plain", *cmd[5:]], env=env,
-                           capture_output=True, text=True, check=True)
-    imported, again = modules_after(root.parent, *cmd[3:], env=env)
-    assert FAST_PATH_TEXT in plain.stderr
+    args = ["build", "-q", "--network", "none", "-t", "app:1", str(ctx)]
+    first, _ = wharfie(root, *args)
+    _, plain = wharfie(root, *args[:1], "--progress", "plain", *args[2:])
+    imported, again = modules_after(root.parent, *args, env=env)
+    assert FAST_PATH_TEXT in plain
     assert first == again and first.startswith("sha256:")
     assert "wharfie.builder.fastpath" in imported
-    engine = {"wharfie.builder.engine", "wharfie.builder.job", "wharfie.builder.pipeline",
-              "wharfie.builder.steps", "wharfie.dockerfile", "wharfie.snapshots",
-              "wharfie.runtime", "wharfie.layers", "urllib3", "wharfie.builder.cache.transfer",
-              "traceback"}
-    assert imported & engine == set()
+    # the same command line again is answered before click and the command group load
+    assert imported & {*ENGINE, "click", "wharfie.cli.group", "wharfie.cli.build"} == set()
+
+
+def test_a_command_line_answered_before_the_cli_loads_shows_and_tags_what_the_cli_would(
+        store, ctx, root):
+    args = ["build", "--progress", "plain", "--network", "none", "-t", "app:1", "-t", "app:2",
+            str(ctx)]
+    wharfie(root, *args[:1], "-q", *args[3:])  # built; this command line is new below
+    by_the_cli = wharfie(root, *args)
+    store.untag(parse_reference("app:1"))
+    env = {**os.environ, "WHARFIE_ROOT": str(root)}
+    imported, _ = modules_after(root.parent, *args, env=env)
+    assert "click" not in imported  # answered early
+    assert wharfie(root, *args) == by_the_cli  # the same steps and export
+    assert FAST_PATH_TEXT in by_the_cli[1]
+    assert store.resolve("app:1").id == store.resolve("app:2").id  # tagged again
+
+
+def test_a_command_line_names_its_environment_too(store, ctx, root):
+    """``--build-arg V`` takes V from the environment: the same command line with another
+    V is another build."""
+    args = ["build", "-q", "--network", "none", "--build-arg", "V", "-t", "app:1", str(ctx)]
+    one, _ = wharfie(root, *args, V="1")
+    assert wharfie(root, *args, V="1")[0] == one
+    two, _ = wharfie(root, *args, V="2")
+    assert two != one
+    assert full_build(store, options_for(ctx, build_args={"V": "2"})).image_id == two.strip()
 
 
 def test_a_file_changed_while_the_build_runs_is_not_vouched_for(store, ctx):

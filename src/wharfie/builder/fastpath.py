@@ -53,18 +53,17 @@ _KNOWN = {"context", "context_tar", "dockerfile_text", "dockerfile", "tags", "bu
 
 
 def build(images: ImageStore, options: BuildOptions, *, registries: RegistryOptions | None = None,
-          emit: Callable[[BuildEvent], None] | None = None) -> BuildResult:
+          emit: Callable[[BuildEvent], None] | None = None,
+          invocation: Invocation | None = None) -> BuildResult:
     """``wharfie build``: the fast path when nothing changed, else the full build (whose
-    inputs are then remembered). Arguments as ``pipeline.build``."""
+    inputs are then remembered, and ``invocation`` with them). Arguments as
+    ``pipeline.build``."""
     inputs = _Inputs.of(images.root, options)
     if inputs is not None:
-        reused = inputs.reuse(images)
-        if reused is not None:
-            result, steps = reused
-            if emit is not None:
-                _replay(emit, steps)
-                emit_export(emit, len(steps) + 1, result.image_id,
-                            [parse_reference(t) for t in options.tags])
+        result = inputs.answer(images, emit)
+        if result is not None:
+            if invocation is not None:
+                invocation.save(images.root, inputs)
             return result
     from wharfie.builder.pipeline import build as full_build
 
@@ -75,9 +74,54 @@ def build(images: ImageStore, options: BuildOptions, *, registries: RegistryOpti
             signature = context_signature(inputs.context)
     steps = _StepLog(emit)
     result = full_build(images, options, registries=registries, emit=steps)
-    if inputs is not None and signature is not None:
-        inputs.remember(images, result, signature, steps.replay())
+    if inputs is not None and signature is not None and \
+            inputs.remember(images, result, signature, steps.replay()) and invocation is not None:
+        invocation.save(images.root, inputs)
     return result
+
+
+class Invocation:
+    """A caller's name for one exact way of asking for a build (the CLI: a hash of its
+    command line, working directory and environment), with a note of its own (how it shows
+    progress). Saved beside the memo of a build the fast path can vouch for, it lets the
+    caller repeat that build's fast path by name alone (``recall``, ``rebuild``), before it
+    has parsed anything into ``BuildOptions``."""
+
+    def __init__(self, key: str, note: dict | None = None) -> None:
+        self.key, self.note = key, note or {}
+        self.recipe: dict | None = None
+
+    @staticmethod
+    def _path(root: Path, key: str) -> Path:
+        return root / MEMO_DIR / f"as-{key}.json"
+
+    @classmethod
+    def recall(cls, root: Path, key: str) -> Invocation | None:
+        """The invocation saved under ``key``, if any."""
+        try:
+            saved = json.loads(cls._path(root, key).read_bytes())
+            invocation = cls(key, dict(saved["note"]))
+            invocation.recipe = dict(saved["recipe"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return invocation
+
+    def save(self, root: Path, inputs: _Inputs) -> None:
+        """Remember that this invocation asks for the build of ``inputs`` (not one whose
+        Dockerfile came as text: there is no file to read it again from)."""
+        if inputs.recipe["dockerfile"] is not None:
+            atomic_write(self._path(root, self.key),
+                         json.dumps({"recipe": inputs.recipe, "note": self.note}).encode())
+
+    def rebuild(self, images: ImageStore,
+                emit: Callable[[BuildEvent], None] | None = None) -> BuildResult | None:
+        """The recalled build's fast path: its image tagged and its steps shown if nothing
+        it read has changed, else None (nothing shown, nothing tagged)."""
+        try:
+            inputs = _Inputs.from_recipe(images.root, self.recipe)
+        except (KeyError, TypeError, AttributeError):
+            return None
+        return inputs.answer(images, emit) if inputs is not None else None
 
 
 class _StepLog:
@@ -114,11 +158,13 @@ def _replay(emit: Callable[[BuildEvent], None], steps: list[tuple[str, str]]) ->
 
 
 class _Inputs:
-    """What one build reads, as far as the fast path can tell without parsing."""
+    """What one build reads, as far as the fast path can tell without parsing. The
+    ``recipe`` says where to read it (context, Dockerfile, the options as JSON, tags)."""
 
-    def __init__(self, root: Path, context: Path, key: str, tags: list[str]) -> None:
+    def __init__(self, root: Path, recipe: dict, key: str) -> None:
         self.memo = root / MEMO_DIR / f"{key}.json"
-        self.context, self.tags = context, tags
+        self.recipe = recipe
+        self.context, self.tags = Path(recipe["context"]), list(recipe["tags"])
 
     @classmethod
     def of(cls, root: Path, options: BuildOptions) -> _Inputs | None:
@@ -137,27 +183,55 @@ class _Inputs:
             if options.dockerfile_text is not None:
                 dockerfile, df_path = options.dockerfile_text.encode(), None
             else:
-                df_path = Path(options.dockerfile) if options.dockerfile else \
-                    context / "Dockerfile"
-                dockerfile = df_path.read_bytes()
+                df_path = os.path.abspath(options.dockerfile) if options.dockerfile else \
+                    str(context / "Dockerfile")
+                dockerfile = Path(df_path).read_bytes()
             epoch = options.epoch if options.epoch is not None else \
                 source_date_epoch(options.build_args.get("SOURCE_DATE_EPOCH"))
         except (OSError, WharfieError):
             return None  # the full path says what is wrong
-        if _ADD.search(dockerfile):
-            return None
         keyed = {k: v for k, v in asdict(options).items() if k not in _NOT_KEYED}
         keyed.update(context=str(context), epoch=epoch, dockerfile_text=None,
-                     dockerfile=os.path.abspath(df_path) if df_path else None)
-        h = hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode())
+                     dockerfile=df_path)
+        recipe = {"context": str(context), "dockerfile": df_path, "tags": list(options.tags),
+                  "options": json.dumps(keyed, sort_keys=True, default=str)}
+        return cls.from_recipe(root, recipe, dockerfile)
+
+    @classmethod
+    def from_recipe(cls, root: Path, recipe: dict,
+                    dockerfile: bytes | None = None) -> _Inputs | None:
+        """The inputs ``recipe`` names, as they are now (``dockerfile``: its bytes, when
+        it came as text); None if the Dockerfile cannot be read or may ADD remote sources."""
+        df_path = recipe["dockerfile"]
+        if dockerfile is None:
+            try:
+                dockerfile = Path(df_path).read_bytes()
+            except OSError:
+                return None
+        if _ADD.search(dockerfile):
+            return None
+        h = hashlib.sha256(recipe["options"].encode())
         h.update(b"\0" + dockerfile)
-        ignores = [context / ".dockerignore"]
+        ignores = [Path(recipe["context"]) / ".dockerignore"]
         if df_path is not None:
-            ignores.insert(0, df_path.with_name(df_path.name + ".dockerignore"))
+            ignores.insert(0, Path(df_path + ".dockerignore"))
         for path in ignores:
             with contextlib.suppress(OSError):
                 h.update(b"\0" + str(path).encode() + b"\0" + path.read_bytes())
-        return cls(root, context, h.hexdigest(), list(options.tags))
+        return cls(root, recipe, h.hexdigest())
+
+    def answer(self, images: ImageStore,
+               emit: Callable[[BuildEvent], None] | None) -> BuildResult | None:
+        """The fast path's result, its steps shown, if it can vouch for it; else None."""
+        reused = self.reuse(images)
+        if reused is None:
+            return None
+        result, steps = reused
+        if emit is not None:
+            _replay(emit, steps)
+            emit_export(emit, len(steps) + 1, result.image_id,
+                        [parse_reference(t) for t in self.tags])
+        return result
 
     def reuse(self, images: ImageStore) -> tuple[BuildResult, list[tuple[str, str]]] | None:
         """The memo's image, tagged, and the steps to show, if everything it was made from
@@ -189,22 +263,23 @@ class _Inputs:
         return BuildResult(manifest, image.id, [], steps=len(steps)), steps
 
     def remember(self, images: ImageStore, result: BuildResult, signature: str,
-                 steps: list[tuple[str, str]]) -> None:
+                 steps: list[tuple[str, str]]) -> bool:
         """Keep what this full build read (``signature``: its context before it ran) and
-        made, if the fast path can vouch for it."""
+        made, if the fast path can vouch for it; whether it was kept."""
         if result.warnings or result.checks:
-            return  # the fast path would have to say them again
+            return False  # the fast path would have to say them again
         try:
             for name in result.base_images:
                 if images.resolve(name).config.config.get("OnBuild"):
-                    return  # triggers may ADD from the network
+                    return False  # triggers may ADD from the network
             memo = {"context": signature, "bases": result.base_images,
                     "keys": result.cache_keys, "manifest": str(result.manifest_digest),
                     "image_id": str(result.image_id), "steps": steps}
         except (OSError, WharfieError):
-            return
+            return False
         self.memo.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(self.memo, json.dumps(memo).encode())
+        return True
 
     @staticmethod
     def _cached(images: ImageStore, keys: list[str]) -> bool:

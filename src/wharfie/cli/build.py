@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from wharfie.cli.buildprogress import PlainProgress, RawJsonProgress, TtyProgress
+from wharfie.cli.buildprogress import progress_renderer
 from wharfie.cli.context import App, pass_app, sigterm_as_interrupt
 from wharfie.errors import WharfieError
 
@@ -113,16 +113,16 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
 
 
 def _build(app: App, options, *, quiet: bool, progress: str) -> None:
-    """Run the build with progress on stderr; the image ID on stdout with -q."""
+    """Run the build with progress on stderr; the image ID on stdout with -q. A build whose
+    inputs the fast path can vouch for is saved under this command line's key, for
+    ``cli.rebuild`` to repeat before the CLI loads."""
     from wharfie.builder import BuildCheckError, build
+    from wharfie.builder.fastpath import Invocation
 
     show = not quiet and progress != "quiet"
-    if show and progress == "rawjson":
-        renderer = RawJsonProgress(sys.stderr)
-    elif show and (progress == "tty" or (progress == "auto" and sys.stderr.isatty())):
-        renderer = TtyProgress(sys.stderr, explain=options.explain_cache)
-    else:
-        renderer = PlainProgress(sys.stderr, quiet=not show, explain=options.explain_cache)
+    note = {"quiet": quiet, "progress": progress, "explain": options.explain_cache}
+    renderer = progress_renderer(sys.stderr, **note)
+    invocation = Invocation(app.command_key, note) if app.command_key else None
     closed = False
     with sigterm_as_interrupt(), contextlib.ExitStack() as after:
 
@@ -146,7 +146,7 @@ def _build(app: App, options, *, quiet: bool, progress: str) -> None:
                 sys.stderr.write(f"#{event.step} pushing {event.text}{done}\n")
 
         try:
-            result = build(app.images, options, emit=emit)
+            result = build(app.images, options, emit=emit, invocation=invocation)
         except BuildCheckError as e:
             _show_findings(e.findings)
             raise

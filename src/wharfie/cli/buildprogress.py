@@ -176,3 +176,14 @@ class TtyProgress:
         with self._lock:
             self.finished = time.monotonic()
         self.live.stop()
+
+
+def progress_renderer(stream: TextIO, *, quiet: bool, progress: str, explain: bool):
+    """The renderer ``--progress`` and ``-q`` ask for: ``auto`` is the live view on a
+    terminal and plain lines elsewhere; quiet shows nothing."""
+    show = not quiet and progress != "quiet"
+    if show and progress == "rawjson":
+        return RawJsonProgress(stream)
+    if show and (progress == "tty" or (progress == "auto" and stream.isatty())):
+        return TtyProgress(stream, explain=explain)
+    return PlainProgress(stream, quiet=not show, explain=explain)

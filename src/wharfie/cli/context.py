@@ -21,8 +21,12 @@ if TYPE_CHECKING:
 
 @dataclass
 class App:
+    """``command_key``: ``cli.rebuild.command_key`` of the command line, when ``run`` was
+    given one to remember (a build's)."""
+
     root: Path
     debug: bool = False
+    command_key: str | None = None
     _closers: list = field(default_factory=list)
 
     @cached_property

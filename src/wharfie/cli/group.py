@@ -149,5 +149,7 @@ class LazyGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, root: Path | None, debug: bool) -> None:
     """wharfie: build, manage, share and secure container images without a daemon."""
-    # absolute: mount (run in the snapshotter's home) and runc resolve paths elsewhere
-    ctx.obj = App(root=(root or default_root()).absolute(), debug=debug)
+    # absolute: mount (run in the snapshotter's home) and runc resolve paths elsewhere;
+    # ``run`` passes the command line's key (cli.rebuild) in as the object
+    ctx.obj = App(root=(root or default_root()).absolute(), debug=debug,
+                  command_key=ctx.obj if isinstance(ctx.obj, str) else None)

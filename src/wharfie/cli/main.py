@@ -1,13 +1,16 @@
 """Entry point: the ``wharfie`` command's error handling.
 
-``wharfie --version`` answers before click and the command group are imported; every other
-command goes through the group in cli/group.py.
+``wharfie --version``, and a ``build`` whose fast path answers (cli/rebuild.py), finish
+before click and the command group are imported; every other command goes through the
+group in cli/group.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 
 from wharfie import __version__
 from wharfie.errors import WharfieError
@@ -19,45 +22,72 @@ def run(argv: list[str] | None = None) -> None:
     if args == ["--version"]:  # as click's version_option says it, without loading click
         print(f"wharfie, version {__version__}")
         sys.exit(0)
+    debug = "--debug" in args or bool(os.environ.get("WHARFIE_DEBUG"))
+    with _errors(debug):
+        key = None
+        if args[:1] == ["build"]:
+            from wharfie.cli.rebuild import cached_build, command_key
+
+            key = command_key(args)
+            code = cached_build(args, key)
+            if code is not None:
+                sys.exit(code)
+        sys.exit(_click_main(args, key))
+
+
+def _click_main(args: list[str], key: str | None) -> int:
+    """The command through click; click's own errors shown as click shows them."""
     import click
 
     from wharfie.cli.group import cli
 
-    debug = "--debug" in args or bool(os.environ.get("WHARFIE_DEBUG"))
     try:
-        rv = cli.main(args=argv, prog_name="wharfie", standalone_mode=False)
-    except WharfieError as e:
-        if debug:
-            import traceback  # only for --debug: it loads tokenize and linecache
-
-            traceback.print_exc()
-        click.echo(f"wharfie: error: {e.message}", err=True)
-        sys.exit(e.exit_code)
+        rv = cli.main(args=args, prog_name="wharfie", standalone_mode=False, obj=key)
     except click.exceptions.Abort:
-        click.echo("wharfie: error: interrupted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo("wharfie: error: interrupted", err=True)
-        sys.exit(130)
+        raise KeyboardInterrupt from None
     except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
+        return e.exit_code
     except click.exceptions.NoArgsIsHelpError as e:  # docker: usage on stdout, exit 0
         click.echo(e.ctx.get_help() if e.ctx else "")
-        sys.exit(0)
+        return 0
     except click.UsageError as e:  # docker: 125 for run (the daemon's code), else 1
         e.show()
-        sys.exit(125 if e.ctx is not None and e.ctx.command_path == "wharfie run" else 1)
+        return 125 if e.ctx is not None and e.ctx.command_path == "wharfie run" else 1
     except click.ClickException as e:
         e.show()
-        sys.exit(e.exit_code if e.exit_code else 125)
+        return e.exit_code if e.exit_code else 125
+    return rv if isinstance(rv, int) else 0
+
+
+@contextlib.contextmanager
+def _errors(debug: bool) -> Iterator[None]:
+    """Library errors, Ctrl-C, a closed pipe and OS errors as one line and docker's exit
+    status; the traceback too with ``--debug``."""
+    try:
+        yield
+    except WharfieError as e:
+        _traceback(debug)
+        _say(f"wharfie: error: {e.message}")
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        _say("wharfie: error: interrupted")
+        sys.exit(130)
     except BrokenPipeError:
         sys.exit(141)
     except OSError as e:
-        if debug:
-            import traceback  # only for --debug: it loads tokenize and linecache
-
-            traceback.print_exc()
-        click.echo(f"wharfie: error: {e.strerror or e}"
-                   + (f": {e.filename}" if getattr(e, "filename", None) else ""), err=True)
+        _traceback(debug)
+        _say(f"wharfie: error: {e.strerror or e}"
+             + (f": {e.filename}" if getattr(e, "filename", None) else ""))
         sys.exit(1)
-    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _traceback(debug: bool) -> None:
+    if debug:
+        import traceback  # only for --debug: it loads tokenize and linecache
+
+        traceback.print_exc()
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
