@@ -29,7 +29,7 @@ from wharfie.fs.private import make_private_dirs
 from wharfie.oci.digest import Digest
 
 CHUNK = 1 << 20
-PIPE_CHUNK = 4 << 20  # buffers of the hash/write pipeline: big enough to amortize each call
+PIPE_CHUNK = 1 << 20  # pipeline buffers: each stage finds the last one's buffer still in the CPU cache
 REGION_WINDOW = 16 << 20  # copied then hashed at a time by copy_region
 WRITEBACK_EVERY = 64 << 20  # start the disk on what a blob writer wrote so far, this often
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
