@@ -147,6 +147,19 @@ def test_index_json_follows_tags(store):
                         "size": store.content.size(d)}]
 
 
+def test_index_json_is_rewritten_only_when_it_changes(store):
+    """A no-change rebuild tags what the tag already names: index.json stays as written
+    (no rewrite to sync); any change rewrites it."""
+    d = add_image(store, "busybox:1", contents=[BASE])
+    index = store.root / "index.json"
+    before = index.stat().st_ino
+    store.tag(parse_reference("busybox:1"), d)
+    assert index.stat().st_ino == before
+    store.tag(parse_reference("busybox:2"), d)
+    assert index.stat().st_ino != before
+    assert "docker.io/library/busybox:2" in index.read_text()
+
+
 def test_delete_keeps_shared_layers(store):
     base = add_image(store, "base", contents=[BASE])
     app = add_image(store, "app", contents=[BASE, TOP])

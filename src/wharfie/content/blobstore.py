@@ -352,7 +352,11 @@ class ContentStore:
         """Rewrite the layout's ``index.json`` (what other OCI tools see as the store's images)."""
         doc = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
                "manifests": manifests}
-        atomic_write(self.root / "index.json", json.dumps(doc, indent=2).encode())
+        path, data = self.root / "index.json", json.dumps(doc, indent=2).encode()
+        with contextlib.suppress(OSError):
+            if path.read_bytes() == data:
+                return  # it says so already (a tag moved onto where it was): no sync to wait for
+        atomic_write(path, data)
 
     @contextlib.contextmanager
     def lock(self, *, shared: bool = False) -> Iterator[None]:
