@@ -4,6 +4,7 @@ listed heavy set. Not a timing test: it names modules."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -87,3 +88,31 @@ def test_push_and_pull_import_no_heavy_module(tmp_path, docker_registry):
         assert out.strip() == name  # the transfer is real
         assert "urllib3" in modules
         assert heavy_in(modules, TRANSFER_HEAVY) == [], args[0]
+
+
+# A plain build (a context directory, COPY and RUN) loads none of what only some builds
+# use: cache export and import, outputs and their archives and containers, git and URL
+# sources, the SSH agent relay, and no registry client.
+BUILD_HEAVY = ["rich", "urllib3", "boto3", "botocore", "aiohttp", "cryptography", "jinja2",
+               "yaml", "requests", "email", "socket", "wharfie.builder.cache.transfer",
+               "wharfie.builder.exporters", "wharfie.builder.context.gitsource",
+               "wharfie.builder.context.fetch", "wharfie.builder.sshagent",
+               "wharfie.containers", "wharfie.transports.archive", "wharfie.transports.layout",
+               "wharfie.transports.registry", "wharfie.server", "wharfie.signing",
+               "wharfie.security", "wharfie.analysis"]
+
+
+def test_full_build_imports_no_heavy_module(tmp_path, root, wharfie, busybox_rootfs_tar):
+    wharfie("import", str(busybox_rootfs_tar), "busybox:local")
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "a.txt").write_text("hello\n")
+    (ctx / "Dockerfile").write_text("FROM busybox:local\nCOPY a.txt /a.txt\n"
+                                    "RUN cat /a.txt > /b.txt\n")
+    # --no-cache: every step runs, nothing is answered from the no-change fast path
+    modules, out = modules_after(tmp_path, "build", "--no-cache", "-q", "--network", "none",
+                                 "-t", "budget:1", str(ctx),
+                                 env={**os.environ, "WHARFIE_ROOT": str(root)})
+    assert out.strip().startswith("sha256:")  # the build is real
+    assert "wharfie.builder.steps.run" in modules
+    assert heavy_in(modules, BUILD_HEAVY) == []

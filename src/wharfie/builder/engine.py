@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from wharfie.builder.cache import BuildCache, export_to
+from wharfie.builder.cache import BuildCache
 from wharfie.builder.context import HashCache
 from wharfie.builder.job import CACHE_PIN, Job
 from wharfie.builder.mounts import sweep_abandoned
@@ -77,6 +77,8 @@ class Builder:
         final = job.run()
         digest, image_id = self._commit_image(final, req)
         if req.cache_to is not None:
+            from wharfie.builder.cache.transfer import export_to  # only for --cache-to
+
             scratch = self.root / "build" / "tmp"
             scratch.mkdir(parents=True, exist_ok=True)
             export_to(self.cache, job.used_keys, req.cache_to, scratch, self.registries)

@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from wharfie.builder.cache import BuildCache, CacheRecord, explain_miss, import_from, step_key
+from wharfie.builder.cache import BuildCache, CacheRecord, explain_miss, step_key
 from wharfie.builder.context import BuildContext, HashCache
 from wharfie.builder.imageconfig import StageImage
 from wharfie.builder.mounts import MountSource
@@ -104,8 +104,12 @@ class Job:
     def run(self) -> StageState:
         """Build every stage the target needs; the target's final state."""
         df = parse_dockerfile(self.req.dockerfile, self.req.dockerfile_name)
-        for src in self.req.cache_from:
-            self.store.pin(import_from(self.cache, src, self.builder.registries), CACHE_PIN)
+        if self.req.cache_from:  # the cache transfer code loads only for --cache-from
+            from wharfie.builder.cache.transfer import import_from
+
+            for src in self.req.cache_from:
+                self.store.pin(import_from(self.cache, src, self.builder.registries),
+                               CACHE_PIN)
         rb = resolve(df, self.req.target, build_args=self.req.build_args,
                      platform=self.platform, base_env=self._base_env,
                      named_contexts=set(self.req.named_contexts))

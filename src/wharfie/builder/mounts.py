@@ -22,7 +22,6 @@ from pathlib import Path
 from wharfie.builder.context import HashCache, checksum_tree
 from wharfie.builder.context.dockerignore import PatternMatcher
 from wharfie.builder.filecopy import CopyOptions, copy_sources, filtered_path
-from wharfie.builder.sshagent import AgentRelay
 from wharfie.dockerfile.instructions import Mount
 from wharfie.errors import WharfieError
 from wharfie.fs.private import abandoned, hold
@@ -131,6 +130,8 @@ def prepared(mounts: list[Mount], ctx: MountContext, workdir: str,
                 target = target or f"/run/buildkit/ssh_agent.{ssh_count}"
                 ssh_count += 1
                 relay_path = tmp / f"ssh-{n}.sock"
+                from wharfie.builder.sshagent import AgentRelay  # sockets: only for ssh
+
                 relay = AgentRelay(relay_path, agent, int(m.options.get("uid", "0")),
                                    int(m.options.get("gid", "0")),
                                    int(m.options.get("mode", "0600"), 8))

@@ -14,17 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wharfie.builder.cache.transfer import parse_cache_spec
 from wharfie.builder.context import BuildContext, HashCache, load_for, named_context
-from wharfie.builder.context.gitsource import is_git_url
 from wharfie.builder.engine import Builder
-from wharfie.builder.exporters import parse_output, write_output
-from wharfie.builder.exporters.registry import push_tags
 from wharfie.builder.mounts import parse_secret
 from wharfie.builder.options import BuildOptions
 from wharfie.builder.request import BuildRequest
 from wharfie.builder.result import BuildCheckError, BuildEvent, BuildResult, emit_export
-from wharfie.builder.sshagent import parse_ssh
 from wharfie.dockerfile.lint import build_checks
 from wharfie.errors import WharfieError
 from wharfie.fs.output import write_bytes
@@ -34,6 +29,7 @@ from wharfie.runtime.spec import parse_host
 from wharfie.units import parse_size
 
 if TYPE_CHECKING:
+    from wharfie.builder.cache.transfer import CacheSpec
     from wharfie.images.imagestore import ImageStore
     from wharfie.transports.registry.client import RegistryOptions
 
@@ -63,7 +59,7 @@ def build(images: ImageStore, options: BuildOptions, *, registries: RegistryOpti
     """
     for t in options.tags:
         parse_reference(t)  # fail before doing any work
-    outs = [parse_output(o) for o in options.outputs]
+    outs = _outputs(options.outputs)
     push = options.push or any(o.push for o in outs)
     if push and not options.tags:
         raise WharfieError("tag is needed when pushing to registry: use -t NAME:TAG")
@@ -86,9 +82,11 @@ def build(images: ImageStore, options: BuildOptions, *, registries: RegistryOpti
     result.steps = engine.steps
     names = [parse_reference(t) for t in options.tags]
     emit_export(emit, result.steps + 1, result.image_id, names)
-    for out in outs:
-        write_output(out, root, images, result.manifest_digest, names)
+    if outs:
+        _write_outputs(outs, root, images, result.manifest_digest, names)
     if push:
+        from wharfie.builder.exporters.registry import push_tags  # the push machinery
+
         push_tags(images, names, result.steps + 1, registries, emit)
     if options.sbom:
         _attach_sbom(images, names, push, registries)
@@ -100,6 +98,23 @@ def build(images: ImageStore, options: BuildOptions, *, registries: RegistryOpti
             "containerimage.digest": str(result.manifest_digest),
             "image.name": ",".join(str(n) for n in names)}, indent=2).encode() + b"\n")
     return result
+
+
+def _outputs(specs: list[str]) -> list:
+    """The ``--output`` specs parsed; the exporters load only for a build that has some."""
+    if not specs:
+        return []
+    from wharfie.builder.exporters import parse_output
+
+    return [parse_output(s) for s in specs]
+
+
+def _write_outputs(outs: list, root: Path, images: ImageStore, manifest_digest: str,
+                   names: list) -> None:
+    from wharfie.builder.exporters import write_output
+
+    for out in outs:
+        write_output(out, root, images, manifest_digest, names)
 
 
 def _attach_sbom(images: ImageStore, names: list, push: bool,
@@ -151,7 +166,7 @@ def _context(root: Path, options: BuildOptions, hashes: HashCache
 def _open_context(root: Path, options: BuildOptions, hashes: HashCache
                   ) -> tuple[BuildContext | None, _Dockerfile]:
     where = str(options.context) if options.context is not None else None
-    if options.context_tar is not None or (where is not None and is_git_url(where)):
+    if options.context_tar is not None or (where is not None and _is_git_url(where)):
         if options.context_tar is not None:
             ctx = BuildContext.from_tar(options.context_tar, root / "build" / "tmp",
                                         hash_cache=hashes)
@@ -179,6 +194,16 @@ def _open_context(root: Path, options: BuildOptions, hashes: HashCache
     return BuildContext(context, load_for(context, df_path), hash_cache=hashes), df
 
 
+def _is_git_url(where: str) -> bool:
+    """``gitsource.is_git_url``; every git URL holds "://" or "git@", so a plain path (the
+    usual context) is answered without loading the git code."""
+    if "://" not in where and "git@" not in where:
+        return False
+    from wharfie.builder.context.gitsource import is_git_url
+
+    return is_git_url(where)
+
+
 def _request(options: BuildOptions, ctx: BuildContext | None, df: _Dockerfile,
              hashes: HashCache, registries: RegistryOptions | None) -> BuildRequest:
     """The engine's request: every spec string parsed, SOURCE_DATE_EPOCH read."""
@@ -186,6 +211,7 @@ def _request(options: BuildOptions, ctx: BuildContext | None, df: _Dockerfile,
     if epoch is None:
         epoch = source_date_epoch(options.build_args.get("SOURCE_DATE_EPOCH"))
     shm = options.shm_size
+    cache_from, cache_to = _cache_specs(options.cache_from, options.cache_to)
     return BuildRequest(
         dockerfile=df.text, dockerfile_name=df.name, context=ctx, tags=list(options.tags),
         build_args=dict(options.build_args), target=options.target,
@@ -193,11 +219,30 @@ def _request(options: BuildOptions, ctx: BuildContext | None, df: _Dockerfile,
         platform=options.platform, network=options.network,
         secrets=[parse_secret(s) for s in options.secrets],
         epoch=epoch, compression=options.compression, pull=options.pull, jobs=options.jobs,
-        cache_from=[parse_cache_spec(c, "src") for c in options.cache_from],
-        cache_to=parse_cache_spec(options.cache_to, "dest") if options.cache_to else None,
+        cache_from=cache_from, cache_to=cache_to,
         named_contexts=dict(named_context(c, hashes) for c in options.build_contexts),
-        ssh=dict(parse_ssh(s) for s in options.ssh),
+        ssh=_ssh_agents(options.ssh),
         extra_hosts=[parse_host(h) for h in options.add_hosts],
         shm_size=parse_size(shm, binary=True) if isinstance(shm, str) else shm,
         no_cache_filter=[s.lower() for f in options.no_cache_filter for s in f.split(",") if s])
 
+
+
+def _cache_specs(sources: list[str], dest: str | None) -> tuple[list, CacheSpec | None]:
+    """``--cache-from`` and ``--cache-to`` parsed; the cache transfer code (OCI layouts,
+    registries) loads only for a build that names one."""
+    if not sources and not dest:
+        return [], None
+    from wharfie.builder.cache.transfer import parse_cache_spec
+
+    return ([parse_cache_spec(c, "src") for c in sources],
+            parse_cache_spec(dest, "dest") if dest else None)
+
+
+def _ssh_agents(specs: list[str]) -> dict:
+    """``--ssh`` parsed; the agent relay (sockets) loads only for a build that forwards one."""
+    if not specs:
+        return {}
+    from wharfie.builder.sshagent import parse_ssh
+
+    return dict(parse_ssh(s) for s in specs)

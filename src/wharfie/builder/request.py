@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from wharfie.builder.cache.transfer import CacheSpec
 from wharfie.builder.context import BuildContext
 from wharfie.builder.imageconfig import StageImage
 from wharfie.builder.mounts import Secret
 from wharfie.builder.result import BuildError, BuildEvent, BuildResult  # noqa: F401 - steps/ import them here
 from wharfie.oci.digest import Digest
 from wharfie.oci.manifest import Descriptor
+
+if TYPE_CHECKING:
+    from wharfie.builder.cache.transfer import CacheSpec
 
 
 @dataclass

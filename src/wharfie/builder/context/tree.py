@@ -28,7 +28,6 @@ from typing import BinaryIO
 
 import blake3
 
-from wharfie.builder.context import gitsource
 from wharfie.builder.context.dockerignore import PatternMatcher, load_for
 from wharfie.builder.filecopy import CopyError, expand_all
 from wharfie.errors import InvalidInput, WharfieError
@@ -160,6 +159,8 @@ class BuildContext:
         Checkouts are kept in ``checkouts`` by commit (``builder prune -a`` removes them), so
         a rebuild of the same commit fetches nothing and its files keep their hash-cache
         entries: a no-change rebuild stays as fast as from a directory."""
+        from wharfie.builder.context import gitsource  # the git code: only for git contexts
+
         ref = gitsource.parse_git_url(url)
         checkout = checkouts / gitsource.resolve(ref)
         if not checkout.is_dir():

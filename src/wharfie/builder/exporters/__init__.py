@@ -9,25 +9,27 @@ filesystem as a tar), ``type=local`` (the same unpacked into a directory) and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from wharfie.builder.exporters import archive, image, local, tar
 from wharfie.errors import WharfieError
-from wharfie.images.imagestore import ImageStore
-from wharfie.oci.reference import Reference
+
+if TYPE_CHECKING:
+    from wharfie.images.imagestore import ImageStore
+    from wharfie.oci.reference import Reference
 
 TYPES = ("image", "registry", "docker", "oci", "tar", "local")
 
-# type -> export(dest, root, store, manifest_digest, tags)
-Exporter = Callable[[str | None, Path, ImageStore, str, list[Reference]], None]
-EXPORTERS: dict[str, Exporter] = {
-    "image": image.export,
-    "docker": archive.export,
-    "oci": archive.export,
-    "tar": tar.export,
-    "local": local.export,
+# type -> the module whose export(dest, root, store, manifest_digest, tags) writes it;
+# imported when used: archives and root filesystems need the transports and containers.
+EXPORTERS: dict[str, str] = {
+    "image": "image",
+    "docker": "archive",
+    "oci": "archive",
+    "tar": "tar",
+    "local": "local",
 }
 
 
@@ -57,4 +59,5 @@ def parse_output(spec: str) -> Output:
 def write_output(out: Output, root: Path, store: ImageStore, manifest_digest: str,
                  tags: list[Reference]) -> None:
     """Send the built image where ``out`` says."""
-    EXPORTERS[out.type](out.dest, root, store, manifest_digest, tags)
+    exporter = importlib.import_module(f"{__name__}.{EXPORTERS[out.type]}")
+    exporter.export(out.dest, root, store, manifest_digest, tags)

@@ -9,8 +9,7 @@ import time
 from pathlib import Path
 
 from wharfie.builder.chmod import ModeSpec
-from wharfie.builder.context import checksum_tree, gitsource
-from wharfie.builder.context.fetch import fetch_url
+from wharfie.builder.context import checksum_tree
 from wharfie.builder.filecopy import CopyError, CopyOptions, copy_sources, plan_copy
 from wharfie.builder.request import StageState
 from wharfie.builder.steps.base import Job
@@ -52,7 +51,9 @@ def copy(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str | Non
             src_root = job.source_root(i.from_)
             digest = checksum_tree(src_root, sources, None, i.exclude, job.hashes,
                                    with_modes=chmod is None, files=files)
-        elif is_add and any(gitsource.is_git_url(s) for s in sources):
+        elif is_add and any(_is_git_url(s) for s in sources):
+            from wharfie.builder.context import gitsource  # execute() fetches with it too
+
             if len(sources) != 1:
                 raise CopyError(f"line {i.line}: ADD takes a git repository as its only "
                                 "source")
@@ -67,6 +68,8 @@ def copy(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str | Non
             digest = f"git:{commit}:{git.subdir}:{i.keep_git_dir}"  # a commit is its content
             git_fetch = (git, checkout / "repo", commit)
         elif is_add and any(_is_url(s) for s in sources):
+            from wharfie.builder.context.fetch import fetch_url  # only ADD fetches URLs
+
             src_root = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch)))
             names = []
             for s in sources:
@@ -87,7 +90,7 @@ def copy(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str | Non
                   "chown": i.chown, "chmod": i.chmod, "parents": i.parents,
                   "exclude": i.exclude, "link": i.link, "names": sources}
         extract = is_add and i.unpack is not False and \
-            not any(_is_url(s) or gitsource.is_git_url(s) for s in i.sources)
+            not any(_is_url(s) or _is_git_url(s) for s in i.sources)
 
         def execute(rootfs: Path, step_no: int) -> None:
             owner = None
@@ -120,3 +123,10 @@ def copy(job: Job, st: StageState, i: ins.Instruction, args: dict[str, str | Non
 
 def _is_url(s: str) -> bool:
     return s.startswith(("http://", "https://"))
+
+
+def _is_git_url(s: str) -> bool:
+    """``gitsource.is_git_url``; only ADD asks, so a COPY never loads the git code."""
+    from wharfie.builder.context import gitsource
+
+    return gitsource.is_git_url(s)
