@@ -8,7 +8,6 @@ a malformed value is a :class:`DockerfileError` naming the line.
 
 from __future__ import annotations
 
-import difflib
 import re
 import signal
 from dataclasses import dataclass, field
@@ -24,6 +23,8 @@ def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
         # transpositions like RNU/RUN score low on ratio; sorted letters catch them.
         if len(low) > 1 and sorted(low) == sorted(c.lower()) and low != c.lower():
             return f" (did you mean {c}?)"
+    import difflib  # only a misspelt name needs it
+
     match = difflib.get_close_matches(low, [c.lower() for c in choices], n=1, cutoff=0.6)
     if match:
         orig = next(c for c in choices if c.lower() == match[0])
