@@ -12,8 +12,8 @@ import sys
 import pytest
 from tests.test_import_budget import modules_after
 
-from wharfie.builder import BuildOptions, build
-from wharfie.builder.fastpath import FAST_PATH_TEXT, _Inputs
+from wharfie.builder import BuildOptions, build, fastpath
+from wharfie.builder.fastpath import FAST_PATH_TEXT, Invocation, _Inputs
 from wharfie.builder.pipeline import build as full_build
 from wharfie.oci.platform import host_platform
 from wharfie.oci.reference import parse_reference
@@ -196,3 +196,19 @@ def test_an_option_the_fast_path_does_not_know_sends_the_build_the_full_way(stor
     more = extended(**dataclasses.asdict(options), attach=True)
     assert not _Inputs.of(store.root, more)
     assert _Inputs.of(store.root, extended(**dataclasses.asdict(options)))
+
+
+def test_memos_are_kept_to_the_newest_of_each_kind(store, ctx, monkeypatch):
+    """A command line's memo is named by its environment too (a CI job's ID changes it):
+    only the newest are kept, and never at the cost of the build memos."""
+    monkeypatch.setattr(fastpath, "MEMOS", 3)
+    options = options_for(ctx)
+    for n in range(6):
+        build(store, options, invocation=Invocation(f"job{n}", {"quiet": True}))
+    commands = store.root / fastpath.MEMO_DIR / "commands"
+    assert sorted(p.stem for p in commands.iterdir()) == ["job3", "job4", "job5"]
+    assert Invocation.recall(store.root, "job5").rebuild(store) is not None
+    assert Invocation.recall(store.root, "job0") is None
+    options.build_args = {"V": "2"}
+    assert not fast_build(store, options)[1]  # another build memo beside the first
+    assert len(list((store.root / fastpath.MEMO_DIR).glob("*.json"))) == 2

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from wharfie.transports.registry.client import RegistryOptions
 
 MEMO_DIR = Path("build") / "fastpath"
+MEMOS = 512  # memos kept of each kind (the newest written): builds, and command lines
 FAST_PATH_TEXT = "[fast path] no input changed since the last build"
 # ADD may fetch a URL or a git repository, whose content the memo cannot vouch for.
 _ADD = re.compile(rb"^\s*(onbuild\s+)?add\s", re.IGNORECASE | re.MULTILINE)
@@ -93,7 +94,7 @@ class Invocation:
 
     @staticmethod
     def _path(root: Path, key: str) -> Path:
-        return root / MEMO_DIR / f"as-{key}.json"
+        return root / MEMO_DIR / "commands" / f"{key}.json"
 
     @classmethod
     def recall(cls, root: Path, key: str) -> Invocation | None:
@@ -110,8 +111,9 @@ class Invocation:
         """Remember that this invocation asks for the build of ``inputs`` (not one whose
         Dockerfile came as text: there is no file to read it again from)."""
         if inputs.recipe["dockerfile"] is not None:
-            atomic_write(self._path(root, self.key),
-                         json.dumps({"recipe": inputs.recipe, "note": self.note}).encode())
+            self._path(root, self.key).parent.mkdir(parents=True, exist_ok=True)
+            _keep(self._path(root, self.key),
+                  json.dumps({"recipe": inputs.recipe, "note": self.note}).encode())
 
     def rebuild(self, images: ImageStore,
                 emit: Callable[[BuildEvent], None] | None = None) -> BuildResult | None:
@@ -278,7 +280,7 @@ class _Inputs:
         except (OSError, WharfieError):
             return False
         self.memo.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.memo, json.dumps(memo).encode())
+        _keep(self.memo, json.dumps(memo).encode())
         return True
 
     @staticmethod
@@ -290,6 +292,22 @@ class _Inputs:
             return all(cache.get(k) is not None for k in keys)
         finally:
             cache.close()
+
+
+def _keep(path: Path, data: bytes) -> None:
+    """Write a memo (unless it says so already), keeping the ``MEMOS`` newest written in its
+    directory: command lines differ in their environment (a CI job's ID), so memos would
+    otherwise pile up."""
+    with contextlib.suppress(OSError):
+        if path.read_bytes() == data:
+            return
+    atomic_write(path, data)
+    with os.scandir(path.parent) as it:
+        memos = [(e.stat().st_mtime_ns, e.path) for e in it
+                 if e.name.endswith(".json") and e.is_file()]
+    for _, old in sorted(memos)[:max(0, len(memos) - MEMOS)]:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(old)
 
 
 def _unknown_set(options: BuildOptions) -> bool:

@@ -12,15 +12,18 @@ import json
 import os
 import sys
 
+from wharfie import __version__
+
 
 def command_key(args: list[str]) -> str | None:
-    """What names this command line: it, the working directory and the whole environment
-    (``--build-arg NAME`` reads it), hashed; None without a working directory."""
+    """What names this command line: it, the working directory, the whole environment
+    (``--build-arg NAME`` reads it) and wharfie's version, hashed; None without a working
+    directory."""
     try:
         cwd = os.getcwd()
     except OSError:
         return None
-    text = json.dumps([args, cwd, sorted(os.environ.items())])
+    text = json.dumps([__version__, args, cwd, sorted(os.environ.items())])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
