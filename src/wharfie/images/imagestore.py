@@ -307,14 +307,16 @@ class ImageStore:
             self._db = None
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; ``index.json`` is rewritten before it commits."""
+    def _write(self, *, names: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction; ``index.json`` is rewritten before it commits, unless the
+        transaction changes no manifest or name (``names=False``: pins)."""
         with self._db_lock:
             db = self.db
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
-                self._sync_index(db)
+                if names:
+                    self._sync_index(db)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -573,11 +575,11 @@ class ImageStore:
 
     def pin(self, blobs: list[Digest], owner: str) -> None:
         """Keep ``blobs`` through image removal until ``owner`` unpins them (build cache)."""
-        with self._write() as db:
+        with self._write(names=False) as db:
             db.executemany("INSERT OR IGNORE INTO pins VALUES (?, ?)", [(b, owner) for b in blobs])
 
     def unpin(self, blobs: list[Digest], owner: str) -> None:
-        with self._write() as db:
+        with self._write(names=False) as db:
             db.executemany("DELETE FROM pins WHERE blob = ? AND owner = ?",
                            [(b, owner) for b in blobs])
 
