@@ -227,7 +227,6 @@ def _request(options: BuildOptions, ctx: BuildContext | None, df: _Dockerfile,
         no_cache_filter=[s.lower() for f in options.no_cache_filter for s in f.split(",") if s])
 
 
-
 def _cache_specs(sources: list[str], dest: str | None) -> tuple[list, CacheSpec | None]:
     """``--cache-from`` and ``--cache-to`` parsed; the cache transfer code (OCI layouts,
     registries) loads only for a build that names one."""
