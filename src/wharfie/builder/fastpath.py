@@ -302,9 +302,12 @@ def _keep(path: Path, data: bytes) -> None:
         if path.read_bytes() == data:
             return
     atomic_write(path, data)
+    memos = []
     with os.scandir(path.parent) as it:
-        memos = [(e.stat().st_mtime_ns, e.path) for e in it
-                 if e.name.endswith(".json") and e.is_file()]
+        for e in it:
+            if e.name.endswith(".json"):
+                with contextlib.suppress(FileNotFoundError):  # trimmed by another build
+                    memos.append((e.stat(follow_symlinks=False).st_mtime_ns, e.path))
     for _, old in sorted(memos)[:max(0, len(memos) - MEMOS)]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(old)
