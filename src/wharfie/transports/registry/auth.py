@@ -16,11 +16,12 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 
-import urllib3
-
 from wharfie.errors import AuthError
 from wharfie.transports.registry.credentials import Credentials
+from wharfie.transports.registry.http import HTTPError, Pool
 from wharfie.transports.registry.responses import read_reply
+
+TOKEN_TRIES = 4  # a token request is sent again when the connection fails, at once
 
 _PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?')
 
@@ -78,7 +79,7 @@ class TokenCache:
             self._tokens.pop(scope, None)
 
 
-def fetch_token(pool: urllib3.PoolManager, challenge: Challenge, scopes: list[str],
+def fetch_token(pool: Pool, challenge: Challenge, scopes: list[str],
                 creds: Credentials | None, host: str) -> tuple[str, float]:
     """Ask the challenge's realm for a token covering ``scopes``. Returns (token, expires_in)."""
     realm = challenge.params.get("realm")
@@ -89,25 +90,24 @@ def fetch_token(pool: urllib3.PoolManager, challenge: Challenge, scopes: list[st
         query.append(("service", challenge.params["service"]))
     query += [("scope", s) for s in scopes]
     headers = {"User-Agent": "wharfie"}
-    try:
-        if creds and creds.identity_token:
-            form = query + [("grant_type", "refresh_token"), ("client_id", "wharfie"),
-                            ("refresh_token", creds.identity_token)]
-            resp = pool.request("POST", realm, body=urllib.parse.urlencode(form),
-                                headers={**headers, "Content-Type":
-                                         "application/x-www-form-urlencoded"},
-                                redirect=False, retries=urllib3.Retry(3, redirect=0),
-                                preload_content=False)
-        else:
-            if creds:
-                headers["Authorization"] = basic_header(creds)
-                query.append(("account", creds.username))
-            url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
-            resp = pool.request("GET", url, headers=headers, redirect=False,
-                                retries=urllib3.Retry(3, redirect=0), preload_content=False)
-        reply = read_reply(resp)
-    except urllib3.exceptions.HTTPError as e:
-        raise AuthError(f"{host}: cannot reach the token server {realm}: {e}") from None
+    if creds and creds.identity_token:
+        form = query + [("grant_type", "refresh_token"), ("client_id", "wharfie"),
+                        ("refresh_token", creds.identity_token)]
+        method, url, body = "POST", realm, urllib.parse.urlencode(form).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    else:
+        if creds:
+            headers["Authorization"] = basic_header(creds)
+            query.append(("account", creds.username))
+        method, body = "GET", None
+        url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
+    for attempt in range(TOKEN_TRIES):
+        try:
+            reply = read_reply(pool.request(method, url, headers=headers, body=body))
+            break
+        except HTTPError as e:
+            if attempt == TOKEN_TRIES - 1:
+                raise AuthError(f"{host}: cannot reach the token server {realm}: {e}") from None
     if reply.status in (401, 403):
         raise AuthError(f"{host}: unauthorized: the token server refused the credentials"
                         + ("" if creds else "; run `wharfie login " + host + "`"))

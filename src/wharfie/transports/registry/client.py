@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
-from urllib3.exceptions import HTTPError
-
 from wharfie.errors import DigestMismatch, InvalidInput, NotFound, RegistryError
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
@@ -25,6 +23,7 @@ from wharfie.transports.registry import config as registries_config
 from wharfie.transports.registry import upload
 from wharfie.transports.registry.auth import scope_for
 from wharfie.transports.registry.download import BlobReader
+from wharfie.transports.registry.http import HTTPError
 from wharfie.transports.registry.responses import read_reply
 from wharfie.transports.registry.session import (
     READ_CHUNK,

@@ -12,12 +12,10 @@ from __future__ import annotations
 import io
 import time
 
-import urllib3
-from urllib3.exceptions import HTTPError
-
 from wharfie.errors import RegistryError
 from wharfie.oci.manifest import Descriptor
 from wharfie.transports.registry.auth import scope_for
+from wharfie.transports.registry.http import HTTPError, Response
 from wharfie.transports.registry.session import READ_CHUNK, Session, short_error
 
 
@@ -28,7 +26,7 @@ class BlobReader(io.RawIOBase):
         self._reg, self._repo, self._desc = registry, repo, desc
         self._offset = 0
         self._failures = 0
-        self._resp: urllib3.BaseHTTPResponse | None = None
+        self._resp: Response | None = None
         self._started = time.monotonic()
         self._deadline = self._started + registry.options.blob_deadline(desc.size)
         self._open()
@@ -111,7 +109,7 @@ class BlobReader(io.RawIOBase):
             self._drop()
             raise RegistryError(f"{self._reg.host}: blob {self._desc.digest} is longer than "
                                 f"the {self._desc.size} bytes its descriptor says")
-        self._resp.release_conn()
+        self._resp.release()
         self._resp = None
 
     def _retry(self, err: Exception | None) -> None:
@@ -128,7 +126,6 @@ class BlobReader(io.RawIOBase):
         """Close the connection of a response not read to its end: it cannot be reused."""
         if self._resp is not None:
             self._resp.close()
-            self._resp.release_conn()
             self._resp = None
 
     def close(self) -> None:

@@ -7,8 +7,10 @@ client keeps in memory (``/v2/``, errors, tokens, tag lists) is read to at most 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import urllib3
+if TYPE_CHECKING:
+    from wharfie.transports.registry.http import Headers, Response
 
 BODY_MAX = 1 << 20  # /v2/, error bodies, token answers: as containerd, a small cap
 
@@ -19,21 +21,17 @@ class Reply:
 
     status: int
     reason: str
-    headers: urllib3.HTTPHeaderDict
+    headers: Headers
     data: bytes
     complete: bool  # False: the body was longer than the cap, and was cut
 
 
-def read_reply(resp: urllib3.BaseHTTPResponse, limit: int = BODY_MAX) -> Reply:
+def read_reply(resp: Response, limit: int = BODY_MAX) -> Reply:
     """Read at most ``limit`` bytes of ``resp``'s body and give its connection back; one
     not read to its end is closed instead, so no later request sees the rest. A dropped
-    connection raises urllib3's ``HTTPError``, as the request itself would."""
-    complete = False
+    connection raises ``http.HTTPError``, as the request itself would."""
     try:
-        data = resp.read(limit + 1, decode_content=False)
-        complete = len(data) <= limit
+        data = resp.read(limit + 1)
     finally:
-        if not complete:
-            resp.close()
-        resp.release_conn()
-    return Reply(resp.status, resp.reason or "", resp.headers, data[:limit], complete)
+        resp.release()  # closed instead when the body goes on past the cap
+    return Reply(resp.status, resp.reason or "", resp.headers, data[:limit], len(data) <= limit)

@@ -17,13 +17,9 @@ import socket
 import threading
 import time
 import urllib.parse
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import urllib3
-from urllib3.exceptions import HTTPError, InsecureRequestWarning, SSLError
 
 from wharfie.errors import NotFound, RegistryError, WharfieError
 from wharfie.transports.registry import credentials as creds_mod
@@ -37,6 +33,14 @@ from wharfie.transports.registry.auth import (
 )
 from wharfie.transports.registry.config import Endpoint
 from wharfie.transports.registry.credentials import Credentials
+from wharfie.transports.registry.http import (
+    ConnectError,
+    HTTPError,
+    Pool,
+    ProtocolError,
+    Response,
+    TLSError,
+)
 from wharfie.transports.registry.responses import BODY_MAX, Reply, read_reply
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -233,16 +237,10 @@ class Session:
     def _insecure(self, endpoint: Endpoint) -> bool:
         return self.options.insecure or endpoint.insecure
 
-    def _make_pool(self, endpoint: Endpoint) -> urllib3.PoolManager:
-        kw: dict = {"num_pools": 4, "maxsize": max(self.options.jobs, 1) + 2,
-                    "timeout": urllib3.Timeout(connect=10, read=self.options.timeout)}
+    def _make_pool(self, endpoint: Endpoint) -> Pool:
         ca = _ca_for(endpoint, self.options)
-        if self._insecure(endpoint) and not ca:
-            kw["cert_reqs"] = "CERT_NONE"
-            warnings.filterwarnings("ignore", category=InsecureRequestWarning)
-        elif ca:
-            kw["ca_certs"] = ca
-        return urllib3.PoolManager(**kw)
+        return Pool(maxsize=max(self.options.jobs, 1) + 2, timeout=self.options.timeout,
+                    ca_certs=ca, verify=bool(ca) or not self._insecure(endpoint))
 
     @property
     def credentials(self) -> Credentials | None:
@@ -292,9 +290,8 @@ class Session:
                 url = f"{scheme}://{endpoint.host}/v2/"
                 try:
                     resp = read_reply(self.pool.request(
-                        "GET", url, redirect=False, retries=False, preload_content=False,
-                        headers={"User-Agent": "wharfie"}))
-                except SSLError as e:
+                        "GET", url, headers={"User-Agent": "wharfie"}))
+                except TLSError as e:
                     if "CERTIFICATE_VERIFY_FAILED" in str(e):
                         raise RegistryError(
                             f"{self.host}: TLS certificate not trusted ({_ssl_reason(e)}); "
@@ -307,7 +304,7 @@ class Session:
                             "or mark it `insecure = true` in registries.toml") from None
                     last = e
                     continue  # not TLS: try the next scheme
-                except urllib3.exceptions.ProtocolError as e:
+                except ProtocolError as e:
                     last = e  # e.g. a TLS server hanging up on plain HTTP
                     continue
                 except HTTPError as e:
@@ -385,7 +382,7 @@ class Session:
                 body: bytes | Callable[[], Iterator[bytes]] | None = None,
                 ok: tuple[int, ...] = (200,), stream: bool = False,
                 retry: bool = True, limit: int = BODY_MAX
-                ) -> Reply | urllib3.BaseHTTPResponse:
+                ) -> Reply | Response:
         """One call with auth, redirects and retries. Non-``ok`` statuses raise.
 
         ``body`` is bytes, or a function giving a fresh stream of them for each attempt
@@ -444,7 +441,7 @@ class Session:
                                 f"{_error_text(resp)}", **answer)
 
     def _send(self, method: str, url: str, auth: str | None, headers: dict[str, str],
-              body: bytes | Iterator[bytes] | None) -> tuple[urllib3.BaseHTTPResponse, str]:
+              body: bytes | Iterator[bytes] | None) -> tuple[Response, str]:
         """Send, following redirects by hand so credentials never leave the registry's origin.
         Returns the response, its body unread, and the URL that gave it."""
         origin = self.base()
@@ -453,9 +450,7 @@ class Session:
             h = dict(hdrs)
             if auth and _same_origin(url, origin):
                 h["Authorization"] = auth
-            resp = self.pool.request(method, url, headers=h, body=body, redirect=False,
-                                     retries=False, preload_content=False,
-                                     decode_content=False)
+            resp = self.pool.request(method, url, headers=h, body=body)
             if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
                 read_reply(resp)
                 url = urllib.parse.urljoin(url, resp.headers["Location"])
@@ -468,10 +463,10 @@ class Session:
 
 def _unreachable(e: HTTPError) -> bool:
     """A connection refused or a name that does not resolve: retrying cannot help."""
-    return isinstance(e, urllib3.exceptions.NewConnectionError)
+    return isinstance(e, ConnectError)
 
 
-def _plain_http(e: SSLError) -> bool:
+def _plain_http(e: TLSError) -> bool:
     """OpenSSL's words for a plain HTTP answer to a TLS hello."""
     text = str(e).lower()
     return "wrong_version_number" in text or "wrong version number" in text or \
@@ -494,12 +489,9 @@ def _retry_after(value: str | None) -> float | None:
 def short_error(e: Exception | None) -> str:
     if e is None:
         return "unknown error"
-    reason = getattr(e, "reason", None)
-    text = str(reason or e)
-    if "Connection refused" in text:
-        return "connection refused"
-    if "Failed to resolve" in text or "Name or service not known" in text:
-        return "cannot resolve the host name"
+    if isinstance(e, ConnectError):
+        return e.reason  # "connection refused", "cannot resolve the host name", ...
+    text = str(e)
     return text.split(": ", 1)[-1] if len(text) > 200 else text
 
 
