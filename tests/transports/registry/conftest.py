@@ -225,7 +225,9 @@ class FaultProxy:
     ``("status", code, headers)``, ``("drop-mid-body", nbytes)`` (send the headers and
     ``nbytes`` of the body, then close), ``("corrupt",)`` (flip a byte of the body) or
     ``("close",)`` (close without answering), ``("stall-mid-body", nbytes)`` (send part of
-    the body, set ``stalled``, and hang until ``release``). ``log`` records (method, path, range).
+    the body, set ``stalled``, and hang until ``release``), ``("ignore-range", nbytes)``
+    (forward without the Range header, as a server that ignores it, and drop after
+    ``nbytes`` of the whole body). ``log`` records (method, path, range).
     """
 
     def __init__(self, upstream: str) -> None:
@@ -271,6 +273,9 @@ class FaultProxy:
                     return
                 conn = http.client.HTTPConnection(proxy.upstream, timeout=60)
                 headers = dict(self.headers.items())  # Host kept: Locations point here
+                if action and action[0] == "ignore-range":
+                    headers.pop("Range", None)
+                    action = ("drop-mid-body", action[1])
                 conn.request(method, path, body=body, headers=headers)
                 resp = conn.getresponse()
                 self.send_response(resp.status)

@@ -55,6 +55,29 @@ def test_dropped_download_resumes_with_range(anon_registry, fault_proxy, busybox
     assert pulled.store.verify(layer.digest)
 
 
+def test_a_resume_dropped_again_before_its_offset_is_retried(anon_registry, fault_proxy,
+                                                            busybox, options, pulled):
+    """A server that ignores Range sends the whole blob again; the prefix is read and thrown
+    away, and a drop there is one more failure to retry, not an error of its own."""
+    push(busybox, anon_registry, "faults/skip", options)
+    layer = busybox.manifest.layers[0]
+    proxy = fault_proxy(anon_registry)
+    half, quarter = layer.size // 2, layer.size // 4
+    gets = iter(range(1, 100))
+
+    def fault(m, p, h, n):
+        if m != "GET" or layer.digest not in p:
+            return None
+        return {1: ("drop-mid-body", half), 2: ("ignore-range", quarter)}.get(next(gets))
+
+    proxy.faults.append(fault)
+    src = open_remote(parse_reference(f"{proxy.host}/faults/skip:v1"), options)
+    assert copy_image(src, pulled) == busybox.digest
+    gets = [r for r in proxy.requests("GET", "blobs") if layer.digest in r[1]]
+    assert [r[2] for r in gets] == [None, f"bytes={half}-", f"bytes={half}-"]
+    assert pulled.store.verify(layer.digest)
+
+
 def test_corrupted_blob_refused_and_nothing_stored(anon_registry, fault_proxy, busybox,
                                                    options, pulled):
     push(busybox, anon_registry, "faults/corrupt", options)

@@ -15,7 +15,7 @@ import time
 from wharfie.errors import RegistryError
 from wharfie.oci.manifest import Descriptor
 from wharfie.transports.registry.auth import scope_for
-from wharfie.transports.registry.http import HTTPError, Response
+from wharfie.transports.registry.http import HTTPError, ProtocolError, Response
 from wharfie.transports.registry.session import READ_CHUNK, Session, short_error
 
 
@@ -47,7 +47,10 @@ class BlobReader(io.RawIOBase):
             raise RegistryError(f"{self._reg.host}: blob {self._desc.digest} is sent as "
                                 f"{declared.strip()} bytes where its descriptor says {expected}")
         if self._offset and resp.status == 200:
-            self._skip(self._offset)  # the server ignored Range: throw the prefix away
+            try:
+                self._skip(self._offset)  # the server ignored Range: throw the prefix away
+            except HTTPError as e:
+                self._retry(e)  # dropped again before the offset: one more failure
         elif resp.status == 206:
             start = (resp.headers.get("Content-Range") or "").removeprefix("bytes ")
             if not start.startswith(f"{self._offset}-"):
@@ -83,7 +86,7 @@ class BlobReader(io.RawIOBase):
             self._check_deadline()
             data = self._resp.read1(min(n, READ_CHUNK))
             if not data:
-                raise RegistryError("connection closed while skipping to the resume offset")
+                raise ProtocolError("connection closed while skipping to the resume offset")
             n -= len(data)
 
     def _check_deadline(self) -> None:
