@@ -1,7 +1,7 @@
 """The registry client's own HTTP connection pool (transports/registry/http.py), against real
 HTTP(S) servers on loopback: keep-alive reuse, connections the server closed, half-read
 answers, and TLS's host name check and SNI (trust, --ca-cert and --tls-verify=false are
-the registry set-up tests')."""
+the registry set-up tests'), and a file sent as a body."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from wharfie.transports.registry.http import Pool, TLSError
+from wharfie.errors import InvalidInput
+from wharfie.transports.registry.http import FileBody, Pool, TLSError
 
 BODY = bytes(range(256)) * 4096  # 1 MiB: far more than a socket buffer holds
 
@@ -28,6 +29,7 @@ class Server:
                  close_after_answer: bool = False, stall_first: bool = False) -> None:
         self.connections, self.closed = 0, threading.Semaphore(0)
         self.answers, self.proceed = 0, threading.Event()
+        self.received: list[bytes] = []  # PUT bodies
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -39,6 +41,12 @@ class Server:
             def setup(self) -> None:
                 server.connections += 1
                 super().setup()
+
+            def do_PUT(self) -> None:
+                server.received.append(self.rfile.read(int(self.headers["Content-Length"])))
+                self.send_response(201)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def do_GET(self) -> None:
                 self.send_response(200)
@@ -157,4 +165,29 @@ def test_tls_sends_the_host_name_as_sni(serve, self_signed_cert):
     pool = Pool(maxsize=2, timeout=10, ca_certs=str(cert))
     assert get(pool, f"https://localhost:{server.port}/v2/") == BODY
     assert names == ["localhost"]
+    pool.close()
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["sendfile", "tls"])
+def test_a_file_body_sends_its_slice_and_reports_it(serve, self_signed_cert, tmp_path, tls):
+    """A blob's chunk goes from the file (by the kernel in the clear, read and encrypted
+    here over TLS): exactly its bytes, progress for each, and a short file is refused."""
+    cert, key = self_signed_cert
+    server = serve(tls=_tls_context(cert, key) if tls else None)
+    url = f"{'https' if tls else 'http'}://localhost:{server.port}/v2/upload"
+    blob = tmp_path / "blob"
+    blob.write_bytes(BODY * 3)
+    pool = Pool(maxsize=2, timeout=10, ca_certs=str(cert))
+    sent: list[int] = []
+    with open(blob, "rb") as f:
+        start, length = 1000, len(BODY) * 2 + 7
+        resp = pool.request("PUT", url, headers={"Content-Length": str(length)},
+                            body=FileBody(f, start, length, sent.append))
+        assert resp.status == 201
+        resp.release()
+        assert server.received == [(BODY * 3)[start:start + length]]
+        assert sum(sent) == length and len(sent) > 1
+        with pytest.raises(InvalidInput, match="ended"):
+            pool.request("PUT", url, headers={"Content-Length": str(len(BODY) * 4)},
+                         body=FileBody(f, 0, len(BODY) * 4))
     pool.close()

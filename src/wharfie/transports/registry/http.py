@@ -16,7 +16,10 @@ import socket
 import ssl
 import threading
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import BinaryIO
+
+from wharfie.errors import InvalidInput
 
 CONNECT_TIMEOUT = 10.0  # seconds for TCP connect and TLS handshake
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -48,6 +51,35 @@ class TLSError(HTTPError):
 class ProtocolError(HTTPError):
     """The connection was dropped or reset mid-request or mid-answer, or the answer is not
     HTTP."""
+
+
+class FileBody:
+    """``length`` bytes of an open file from ``offset``, a window at a time, ``progress(n)``
+    told after each: on a plain connection the kernel sends them (``sendfile``: no trip
+    through our buffers); TLS encrypts here, so they are read and sent."""
+
+    WINDOW = 1 << 20
+
+    def __init__(self, file: BinaryIO, offset: int, length: int,
+                 progress: Callable[[int], None] | None = None) -> None:
+        self.file, self.offset, self.length, self.progress = file, offset, length, progress
+
+    def send(self, sock: socket.socket) -> None:
+        done = 0
+        while done < self.length:
+            n = min(self.WINDOW, self.length - done)
+            if isinstance(sock, ssl.SSLSocket):
+                self.file.seek(self.offset + done)
+                data = self.file.read(n)
+                sock.sendall(data)
+                sent = len(data)
+            else:
+                sent = sock.sendfile(self.file, self.offset + done, n)
+            if not sent:
+                raise InvalidInput(f"blob stream ended {self.length - done} bytes early")
+            done += sent
+            if self.progress is not None:
+                self.progress(sent)
 
 
 class Response:
@@ -133,13 +165,18 @@ class Pool:
         self._tls: ssl.SSLContext | None = None
 
     def request(self, method: str, url: str, *, headers: dict[str, str] | None = None,
-                body: bytes | Iterable[bytes] | None = None) -> Response:
+                body: bytes | Iterable[bytes] | FileBody | None = None) -> Response:
         """Send one request; the answer comes with its body unread. An iterable ``body``
-        is sent as it comes, chunked unless ``headers`` give its Content-Length."""
+        is sent as it comes, chunked unless ``headers`` give its Content-Length; a
+        ``FileBody`` needs its Content-Length in ``headers``."""
         key, target = _split(url)
         conn = self._take(key) or self._connect(key)
         try:
-            conn.request(method, target, body=body, headers=headers or {})
+            if isinstance(body, FileBody):
+                conn.request(method, target, headers=headers or {})  # the headers alone
+                body.send(conn.sock)
+            else:
+                conn.request(method, target, body=body, headers=headers or {})
             raw = conn.getresponse()
         except (OSError, http.client.HTTPException) as e:
             conn.close()

@@ -17,6 +17,7 @@ from wharfie.errors import DigestMismatch, InvalidInput, NotFound, RegistryError
 from wharfie.oci.digest import Digest
 from wharfie.oci.manifest import Descriptor
 from wharfie.transports.registry.auth import scope_for
+from wharfie.transports.registry.http import FileBody
 from wharfie.transports.registry.session import Session
 
 
@@ -164,8 +165,15 @@ class _Chunk:
         self.stream, self.base, self.offset, self.length = stream, base, offset, length
         self.data = _read_exact(stream, length) if base is None else None
 
-    def body(self, start: int, progress: Callable[[int], None]) -> Iterator[bytes]:
-        """The bytes from blob offset ``start`` to the chunk's end, reporting as they go."""
+    def body(self, start: int, progress: Callable[[int], None]) -> Iterator[bytes] | FileBody:
+        """The bytes from blob offset ``start`` to the chunk's end, reporting as they go:
+        a file's sent by the kernel, any other stream's from our buffer."""
+        if self.base is not None and _has_fileno(self.stream):
+            return FileBody(self.stream, self.base + start, self.offset + self.length - start,
+                            progress)
+        return self._pieces(start, progress)
+
+    def _pieces(self, start: int, progress: Callable[[int], None]) -> Iterator[bytes]:
         if self.data is not None:
             view = memoryview(self.data)[start - self.offset:]
             for i in range(0, len(view), self.PIECE):
@@ -200,6 +208,15 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes:
             raise InvalidInput(f"blob stream ended after {len(buf)} of {n} bytes")
         buf += data
     return bytes(buf)
+
+
+def _has_fileno(stream: BinaryIO) -> bool:
+    """Is ``stream`` an OS file (which ``sendfile`` can send)?"""
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
 
 
 def _tell(stream: BinaryIO) -> int | None:
