@@ -60,49 +60,35 @@ def test_command_imports_no_heavy_module(tmp_path, args, heavy):
     assert heavy_in(modules, heavy) == []
 
 
-# A push or pull moves blobs: the registry client is its job, but signing (cryptography),
+# A push or pull moves blobs: the registry client is its job (on the standard library's
+# http.client: urllib3 is only for a build's ``ADD <url>``), but signing (cryptography),
 # the SBOM cataloguers, layer compressors and registries files' parser are not, unless the
 # image is signed, has an SBOM, needs recompressing or a registries file exists.
-TRANSFER_HEAVY = ["rich", "cryptography", "boto3", "botocore", "aiohttp", "jinja2", "yaml",
-                  "requests", "zstandard", "isal", "tomllib", "wharfie.dockerfile",
+TRANSFER_HEAVY = ["urllib3", "rich", "cryptography", "boto3", "botocore", "aiohttp", "jinja2",
+                  "yaml", "requests", "zstandard", "isal", "tomllib", "wharfie.dockerfile",
                   "wharfie.builder", "wharfie.server", "wharfie.layers", "wharfie.snapshots",
                   "wharfie.runtime", "wharfie.containers", "wharfie.analysis", "wharfie.imagefs",
                   "wharfie.signing.keys", "wharfie.security.sbom.collect",
                   "wharfie.security.vulns"]
 
 
-def push_then_pull(tmp_path, name: str) -> list[tuple[str, set[str]]]:
-    """[("push", its modules), ("pull", its modules)] of a made-up image ``name`` pushed to
-    a real registry, then pulled into an empty store."""
+def test_push_and_pull_import_no_heavy_module(tmp_path, docker_registry):
     from wharfie.images.imagestore import ImageStore
     from wharfie.oci.reference import parse_reference
     from wharfie.testing import random
 
+    name = f"{docker_registry}/budget/img:1"
     images = ImageStore(tmp_path / "pusher")
     made = random.image(4096, 2, compression="gzip", store=images.content.ensure())
     images.put_manifest(*made.manifest_bytes(), parse_reference(name))
     images.close()
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "WHARFIE_REGISTRIES_CONFIG": ""}
-    ran = []
     for root, args in (("pusher", ("push", "-q", name)), ("puller", ("pull", "-q", name))):
         modules, out = modules_after(tmp_path, *args,
                                      env={**env, "WHARFIE_ROOT": str(tmp_path / root)})
         assert out.strip() == name  # the transfer is real
         assert "wharfie.transports.registry.session" in modules
-        ran.append((args[0], modules))
-    return ran
-
-
-def test_push_and_pull_import_no_heavy_module(tmp_path, docker_registry):
-    for command, modules in push_then_pull(tmp_path, f"{docker_registry}/budget/img:1"):
-        assert heavy_in(modules, TRANSFER_HEAVY) == [], command
-
-
-def test_push_and_pull_import_no_urllib3(tmp_path, docker_registry):
-    """The registry client speaks HTTP through the standard library's http.client; urllib3
-    is only for a build's ``ADD <url>``."""
-    for command, modules in push_then_pull(tmp_path, f"{docker_registry}/budget/stdlib:1"):
-        assert heavy_in(modules, ["urllib3"]) == [], command
+        assert heavy_in(modules, TRANSFER_HEAVY) == [], args[0]
 
 
 # A plain build (a context directory, COPY and RUN) loads none of what only some builds

@@ -35,6 +35,7 @@ from wharfie.oci.timestamps import source_date_epoch
 if TYPE_CHECKING:
     from wharfie.builder.options import BuildOptions
     from wharfie.images.imagestore import ImageStore
+    from wharfie.oci.reference import Reference
     from wharfie.transports.registry.client import RegistryOptions
 
 MEMO_DIR = Path("build") / "fastpath"
@@ -121,7 +122,7 @@ class Invocation:
         it read has changed, else None (nothing shown, nothing tagged)."""
         try:
             inputs = _Inputs.from_recipe(images.root, self.recipe)
-        except (KeyError, TypeError, AttributeError):
+        except (KeyError, TypeError):  # a recipe not of this version's making
             return None
         return inputs.answer(images, emit) if inputs is not None else None
 
@@ -225,20 +226,20 @@ class _Inputs:
     def answer(self, images: ImageStore,
                emit: Callable[[BuildEvent], None] | None) -> BuildResult | None:
         """The fast path's result, its steps shown, if it can vouch for it; else None."""
-        reused = self.reuse(images)
+        names = [parse_reference(t) for t in self.tags]  # bad names fail as the full path's
+        reused = self.reuse(images, names)
         if reused is None:
             return None
         result, steps = reused
         if emit is not None:
             _replay(emit, steps)
-            emit_export(emit, len(steps) + 1, result.image_id,
-                        [parse_reference(t) for t in self.tags])
+            emit_export(emit, len(steps) + 1, result.image_id, names)
         return result
 
-    def reuse(self, images: ImageStore) -> tuple[BuildResult, list[tuple[str, str]]] | None:
-        """The memo's image, tagged, and the steps to show, if everything it was made from
-        is as it was."""
-        names = [parse_reference(t) for t in self.tags]  # bad names fail as the full path's
+    def reuse(self, images: ImageStore,
+              names: list[Reference]) -> tuple[BuildResult, list[tuple[str, str]]] | None:
+        """The memo's image, tagged ``names``, and the steps to show, if everything it was
+        made from is as it was."""
         try:
             memo = json.loads(self.memo.read_bytes())
         except (OSError, ValueError):

@@ -35,6 +35,7 @@ from wharfie.transports.registry.config import Endpoint
 from wharfie.transports.registry.credentials import Credentials
 from wharfie.transports.registry.http import (
     ConnectError,
+    FileBody,
     HTTPError,
     Pool,
     ProtocolError,
@@ -379,16 +380,16 @@ class Session:
 
     def request(self, method: str, path: str, *, scopes: tuple[str, ...] = (),
                 headers: dict[str, str] | None = None,
-                body: bytes | Callable[[], Iterator[bytes]] | None = None,
+                body: bytes | Callable[[], Iterator[bytes] | FileBody] | None = None,
                 ok: tuple[int, ...] = (200,), stream: bool = False,
                 retry: bool = True, limit: int = BODY_MAX
                 ) -> Reply | Response:
         """One call with auth, redirects and retries. Non-``ok`` statuses raise.
 
-        ``body`` is bytes, or a function giving a fresh stream of them for each attempt
-        (a 401 answered with a new token sends it again). The answer is a ``Reply`` whose
-        body is read to at most ``limit`` bytes (more is an error), or with ``stream`` the
-        response itself, its body unread (the caller releases it)."""
+        ``body`` is bytes, or a function giving a fresh stream of them (or a ``FileBody``)
+        for each attempt (a 401 answered with a new token sends it again). The answer is a
+        ``Reply`` whose body is read to at most ``limit`` bytes (more is an error), or with
+        ``stream`` the response itself, its body unread (the caller releases it)."""
         url = self.url(path)
         refreshed = False
         attempt = 0
@@ -441,7 +442,7 @@ class Session:
                                 f"{_error_text(resp)}", **answer)
 
     def _send(self, method: str, url: str, auth: str | None, headers: dict[str, str],
-              body: bytes | Iterator[bytes] | None) -> tuple[Response, str]:
+              body: bytes | Iterator[bytes] | FileBody | None) -> tuple[Response, str]:
         """Send, following redirects by hand so credentials never leave the registry's origin.
         Returns the response, its body unread, and the URL that gave it."""
         origin = self.base()

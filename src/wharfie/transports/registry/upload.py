@@ -167,7 +167,7 @@ class _Chunk:
 
     def body(self, start: int, progress: Callable[[int], None]) -> Iterator[bytes] | FileBody:
         """The bytes from blob offset ``start`` to the chunk's end, reporting as they go:
-        a file's sent by the kernel, any other stream's from our buffer."""
+        from a file by the kernel, from any other stream through our buffer."""
         if self.base is not None and _has_fileno(self.stream):
             return FileBody(self.stream, self.base + start, self.offset + self.length - start,
                             progress)
