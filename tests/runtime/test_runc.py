@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -225,17 +226,22 @@ def test_stale_containers_of_dead_processes_are_swept(wroot, rootfs):
     dead = subprocess.Popen(["true"])
     dead.wait()
     rt = find_runtime(state_dir(wroot))
-    cid = f"wharfie-{dead.pid}-0123456789ab"
-    bundle = state_dir(wroot) / "bundles" / cid
-    bundle.mkdir(parents=True)
     cfg = make_spec(rootfs, ProcessConfig(args=["sleep", "600"]), ExecUser(0, 0, [0]), {})
-    (bundle / "config.json").write_text(json.dumps(cfg))
-    subprocess.run(rt._cmd("run", "-d", "--bundle", str(bundle), cid), check=True,
-                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert [c["id"] for c in runc_containers(wroot)] == [cid]
+    bundles = []
+    for tag in ("0123456789ab", "ba9876543210"):
+        cid = f"wharfie-{dead.pid}-{tag}"
+        bundle = state_dir(wroot) / "bundles" / cid
+        bundle.mkdir(parents=True)
+        (bundle / "config.json").write_text(json.dumps(cfg))
+        subprocess.run(rt._cmd("run", "-d", "--bundle", str(bundle), cid), check=True,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        bundles.append(bundle)
+    shutil.rmtree(bundles[1])  # known to the runtime only: found by its state directory
+    assert len(runc_containers(wroot)) == 2
     assert sh(wroot, rootfs, "true")[0] == 0
     assert runc_containers(wroot) == []
-    assert not bundle.exists()
+    assert not bundles[0].exists()
 
 
 def test_broken_and_missing_runtimes_are_refused_clearly(wroot, rootfs, monkeypatch, tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from wharfie import __version__
+from wharfie.cli import collector
 from wharfie.cli.context import App
 from wharfie.paths import default_root
 
@@ -137,7 +138,9 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.lazy:
             module, attr = self.lazy[name].split(":")
-            return getattr(importlib.import_module(module), attr)
+            command = getattr(importlib.import_module(module), attr)
+            collector.settle()  # start-up is over: its objects live until exit
+            return command
         return super().get_command(ctx, name)
 
 

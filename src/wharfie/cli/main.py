@@ -13,26 +13,37 @@ import sys
 from collections.abc import Iterator
 
 from wharfie import __version__
+from wharfie.cli import collector
 from wharfie.errors import WharfieError
 
 
 def run(argv: list[str] | None = None) -> None:
-    """Run the CLI; turn library errors into one ``wharfie: error:`` line."""
+    """Run the CLI and exit; library errors become one ``wharfie: error:`` line."""
     args = argv if argv is not None else sys.argv[1:]
     if args == ["--version"]:  # as click's version_option says it, without loading click
         print(f"wharfie, version {__version__}")
         sys.exit(0)
     debug = "--debug" in args or bool(os.environ.get("WHARFIE_DEBUG"))
-    with _errors(debug):
-        key = None
-        if args[:1] == ["build"]:
-            from wharfie.cli.rebuild import cached_build, command_key
+    collector.pause()  # settled once the command's modules are in (cli/group.py)
+    try:
+        with _errors(debug):
+            code = _command(args)
+    finally:
+        collector.exiting()
+    sys.exit(code)
 
-            key = command_key(args)
-            code = cached_build(args, key)
-            if code is not None:
-                sys.exit(code)
-        sys.exit(_click_main(args, key))
+
+def _command(args: list[str]) -> int:
+    """A build the fast path answers, else the command through click."""
+    key = None
+    if args[:1] == ["build"]:
+        from wharfie.cli.rebuild import cached_build, command_key
+
+        key = command_key(args)
+        code = cached_build(args, key)
+        if code is not None:
+            return code
+    return _click_main(args, key)
 
 
 def _click_main(args: list[str], key: str | None) -> int:

@@ -52,12 +52,13 @@ class Runtime:
     def _cmd(self, *args: str) -> list[str]:
         return [self.path, "--root", str(self.state_dir / self.name), *args]
 
-    def list(self) -> list[dict]:
-        """Containers the runtime knows under our state root."""
-        res = subprocess.run(self._cmd("list", "--format", "json"), capture_output=True)
-        if res.returncode != 0:
-            raise ContainerError(f"{self.name} list failed: {res.stderr.decode().strip()}")
-        return json.loads(res.stdout or b"null") or []
+    def known(self) -> set[str]:
+        """IDs of the containers the runtime keeps state for under our root. Each has a
+        directory there, which is what ``runc list`` reads: no runtime process needed."""
+        try:
+            return {e.name for e in os.scandir(self.state_dir / self.name) if e.is_dir()}
+        except FileNotFoundError:
+            return set()
 
     def delete(self, container_id: str) -> None:
         """Kill and remove a container; quiet if it is already gone."""
@@ -70,7 +71,7 @@ class Runtime:
     def sweep(self) -> None:
         """Delete containers (and bundles) left by wharfie processes that no longer exist."""
         bundles = self.state_dir / "bundles"
-        ids = {c["id"] for c in self.list()}
+        ids = self.known()
         if bundles.is_dir():
             ids |= {p.name for p in bundles.iterdir()}
         for cid in ids:
@@ -157,7 +158,10 @@ class Runtime:
                 p.join()
             raise
         finally:
-            self.delete(cid)
+            # ``runc run`` removes a container whose process ended; one it did not remove
+            # (runc killed, a start that failed half-way) still has its state directory
+            if (self.state_dir / self.name / cid).exists():
+                self.delete(cid)
         for p in pumps:
             if p.error is not None:  # a sink failed: the container was stopped for it
                 raise p.error
