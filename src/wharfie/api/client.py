@@ -159,25 +159,18 @@ class Client:
             from wharfie.transports.registry.client import RegistryOptions
 
             self._registries = RegistryOptions()
-        if self._registries.verify_pull is None:  # a signature policy, if one is configured
-            self._registries.verify_pull = self._pull_policy()
+        if self._registries.verify_pull is None:
+            self._registries.verify_pull = self._verify_pull
         return self._registries
 
-    def _pull_policy(self) -> Callable[..., None] | None:
-        """The signature check pulls run: ``$WHARFIE_POLICY`` or content trust's key."""
+    def _verify_pull(self, ref: Reference, digests: list[Digest]) -> None:
+        """The signature check a pull runs, if a policy is configured: ``$WHARFIE_POLICY``
+        or content trust's key. Read when a pull needs it: a push loads no signing code."""
         from wharfie.signing.policy import policy_from_env, pull_verifier
 
-        try:
-            policy = policy_from_env(self.root)
-        except WharfieError as e:  # a broken policy refuses pulls, not every registry call
-            problem = e
-
-            def refuse(*_: object) -> None:
-                raise problem
-            return refuse
-        if policy is None:
-            return None
-        return pull_verifier(policy, lambda ref, digest: self._remote_signatures(ref, digest))
+        policy = policy_from_env(self.root)  # a broken one refuses the pull, saying why
+        if policy is not None:
+            pull_verifier(policy, self._remote_signatures)(ref, digests)
 
     def _remote_signatures(self, ref: Reference, digest: Digest) -> list:
         from wharfie.signing.images import remote_signatures

@@ -7,17 +7,29 @@ the Dockerfile step that added it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wharfie.errors import InvalidInput
-from wharfie.security.sbom.model import Distro, Found, LayerRef, Package, Sbom
 
 if TYPE_CHECKING:
     from wharfie.oci.image import Image
+    from wharfie.security.sbom.model import Sbom
 
 SCOPES = ("squashed", "all-layers")
 
-__all__ = ["SCOPES", "Distro", "Found", "LayerRef", "Package", "Sbom", "generate"]
+_MODEL = ("Distro", "Found", "LayerRef", "Package", "Sbom")
+
+__all__ = ["SCOPES", *_MODEL, "generate"]
+
+
+def __getattr__(name: str) -> Any:
+    """The model's classes, loaded on first use: a push, which only asks whether the image
+    has an SBOM attached (``attest``), needs none of them."""
+    if name in _MODEL:
+        from wharfie.security.sbom import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def generate(image: Image, *, name: str = "", scope: str = "squashed") -> Sbom:
@@ -27,6 +39,7 @@ def generate(image: Image, *, name: str = "", scope: str = "squashed") -> Sbom:
     later layer removed (they still ship in the lower layer), with the removing layer."""
     from wharfie.imagefs import walk  # the walker and cataloguers: not loaded by a push
     from wharfie.security.sbom.collect import Catalog, wanted
+    from wharfie.security.sbom.model import LayerRef, Sbom
 
     if scope not in SCOPES:
         raise InvalidInput(f"unknown scope {scope!r}: use one of {', '.join(SCOPES)}")

@@ -17,8 +17,6 @@ from wharfie.oci.digest import Digest
 from wharfie.oci.image import Image
 from wharfie.oci.manifest import Descriptor
 from wharfie.oci.reference import Reference
-from wharfie.security.sbom import generate
-from wharfie.security.sbom.formats import to_spdx
 
 if TYPE_CHECKING:
     from wharfie.images.imagestore import ImageStore
@@ -45,6 +43,8 @@ def _descriptor(image: Image) -> Descriptor:
 def attach_local(images: ImageStore, ref: Reference) -> Reference:
     """Catalog the stored image ``ref`` and keep its SPDX SBOM as its referrer in the
     store; returns where it is kept."""
+    from wharfie.security.sbom import generate  # the model and cataloguers: not for a push
+    from wharfie.security.sbom.formats import to_spdx
     from wharfie.transports.base import copy_image
 
     image = images.resolve(str(ref))

@@ -248,8 +248,10 @@ class _TLSConnection(http.client.HTTPConnection):
 
 
 def _open_socket(host: str, port: int) -> socket.socket:
+    # an ASCII name goes as bytes: the socket module would load the IDNA codec to encode it
+    name = host.encode("ascii") if host.isascii() else host
     try:
-        sock = socket.create_connection((host, port), CONNECT_TIMEOUT)
+        sock = socket.create_connection((name, port), CONNECT_TIMEOUT)
     except TimeoutError:
         raise Timeout(f"{host}:{port}: connect timed out after {CONNECT_TIMEOUT:.0f} s") from None
     except socket.gaierror:
