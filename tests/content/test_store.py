@@ -1,4 +1,5 @@
 import io
+import json
 import multiprocessing
 import os
 
@@ -16,7 +17,9 @@ def store(tmp_path):
 
 def test_layout_is_an_oci_image_layout(store):
     assert (store.root / "oci-layout").read_bytes() == b'{"imageLayoutVersion":"1.0.0"}'
-    assert b'"manifests": []' in (store.root / "index.json").read_bytes()
+    assert json.loads((store.root / "index.json").read_bytes()) == {
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": []}
 
 
 def test_ingest_verifies_and_publishes(store):
