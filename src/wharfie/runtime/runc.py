@@ -113,7 +113,7 @@ class Runtime:
                      if not rfs.exists(rootfs, m["destination"])
                      and not (cfg.keep_mount_dirs and _is_dir_mount(m))]
             parents = _times_of(rootfs, {os.path.dirname(d) for d in stubs})
-            (bundle / "config.json").write_text(json.dumps(spec, indent=1))
+            (bundle / "config.json").write_text(json.dumps(spec))  # compact: the C encoder
             return self._run_bundle(cid, bundle, cfg.tty, stdin, stdout, stderr, cancel)
         finally:
             shutil.rmtree(bundle, ignore_errors=True)
