@@ -2,8 +2,9 @@
 
 Each container gets a unique ID ``wharfie-<pid>-<random>``, a bundle directory
 and runc state under ``<wharfie root>/runtime``. Whatever happens (exit, error,
-Ctrl-C) the container is deleted with ``runc delete --force`` and its bundle
-removed; a later run also sweeps containers whose wharfie process died.
+Ctrl-C) the container is gone afterwards (``runc run`` removes it when its process
+ends, ``runc delete --force`` otherwise) and its bundle removed; a later run also sweeps
+containers whose wharfie process died.
 """
 
 from __future__ import annotations
