@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src"
@@ -82,16 +83,35 @@ def imported_modules(module: str, path: Path, node: ast.AST, known: dict[str, Pa
     return [m for m in dict.fromkeys(out) if m in known]
 
 
+@cache
+def imports_anything(path: Path) -> bool:
+    """Does the module import any other (``__future__`` aside)?"""
+    return any(isinstance(n, ast.Import) or (isinstance(n, ast.ImportFrom)
+                                              and n.module != "__future__")
+               for n in ast.walk(ast.parse(path.read_text(), str(path))))
+
+
+def loaded_by(target: str, known: dict[str, Path]) -> list[str]:
+    """What importing ``target`` runs that can import further: the ``__init__`` of each
+    package above it (``import a.b.c`` runs ``a/b/__init__.py`` first, and whatever that
+    imports), then ``target``."""
+    parts = target.split(".")
+    above = (".".join(parts[:n]) for n in range(2, len(parts)))
+    return [m for m in above if m in known and imports_anything(known[m])] + [target]
+
+
 def edges() -> list[Edge]:
-    """Every import of one package module by another (a package's own ``__init__`` aside:
-    a module importing its parent package is not a dependency on a sibling)."""
+    """Every import of one package module by another, the packages above it included (a
+    package's own ``__init__`` aside: a module importing its parent package is not a
+    dependency on a sibling)."""
     known = modules()
     out = []
     for module, path in known.items():
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             for target in imported_modules(module, path, node, known):
-                if target != module and not module.startswith(target + "."):
-                    out.append(Edge(module, target, path, node.lineno))
+                for loaded in loaded_by(target, known):
+                    if loaded != module and not module.startswith(loaded + "."):
+                        out.append(Edge(module, loaded, path, node.lineno))
     return out
 
 
@@ -196,8 +216,13 @@ def test_exceptions_are_still_needed():
 
 
 def test_the_checker_sees_cycles_and_upward_imports():
-    """The helpers catch what they must: a two-module cycle, and an upward edge."""
+    """The helpers catch what they must: a two-module cycle, an upward edge, and the
+    packages an import runs on the way (a cycle through a package's ``__init__``)."""
     assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
+    known = modules()
+    assert loaded_by("wharfie.builder.context.tree", known) == [
+        "wharfie.builder", "wharfie.builder.context", "wharfie.builder.context.tree"]
+    assert loaded_by("wharfie.transports.base", known) == ["wharfie.transports.base"]
     assert layer_of("wharfie.oci.image") < layer_of("wharfie.layers.compression")
     assert layer_of("wharfie.transports.base") < layer_of("wharfie.images.imagestore") \
         < layer_of("wharfie.transports.registry.client")

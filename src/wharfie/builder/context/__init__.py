@@ -1,15 +1,24 @@
 """The build context: a directory, a git checkout or an unpacked tar; its .dockerignore,
-and the checksums that key the cache of the steps that read it."""
+and the checksums that key the cache of the steps that read it.
 
-from wharfie.builder.context.dockerignore import PatternMatcher, load_for
-from wharfie.builder.context.tree import (
-    SMALL_FILE,
-    BuildContext,
-    HashCache,
-    checksum_tree,
-    looks_like_tar,
-    named_context,
-)
+The names below load with their module on first use, so that importing one module of the
+package (``dockerignore``, which ``filecopy`` needs) does not run the others (``tree``
+needs ``filecopy``)."""
 
-__all__ = ["SMALL_FILE", "BuildContext", "HashCache", "PatternMatcher", "checksum_tree",
-           "load_for", "looks_like_tar", "named_context"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {"PatternMatcher": "dockerignore", "load_for": "dockerignore", "SMALL_FILE": "tree",
+          "BuildContext": "tree", "HashCache": "tree", "checksum_tree": "tree",
+          "looks_like_tar": "tree", "named_context": "tree"}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
