@@ -183,6 +183,20 @@ def test_a_file_changed_while_the_build_runs_is_not_vouched_for(store, ctx):
     assert full_build(store, options).image_id == after
 
 
+def test_a_build_the_memo_cannot_answer_walks_its_context_once(store, ctx, monkeypatch):
+    """Checking the memo signs the context; the full build that follows keeps that
+    signature instead of walking the context again (in a big context, a walk is costly)."""
+    options = options_for(ctx)
+    fast_build(store, options)
+    (ctx / "app" / "a.txt").write_text("changed\n")
+    walks = []
+    walk = fastpath.context_signature
+    monkeypatch.setattr(fastpath, "context_signature", lambda c: walks.append(c) or walk(c))
+    _, fast = fast_build(store, options)
+    assert not fast and walks == [ctx]
+    assert fast_build(store, options)[1]  # the signature it kept vouches for the next build
+
+
 def test_an_option_the_fast_path_does_not_know_sends_the_build_the_full_way(store, ctx):
     """A BuildOptions field added later (here: made up) may do work after the build that
     the memo cannot redo: set, it is a doubt."""

@@ -21,6 +21,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import MISSING, Field, asdict, fields
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,11 +70,12 @@ def build(images: ImageStore, options: BuildOptions, *, registries: RegistryOpti
             return result
     from wharfie.builder.pipeline import build as full_build
 
-    # signed before the build reads the context: a file changed meanwhile then differs
+    # signed before the build reads the context (by ``answer`` already, if there was a
+    # memo to check): a file changed meanwhile then differs
     signature = None
     if inputs is not None:
         with contextlib.suppress(OSError):  # an unreadable context: the full path says so
-            signature = context_signature(inputs.context)
+            signature = inputs.signature
     steps = _StepLog(emit)
     result = full_build(images, options, registries=registries, emit=steps)
     if inputs is not None and signature is not None and \
@@ -223,6 +225,12 @@ class _Inputs:
                 h.update(b"\0" + str(path).encode() + b"\0" + path.read_bytes())
         return cls(root, recipe, h.hexdigest())
 
+    @cached_property
+    def signature(self) -> str:
+        """The context's ``context_signature``, taken when first asked for (a walk of the
+        whole context: once per build, however often it is asked)."""
+        return context_signature(self.context)
+
     def answer(self, images: ImageStore,
                emit: Callable[[BuildEvent], None] | None) -> BuildResult | None:
         """The fast path's result, its steps shown, if it can vouch for it; else None."""
@@ -245,7 +253,7 @@ class _Inputs:
         except (OSError, ValueError):
             return None
         try:
-            if memo.get("context") != context_signature(self.context):
+            if memo.get("context") != self.signature:
                 return None
             for name, digest in memo["bases"].items():
                 if str(images.resolve(name).digest) != digest:
