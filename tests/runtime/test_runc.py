@@ -213,6 +213,22 @@ def test_interrupt_kills_and_cleans_up(wroot, rootfs):
     assert runc_containers(wroot) == []
 
 
+def test_a_container_runc_did_not_remove_is_deleted(wroot, rootfs):
+    """``runc run`` killed (the OOM killer, say) leaves its container running, with its
+    state: the run still ends with no container left (wroot checks with runc itself)."""
+    def kill_runc(data: bytes) -> None:
+        if data == b"started\n":
+            runc = subprocess.run(["pgrep", "-f", f"^{shutil.which('runc')} .* run --bundle"],
+                                  capture_output=True, text=True).stdout.split()
+            assert len(runc) == 1, runc
+            os.kill(int(runc[0]), signal.SIGKILL)
+
+    code = run(wroot, rootfs, ProcessConfig(args=["sh", "-c", "echo started; sleep 600"]),
+               stdout=kill_runc)
+    assert code == -signal.SIGKILL
+    assert runc_containers(wroot) == []
+
+
 def test_sink_error_stops_container_and_propagates(wroot, rootfs):
     def sink(data: bytes) -> None:
         raise OSError("disk full")
