@@ -213,15 +213,27 @@ def test_interrupt_kills_and_cleans_up(wroot, rootfs):
     assert runc_containers(wroot) == []
 
 
+def runc_runs(wroot: Path) -> list[int]:
+    """PIDs of the ``runc run`` processes on ``wroot``'s runtime state (not another test's)."""
+    want = ["--root", str(state_dir(wroot) / "runc")]
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().decode().split("\0")
+        except (OSError, ValueError):
+            continue
+        if argv[1:3] == want and "run" in argv:
+            pids.append(int(proc.name))
+    return pids
+
+
 def test_a_container_runc_did_not_remove_is_deleted(wroot, rootfs):
     """``runc run`` killed (the OOM killer, say) leaves its container running, with its
     state: the run still ends with no container left (wroot checks with runc itself)."""
     def kill_runc(data: bytes) -> None:
         if data == b"started\n":
-            runc = subprocess.run(["pgrep", "-f", f"^{shutil.which('runc')} .* run --bundle"],
-                                  capture_output=True, text=True).stdout.split()
-            assert len(runc) == 1, runc
-            os.kill(int(runc[0]), signal.SIGKILL)
+            [pid] = runc_runs(wroot)
+            os.kill(pid, signal.SIGKILL)
 
     code = run(wroot, rootfs, ProcessConfig(args=["sh", "-c", "echo started; sleep 600"]),
                stdout=kill_runc)
