@@ -197,6 +197,22 @@ def test_a_build_the_memo_cannot_answer_walks_its_context_once(store, ctx, monke
     assert fast_build(store, options)[1]  # the signature it kept vouches for the next build
 
 
+def test_a_recalled_command_line_that_misses_walks_its_context_once(store, ctx, monkeypatch):
+    """The CLI recalls a command line and checks its memo before click loads; when that
+    misses, the full build keeps the signature the check took (cli/main.py's order)."""
+    options = options_for(ctx)
+    build(store, options, invocation=Invocation("cmd", {"quiet": True}))
+    (ctx / "app" / "a.txt").write_text("changed\n")
+    walks = []
+    walk = fastpath.context_signature
+    monkeypatch.setattr(fastpath, "context_signature", lambda c: walks.append(c) or walk(c))
+    invocation = Invocation.recall(store.root, "cmd")
+    assert invocation.rebuild(store) is None  # the change is seen
+    changed = build(store, options, invocation=invocation).image_id
+    assert walks == [ctx]
+    assert Invocation.recall(store.root, "cmd").rebuild(store).image_id == changed
+
+
 def test_an_option_the_fast_path_does_not_know_sends_the_build_the_full_way(store, ctx):
     """A BuildOptions field added later (here: made up) may do work after the build that
     the memo cannot redo: set, it is a doubt."""

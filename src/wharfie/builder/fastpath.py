@@ -62,6 +62,8 @@ def build(images: ImageStore, options: BuildOptions, *, registries: RegistryOpti
     inputs are then remembered, and ``invocation`` with them). Arguments as
     ``pipeline.build``."""
     inputs = _Inputs.of(images.root, options)
+    if inputs is not None and invocation is not None:
+        inputs = invocation.inputs_like(inputs)
     if inputs is not None:
         result = inputs.answer(images, emit)
         if result is not None:
@@ -94,6 +96,7 @@ class Invocation:
     def __init__(self, key: str, note: dict | None = None) -> None:
         self.key, self.note = key, note or {}
         self.recipe: dict | None = None
+        self.checked: _Inputs | None = None  # what ``rebuild`` read (its context signed)
 
     @staticmethod
     def _path(root: Path, key: str) -> Path:
@@ -126,7 +129,17 @@ class Invocation:
             inputs = _Inputs.from_recipe(images.root, self.recipe)
         except (KeyError, TypeError):  # a recipe not of this version's making
             return None
+        self.checked = inputs
         return inputs.answer(images, emit) if inputs is not None else None
+
+    def inputs_like(self, inputs: _Inputs) -> _Inputs:
+        """``inputs`` as ``rebuild`` read them already, if it read the same (then the full
+        build that follows a miss keeps the signature it took: one walk of the context)."""
+        checked = self.checked
+        if checked is not None and checked.memo == inputs.memo and \
+                checked.recipe == inputs.recipe:
+            return checked
+        return inputs
 
 
 class _StepLog:

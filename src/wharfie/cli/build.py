@@ -117,12 +117,13 @@ def _build(app: App, options, *, quiet: bool, progress: str) -> None:
     inputs the fast path can vouch for is saved under this command line's key, for
     ``cli.rebuild`` to repeat before the CLI loads."""
     from wharfie.builder import BuildCheckError, build
-    from wharfie.builder.fastpath import Invocation
 
     show = not quiet and progress != "quiet"
     note = {"quiet": quiet, "progress": progress, "explain": options.explain_cache}
     renderer = progress_renderer(sys.stderr, **note)
-    invocation = Invocation(app.command_key, note) if app.command_key else None
+    invocation = app.invocation
+    if invocation is not None:
+        invocation.note = note
     closed = False
     with sigterm_as_interrupt(), contextlib.ExitStack() as after:
 

@@ -14,6 +14,7 @@ import click
 
 if TYPE_CHECKING:
     from wharfie.api import Client
+    from wharfie.builder.fastpath import Invocation
     from wharfie.content.blobstore import ContentStore
     from wharfie.images.imagestore import ImageStore
     from wharfie.transports.registry.client import RegistryOptions
@@ -21,12 +22,12 @@ if TYPE_CHECKING:
 
 @dataclass
 class App:
-    """``command_key``: ``cli.rebuild.command_key`` of the command line, when ``run`` was
-    given one to remember (a build's)."""
+    """``invocation``: a build's command line as ``run`` recalled it (``cli.rebuild``), to
+    be remembered by the build and to reuse what the recall read."""
 
     root: Path
     debug: bool = False
-    command_key: str | None = None
+    invocation: Invocation | None = None
     _closers: list = field(default_factory=list)
 
     @cached_property

@@ -153,6 +153,5 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, root: Path | None, debug: bool) -> None:
     """wharfie: build, manage, share and secure container images without a daemon."""
     # absolute: mount (run in the snapshotter's home) and runc resolve paths elsewhere;
-    # ``run`` passes the command line's key (cli.rebuild) in as the object
-    ctx.obj = App(root=(root or default_root()).absolute(), debug=debug,
-                  command_key=ctx.obj if isinstance(ctx.obj, str) else None)
+    # ``run`` passes a build's invocation (cli.rebuild) in as the object
+    ctx.obj = App(root=(root or default_root()).absolute(), debug=debug, invocation=ctx.obj)

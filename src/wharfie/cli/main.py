@@ -11,10 +11,14 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from wharfie import __version__
 from wharfie.cli import collector
 from wharfie.errors import WharfieError
+
+if TYPE_CHECKING:
+    from wharfie.builder.fastpath import Invocation
 
 
 def run(argv: list[str] | None = None) -> None:
@@ -35,25 +39,25 @@ def run(argv: list[str] | None = None) -> None:
 
 def _command(args: list[str]) -> int:
     """A build the fast path answers, else the command through click."""
-    key = None
+    invocation = None
     if args[:1] == ["build"]:
-        from wharfie.cli.rebuild import cached_build, command_key
+        from wharfie.cli.rebuild import cached_build, recall
 
-        key = command_key(args)
-        code = cached_build(args, key)
+        invocation = recall(args)
+        code = cached_build(invocation) if invocation is not None else None
         if code is not None:
             return code
-    return _click_main(args, key)
+    return _click_main(args, invocation)
 
 
-def _click_main(args: list[str], key: str | None) -> int:
+def _click_main(args: list[str], invocation: Invocation | None) -> int:
     """The command through click; click's own errors shown as click shows them."""
     import click
 
     from wharfie.cli.group import cli
 
     try:
-        rv = cli.main(args=args, prog_name="wharfie", standalone_mode=False, obj=key)
+        rv = cli.main(args=args, prog_name="wharfie", standalone_mode=False, obj=invocation)
     except click.exceptions.Abort:
         raise KeyboardInterrupt from None
     except click.exceptions.Exit as e:

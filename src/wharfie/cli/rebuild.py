@@ -11,8 +11,12 @@ import hashlib
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from wharfie import __version__
+
+if TYPE_CHECKING:
+    from wharfie.builder.fastpath import Invocation
 
 
 def command_key(args: list[str]) -> str | None:
@@ -27,24 +31,31 @@ def command_key(args: list[str]) -> str | None:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def cached_build(args: list[str], key: str | None) -> int | None:
-    """Exit status of the build ``args`` names if its fast path answered, else None."""
+def recall(args: list[str]) -> Invocation | None:
+    """This command line's invocation: as a build saved it, or new (to be saved by the
+    build it asks for); None without a working directory."""
+    key = command_key(args)
     if key is None:
         return None
     from wharfie.builder.fastpath import Invocation
-    from wharfie.errors import WharfieError
     from wharfie.paths import default_root
 
-    root = default_root().absolute()
-    invocation = Invocation.recall(root, key)
-    if invocation is None:
+    return Invocation.recall(default_root().absolute(), key) or Invocation(key)
+
+
+def cached_build(invocation: Invocation) -> int | None:
+    """Exit status of the build ``invocation`` names if its fast path answered, else None
+    (and ``invocation`` keeps what it read, for the full build to reuse)."""
+    if invocation.recipe is None:
         return None
     from wharfie.cli.buildprogress import progress_renderer
+    from wharfie.errors import WharfieError
     from wharfie.images.imagestore import ImageStore
+    from wharfie.paths import default_root
 
     events: list = []
     try:
-        images = ImageStore(root)
+        images = ImageStore(default_root().absolute())
         try:
             result = invocation.rebuild(images, emit=events.append)
         finally:
