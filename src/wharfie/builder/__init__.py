@@ -10,8 +10,9 @@ Public names (imported on first use, so importing a submodule stays cheap):
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from wharfie.lazy import on_first_use
 
 if TYPE_CHECKING:
     from wharfie.builder.fastpath import build
@@ -29,10 +30,4 @@ _WHERE = {
 
 __all__ = ["BuildCheckError", "BuildError", "BuildEvent", "BuildOptions", "BuildResult",
            "CheckReport", "PruneReport", "build", "check", "prune_cache"]
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = on_first_use(__name__, _WHERE)

@@ -4,16 +4,11 @@ no-change rebuild reads records and never needs ``transfer``."""
 
 from __future__ import annotations
 
-import importlib
+from wharfie.lazy import on_first_use
 
 _NAMES = {"BuildCache": "records", "CacheRecord": "records", "explain_miss": "records",
           "step_key": "records", "CacheSpec": "transfer", "export_to": "transfer",
           "import_from": "transfer", "parse_cache_spec": "transfer"}
 
 __all__ = sorted(_NAMES)
-
-
-def __getattr__(name: str):
-    if name not in _NAMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+__getattr__ = on_first_use(__name__, _NAMES)

@@ -7,18 +7,11 @@ needs ``filecopy``)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from wharfie.lazy import on_first_use
 
 _WHERE = {"PatternMatcher": "dockerignore", "load_for": "dockerignore", "SMALL_FILE": "tree",
           "BuildContext": "tree", "HashCache": "tree", "checksum_tree": "tree",
           "looks_like_tar": "tree", "named_context": "tree"}
 
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = on_first_use(__name__, _WHERE)

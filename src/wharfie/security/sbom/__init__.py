@@ -7,9 +7,10 @@ the Dockerfile step that added it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from wharfie.errors import InvalidInput
+from wharfie.lazy import on_first_use
 
 if TYPE_CHECKING:
     from wharfie.oci.image import Image
@@ -17,19 +18,13 @@ if TYPE_CHECKING:
 
 SCOPES = ("squashed", "all-layers")
 
+# the model's classes load on first use: a push, which only asks whether the image has an
+# SBOM attached (``attest``), needs none of them
 _MODEL = ("Distro", "Found", "LayerRef", "Package", "Sbom")
 
 __all__ = ["SCOPES", *_MODEL, "generate"]
 
-
-def __getattr__(name: str) -> Any:
-    """The model's classes, loaded on first use: a push, which only asks whether the image
-    has an SBOM attached (``attest``), needs none of them."""
-    if name in _MODEL:
-        from wharfie.security.sbom import model
-
-        return getattr(model, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = on_first_use(__name__, dict.fromkeys(_MODEL, "model"))
 
 
 def generate(image: Image, *, name: str = "", scope: str = "squashed") -> Sbom:
