@@ -8,7 +8,6 @@ every path resolved inside it (``runtime.rootfs.resolve``).
 from __future__ import annotations
 
 import dataclasses
-import lzma
 import os
 import posixpath
 import re
@@ -16,11 +15,8 @@ import shutil
 import stat
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import zstandard
 
 from wharfie.builder.chmod import ModeSpec
 from wharfie.builder.context.dockerignore import PatternMatcher
@@ -31,7 +27,7 @@ from wharfie.layers.apply import extract_tar
 from wharfie.layers.compression import decompress_stream, sniff
 from wharfie.layers.diff import read_xattrs, sort_key
 from wharfie.layers.writer import Planned
-from wharfie.transports.tarstream import DECODE_ERRORS
+from wharfie.transports.tarstream import decode_errors
 
 _WILDCARD = re.compile(r"[*?\[]")
 
@@ -302,6 +298,8 @@ def _copy_files(files: list[tuple[Path, os.stat_result, str]], rootfs: Path,
     if len(files) < PARALLEL_FROM or len(by_dir) < 2:
         copy_dir(files)
         return
+    from concurrent.futures import ThreadPoolExecutor  # only for copies this large
+
     pool = ThreadPoolExecutor(COPY_THREADS)
     try:
         for future in [pool.submit(copy_dir, entries) for entries in by_dir.values()]:
@@ -390,7 +388,7 @@ def _is_archive(path: Path) -> bool:
             f.seek(0)
             try:
                 head = decompress_stream(f, kind).read(512)
-            except (OSError, EOFError, ValueError, lzma.LZMAError, zstandard.ZstdError):
+            except decode_errors():
                 return False  # compressed, but not something we can read: copy it as a file
     return len(head) >= 262 and head[257:262] == b"ustar"
 
@@ -403,7 +401,7 @@ def extract_archive(archive: Path, rootfs: Path, dest: str, opts: CopyOptions) -
         stream = decompress_stream(raw, sniff(raw.peek(6)[:6]))
         try:
             extract_tar(stream, tmp)
-        except (WharfieError, *DECODE_ERRORS) as e:
+        except (WharfieError, *decode_errors()) as e:
             raise CopyError(f"ADD {archive.name}: cannot unpack: {e}") from None
         # docker's untar: the archive's owners and modes, whatever --chown and --chmod say;
         # only the directories made for ``dest`` get the --chown owner

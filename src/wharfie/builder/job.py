@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -130,24 +130,38 @@ class Job:
             self.hashes.flush()
 
     def _run_stages(self, stages: dict[int, ResolvedStage]) -> None:
-        """Run every stage once its dependencies are done; independent ones in parallel."""
+        """Run every stage once its dependencies are done; independent ones in parallel, at
+        most ``jobs`` at a time, each in a thread of its own."""
         results = self.results
         pending = dict(stages)
-        running: dict[Future, int] = {}
-        with ThreadPoolExecutor(max_workers=max(1, self.req.jobs)) as pool, \
-                self._cancel_on_exit():
+        running: dict[int, threading.Thread] = {}
+        finished: queue.SimpleQueue[tuple[int, StageState | BaseException]] = queue.SimpleQueue()
+
+        def run_stage(i: int, stage: ResolvedStage) -> None:
+            try:
+                finished.put((i, self._run_stage(stage)))
+            except BaseException as e:  # handed to the main thread, which raises it
+                finished.put((i, e))
+
+        with _joined(running), self._cancel_on_exit():
             while pending or running:
                 ready = [i for i, s in pending.items() if all(d in results for d in s.depends_on)]
-                for i in ready:
-                    running[pool.submit(self._run_stage, pending.pop(i))] = i
+                for i in ready[:max(1, self.req.jobs) - len(running)]:
+                    running[i] = threading.Thread(target=run_stage, args=(i, pending.pop(i)),
+                                                  name=f"wharfie-stage-{i}")
+                    running[i].start()
                 if not running:
                     raise BuildError("stages wait on each other: the dependency graph has a cycle")
                 # A bounded wait: a signal the kernel hands to a worker thread does not wake
                 # a main thread blocked on a lock, so Ctrl-C would wait for the RUN to end.
-                done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    i = running.pop(fut)
-                    results[i] = fut.result()  # re-raises the stage's error: siblings stop
+                try:
+                    i, outcome = finished.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                running.pop(i).join()
+                if isinstance(outcome, BaseException):
+                    raise outcome  # the stage's error: siblings stop
+                results[i] = outcome
 
     @contextlib.contextmanager
     def _cancel_on_exit(self) -> Iterator[None]:
@@ -384,6 +398,16 @@ class Job:
 
     def epoch_iso(self) -> str | None:
         return rfc3339(self.req.epoch) if self.req.epoch is not None else None
+
+
+@contextlib.contextmanager
+def _joined(threads: dict[int, threading.Thread]) -> Iterator[None]:
+    """Wait for the threads still running when the block ends, however it ends."""
+    try:
+        yield
+    finally:
+        for t in list(threads.values()):
+            t.join()
 
 
 LAYER_STEPS = (ins.Run, ins.Copy, ins.Workdir)  # what BuildKit numbers, besides FROM

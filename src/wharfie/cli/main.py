@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from wharfie import __version__
-from wharfie.cli import collector
+from wharfie.cli import codecache, collector
 from wharfie.errors import WharfieError
 
 if TYPE_CHECKING:
@@ -29,11 +29,13 @@ def run(argv: list[str] | None = None) -> None:
         sys.exit(0)
     debug = "--debug" in args or bool(os.environ.get("WHARFIE_DEBUG"))
     collector.pause()  # settled once the command's modules are in (cli/group.py)
+    codecache.install()
     try:
         with _errors(debug):
             code = _command(args)
     finally:
         collector.exiting()
+        codecache.save()
     sys.exit(code)
 
 

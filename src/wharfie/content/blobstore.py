@@ -16,7 +16,6 @@ import json
 import mmap
 import os
 import queue
-import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -170,7 +169,7 @@ def _locked_ingest_file(ingest_dir: Path) -> tuple[Path, BinaryIO]:
     it as abandoned: the inode check then sees it gone, and we start again.
     """
     while True:
-        path = ingest_dir / f"{os.getpid()}-{secrets.token_hex(8)}.tmp"
+        path = ingest_dir / f"{os.getpid()}-{os.urandom(8).hex()}.tmp"
         f = open(path, "xb")  # noqa: SIM115 - closed by the BlobWriter
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         with contextlib.suppress(FileNotFoundError):

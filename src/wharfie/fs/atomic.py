@@ -5,7 +5,6 @@ directory after it)."""
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 
@@ -23,7 +22,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
 
     ``mode`` (say 0o600 for secrets) is the file's mode from its creation, never wider for
     a moment, whatever the umask; without it the umask decides, as for ``open``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
                  0o666 if mode is None else mode)
     try:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,7 +62,7 @@ def _replaceable(st: os.stat_result | None) -> bool:
 @contextlib.contextmanager
 def _replacing(path: Path, st: os.stat_result | None) -> Iterator[BinaryIO]:
     """Temp file beside ``path``, fsync, rename; the temp file is removed on any error."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
     try:  # 0o666 less the umask for a new file, as open() gives; an old file keeps its own
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except FileNotFoundError:

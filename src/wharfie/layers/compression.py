@@ -9,7 +9,6 @@ import io
 import os
 from typing import TYPE_CHECKING, BinaryIO
 
-import zstandard
 from isal import igzip, igzip_threaded
 
 from wharfie.errors import InvalidInput
@@ -60,6 +59,8 @@ def decompress_stream(stream: BinaryIO, compression: str, *,
     if compression == "gzip":
         return igzip.IGzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
     if compression == "zstd":
+        import zstandard  # loads only for zstd, as bz2 and lzma below
+
         return zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
     if compression == "bzip2":
         import bz2
@@ -115,6 +116,8 @@ class Compressor:
             # threads=-1: one worker per core. zstd's streaming multi-threaded output is the
             # same for any number of workers (facebook/zstd#2238), so layers stay reproducible
             # across machines, and the big-file bench goes from 45 to ~130 MB/s on 2 cores.
+            import zstandard
+
             cctx = zstandard.ZstdCompressor(level=DEFAULT_ZSTD_LEVEL if level is None else level,
                                             threads=-1)
             self._f = cctx.stream_writer(sink, closefd=False)
@@ -134,6 +137,8 @@ class Compressor:
     def finish(self) -> None:
         if self._f is not None:
             if self.compression == "zstd":
+                import zstandard
+
                 self._f.flush(zstandard.FLUSH_FRAME)
             self._f.close()
             self._f = None

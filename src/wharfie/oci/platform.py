@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform as _platform
+import os
 from dataclasses import dataclass, field
 
 from wharfie.errors import WharfieError
@@ -79,4 +79,4 @@ def parse_platform(text: str) -> Platform:
 
 
 def host_platform() -> Platform:
-    return Platform("linux", _platform.machine().lower()).normalized()
+    return Platform("linux", os.uname().machine.lower()).normalized()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import shutil
 import stat
 import subprocess
@@ -103,7 +102,7 @@ class Runtime:
         self.sweep()
         user = resolve_user(rootfs, cfg.user, primary_in_groups=cfg.primary_in_groups)
         rfs.makedirs(rootfs, cfg.cwd)
-        cid = container_id(os.getpid(), tag or secrets.token_hex(6))
+        cid = container_id(os.getpid(), tag or os.urandom(6).hex())
         bundle = private_dir(self.state_dir / "bundles") / cid
         bundle.mkdir(mode=0o700)
         stubs: list[str] = []
@@ -357,7 +356,7 @@ def _probe(path: str) -> str | None:
             "linux": {"namespaces": [{"type": t} for t in ("pid", "mount", "ipc", "uts")]},
         }
         (Path(tmp) / "config.json").write_text(json.dumps(spec))
-        cid = f"wharfie-probe-{os.getpid()}-{secrets.token_hex(4)}"
+        cid = f"wharfie-probe-{os.getpid()}-{os.urandom(4).hex()}"
         state = Path(tmp) / "state"
         res = subprocess.run([path, "--root", str(state), "run", "--bundle", tmp, cid],
                              capture_output=True, stdin=subprocess.DEVNULL, timeout=60)

@@ -57,8 +57,8 @@ from wharfie.transports.layout import (
     open_descriptor,
 )
 from wharfie.transports.tarstream import (
-    DECODE_ERRORS,
     TarWriter,
+    decode_errors,
     describe,
     is_corrupt_input,
     iter_members,
@@ -134,7 +134,7 @@ class _Reader:
                 with tarfile.open(fileobj=stream, mode="r:") as tf:
                     self._index_file(tf, fd)
                 self._ingest_all(fd)
-        except DECODE_ERRORS as e:
+        except decode_errors() as e:
             if not is_corrupt_input(e):
                 raise
             raise InvalidInput(f"invalid archive: {describe(e)}") from None
@@ -361,7 +361,7 @@ class _Reader:
             try:
                 while chunk := stream.read(1 << 20):
                     h.update(chunk)
-            except DECODE_ERRORS as e:
+            except decode_errors() as e:
                 if not is_corrupt_input(e):
                     raise
                 raise InvalidInput(f"invalid archive: layer {digest} does not decompress: "

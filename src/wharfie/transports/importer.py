@@ -32,7 +32,7 @@ from wharfie.oci.reference import Reference
 from wharfie.transports.archive import ContentBlobs
 from wharfie.transports.tarstream import (
     CHUNK,
-    DECODE_ERRORS,
+    decode_errors,
     describe,
     is_corrupt_input,
     iter_members,
@@ -169,7 +169,7 @@ def _reading_tar() -> Iterator[None]:
     """A corrupt tar or compressed stream becomes one clear error; system errors pass."""
     try:
         yield
-    except DECODE_ERRORS as e:
+    except decode_errors() as e:
         if not is_corrupt_input(e):
             raise
         raise InvalidInput(f"invalid root filesystem tarball: {describe(e)}") from None

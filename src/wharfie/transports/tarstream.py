@@ -7,18 +7,14 @@ copies blob data straight through in 1 MiB chunks.
 
 from __future__ import annotations
 
-import lzma
 import os
 import posixpath
 import stat
 import tarfile
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
+from functools import cache
 from typing import BinaryIO
-
-import zstandard
-from isal import isal_zlib
 
 from wharfie.errors import InvalidInput
 from wharfie.fs.inroot import clean_name
@@ -29,16 +25,26 @@ CHUNK = 1 << 20
 WRITEBACK_EVERY = 16 << 20  # start the disk on what a writer to a file wrote, this often
 
 
-# What reading a corrupt tar or compressed stream raises (beside the system's own OSErrors).
-DECODE_ERRORS = (tarfile.TarError, EOFError, ValueError, OSError, zlib.error, isal_zlib.error,
-                 zstandard.ZstdError, lzma.LZMAError)
+@cache
+def decode_errors() -> tuple[type[BaseException], ...]:
+    """What reading a corrupt tar or compressed stream raises (beside the system's own
+    OSErrors). A function: an ``except`` clause evaluates it only when something was raised,
+    so the codecs' modules load only for the work that uses them."""
+    import lzma
+    import zlib
+
+    import zstandard
+    from isal import isal_zlib
+
+    return (tarfile.TarError, EOFError, ValueError, OSError, zlib.error, isal_zlib.error,
+            zstandard.ZstdError, lzma.LZMAError)
 
 
 def is_corrupt_input(e: BaseException) -> bool:
     """True for a decoding failure; False for a system error (disk full, EIO, permissions)."""
     if isinstance(e, OSError):
         return e.errno is None  # BadGzipFile and friends carry no errno
-    return isinstance(e, DECODE_ERRORS)
+    return isinstance(e, decode_errors())
 
 
 def describe(e: BaseException) -> str:

@@ -34,7 +34,7 @@ from wharfie.errors import InvalidInput, WharfieError
 from wharfie.fs.inroot import resolve as secure_join
 from wharfie.layers.apply import extract_tar
 from wharfie.layers.compression import auto_decompress
-from wharfie.transports.tarstream import DECODE_ERRORS
+from wharfie.transports.tarstream import decode_errors
 
 CHUNK = 1 << 20
 Walked = tuple[str, list[tuple[str, str, os.stat_result]]]  # a source: (path, entries below)
@@ -145,7 +145,7 @@ class BuildContext:
         tmp = tempfile.TemporaryDirectory(dir=workdir, prefix="context-")
         try:
             extract_tar(auto_decompress(stream), tmp.name, privileged=False)
-        except (WharfieError, *DECODE_ERRORS) as e:
+        except (WharfieError, *decode_errors()) as e:
             tmp.cleanup()
             raise InvalidInput(f"cannot read the build context tar: {e}") from None
         ctx = cls(Path(tmp.name), **kw)
