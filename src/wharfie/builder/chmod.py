@@ -14,6 +14,8 @@ _WHO = {"u": 0o4700, "g": 0o2070, "o": 0o1007}
 
 @dataclass(frozen=True)
 class ModeSpec:
+    """``--chmod``: octal or symbolic (``u+x,go-w``), checked when made."""
+
     text: str
 
     def __post_init__(self) -> None:

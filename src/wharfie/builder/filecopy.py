@@ -42,6 +42,8 @@ class CopyError(WharfieError):
 
 @dataclass
 class CopyOptions:
+    """The flags of one COPY or ADD, as the copy applies them."""
+
     chown: tuple[int, int] | None = None
     chmod: ModeSpec | None = None
     parents: bool = False

@@ -46,6 +46,8 @@ class CheckReport:
 
 @dataclass
 class _Dockerfile:
+    """The Dockerfile's text and the name it is reported by."""
+
     text: str
     name: str
 

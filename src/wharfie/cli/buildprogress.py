@@ -103,6 +103,8 @@ def _rfc3339(t: float) -> str:
 
 @dataclass
 class _Step:
+    """One step as the plain progress shows it."""
+
     title: str
     started: float
     ended: float | None = None

@@ -172,6 +172,8 @@ class Instruction:
 
 @dataclass
 class From(Instruction):
+    """FROM: the base image or stage, the new stage's name and ``--platform``."""
+
     base: str = ""
     stage_name: str | None = None
     as_keyword: str | None = None  # "AS" as written, for the casing lint
@@ -189,6 +191,8 @@ class CommandLine(Instruction):
 
 @dataclass
 class Run(CommandLine):
+    """RUN: the command, its heredocs and ``--mount``/``--network``/``--security`` flags."""
+
     heredocs: list[Heredoc] = field(default_factory=list)
     mounts: list[Mount] = field(default_factory=list)
     network: str | None = None
@@ -197,16 +201,18 @@ class Run(CommandLine):
 
 @dataclass
 class Cmd(CommandLine):
-    pass
+    """CMD: the default command of the image."""
 
 
 @dataclass
 class Entrypoint(CommandLine):
-    pass
+    """ENTRYPOINT: the command the image always runs."""
 
 
 @dataclass
 class Shell(Instruction):
+    """SHELL: the shell later shell-form commands run in."""
+
     shell: list[str] = field(default_factory=list)
 
 
@@ -221,6 +227,8 @@ class SourceContent:
 
 @dataclass
 class Copy(Instruction):
+    """COPY: sources (or heredoc contents) to a destination, with its flags."""
+
     sources: list[str] = field(default_factory=list)
     dest: str = ""
     contents: list[SourceContent] = field(default_factory=list)
@@ -234,6 +242,8 @@ class Copy(Instruction):
 
 @dataclass
 class Add(Copy):
+    """ADD: COPY plus URLs, git, ``--checksum`` and archive unpacking."""
+
     checksum: str | None = None
     keep_git_dir: bool = False
     unpack: bool | None = None
@@ -249,21 +259,25 @@ class KeyValues(Instruction):
 
 @dataclass
 class Env(KeyValues):
-    pass
+    """ENV: variables of the image and of later steps."""
 
 
 @dataclass
 class Label(KeyValues):
-    pass
+    """LABEL: metadata of the image."""
 
 
 @dataclass
 class Arg(Instruction):
+    """ARG: build arguments, each with its default if given."""
+
     args: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 @dataclass
 class Expose(Instruction):
+    """EXPOSE: ports as written (``80``, ``53/udp``, ``8000-8010``)."""
+
     ports: list[str] = field(default_factory=list)
 
 
@@ -281,22 +295,30 @@ class Healthcheck(Instruction):
 
 @dataclass
 class Onbuild(Instruction):
+    """ONBUILD: an instruction kept for images built on this one."""
+
     expression: str = ""
     trigger: Instruction | None = None
 
 
 @dataclass
 class Maintainer(Instruction):
+    """MAINTAINER: the deprecated author field."""
+
     maintainer: str = ""
 
 
 @dataclass
 class Stopsignal(Instruction):
+    """STOPSIGNAL: the signal that stops a container of the image."""
+
     signal: str = ""
 
 
 @dataclass
 class User(Instruction):
+    """USER: ``user[:group]`` later steps and containers run as."""
+
     user: str = ""
 
     @property
@@ -306,11 +328,15 @@ class User(Instruction):
 
 @dataclass
 class Volume(Instruction):
+    """VOLUME: paths that are volumes in containers of the image."""
+
     paths: list[str] = field(default_factory=list)
 
 
 @dataclass
 class Workdir(Instruction):
+    """WORKDIR: the working directory of later steps and containers."""
+
     path: str = ""
 
 

@@ -46,6 +46,8 @@ ERROR, WARNING, INFO = "error", "warning", "info"
 
 @dataclass(frozen=True)
 class Rule:
+    """A lint rule: its ID, severity and what it checks."""
+
     id: str
     severity: str
     description: str
@@ -54,6 +56,8 @@ class Rule:
 
 @dataclass
 class Finding:
+    """One rule broken on one line."""
+
     rule: str
     severity: str
     line: int

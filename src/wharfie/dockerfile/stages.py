@@ -136,6 +136,8 @@ class Step:
 
 @dataclass
 class ResolvedStage:
+    """A stage with its FROM expanded and its steps' arguments bound."""
+
     index: int
     name: str | None
     base: str                     # expanded FROM image, or the stage name it builds on

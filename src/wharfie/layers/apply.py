@@ -169,6 +169,8 @@ def _plain_components(name: str, what: str) -> list[str]:
 
 @dataclass
 class _State:
+    """What applying one layer needs to know and remembers as it goes."""
+
     root_fd: int
     overlay: bool
     privileged: bool

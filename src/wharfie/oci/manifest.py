@@ -33,6 +33,8 @@ def _load(raw: bytes, what: str) -> dict:
 
 @dataclass(frozen=True)
 class Descriptor:
+    """An OCI content descriptor: what a blob is, its digest and size."""
+
     media_type: str
     digest: Digest
     size: int

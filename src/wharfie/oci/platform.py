@@ -22,6 +22,8 @@ KNOWN_ARCH = frozenset({"386", "amd64", "arm", "arm64", "loong64", "mips", "mips
 
 @dataclass(frozen=True)
 class Platform:
+    """An OCI platform: ``os/architecture[/variant]`` and the OS details."""
+
     os: str
     architecture: str
     variant: str | None = None

@@ -19,6 +19,8 @@ MAX_ID = 2**31 - 1
 
 @dataclass(frozen=True)
 class ExecUser:
+    """The user a process runs as, resolved in the root filesystem."""
+
     uid: int
     gid: int
     additional_gids: list[int] = field(default_factory=list)

@@ -66,6 +66,8 @@ def chain_ids(diff_ids: list[Digest]) -> list[Digest]:
 
 @dataclass(frozen=True)
 class Usage:
+    """Counts and bytes of a snapshotter's layers and active snapshots."""
+
     layers: int
     active: int
     bytes: int

@@ -35,6 +35,8 @@ def step_key(parent: str, kind: str, **inputs: object) -> str:
 
 @dataclass(frozen=True)
 class CacheRecord:
+    """What a cached step made: its time and layer (None: no layer)."""
+
     created: str
     layer: Descriptor | None
     diff_id: Digest | None

@@ -85,6 +85,9 @@ def _class_char(pattern: str, i: int) -> tuple[str, int]:
 
 @dataclass
 class Pattern:
+    """One cleaned .dockerignore line and how it matches: exactly, by prefix or suffix, or by
+    ``regex`` (built when the pattern is made)."""
+
     cleaned: str
     exclusion: bool
     kind: str = ""
