@@ -165,6 +165,17 @@ def test_onbuild_triggers_run_in_the_child(store):
     assert child.config.config["OnBuild"] is None  # not inherited; BuildKit writes null
 
 
+def test_a_build_records_its_image_with_its_tags_in_one_write(store):
+    """The image and every ``-t`` land in one transaction: index.json is written once."""
+    writes = []
+    real = store.content.write_index
+    store.content.write_index = lambda entries: (writes.append(entries), real(entries))[1]
+    _, result = build(store, "FROM busybox:local\nRUN echo hi > /hi\n", tags=["app:1", "app:2"])
+    assert len(writes) == 1
+    assert {str(store.resolve(t).digest) for t in ("app:1", "app:2")} == \
+        {str(result.manifest_digest)}
+
+
 def test_reproducible_with_source_date_epoch(store, ctxdir):
     df = "FROM busybox:local\nCOPY app.txt /\nRUN touch /stamp\n"
     a, _ = build(store, df, ctxdir, epoch=1_700_000_000, no_cache=True)

@@ -134,6 +134,38 @@ def test_put_manifest_with_ref_tags_and_checks_digest(store):
     assert "pinned" in [r.familiar_name for r in got.repo_digests]
 
 
+def test_put_manifest_records_and_tags_in_one_transaction(store):
+    """A build's image and its tags land together: one commit, one index.json write."""
+    img = image(contents=[BASE])
+    for d in img.blobs():
+        store.content.put(img.read_blob(d))
+    raw, media_type = img.manifest_bytes()
+    with pytest.raises(InvalidReference, match="digest"):
+        store.put_manifest(raw, media_type, tags=[parse_reference(f"app@{img.digest}")])
+    assert store.list() == []  # refused before anything was recorded
+    writes = []
+    real = store.content.write_index
+    store.content.write_index = lambda entries: (writes.append(entries), real(entries))[1]
+    store.put_manifest(raw, media_type, tags=[parse_reference("app:1"), parse_reference("app")])
+    assert len(writes) == 1
+    assert sorted(r.familiar() for r in store.resolve("app:1").repo_tags) == \
+        ["app:1", "app:latest"]
+
+
+def test_a_pin_commits_without_waiting_for_the_disk_and_leaves_the_store_durable(store):
+    """Pins (one per layer a build makes) are not fsynced; every other write still is."""
+    d = add_image(store, "busybox:1", contents=[BASE])
+    statements = []
+    store.db.set_trace_callback(statements.append)
+    store.pin([d], "build-cache")
+    store.db.set_trace_callback(None)
+    assert statements[0] == "PRAGMA synchronous=NORMAL" and "COMMIT" in statements
+    assert statements[-1] == "PRAGMA synchronous=FULL"
+    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
+    assert store.db.execute("SELECT owner FROM pins WHERE blob = ?", (d,)).fetchall() == \
+        [("build-cache",)]
+
+
 def test_index_json_follows_tags(store):
     d = add_image(store, "busybox:1", contents=[BASE])
     entries = json.loads((store.root / "index.json").read_bytes())["manifests"]

@@ -27,7 +27,7 @@ from wharfie.oci.digest import Digest
 from wharfie.oci.image import BlobSource
 from wharfie.oci.manifest import Descriptor
 from wharfie.oci.mutate import commit_image
-from wharfie.oci.reference import parse_reference
+from wharfie.oci.reference import Reference, parse_reference
 from wharfie.oci.timestamps import rfc3339
 from wharfie.snapshots import Snapshotter, for_root
 
@@ -75,7 +75,9 @@ class Builder:
     def build(self, req: BuildRequest) -> BuildResult:
         job = Job(self, req)
         final = job.run()
-        digest, image_id = self._commit_image(final, req)
+        tags = [parse_reference(tag) for tag in req.tags]
+        # tagged as it is recorded (one transaction), unless the squashed image gets them
+        digest, image_id = self._commit_image(final, req, [] if req.squash else tags)
         if req.cache_to is not None:
             from wharfie.builder.cache.transfer import export_to  # only for --cache-to
 
@@ -84,20 +86,21 @@ class Builder:
             export_to(self.cache, job.used_keys, req.cache_to, scratch, self.registries)
         if req.squash:
             digest, image_id = self._squash(digest, final.base_layers, req)
-        for tag in req.tags:
-            self.store.tag(parse_reference(tag), digest)
+            for tag in tags:
+                self.store.tag(tag, digest)
         return BuildResult(digest, image_id, job.warnings, cache_keys=list(job.used_keys),
                            base_images={name: str(img.digest)
                                         for name, img in job.external.items()})
 
-    def _commit_image(self, st: StageState, req: BuildRequest) -> tuple[Digest, Digest]:
+    def _commit_image(self, st: StageState, req: BuildRequest,
+                      tags: list[Reference]) -> tuple[Digest, Digest]:
         doc = st.image.doc
         if req.labels:
             labels = dict(doc["config"].get("Labels") or {})
             labels.update(req.labels)
             doc["config"]["Labels"] = labels
         doc["created"] = st.image.created or rfc3339(time.time())
-        return commit_image(self.store, doc, [d for d, _ in st.layers])
+        return commit_image(self.store, doc, [d for d, _ in st.layers], tags=tags)
 
     def _squash(self, digest: Digest, keep: int, req: BuildRequest) -> tuple[Digest, Digest]:
         from wharfie.builder.squash import squash

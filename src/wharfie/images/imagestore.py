@@ -21,7 +21,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -121,6 +121,11 @@ def parse_time(text: str | None) -> float | None:
 def _stored_digest(value: str) -> Digest:
     """A digest read back from the database, validated when it was written."""
     return str.__new__(Digest, value)
+
+
+def _check_tag(ref: Reference) -> None:
+    if ref.digest:
+        raise InvalidReference("refusing to create a tag with a digest reference")
 
 
 def ref_from_name(name: str) -> Reference:
@@ -307,11 +312,15 @@ class ImageStore:
             self._db = None
 
     @contextlib.contextmanager
-    def _write(self, *, names: bool = True) -> Iterator[sqlite3.Connection]:
+    def _write(self, *, names: bool = True, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction; ``index.json`` is rewritten before it commits, unless the
-        transaction changes no manifest or name (``names=False``: pins)."""
+        transaction changes no manifest or name (``names=False``: pins). ``durable=False``:
+        the commit is not waited on to reach the disk; the next durable one takes it there
+        (the write-ahead log is written in order)."""
         with self._db_lock:
             db = self.db
+            if not durable:
+                db.execute("PRAGMA synchronous=NORMAL")
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -321,6 +330,9 @@ class ImageStore:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            finally:
+                if not durable:
+                    db.execute("PRAGMA synchronous=FULL")
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -335,13 +347,17 @@ class ImageStore:
         return copy_image(image, self.destination(), jobs=jobs, **kw)
 
     def put_manifest(self, raw: bytes, media_type: str, ref: Reference | None = None, *,
-                     repo_digest: Reference | None = None) -> Digest:
+                     repo_digest: Reference | None = None,
+                     tags: Sequence[Reference] = ()) -> Digest:
         """Record a manifest or index whose blobs are already stored; tag it ``ref`` if given,
-        and record ``repo_digest`` (see ``record_repo_digest``) in the same transaction."""
+        and record ``repo_digest`` (see ``record_repo_digest``) and point ``tags`` at it
+        (as ``tag`` does) in the same transaction."""
         record = self._describe(raw, media_type)
         if ref is not None and ref.digest and ref.digest != record.digest:
             raise DigestMismatch(
                 f"manifest digest {record.digest} does not match reference {ref.familiar()}")
+        for t in tags:
+            _check_tag(t)
         self.content.put(raw, record.digest)
         with self.content.lock(shared=True), self._write() as db:
             # Re-check under the lock: a removal in another process may have collected some.
@@ -364,6 +380,8 @@ class ImageStore:
             if repo_digest is not None:
                 self._add_ref(db, Reference(repo_digest.domain, repo_digest.path, None,
                                             repo_digest.digest), record.digest)
+            for t in tags:
+                self._add_ref(db, t, record.digest)
         return record.digest
 
     def _measure_layers(self, layers: list[tuple[str, Digest]]) -> list[tuple[str, int]]:
@@ -460,8 +478,7 @@ class ImageStore:
 
     def tag(self, ref: Reference, manifest_digest: Digest) -> None:
         """Point ``ref`` at a recorded manifest, creating or moving the tag (``docker tag``)."""
-        if ref.digest:
-            raise InvalidReference("refusing to create a tag with a digest reference")
+        _check_tag(ref)
         with self._write() as db:
             if not db.execute("SELECT 1 FROM manifests WHERE digest = ?",
                               (manifest_digest,)).fetchone():
@@ -574,8 +591,12 @@ class ImageStore:
             fsync_dir(d)
 
     def pin(self, blobs: list[Digest], owner: str) -> None:
-        """Keep ``blobs`` through image removal until ``owner`` unpins them (build cache)."""
-        with self._write(names=False) as db:
+        """Keep ``blobs`` through image removal until ``owner`` unpins them (build cache).
+
+        Not waited on to reach the disk (a build pins each layer it makes): losing a pin
+        to a crash costs the build cache that layer at worst, as a cache record is only
+        used while its blob is there."""
+        with self._write(names=False, durable=False) as db:
             db.executemany("INSERT OR IGNORE INTO pins VALUES (?, ?)", [(b, owner) for b in blobs])
 
     def unpin(self, blobs: list[Digest], owner: str) -> None:

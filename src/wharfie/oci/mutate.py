@@ -9,11 +9,15 @@ The build, squash, ``import`` and the build cache's export all come here.
 from __future__ import annotations
 
 import copy
-from typing import Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
 from wharfie.oci.manifest import Descriptor, Manifest, canonical_json
+
+if TYPE_CHECKING:
+    from wharfie.oci.reference import Reference
 
 
 class BlobSink(Protocol):
@@ -28,7 +32,8 @@ class ManifestSink(Protocol):
     @property
     def content(self) -> BlobSink: ...
 
-    def put_manifest(self, raw: bytes, media_type: str) -> Digest: ...
+    def put_manifest(self, raw: bytes, media_type: str, *,
+                     tags: Sequence[Reference] = ()) -> Digest: ...
 
 
 def with_layers(doc: dict, diff_ids: list[Digest], history: list[dict] | None = None) -> dict:
@@ -57,10 +62,12 @@ def write_image(blobs: BlobSink, config: dict | bytes, layers: list[Descriptor],
 
 
 def commit_image(images: ManifestSink, config: dict | bytes, layers: list[Descriptor], *,
-                 config_media_type: str = mt.OCI_CONFIG,
-                 media_type: str = mt.OCI_MANIFEST) -> tuple[Digest, Digest]:
-    """``write_image`` into ``images``' content store, then record the manifest there;
-    returns the manifest digest and the config digest (the image ID)."""
+                 config_media_type: str = mt.OCI_CONFIG, media_type: str = mt.OCI_MANIFEST,
+                 tags: Sequence[Reference] = ()) -> tuple[Digest, Digest]:
+    """``write_image`` into ``images``' content store, then record the manifest there, with
+    ``tags`` pointing at it; returns the manifest digest and the config digest (the image
+    ID)."""
     manifest = write_image(images.content, config, layers, config_media_type=config_media_type,
                            media_type=media_type)
-    return images.put_manifest(manifest.raw, manifest.media_type), manifest.config.digest
+    digest = images.put_manifest(manifest.raw, manifest.media_type, tags=tags)
+    return digest, manifest.config.digest

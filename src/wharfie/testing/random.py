@@ -270,10 +270,7 @@ def add_image(images: ImageStore, *tags: str, **options: Any) -> Digest:
     """Make ``image(**options)`` straight into ``images`` and tag it; returns its digest."""
     made = image(store=images.content, **options)
     raw, media_type = made.manifest_bytes()
-    digest = images.put_manifest(raw, media_type)
-    for tag in tags:
-        images.tag(parse_reference(tag), digest)
-    return digest
+    return images.put_manifest(raw, media_type, tags=[parse_reference(t) for t in tags])
 
 
 def write_layout(path: Path | str, made: Image, tag: str = "latest", *,
