@@ -242,3 +242,18 @@ def test_memos_are_kept_to_the_newest_of_each_kind(store, ctx, monkeypatch):
     options.build_args = {"V": "2"}
     assert not fast_build(store, options)[1]  # another build memo beside the first
     assert len(list((store.root / fastpath.MEMO_DIR).glob("*.json"))) == 2
+
+
+@pytest.mark.parametrize("left", [b"", b"\0" * 300, b'{"context": "'], ids=["empty", "zeros", "cut"])
+def test_a_memo_a_crash_left_unreadable_is_a_miss_and_is_written_again(store, ctx, left):
+    """Memos are written without waiting for the disk: after a crash one may be empty, zeros
+    or cut short. The build then takes the full path, agrees with it, and mends the memo."""
+    options = options_for(ctx)
+    first, _ = fast_build(store, options)
+    memos = list((store.root / fastpath.MEMO_DIR).glob("*.json"))
+    assert memos
+    for memo in memos:
+        memo.write_bytes(left)
+    assert fast_build(store, options) == (first, False)
+    assert fast_build(store, options) == (first, True)
+

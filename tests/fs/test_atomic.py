@@ -36,3 +36,18 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
         atomic_write(target, b"new")
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+@pytest.mark.parametrize(("sync", "fsyncs"), [(True, 2), (False, 0)])
+def test_the_file_and_its_directory_are_synced_unless_asked_not_to(tmp_path, monkeypatch,
+                                                                  sync, fsyncs):
+    """The data before the rename and the directory after it; ``sync=False`` (a cache whose
+    reader checks what it reads) waits for neither."""
+    calls = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(fd), real(fd))[1])
+    target = tmp_path / "data"
+    atomic_write(target, b"new", sync=sync)
+    assert target.read_bytes() == b"new" and len(calls) == fsyncs
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+

@@ -323,7 +323,7 @@ def _keep(path: Path, data: bytes) -> None:
     with contextlib.suppress(OSError):
         if path.read_bytes() == data:
             return
-    atomic_write(path, data)
+    atomic_write(path, data, sync=False)  # a memo is checked before it is believed
     memos = []
     with os.scandir(path.parent) as it:
         for e in it:

@@ -17,11 +17,14 @@ def fsync_dir(path: Path | str) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
+def atomic_write(path: Path, data: bytes, *, mode: int | None = None,
+                 sync: bool = True) -> None:
     """Replace ``path`` with ``data`` through a temp file beside it.
 
     ``mode`` (say 0o600 for secrets) is the file's mode from its creation, never wider for
-    a moment, whatever the umask; without it the umask decides, as for ``open``."""
+    a moment, whatever the umask; without it the umask decides, as for ``open``.
+    ``sync=False`` does not wait for the disk, for a cache whose reader checks what it
+    reads: after a crash the file may be the old one, the new one, or unreadable."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
                  0o666 if mode is None else mode)
@@ -30,10 +33,12 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
             if mode is not None:
                 os.fchmod(f.fileno(), mode)  # the umask may have taken some of its bits
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if sync:
+        fsync_dir(path.parent)
