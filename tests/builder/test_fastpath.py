@@ -5,7 +5,9 @@ store, which has no fast path). Real builds: RUN steps in runc."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import subprocess
 import sys
 
@@ -156,6 +158,50 @@ def test_a_command_line_answered_before_the_cli_loads_shows_and_tags_what_the_cl
     assert store.resolve("app:1").id == store.resolve("app:2").id  # tagged again
 
 
+def test_a_recalled_command_line_whose_source_changed_builds_before_the_cli_loads(
+        store, ctx, root):
+    """A source edited since the command line last ran: its build runs with the options
+    that command line gave then, before click, the command group and the API client load,
+    and shows and makes what the CLI would."""
+    args = ["build", "--progress", "plain", "--network", "none", "--build-arg", "V=7",
+            "-t", "app:1", str(ctx)]
+    wharfie(root, *args)
+    (ctx / "app" / "a.txt").write_text("edited\n")
+    env = {**os.environ, "WHARFIE_ROOT": str(root)}
+    imported, _ = modules_after(root.parent, *args, env=env)
+    assert imported & {"click", "wharfie.cli.group", "wharfie.cli.build", "wharfie.api"} == set()
+    assert "wharfie.builder.engine" in imported  # it did build
+    made = store.resolve("app:1")
+    by_the_cli = full_build(store, options_for(ctx, build_args={"V": "7"}))
+    assert made.id == by_the_cli.image_id  # the same options: the same image
+    (ctx / "app" / "b.txt").write_text("edited again\n")
+    _, early = wharfie(root, *args)
+    (ctx / "app" / "b.txt").write_text("edited once more\n")
+    _, late = wharfie(root, "--debug", *args)  # not recalled: click's way
+    assert _steps(early) == _steps(late)
+    assert "cache miss: files changed: app/b.txt" in early and "[fast path]" not in early
+
+
+def _steps(progress: str) -> list[str]:
+    """The progress lines that name steps and how they ended, without times and IDs."""
+    return [re.sub(r"\d+\.\d+s|sha256:[0-9a-f]+", "", line) for line in progress.splitlines()
+            if line.startswith("#") and ("DONE" in line or "CACHED" in line or "[" in line)]
+
+
+def test_an_invocation_keeps_the_options_it_was_built_with(store, ctx):
+    """What ``cli.rebuild`` builds with when a source changed is what the command line
+    gave: every option, as it was."""
+    options = options_for(ctx, build_args={"V": "3 4"}, labels={"a": "1"},
+                          target=None, add_hosts=["db:10.0.0.2"],
+                          shm_size="128m", compression="zstd", epoch=1_700_000_000,
+                          explain_cache=True, jobs=1, platform="linux/amd64")
+    options.context = ctx  # a Path, as the library allows
+    build(store, options, invocation=Invocation("cmd", {"quiet": True}))
+    recalled = Invocation.recall(store.root, "cmd").options()
+    assert recalled == dataclasses.replace(options, context=str(ctx))
+    assert Invocation("new").options() is None  # nothing recalled, nothing to build with
+
+
 def test_a_command_line_names_its_environment_too(store, ctx, root):
     """``--build-arg V`` takes V from the environment: the same command line with another
     V is another build."""
@@ -216,8 +262,6 @@ def test_a_recalled_command_line_that_misses_walks_its_context_once(store, ctx, 
 def test_an_option_the_fast_path_does_not_know_sends_the_build_the_full_way(store, ctx):
     """A BuildOptions field added later (here: made up) may do work after the build that
     the memo cannot redo: set, it is a doubt."""
-    import dataclasses
-
     options = options_for(ctx)
     fast_build(store, options)
     assert fast_build(store, options)[1]

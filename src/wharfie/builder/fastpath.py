@@ -68,7 +68,7 @@ def build(images: ImageStore, options: BuildOptions, *, registries: RegistryOpti
         result = inputs.answer(images, emit)
         if result is not None:
             if invocation is not None:
-                invocation.save(images.root, inputs)
+                invocation.save(images.root, inputs, options)
             return result
     from wharfie.builder.pipeline import build as full_build
 
@@ -82,7 +82,7 @@ def build(images: ImageStore, options: BuildOptions, *, registries: RegistryOpti
     result = full_build(images, options, registries=registries, emit=steps)
     if inputs is not None and signature is not None and \
             inputs.remember(images, result, signature, steps.replay()) and invocation is not None:
-        invocation.save(images.root, inputs)
+        invocation.save(images.root, inputs, options)
     return result
 
 
@@ -91,12 +91,14 @@ class Invocation:
     command line, working directory and environment), with a note of its own (how it shows
     progress). Saved beside the memo of a build the fast path can vouch for, it lets the
     caller repeat that build's fast path by name alone (``recall``, ``rebuild``), before it
-    has parsed anything into ``BuildOptions``."""
+    has parsed anything into ``BuildOptions``, and, when something changed, run the build
+    with the options it was given last time (``options``)."""
 
     def __init__(self, key: str, note: dict | None = None) -> None:
         self.key, self.note = key, note or {}
         self.recipe: dict | None = None
         self.checked: _Inputs | None = None  # what ``rebuild`` read (its context signed)
+        self._options: dict | None = None  # the saved BuildOptions, as fields
 
     @staticmethod
     def _path(root: Path, key: str) -> Path:
@@ -109,17 +111,33 @@ class Invocation:
             saved = json.loads(cls._path(root, key).read_bytes())
             invocation = cls(key, dict(saved["note"]))
             invocation.recipe = dict(saved["recipe"])
+            invocation._options = dict(saved["options"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return invocation
 
-    def save(self, root: Path, inputs: _Inputs) -> None:
-        """Remember that this invocation asks for the build of ``inputs`` (not one whose
-        Dockerfile came as text: there is no file to read it again from)."""
+    def save(self, root: Path, inputs: _Inputs, options: BuildOptions) -> None:
+        """Remember that this invocation asks for the build of ``inputs``, with ``options``
+        (not one whose Dockerfile came as text: there is no file to read it again from)."""
         if inputs.recipe["dockerfile"] is not None:
+            # plain values: the fast path takes no context stream and no file to write
+            given = asdict(options)
             self._path(root, self.key).parent.mkdir(parents=True, exist_ok=True)
-            _keep(self._path(root, self.key),
-                  json.dumps({"recipe": inputs.recipe, "note": self.note}).encode())
+            _keep(self._path(root, self.key), json.dumps(
+                {"recipe": inputs.recipe, "note": self.note, "options": given},
+                default=str).encode())
+
+    def options(self) -> BuildOptions | None:
+        """The options this invocation was built with last time; None if not recalled, or
+        saved by a wharfie whose options differ."""
+        if self._options is None:
+            return None
+        from wharfie.builder.options import BuildOptions
+
+        try:
+            return BuildOptions(**self._options)
+        except TypeError:
+            return None
 
     def rebuild(self, images: ImageStore,
                 emit: Callable[[BuildEvent], None] | None = None) -> BuildResult | None:

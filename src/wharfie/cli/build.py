@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import sys
@@ -10,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from wharfie.cli.buildprogress import progress_renderer
-from wharfie.cli.context import App, pass_app, sigterm_as_interrupt
+from wharfie.cli.buildrun import run_build
+from wharfie.cli.context import App, pass_app
 from wharfie.errors import WharfieError
 
 
@@ -109,55 +108,7 @@ def build_cmd(app: App, context_arg: str, tags, dockerfile, build_args, target, 
         from wharfie.builder import check as check_build
 
         _show_check(check_build(app.images, options))
-    _build(app, options, quiet=quiet, progress=progress)
-
-
-def _build(app: App, options, *, quiet: bool, progress: str) -> None:
-    """Run the build with progress on stderr; the image ID on stdout with -q. A build whose
-    inputs the fast path can vouch for is saved under this command line's key, for
-    ``cli.rebuild`` to repeat before the CLI loads."""
-    from wharfie.builder import BuildCheckError, build
-
-    show = not quiet and progress != "quiet"
-    note = {"quiet": quiet, "progress": progress, "explain": options.explain_cache}
-    renderer = progress_renderer(sys.stderr, **note)
-    invocation = app.invocation
-    if invocation is not None:
-        invocation.note = note
-    closed = False
-    with sigterm_as_interrupt(), contextlib.ExitStack() as after:
-
-        def close_renderer() -> None:
-            nonlocal closed
-            if not closed:
-                closed = True
-                renderer.close()
-
-        def emit(event) -> None:
-            if event.kind not in ("push", "pushed"):
-                renderer(event)
-                return
-            close_renderer()
-            if event.kind == "push":
-                from wharfie.cli.transfer import interruptible  # registry client: pushes only
-
-                after.enter_context(interruptible())  # Ctrl-C ends a push at once
-            if show:
-                done = " done" if event.kind == "pushed" else ""
-                sys.stderr.write(f"#{event.step} pushing {event.text}{done}\n")
-
-        try:
-            result = build(app.images, options, emit=emit, invocation=invocation)
-        except BuildCheckError as e:
-            _show_findings(e.findings)
-            raise
-        finally:
-            close_renderer()
-    if quiet:
-        click.echo(result.image_id)
-        return
-    if show:
-        _show_findings(result.checks)
+    run_build(app.images, options, app.invocation, quiet=quiet, progress=progress)
 
 
 def _show_check(report) -> None:
@@ -169,12 +120,3 @@ def _show_check(report) -> None:
     click.echo(f"Check complete, {count} found!" if report.findings
                else "Check complete, no warnings found.")
     sys.exit(1 if report.findings else 0)
-
-
-def _show_findings(findings: list) -> None:
-    """Build check warnings after a build, in BuildKit's words."""
-    if findings:
-        n = len(findings)
-        sys.stderr.write(f"\n {n} warning{'s' if n != 1 else ''} found:\n")
-        for f in findings:
-            sys.stderr.write(f" - {f.rule}: {f.message} (line {f.line})\n")

@@ -1,9 +1,10 @@
-"""``wharfie build`` when nothing changed, answered before click and the command group
-load (they are half of a no-change rebuild's time): the command line, its working
-directory and its environment, hashed, name a build that ran before
-(``builder.fastpath.Invocation``); if everything that build read is as it was, its image is
-tagged and its steps shown as the full path shows them. Otherwise nothing is done here
-and the command runs the full way, which also reports any error."""
+"""``wharfie build`` run again, before click and the command group load (they are half of
+a no-change rebuild's time): the command line, its working directory and its environment,
+hashed, name a build that ran before (``builder.fastpath.Invocation``). If everything that
+build read is as it was, its image is tagged and its steps shown as the full path shows
+them; if a source changed, the build runs with the options the command line gave then.
+A command line never seen before, or one whose saved build cannot be read, runs the full
+way, which also reports any error."""
 
 from __future__ import annotations
 
@@ -44,8 +45,10 @@ def recall(args: list[str]) -> Invocation | None:
 
 
 def cached_build(invocation: Invocation) -> int | None:
-    """Exit status of the build ``invocation`` names if its fast path answered, else None
-    (and ``invocation`` keeps what it read, for the full build to reuse)."""
+    """Exit status of the build ``invocation`` names, or None to run the command the full
+    way (click, with every check of its flags). If nothing it read changed, the fast path
+    answers; if something did, the build runs here with the options the command line gave
+    last time (and ``invocation`` keeps what it read, for the build to reuse)."""
     if invocation.recipe is None:
         return None
     from wharfie.cli.buildprogress import progress_renderer
@@ -54,20 +57,29 @@ def cached_build(invocation: Invocation) -> int | None:
     from wharfie.paths import default_root
 
     events: list = []
+    images = None
     try:
         images = ImageStore(default_root().absolute())
-        try:
-            result = invocation.rebuild(images, emit=events.append)
-        finally:
-            images.close()
+        result = invocation.rebuild(images, emit=events.append)
+        options = invocation.options() if result is None else None
     except (OSError, WharfieError):
-        return None  # the full way meets it again, and says what it is
-    if result is None:
-        return None
-    renderer = progress_renderer(sys.stderr, **invocation.note)
-    for event in events:
-        renderer(event)
-    renderer.close()
-    if invocation.note.get("quiet"):
-        print(result.image_id)
-    return 0
+        result = options = None  # the full way meets it again, and says what it is
+    try:
+        if result is not None:
+            renderer = progress_renderer(sys.stderr, **invocation.note)
+            for event in events:
+                renderer(event)
+            renderer.close()
+            if invocation.note.get("quiet"):
+                print(result.image_id)
+            return 0
+        if options is None:
+            return None
+        from wharfie.cli.buildrun import run_build
+
+        run_build(images, options, invocation, quiet=bool(invocation.note.get("quiet")),
+                  progress=str(invocation.note.get("progress", "auto")))
+        return 0
+    finally:
+        if images is not None:
+            images.close()
