@@ -13,7 +13,6 @@ import os
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -341,7 +340,7 @@ class Job:
                     step_no: int) -> CacheRecord:
         """Run ``action`` in a fresh snapshot of the stage and commit what it changed."""
         chain = self._ensure_chain(st.layers)
-        skey = f"build-{uuid.uuid4().hex[:16]}"
+        skey = f"build-{os.urandom(8).hex()}"
         rootfs = self.snap.prepare(skey, chain, volatile=True)
         try:
             action(rootfs, step_no)
