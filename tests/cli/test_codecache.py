@@ -19,7 +19,7 @@ def hook(event, args):
             compiled.append(1)
 
 sys.addaudithook(hook)
-sys.argv = ["wharfie", "--root", sys.argv[1], "images"]
+sys.argv = ["wharfie", *sys.argv[1:]]
 try:
     runpy.run_module("wharfie", run_name="__main__", alter_sys=True)
 except SystemExit as e:
@@ -29,17 +29,18 @@ print(len(compiled), codecache.path(), sep="\\n")
 """
 
 
-def run_images(tmp_path, **env_changes: str | None) -> tuple[int, str, list[str], str]:
+def run_images(tmp_path, *args: str, **env_changes: str | None) -> tuple[int, str, list[str], str]:
     """(dataclass methods compiled, the cache's path, its output, its stderr) of one
-    ``wharfie images``."""
+    ``wharfie images`` (or ``wharfie ARGS``)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(tmp_path / "pycache")
+    env["WHARFIE_ROOT"] = str(tmp_path / "root")
     for k, v in env_changes.items():
         if v is None:
             env.pop(k, None)
         else:
             env[k] = v
-    res = subprocess.run([sys.executable, "-c", _PROBE, str(tmp_path / "root")], env=env,
+    res = subprocess.run([sys.executable, "-c", _PROBE, *(args or ("images",))], env=env,
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     *output, count, path = res.stdout.splitlines()
@@ -50,11 +51,22 @@ def test_the_second_run_compiles_no_dataclass_method(tmp_path):
     first, path, output, _ = run_images(tmp_path)
     assert first > 20  # the store's, the API's and the CLI's dataclasses
     assert path.startswith(str(tmp_path / "pycache"))  # beside the bytecode
+    assert path.endswith(".images.dataclasses")  # its own: a command reads only its classes
     with open(path, "rb") as f:
         assert f.read(len(MAGIC_NUMBER)) == MAGIC_NUMBER
     second, _, again, stderr = run_images(tmp_path)
     assert second == 0
     assert again == output and again[0].startswith("REPOSITORY") and stderr == ""
+
+
+def test_each_command_keeps_its_own_and_the_rest_share_one(tmp_path):
+    assert run_images(tmp_path)[0] > 20
+    compiled, path, output, _ = run_images(tmp_path, "system", "df")
+    assert compiled > 0 and path.endswith(".system.dataclasses") and output[0].startswith("TYPE")
+    # global flags first: no subcommand name to go by, one shared cache
+    compiled, path, _, _ = run_images(tmp_path, "--debug", "images")
+    assert compiled > 20 and path.endswith(".command.dataclasses")
+    assert run_images(tmp_path, "--debug", "images")[0] == 0
 
 
 def test_a_damaged_cache_is_compiled_around_and_replaced(tmp_path):

@@ -5,9 +5,10 @@ Python 3.11's ``dataclasses`` writes every method it makes (``__init__``, ``__re
 start: about a quarter of a millisecond a class, and a build loads 75 of them. The text is
 all that code depends on, so ``install`` hands ``dataclasses`` an ``exec`` that compiles
 each text once, and ``save`` keeps the code for the next run, as Python keeps a module's
-in a ``.pyc``: one marshal file beside this module's bytecode (under
-``sys.pycache_prefix`` when set), headed by the interpreter's magic number, and never
-written where bytecode is not (``PYTHONDONTWRITEBYTECODE``, a read-only install).
+in a ``.pyc``: a marshal file beside this module's bytecode (under ``sys.pycache_prefix``
+when set), headed by the interpreter's magic number, and never written where bytecode is
+not (``PYTHONDONTWRITEBYTECODE``, a read-only install). There is one file per command, so
+that a command reads only the code of the classes it makes (a file is read whole).
 """
 
 from __future__ import annotations
@@ -27,15 +28,21 @@ KEEP = 4096  # entries; past this, a save keeps only the ones its own run used
 _codes: dict[str, CodeType] | None = None  # read on first use
 _used: dict[str, CodeType] = {}
 _compiled_new = False
+_command = "command"
 
 
 def path() -> Path:
-    """Where the code is kept: beside this module's bytecode, for this interpreter."""
-    return Path(cache_from_source(__file__)).with_suffix(".dataclasses")
+    """Where the code is kept: beside this module's bytecode, for this interpreter and
+    the command ``install`` was given."""
+    return Path(cache_from_source(__file__)).with_suffix(f".{_command}.dataclasses")
 
 
-def install() -> None:
-    """From now on, ``dataclasses`` compiles through the cache (once per process)."""
+def install(command: str = "command") -> None:
+    """From now on, ``dataclasses`` compiles through the cache of ``command`` (a
+    subcommand's name; anything else shares one cache)."""
+    global _command
+    if command[:1].isalpha() and command.replace("-", "").isalpha() and command.isascii():
+        _command = command
     if "exec" not in vars(dataclasses):
         dataclasses.exec = _exec  # type: ignore[attr-defined]
 

@@ -29,7 +29,7 @@ def run(argv: list[str] | None = None) -> None:
         sys.exit(0)
     debug = "--debug" in args or bool(os.environ.get("WHARFIE_DEBUG"))
     collector.pause()  # settled once the command's modules are in (cli/group.py)
-    codecache.install()
+    codecache.install(args[0] if args else "")
     try:
         with _errors(debug):
             code = _command(args)
