@@ -20,7 +20,7 @@ PACKAGE = "wharfie"
 # Each entry names a module or a package (then every module under it); the longest match
 # wins, so ``transports.base`` sits below ``images`` while the rest of ``transports`` is above.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "units", "paths", "fs", "events", "lazy"),  # 1 no wharfie imports but each other
+    ("errors", "units", "paths", "fs", "events", "lazy", "parallel"),  # 1 no wharfie imports
     ("oci",),                                        # 2 digests, references, manifests, configs
     ("content",),                                    # 3 the blob store
     ("layers",),                                     # 4 tar layers: write, apply, diff, compress

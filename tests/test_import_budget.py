@@ -66,6 +66,7 @@ def test_command_imports_no_heavy_module(tmp_path, args, heavy):
 # unless the image is signed, has an SBOM, needs recompressing or a registries file exists;
 # nor is the IDNA codec for a host name in ASCII. Only a pull checks a signature policy.
 TRANSFER_HEAVY = ["urllib3", "rich", "cryptography", "boto3", "botocore", "aiohttp", "jinja2",
+                  "concurrent.futures",
                   "yaml", "requests", "zstandard", "isal", "tomllib", "encodings.idna",
                   "wharfie.dockerfile", "wharfie.builder", "wharfie.server", "wharfie.layers",
                   "wharfie.snapshots", "wharfie.runtime", "wharfie.containers",
@@ -97,9 +98,10 @@ def test_push_and_pull_import_no_heavy_module(tmp_path, docker_registry):
 
 # A plain build (a context directory, COPY and RUN) loads none of what only some builds
 # use: cache export and import, outputs and their archives and containers, git and URL
-# sources, the SSH agent relay, and no registry client.
+# sources, the SSH agent relay, zstd, and no registry client; nor concurrent.futures.
 BUILD_HEAVY = ["rich", "urllib3", "boto3", "botocore", "aiohttp", "cryptography", "jinja2",
-               "yaml", "requests", "email", "socket", "wharfie.builder.cache.transfer",
+               "yaml", "requests", "email", "socket", "concurrent.futures", "zstandard",
+               "wharfie.builder.cache.transfer",
                "wharfie.builder.exporters", "wharfie.builder.context.gitsource",
                "wharfie.builder.context.fetch", "wharfie.builder.sshagent",
                "wharfie.containers", "wharfie.transports.archive", "wharfie.transports.layout",

@@ -27,6 +27,7 @@ from wharfie.layers.apply import extract_tar
 from wharfie.layers.compression import decompress_stream, sniff
 from wharfie.layers.diff import read_xattrs, sort_key
 from wharfie.layers.writer import Planned
+from wharfie.parallel import each
 from wharfie.transports.tarstream import decode_errors
 
 _WILDCARD = re.compile(r"[*?\[]")
@@ -300,14 +301,7 @@ def _copy_files(files: list[tuple[Path, os.stat_result, str]], rootfs: Path,
     if len(files) < PARALLEL_FROM or len(by_dir) < 2:
         copy_dir(files)
         return
-    from concurrent.futures import ThreadPoolExecutor  # only for copies this large
-
-    pool = ThreadPoolExecutor(COPY_THREADS)
-    try:
-        for future in [pool.submit(copy_dir, entries) for entries in by_dir.values()]:
-            future.result()  # the first error (or Ctrl-C) stops the rest
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    each(copy_dir, by_dir.values(), COPY_THREADS)  # the first error (or Ctrl-C) stops the rest
 
 
 def _skip(rel: str, ignored: bool, excludes: PatternMatcher | None) -> bool:

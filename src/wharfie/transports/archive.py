@@ -49,6 +49,7 @@ from wharfie.oci.image import BlobSource, BytesImage, Image, ImageIndex, is_inde
 from wharfie.oci.manifest import Descriptor, ImageConfig, Index, Manifest
 from wharfie.oci.platform import Platform, host_platform
 from wharfie.oci.reference import Reference, parse_reference
+from wharfie.parallel import each
 from wharfie.transports.base import ImageDestination
 from wharfie.transports.layout import (
     IMAGE_NAME,
@@ -191,23 +192,7 @@ class _Reader:
             name, (offset, size) = job
             self._ingest(name, FileRegion(fd, offset, size), size, advance)
 
-        workers = min(len(jobs), INGEST_JOBS)
-        if workers <= 1:
-            for job in jobs:
-                ingest(job)
-            return
-        from concurrent.futures import ThreadPoolExecutor, as_completed
-
-        with ThreadPoolExecutor(workers) as pool:
-            futures = [pool.submit(ingest, job) for job in jobs]
-            try:
-                for done in as_completed(futures):
-                    done.result()
-            except BaseException:
-                stop.set()
-                for f in futures:
-                    f.cancel()
-                raise
+        each(ingest, jobs, INGEST_JOBS, stop=stop)
 
     def _wanted(self, member: tarfile.TarInfo) -> str | None:
         """The checked name of a file to keep (metadata or blob); links are recorded here,

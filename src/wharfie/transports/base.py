@@ -15,6 +15,7 @@ from wharfie.oci.digest import Digest
 from wharfie.oci.image import BlobSource, Image, ImageIndex
 from wharfie.oci.manifest import Descriptor
 from wharfie.oci.reference import Reference
+from wharfie.parallel import each
 
 # progress(event, descriptor, nbytes): event is "skip", "start", "advance" or "done".
 Progress = Callable[[str, Descriptor, int], None]
@@ -66,15 +67,7 @@ def copy_image(src: Image, dst: ImageDestination, ref: Reference | None = None, 
             dst.put_blob(desc, stream, lambda n: progress("advance", desc, n))
         progress("done", desc, desc.size)
 
-    if jobs <= 1 or len(blobs) <= 1:
-        for d in blobs:
-            move(d)
-    else:
-        from concurrent.futures import ThreadPoolExecutor  # only copies with several blobs
-
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for _ in pool.map(move, blobs):
-                pass
+    each(move, blobs, jobs)
     raw, media_type = src.manifest_bytes()
     return dst.put_manifest(raw, media_type, ref)
 

@@ -15,13 +15,12 @@ from wharfie.oci.digest import Digest
 from wharfie.oci.image import Image, ImageIndex
 from wharfie.oci.platform import Platform, host_platform
 from wharfie.oci.reference import Reference
+from wharfie.parallel import Later
 from wharfie.transports.base import ImageDestination, Progress, copy_image
 from wharfie.transports.kinds.docker import record_provenance
 from wharfie.transports.registry.source import open_remote
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     from wharfie.images.imagestore import ImageStore, StoredImage
     from wharfie.oci.manifest import Descriptor
     from wharfie.transports.registry.client import RegistryOptions
@@ -56,14 +55,11 @@ def pull_image(images: ImageStore, ref: Reference, options: RegistryOptions, *,
     image = choose_platform(remote, platform, ref)
     if options.verify_pull is not None:  # before anything is stored: a refused image never is
         options.verify_pull(ref, [remote.digest, image.digest])
-    from concurrent.futures import ThreadPoolExecutor
-
     kw = {"progress": progress} if progress else {}
-    with ThreadPoolExecutor(1) as opener:  # the store opens (a new one is made) meanwhile
-        named = opener.submit(_named, images, ref)
-        store = images.destination(repo_digest=ref.with_digest(remote.digest))
-        digest = copy_image(image, _TagsAfter(store, named), tag or _tag_ref(ref),
-                            jobs=options.jobs, **kw)
+    named = Later(_named, images, ref)  # the store opens (a new one is made) meanwhile
+    store = images.destination(repo_digest=ref.with_digest(remote.digest))
+    digest = copy_image(image, _TagsAfter(store, named), tag or _tag_ref(ref),
+                        jobs=options.jobs, **kw)
     before = named.result()
     record_provenance(images, ref, image)
     return PullResult(digest, images.get(digest), remote.digest, before != digest)
@@ -81,7 +77,7 @@ class _TagsAfter(ImageDestination):
     """The store, recording the manifest (and moving the tag) only once ``named``, what the
     tag named before the pull, is known: blobs download while the store is opened."""
 
-    def __init__(self, store: ImageDestination, named: Future) -> None:
+    def __init__(self, store: ImageDestination, named: Later) -> None:
         self.store, self.named = store, named
 
     def has_blob(self, desc: Descriptor) -> bool:
