@@ -66,7 +66,7 @@ def test_command_imports_no_heavy_module(tmp_path, args, heavy):
 # unless the image is signed, has an SBOM, needs recompressing or a registries file exists;
 # nor is the IDNA codec for a host name in ASCII. Only a pull checks a signature policy.
 TRANSFER_HEAVY = ["urllib3", "rich", "cryptography", "boto3", "botocore", "aiohttp", "jinja2",
-                  "concurrent.futures",
+                  "concurrent.futures", "logging",
                   "yaml", "requests", "zstandard", "isal", "tomllib", "encodings.idna",
                   "wharfie.dockerfile", "wharfie.builder", "wharfie.server", "wharfie.layers",
                   "wharfie.snapshots", "wharfie.runtime", "wharfie.containers",
@@ -96,11 +96,37 @@ def test_push_and_pull_import_no_heavy_module(tmp_path, docker_registry):
         assert heavy_in(modules, heavy) == [], args[0]
 
 
+# ``load`` of a plain archive copies and hashes blobs: no codec, no registry client, no
+# concurrent.futures, and no logging unless there is something to warn about.
+LOAD_HEAVY = ["isal", "zstandard", "concurrent.futures", "logging", "urllib3", "cryptography",
+              "wharfie.transports.registry", "wharfie.builder", "wharfie.snapshots",
+              "wharfie.runtime", "wharfie.security", "wharfie.signing"]
+
+
+def test_load_imports_no_heavy_module(tmp_path):
+    from wharfie.images.imagestore import ImageStore
+    from wharfie.oci.reference import parse_reference
+    from wharfie.testing import random
+    from wharfie.transports.archive import save_archive
+
+    images = ImageStore(tmp_path / "saver")
+    made = random.image(4096, 3, store=images.content.ensure())
+    images.put_manifest(*made.manifest_bytes(), parse_reference("budget:1"))
+    archive = tmp_path / "img.tar"
+    save_archive(archive, [(images.get(made.digest), [parse_reference("budget:1")])])
+    images.close()
+    modules, out = modules_after(tmp_path, "load", "-i", str(archive),
+                                 env={**os.environ, "WHARFIE_ROOT": str(tmp_path / "loader")})
+    assert out.strip() == "Loaded image: budget:1"  # the load is real
+    assert heavy_in(modules, LOAD_HEAVY) == []
+
+
 # A plain build (a context directory, COPY and RUN) loads none of what only some builds
 # use: cache export and import, outputs and their archives and containers, git and URL
 # sources, the SSH agent relay, zstd, and no registry client; nor concurrent.futures.
 BUILD_HEAVY = ["rich", "urllib3", "boto3", "botocore", "aiohttp", "cryptography", "jinja2",
-               "yaml", "requests", "email", "socket", "concurrent.futures", "zstandard",
+               "yaml", "requests", "email", "socket", "concurrent.futures", "logging",
+               "zstandard",
                "wharfie.builder.cache.transfer",
                "wharfie.builder.exporters", "wharfie.builder.context.gitsource",
                "wharfie.builder.context.fetch", "wharfie.builder.sshagent",

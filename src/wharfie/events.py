@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -21,8 +20,6 @@ from pathlib import Path
 
 MAX_SIZE = 1 << 20  # podman's events_logfile_max_size default
 FILTERS = {"type", "event", "container", "image", "label", "volume"}
-
-log = logging.getLogger(__name__)
 
 
 def log_path(root: Path | str) -> Path:
@@ -60,8 +57,11 @@ def emit(root: Path | str, type_: str, action: str, actor: str,
         if size > max_size:
             _rotate(path, max_size)
     except OSError as e:
-        log.warning("wharfie: warning: could not record the %s %s event in %s: %s",
-                    type_, action, path, e.strerror or e)
+        import logging  # only to say so: it costs a short command 3 ms to load
+
+        logging.getLogger(__name__).warning(
+            "wharfie: warning: could not record the %s %s event in %s: %s",
+            type_, action, path, e.strerror or e)
 
 
 def _rotate(path: Path, max_size: int) -> None:

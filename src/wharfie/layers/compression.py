@@ -1,6 +1,7 @@
 """Streaming compression codecs for layers: gzip through isal, zstd, or none.
 
-Compressed output is deterministic: gzip headers carry mtime 0 and no name.
+Compressed output is deterministic: gzip headers carry mtime 0 and no name. Each codec's
+module loads when a stream needs it: a plain tar (a ``load``) loads none.
 """
 
 from __future__ import annotations
@@ -8,8 +9,6 @@ from __future__ import annotations
 import io
 import os
 from typing import TYPE_CHECKING, BinaryIO
-
-from isal import igzip, igzip_threaded
 
 from wharfie.errors import InvalidInput
 from wharfie.oci.mediatypes import compression_of
@@ -55,11 +54,15 @@ def decompress_stream(stream: BinaryIO, compression: str, *,
     gzip is read and inflated in a thread while the caller works (a one-pass walk of a
     380 MB layer: 1.32 -> 0.69 s)."""
     if compression == "gzip" and read_ahead:
+        from isal import igzip_threaded  # each codec loads for the streams that need it
+
         return igzip_threaded.open(stream, "rb", threads=1)  # type: ignore[return-value]
     if compression == "gzip":
+        from isal import igzip
+
         return igzip.IGzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
     if compression == "zstd":
-        import zstandard  # loads only for zstd, as bz2 and lzma below
+        import zstandard
 
         return zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
     if compression == "bzip2":
@@ -109,6 +112,8 @@ class Compressor:
             # the single-threaded speed on 2 cores (369 -> 556 MB/s on /usr data). Its output
             # is the same for any thread count (header mtime 0, no name), so layers stay
             # reproducible. It keeps each chunk until a worker takes it: write() copies.
+            from isal import igzip_threaded
+
             self._f = igzip_threaded.open(
                 _Flushable(sink), "wb", compresslevel=DEFAULT_GZIP_LEVEL if level is None else level,
                 threads=GZIP_THREADS)
