@@ -1,8 +1,8 @@
 """Entry point: the ``wharfie`` command's error handling.
 
-``wharfie --version``, and a ``build`` whose fast path answers (cli/rebuild.py), finish
-before click and the command group are imported; every other command goes through the
-group in cli/group.py.
+``wharfie --version``, and a ``build`` command line that ran before (cli/rebuild.py),
+finish before click and the command group are imported; every other command goes through
+the group in cli/group.py.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def run(argv: list[str] | None = None) -> None:
 
 
 def _command(args: list[str]) -> int:
-    """A build the fast path answers, else the command through click."""
+    """A build command line that ran before, else the command through click."""
     invocation = None
     if args[:1] == ["build"]:
         from wharfie.cli.rebuild import cached_build, recall
