@@ -5,8 +5,9 @@ Run: .venv/bin/python bench/bench_vs_peers.py [--runs N] [--only KEY[,KEY]] [--w
 Peers: Debian's dockerd with BuildKit (started as the interop tests start it:
 tests.conftest.dockerd_daemon, private namespaces, socket and data root), skopeo and Debian's
 docker-registry. Every figure is a whole process (``wharfie`` byte-compiled, as ``make``
-installs it), wharfie and the peer alternating (A B A B ...), ``--runs`` times (default 5);
-the row's figure is the median of the pairwise ratios wharfie/peer (below 1: wharfie is
+installs it), wharfie and the peer alternating (A B A B ...), ``--runs`` times (default 5),
+each on a settled machine (``settle``: sync, then a second for a daemon's after-work); the
+row's figure is the median of the pairwise ratios wharfie/peer (below 1: wharfie is
 faster). Registry rows are throughput (wrk, 32 connections): the ratio is wharfie/peer
 there, and above 1 is better.
 
@@ -423,15 +424,31 @@ def answered(url: str, size: int) -> None:
 
 # --- measuring and printing -------------------------------------------------------------
 
+SETTLE_SECONDS = 1.0
+
+
+def settle() -> None:
+    """Let the last run's after-work finish before the next one starts: the kernel's
+    writeback of the files it wrote, and a daemon's own (dockerd goes on working after
+    ``docker build`` returns). Run back to back, each tool paid for some of the other's."""
+    subprocess.run(["sync"], check=True)
+    time.sleep(SETTLE_SECONDS)
+
+
 def measure(row: Row, runs: int) -> tuple[float, float, float]:
-    """(median wharfie, median peer, median of the pairwise ratios wharfie/peer)."""
+    """(median wharfie, median peer, median of the pairwise ratios wharfie/peer), each run
+    on a settled machine."""
     pairs = []
     for i in range(runs):  # alternate which goes first, so neither always runs on a warm cache
         if i % 2:
+            settle()
             p = row.other()
+            settle()
             w = row.wharfie()
         else:
+            settle()
             w = row.wharfie()
+            settle()
             p = row.other()
         pairs.append((w, p))
     ws, ps = zip(*pairs, strict=True)
