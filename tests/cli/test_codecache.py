@@ -3,7 +3,8 @@
 import os
 import subprocess
 import sys
-from importlib.util import MAGIC_NUMBER
+
+from wharfie.cli.codecache import HEADER
 
 # Runs ``wharfie images`` as the entry point does and reports how many dataclass methods
 # were compiled (the audit event ``compile`` names their text, which starts with
@@ -53,7 +54,7 @@ def test_the_second_run_compiles_no_dataclass_method(tmp_path):
     assert path.startswith(str(tmp_path / "pycache"))  # beside the bytecode
     assert path.endswith(".images.dataclasses")  # its own: a command reads only its classes
     with open(path, "rb") as f:
-        assert f.read(len(MAGIC_NUMBER)) == MAGIC_NUMBER
+        assert f.read(len(HEADER)) == HEADER
     second, _, again, stderr = run_images(tmp_path)
     assert second == 0
     assert again == output and again[0].startswith("REPOSITORY") and stderr == ""
@@ -72,7 +73,7 @@ def test_each_command_keeps_its_own_and_the_rest_share_one(tmp_path):
 def test_a_damaged_cache_is_compiled_around_and_replaced(tmp_path):
     path = run_images(tmp_path)[1]
     with open(path, "wb") as f:
-        f.write(MAGIC_NUMBER + b"\xff not marshal")
+        f.write(HEADER + b"\xff not marshal")
     compiled, _, _, stderr = run_images(tmp_path)
     assert compiled > 20 and stderr == ""
     assert run_images(tmp_path)[0] == 0  # the damaged file was replaced by a good one
@@ -93,7 +94,20 @@ def test_nothing_is_kept_where_bytecode_is_not_written(tmp_path):
 _SAME_CLASS = """
 import dataclasses, sys
 from wharfie.cli import codecache
+
+def plain():
+    @dataclasses.dataclass
+    class Plain:
+        x: int
+        y: "list[str]" = dataclasses.field(default_factory=list)
+    return Plain
+
+stock = plain()
 codecache.install()
+cached = plain()  # the same text: annotations and the signature in __doc__ as stock's
+assert cached.__init__.__annotations__ == stock.__init__.__annotations__, \
+    cached.__init__.__annotations__
+assert cached.__doc__ == stock.__doc__, cached.__doc__
 
 def make():
     @dataclasses.dataclass(frozen=True)
@@ -121,5 +135,5 @@ def test_a_class_made_through_the_cache_behaves_as_dataclasses_makes_it(tmp_path
     res = subprocess.run([sys.executable, "-c", _SAME_CLASS], env=env, capture_output=True,
                          text=True, check=True)
     # each class has its own functions, made from one compiled text each (init, repr, eq,
-    # setattr, delattr, hash)
-    assert res.stdout.split() == ["True", "True", "6"]
+    # setattr, delattr, hash); Plain, with the same field names, adds only its __init__
+    assert res.stdout.split() == ["True", "True", "7"]

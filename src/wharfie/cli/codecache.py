@@ -24,6 +24,7 @@ from pathlib import Path
 from types import CodeType
 
 KEEP = 4096  # entries; past this, a save keeps only the ones its own run used
+HEADER = MAGIC_NUMBER + b"dc1"  # the interpreter's bytecode, and this file's layout
 
 _codes: dict[str, CodeType] | None = None  # read on first use
 _used: dict[str, CodeType] = {}
@@ -55,7 +56,7 @@ def save() -> None:
     tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(MAGIC_NUMBER + marshal.dumps(_codes if len(_codes) <= KEEP else _used))
+        tmp.write_bytes(HEADER + marshal.dumps(_codes if len(_codes) <= KEEP else _used))
         os.replace(tmp, target)  # readers see the old file or the new one
     except OSError:  # as for bytecode: where it cannot be written, each run compiles
         with contextlib.suppress(OSError):  # nothing to remove, or nowhere to remove it from
@@ -75,7 +76,8 @@ def _compile(source: str) -> CodeType:
         _codes = _load()
     code = _codes.get(source)
     if not isinstance(code, CodeType):
-        code = _codes[source] = compile(source, "<string>", "exec")
+        # as exec compiles for dataclasses: without this module's __future__ flags
+        code = _codes[source] = compile(source, "<string>", "exec", dont_inherit=True)
         _compiled_new = True
     _used[source] = code
     return code
@@ -84,8 +86,8 @@ def _compile(source: str) -> CodeType:
 def _load() -> dict[str, CodeType]:
     try:
         data = path().read_bytes()
-        if data.startswith(MAGIC_NUMBER):
-            codes = marshal.loads(data[len(MAGIC_NUMBER):])
+        if data.startswith(HEADER):
+            codes = marshal.loads(data[len(HEADER):])
             if isinstance(codes, dict):
                 return codes
     except (OSError, ValueError, EOFError, TypeError):
