@@ -56,30 +56,27 @@ def cached_build(invocation: Invocation) -> int | None:
     from wharfie.images.imagestore import ImageStore
     from wharfie.paths import default_root
 
+    # The store is not closed: the process ends next, and closing would checkpoint the
+    # write-ahead log (two syncs) for nothing; the next command goes on from it.
     events: list = []
-    images = None
     try:
         images = ImageStore(default_root().absolute())
         result = invocation.rebuild(images, emit=events.append)
         options = invocation.options() if result is None else None
     except (OSError, WharfieError):
-        result = options = None  # the full way meets it again, and says what it is
-    try:
-        if result is not None:
-            renderer = progress_renderer(sys.stderr, **invocation.note)
-            for event in events:
-                renderer(event)
-            renderer.close()
-            if invocation.note.get("quiet"):
-                print(result.image_id)
-            return 0
-        if options is None:
-            return None
-        from wharfie.cli.buildrun import run_build
-
-        run_build(images, options, invocation, quiet=bool(invocation.note.get("quiet")),
-                  progress=str(invocation.note.get("progress", "auto")))
+        return None  # the full way meets it again, and says what it is
+    if result is not None:
+        renderer = progress_renderer(sys.stderr, **invocation.note)
+        for event in events:
+            renderer(event)
+        renderer.close()
+        if invocation.note.get("quiet"):
+            print(result.image_id)
         return 0
-    finally:
-        if images is not None:
-            images.close()
+    if options is None:
+        return None
+    from wharfie.cli.buildrun import run_build
+
+    run_build(images, options, invocation, quiet=bool(invocation.note.get("quiet")),
+              progress=str(invocation.note.get("progress", "auto")))
+    return 0
