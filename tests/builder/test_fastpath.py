@@ -193,9 +193,9 @@ def test_an_invocation_keeps_the_options_it_was_built_with(store, ctx):
     """What ``cli.rebuild`` builds with when a source changed is what the command line
     gave: every option, as it was."""
     options = options_for(ctx, build_args={"V": "3 4"}, labels={"a": "1"},
-                          target=None, add_hosts=["db:10.0.0.2"],
-                          shm_size="128m", compression="zstd", epoch=1_700_000_000,
-                          explain_cache=True, jobs=1, platform="linux/amd64")
+                          add_hosts=["db:10.0.0.2"], shm_size="128m", compression="zstd",
+                          epoch=1_700_000_000, explain_cache=True, jobs=1,
+                          platform="linux/amd64")
     options.context = ctx  # a Path, as the library allows
     build(store, options, invocation=Invocation("cmd", {"quiet": True}))
     recalled = Invocation.recall(store.root, "cmd").options()

@@ -24,11 +24,10 @@ from wharfie.errors import InvalidInput, WharfieError
 from wharfie.fs.inroot import MAX_SYMLINKS
 from wharfie.fs.inroot import resolve as secure_join
 from wharfie.layers.apply import extract_tar
-from wharfie.layers.compression import decompress_stream, sniff
+from wharfie.layers.compression import decode_errors, decompress_stream, sniff
 from wharfie.layers.diff import read_xattrs, sort_key
 from wharfie.layers.writer import Planned
 from wharfie.parallel import each
-from wharfie.transports.tarstream import decode_errors
 
 _WILDCARD = re.compile(r"[*?\[]")
 

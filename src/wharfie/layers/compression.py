@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+from functools import cache
 from typing import TYPE_CHECKING, BinaryIO
 
 from wharfie.errors import InvalidInput
@@ -147,3 +148,34 @@ class Compressor:
                 self._f.flush(zstandard.FLUSH_FRAME)
             self._f.close()
             self._f = None
+
+
+@cache
+def decode_errors() -> tuple[type[BaseException], ...]:
+    """What reading a corrupt tar or compressed stream raises (beside the system's own
+    OSErrors). A function: an ``except`` clause evaluates it only when something was raised,
+    so the codecs' modules load only for the work that uses them."""
+    import lzma
+    import tarfile
+    import zlib
+
+    import zstandard
+    from isal import isal_zlib
+
+    return (tarfile.TarError, EOFError, ValueError, OSError, zlib.error, isal_zlib.error,
+            zstandard.ZstdError, lzma.LZMAError)
+
+
+def is_corrupt_input(e: BaseException) -> bool:
+    """True for a decoding failure; False for a system error (disk full, EIO, permissions)."""
+    if isinstance(e, OSError):
+        return e.errno is None  # BadGzipFile and friends carry no errno
+    return isinstance(e, decode_errors())
+
+
+def describe(e: BaseException) -> str:
+    """A one-line reason for a corrupt input."""
+    text = str(e) or type(e).__name__
+    if isinstance(e, EOFError) or "unexpected end" in text or "ended before" in text:
+        return "unexpected end of data (truncated?)"
+    return text

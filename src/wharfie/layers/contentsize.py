@@ -9,13 +9,10 @@ link counted once. A layer holding only directories (an empty ``WORKDIR``) is 0 
 from __future__ import annotations
 
 import tarfile
-import zlib
 from typing import BinaryIO
 
-import zstandard
-
 from wharfie.errors import InvalidInput
-from wharfie.layers.compression import auto_decompress
+from wharfie.layers.compression import auto_decompress, decode_errors, describe, is_corrupt_input
 
 
 def content_size(stream: BinaryIO) -> int:
@@ -33,10 +30,8 @@ def content_size(stream: BinaryIO) -> int:
                     sizes[name] = len(m.linkname.encode())
                 elif not m.isdir():
                     sizes.pop(name, None)  # hard links, devices, fifos: no bytes of their own
-    except (tarfile.TarError, EOFError, zlib.error, zstandard.ZstdError) as e:
-        raise InvalidInput(f"not a layer tar: {e}") from None
-    except OSError as e:  # a gzip stream that is not one (BadGzipFile)
-        if e.errno is not None:
+    except decode_errors() as e:
+        if not is_corrupt_input(e):
             raise
-        raise InvalidInput(f"not a layer tar: {e}") from None
+        raise InvalidInput(f"not a layer tar: {describe(e)}") from None
     return sum(sizes.values())

@@ -42,7 +42,14 @@ from wharfie.errors import (
     WharfieError,
 )
 from wharfie.fs.output import open_output
-from wharfie.layers.compression import auto_decompress, decompress_stream, sniff
+from wharfie.layers.compression import (
+    auto_decompress,
+    decode_errors,
+    decompress_stream,
+    describe,
+    is_corrupt_input,
+    sniff,
+)
 from wharfie.oci import mediatypes as mt
 from wharfie.oci.digest import Digest
 from wharfie.oci.image import BlobSource, BytesImage, Image, ImageIndex, is_index_type
@@ -59,9 +66,6 @@ from wharfie.transports.layout import (
 )
 from wharfie.transports.tarstream import (
     TarWriter,
-    decode_errors,
-    describe,
-    is_corrupt_input,
     iter_members,
     link_target,
     refuse_sparse,

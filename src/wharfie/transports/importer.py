@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, BinaryIO
 from wharfie.content.blobstore import BlobWriter, ContentStore
 from wharfie.errors import InvalidInput
 from wharfie.fs.inroot import clean_name
-from wharfie.layers.compression import Compressor, auto_decompress, decompress_stream
+from wharfie.layers.compression import (
+    Compressor,
+    auto_decompress,
+    decode_errors,
+    decompress_stream,
+    describe,
+    is_corrupt_input,
+)
 from wharfie.layers.tarformat import END_OF_ARCHIVE, padding
 from wharfie.oci import mediatypes as mt
 from wharfie.oci import timestamps
@@ -32,9 +39,6 @@ from wharfie.oci.reference import Reference
 from wharfie.transports.archive import ContentBlobs
 from wharfie.transports.tarstream import (
     CHUNK,
-    decode_errors,
-    describe,
-    is_corrupt_input,
     iter_members,
     refuse_sparse,
 )

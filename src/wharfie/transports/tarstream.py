@@ -13,7 +13,6 @@ import stat
 import tarfile
 from collections import deque
 from collections.abc import Callable, Iterator
-from functools import cache
 from typing import BinaryIO
 
 from wharfie.errors import InvalidInput
@@ -23,36 +22,6 @@ BLOCK = 512
 RECORD = 20 * BLOCK
 CHUNK = 1 << 20
 WRITEBACK_EVERY = 16 << 20  # start the disk on what a writer to a file wrote, this often
-
-
-@cache
-def decode_errors() -> tuple[type[BaseException], ...]:
-    """What reading a corrupt tar or compressed stream raises (beside the system's own
-    OSErrors). A function: an ``except`` clause evaluates it only when something was raised,
-    so the codecs' modules load only for the work that uses them."""
-    import lzma
-    import zlib
-
-    import zstandard
-    from isal import isal_zlib
-
-    return (tarfile.TarError, EOFError, ValueError, OSError, zlib.error, isal_zlib.error,
-            zstandard.ZstdError, lzma.LZMAError)
-
-
-def is_corrupt_input(e: BaseException) -> bool:
-    """True for a decoding failure; False for a system error (disk full, EIO, permissions)."""
-    if isinstance(e, OSError):
-        return e.errno is None  # BadGzipFile and friends carry no errno
-    return isinstance(e, decode_errors())
-
-
-def describe(e: BaseException) -> str:
-    """A one-line reason for a corrupt input."""
-    text = str(e) or type(e).__name__
-    if isinstance(e, EOFError) or "unexpected end" in text or "ended before" in text:
-        return "unexpected end of data (truncated?)"
-    return text
 
 
 def iter_members(tf: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:

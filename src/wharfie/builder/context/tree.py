@@ -33,8 +33,7 @@ from wharfie.builder.filecopy import CopyError, expand_all
 from wharfie.errors import InvalidInput, WharfieError
 from wharfie.fs.inroot import resolve as secure_join
 from wharfie.layers.apply import extract_tar
-from wharfie.layers.compression import auto_decompress
-from wharfie.transports.tarstream import decode_errors
+from wharfie.layers.compression import auto_decompress, decode_errors
 
 CHUNK = 1 << 20
 Walked = tuple[str, list[tuple[str, str, os.stat_result]]]  # a source: (path, entries below)
