@@ -9,6 +9,7 @@ from wharfie.errors import InvalidDigest
 
 _HEX_LENGTH = {"sha256": 64, "sha512": 128}
 _GRAMMAR = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+_LOWER_HEX = re.compile(r"[0-9a-f]+")
 
 
 class Digest(str):
@@ -28,7 +29,7 @@ class Digest(str):
         expected = _HEX_LENGTH.get(algorithm)
         if expected is None:
             raise InvalidDigest(f"unsupported digest algorithm {algorithm!r} in {value!r}")
-        if len(hexpart) != expected or not re.fullmatch(r"[0-9a-f]+", hexpart):
+        if len(hexpart) != expected or not _LOWER_HEX.fullmatch(hexpart):
             raise InvalidDigest(
                 f"invalid {algorithm} digest {value!r}: want {expected} lower-case hex digits")
         return super().__new__(cls, value)

@@ -41,19 +41,34 @@ class _Slice:
         self.close()
 
 
+def _read_all(fd: int) -> bytes:
+    """The whole file: sized by fstat, so a small one takes a single read."""
+    want = os.fstat(fd).st_size + 1  # one byte more, to see the end without another call
+    parts = []
+    while data := os.read(fd, want):
+        parts.append(data)
+        if len(data) < want:
+            break
+        want = CHUNK
+    return b"".join(parts)
+
+
 class FilesystemDriver(Driver):
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self._prefix = f"{self.root}/"
         self._tmp = self.root / ".tmp"
         self._tmp.mkdir(exist_ok=True)
 
-    def _path(self, key: str) -> Path:
+    def _path(self, key: str) -> str:
         """Keys are names the store makes itself, so any ``..`` is refused outright rather
-        than normalized (``fs.inroot.clean_name``): one means a bug or an attack."""
-        if not key or key.startswith("/") or ".." in key.split("/"):
+        than normalized (``fs.inroot.clean_name``): one means a bug or an attack. A plain
+        string, not a Path: every manifest GET resolves two keys, and pathlib's parsing
+        was a tenth of its time."""
+        if not key or key[0] == "/" or ".." in key.split("/"):
             raise ValueError(f"bad storage key {key!r}")
-        return self.root / key
+        return self._prefix + key
 
     def _publish(self, tmp: Path, key: str, synced: bool = False) -> None:
         """Rename into place: the data reaches the disk first, then the directory entry."""
@@ -64,18 +79,25 @@ class FilesystemDriver(Driver):
             finally:
                 os.close(fd)
         dst = self._path(key)
-        dst.parent.mkdir(parents=True, exist_ok=True)
+        parent = os.path.dirname(dst)
+        os.makedirs(parent, exist_ok=True)
         os.replace(tmp, dst)
-        fsync_dir(dst.parent)
+        fsync_dir(parent)
 
     def _tmpfile(self) -> Path:
         return self._tmp / f"{os.getpid()}-{secrets.token_hex(8)}"
 
     def read(self, key: str) -> bytes | None:
         try:
-            return self._path(key).read_bytes()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            fd = os.open(self._path(key), os.O_RDONLY | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
             return None
+        try:
+            return _read_all(fd)
+        except IsADirectoryError:
+            return None
+        finally:
+            os.close(fd)
 
     def write(self, key: str, data: bytes) -> None:
         tmp = self._tmpfile()
@@ -120,7 +142,7 @@ class FilesystemDriver(Driver):
 
     def delete(self, key: str) -> bool:
         try:
-            self._path(key).unlink()
+            os.unlink(self._path(key))
             return True
         except (FileNotFoundError, IsADirectoryError):
             return False
@@ -168,4 +190,4 @@ class FilesystemDriver(Driver):
         shutil.rmtree(self._path(prefix), ignore_errors=True)
 
     def local_path(self, key: str) -> Path | None:
-        return self._path(key)
+        return Path(self._path(key))
