@@ -38,3 +38,13 @@ def test_paths_stay_under_the_root(tmp_path):
     assert driver.local_path("x/y") == tmp_path / "root" / "x" / "y"
     assert (tmp_path / "root" / "x" / "y").read_bytes() == b"1"
     assert driver.delete("x/y") and not driver.delete("x/y")
+
+
+def test_reads_the_kernel_cuts_short_are_continued(tmp_path, monkeypatch):
+    """Linux returns at most about 2 GiB per read: a bigger file takes several."""
+    driver = FilesystemDriver(tmp_path)
+    data = os.urandom(10_000)
+    driver.write("big", data)
+    real_read = os.read
+    monkeypatch.setattr(os, "read", lambda fd, n: real_read(fd, min(n, 999)))
+    assert driver.read("big") == data

@@ -42,14 +42,20 @@ class _Slice:
 
 
 def _read_all(fd: int) -> bytes:
-    """The whole file: sized by fstat, so a small one takes a single read."""
-    want = os.fstat(fd).st_size + 1  # one byte more, to see the end without another call
-    parts = []
-    while data := os.read(fd, want):
-        parts.append(data)
-        if len(data) < want:
+    """The whole file, sized by fstat: a small one takes a single read. Each read asks for
+    one byte more than is left, so a short one shows the end; Linux returns at most about
+    2 GiB per read, so a bigger file takes several."""
+    size = os.fstat(fd).st_size
+    parts, got = [], 0
+    while True:
+        want = size - got + 1 if got < size else CHUNK  # beyond size: the file grew
+        data = os.read(fd, want)
+        if not data:
             break
-        want = CHUNK
+        parts.append(data)
+        got += len(data)
+        if len(data) < want and got >= size:
+            break
     return b"".join(parts)
 
 
