@@ -2,9 +2,12 @@ import io
 import json
 import multiprocessing
 import os
+import threading
+import time
 
 import pytest
 
+from wharfie.content import blobstore
 from wharfie.content.blobstore import ContentStore
 from wharfie.errors import DigestMismatch, NotFound
 from wharfie.oci.digest import Digest
@@ -78,3 +81,24 @@ def test_abandoned_ingest_is_cleaned_but_live_one_is_not(store):
     assert not stale.exists() and live.path.exists()
     d = live.commit()
     assert store.read(d) == b"in progress"
+
+
+def test_the_layout_is_created_once_when_threads_ask_together(tmp_path, monkeypatch):
+    """A pull's first blob and its store lookup both make the layout of a new store."""
+    writes = []
+    real_write = blobstore.atomic_write
+
+    def slow_write(path, data, **kw):
+        writes.append(path.name)
+        time.sleep(0.05)  # keep the window open for the other threads
+        real_write(path, data, **kw)
+
+    monkeypatch.setattr(blobstore, "atomic_write", slow_write)
+    store = ContentStore(tmp_path / "root")
+    threads = [threading.Thread(target=store.ensure) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert writes.count("oci-layout") == 1
+    assert (tmp_path / "root" / "oci-layout").read_bytes() == blobstore.OCI_LAYOUT

@@ -331,11 +331,19 @@ class ContentStore:
         self.blobs_dir = self.root / "blobs"
         self.ingest_dir = self.root / "ingest"
         self._ready = False
+        self._ready_lock = threading.Lock()
 
     def ensure(self) -> ContentStore:
-        """Create the layout on first use (``oci-layout``, ``index.json``, ``blobs/``)."""
+        """Create the layout on first use (``oci-layout``, ``index.json``, ``blobs/``). Once:
+        a pull's first blob and its store lookup both ask, from two threads."""
         if self._ready:
             return self
+        with self._ready_lock:
+            if not self._ready:
+                self._create_layout()
+        return self
+
+    def _create_layout(self) -> None:
         try:
             make_private_dirs(self.root)  # a new root is never open to others, not even briefly
             self.ingest_dir.mkdir(parents=True, exist_ok=True)
@@ -347,7 +355,6 @@ class ContentStore:
         except PermissionError as e:
             raise WharfieError(f"cannot write to the store at {self.root}: {e.strerror}") from None
         self._ready = True
-        return self
 
     def write_index(self, manifests: list[dict]) -> None:
         """Rewrite the layout's ``index.json`` (what other OCI tools see as the store's images)."""
