@@ -76,7 +76,7 @@ class FilesystemDriver(Driver):
             raise ValueError(f"bad storage key {key!r}")
         return self._prefix + key
 
-    def _publish(self, tmp: Path, key: str, synced: bool = False) -> None:
+    def _publish(self, tmp: Path | str, key: str, synced: bool = False) -> None:
         """Rename into place: the data reaches the disk first, then the directory entry."""
         if not synced:
             fd = os.open(tmp, os.O_RDONLY)
