@@ -1,5 +1,5 @@
-"""The filesystem storage driver's reads: whole files of any size, and None for what is
-not a file."""
+"""The filesystem storage driver: whole files read at any size, None for what is not a
+file, and keys that stay under its root."""
 
 import os
 
