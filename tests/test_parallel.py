@@ -91,3 +91,31 @@ def test_later_gives_the_result_or_raises_the_error():
     failed = Later(boom)
     with pytest.raises(KeyError, match="gone"):
         failed.result()
+
+
+# Ctrl-C that the kernel hands to the worker thread, while the caller waits for its result:
+# the caller is not blocked on the thread until the work ends, and raises it at once.
+_LATER_INTERRUPTED = """
+import signal, threading
+from wharfie.parallel import Later
+waiting, release = threading.Event(), threading.Event()
+ended = []
+def work():
+    waiting.wait(50)
+    signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+    release.wait(50)
+    ended.append(True)
+later = Later(work)
+try:
+    waiting.set()
+    later.result()
+except KeyboardInterrupt:
+    print("interrupted while running:", not ended)
+release.set()
+"""
+
+
+def test_ctrl_c_reaches_a_caller_waiting_for_a_later():
+    res = subprocess.run([sys.executable, "-c", _LATER_INTERRUPTED], capture_output=True,
+                         text=True, timeout=60)
+    assert res.stdout.strip() == "interrupted while running: True", res.stderr

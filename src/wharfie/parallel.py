@@ -45,8 +45,7 @@ def each(fn: Callable[[T], Any], items: Iterable[T], workers: int, *,
             threads.append(threading.Thread(target=work, name=f"wharfie-worker-{n}"))
             threads[-1].start()
         for t in threads:
-            while t.is_alive():  # bounded waits: a signal the kernel gave a worker thread
-                t.join(0.2)      # does not wake a thread blocked on a lock
+            join(t)
     except BaseException:  # Ctrl-C: what runs ends its item, nothing new starts
         stop.set()
         for t in threads:
@@ -54,6 +53,13 @@ def each(fn: Callable[[T], Any], items: Iterable[T], workers: int, *,
         raise
     if errors:
         raise errors[0]
+
+
+def join(thread: threading.Thread) -> None:
+    """Wait for ``thread`` in bounded waits, so that Ctrl-C is raised here at once: a signal
+    the kernel gave a worker thread does not wake a thread blocked on a lock."""
+    while thread.is_alive():
+        thread.join(0.2)
 
 
 class Later:
@@ -73,7 +79,7 @@ class Later:
 
     def result(self) -> Any:
         """Wait for the call; its value, or its error raised here."""
-        self._thread.join()
+        join(self._thread)
         ok, value = self._outcome[0]
         if not ok:
             raise value
