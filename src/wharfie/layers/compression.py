@@ -6,8 +6,10 @@ module loads when a stream needs it: a plain tar (a ``load``) loads none.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+from collections.abc import Iterator
 from functools import cache
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -166,14 +168,26 @@ def decode_errors() -> tuple[type[BaseException], ...]:
             zstandard.ZstdError, lzma.LZMAError)
 
 
-def is_corrupt_input(e: BaseException) -> bool:
-    """True for a decoding failure; False for a system error (disk full, EIO, permissions)."""
+@contextlib.contextmanager
+def corrupt_input_as(what: str) -> Iterator[None]:
+    """A corrupt tar or compressed stream read inside becomes one ``InvalidInput``
+    (``<what>: <reason>``); a system error (disk full, EIO, permissions) passes as it is."""
+    try:
+        yield
+    except decode_errors() as e:
+        if not _is_corrupt(e):
+            raise
+        raise InvalidInput(f"{what}: {_reason(e)}") from None
+
+
+def _is_corrupt(e: BaseException) -> bool:
+    """True for a decoding failure; False for a system error."""
     if isinstance(e, OSError):
         return e.errno is None  # BadGzipFile and friends carry no errno
     return isinstance(e, decode_errors())
 
 
-def describe(e: BaseException) -> str:
+def _reason(e: BaseException) -> str:
     """A one-line reason for a corrupt input."""
     text = str(e) or type(e).__name__
     if isinstance(e, EOFError) or "unexpected end" in text or "ended before" in text:

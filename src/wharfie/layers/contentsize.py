@@ -11,8 +11,7 @@ from __future__ import annotations
 import tarfile
 from typing import BinaryIO
 
-from wharfie.errors import InvalidInput
-from wharfie.layers.compression import auto_decompress, decode_errors, describe, is_corrupt_input
+from wharfie.layers.compression import auto_decompress, corrupt_input_as
 
 
 def content_size(stream: BinaryIO) -> int:
@@ -20,18 +19,14 @@ def content_size(stream: BinaryIO) -> int:
     twice counts once, with its last size, as applying the layer leaves it.
     Raises InvalidInput when the stream is not a (compressed) tar."""
     sizes: dict[str, int] = {}
-    try:
-        with tarfile.open(fileobj=auto_decompress(stream), mode="r|") as tf:
-            for m in tf:
-                name = m.name.strip("/").removeprefix("./")
-                if m.isreg():
-                    sizes[name] = m.size
-                elif m.issym():
-                    sizes[name] = len(m.linkname.encode())
-                elif not m.isdir():
-                    sizes.pop(name, None)  # hard links, devices, fifos: no bytes of their own
-    except decode_errors() as e:
-        if not is_corrupt_input(e):
-            raise
-        raise InvalidInput(f"not a layer tar: {describe(e)}") from None
+    with corrupt_input_as("not a layer tar"), \
+            tarfile.open(fileobj=auto_decompress(stream), mode="r|") as tf:
+        for m in tf:
+            name = m.name.strip("/").removeprefix("./")
+            if m.isreg():
+                sizes[name] = m.size
+            elif m.issym():
+                sizes[name] = len(m.linkname.encode())
+            elif not m.isdir():
+                sizes.pop(name, None)  # hard links, devices, fifos: no bytes of their own
     return sum(sizes.values())

@@ -44,10 +44,8 @@ from wharfie.errors import (
 from wharfie.fs.output import open_output
 from wharfie.layers.compression import (
     auto_decompress,
-    decode_errors,
+    corrupt_input_as,
     decompress_stream,
-    describe,
-    is_corrupt_input,
     sniff,
 )
 from wharfie.oci import mediatypes as mt
@@ -128,7 +126,7 @@ class _Reader:
         self.added: set[Digest] = set() if added is None else added
 
     def scan(self, stream: BinaryIO) -> None:
-        try:
+        with corrupt_input_as("invalid archive"):
             fd = _plain_tar_fd(stream)
             if fd is None:
                 with tarfile.open(fileobj=auto_decompress(stream), mode="r|",
@@ -139,10 +137,6 @@ class _Reader:
                 with tarfile.open(fileobj=stream, mode="r:") as tf:
                     self._index_file(tf, fd)
                 self._ingest_all(fd)
-        except decode_errors() as e:
-            if not is_corrupt_input(e):
-                raise
-            raise InvalidInput(f"invalid archive: {describe(e)}") from None
         for name, target in self.links.items():
             seen: set[str] = set()
             while target in self.links and target not in seen:
@@ -345,16 +339,11 @@ class _Reader:
             raise InvalidInput(f"invalid archive: layer {digest} uses unsupported "
                                f"compression {compression}")
         h = hashlib.sha256()
-        with self.content.open(digest) as blob:
+        with self.content.open(digest) as blob, \
+                corrupt_input_as(f"invalid archive: layer {digest} does not decompress"):
             stream = decompress_stream(blob, compression)
-            try:
-                while chunk := stream.read(1 << 20):
-                    h.update(chunk)
-            except decode_errors() as e:
-                if not is_corrupt_input(e):
-                    raise
-                raise InvalidInput(f"invalid archive: layer {digest} does not decompress: "
-                                   f"{describe(e)}") from None
+            while chunk := stream.read(1 << 20):
+                h.update(chunk)
         return Digest.from_hasher(h)
 
     def _oci_manifests(self) -> list[Manifest]:

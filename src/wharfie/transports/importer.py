@@ -10,10 +10,8 @@ as ``tar -P`` writes) is then written again from the stored copy with the leadin
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import tarfile
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
 from wharfie.content.blobstore import BlobWriter, ContentStore
@@ -22,10 +20,8 @@ from wharfie.fs.inroot import clean_name
 from wharfie.layers.compression import (
     Compressor,
     auto_decompress,
-    decode_errors,
+    corrupt_input_as,
     decompress_stream,
-    describe,
-    is_corrupt_input,
 )
 from wharfie.layers.tarformat import END_OF_ARCHIVE, padding
 from wharfie.oci import mediatypes as mt
@@ -134,7 +130,7 @@ def _store_as_is(src: BinaryIO, blob: BlobWriter) -> tuple[Digest, bool]:
     compressor = Compressor(blob, "gzip")  # type: ignore[arg-type]
     tee = _Tee(src, compressor)
     absolute = False
-    with _reading_tar():
+    with corrupt_input_as("invalid root filesystem tarball"):
         with tarfile.open(fileobj=tee, mode="r|", bufsize=CHUNK) as tf:
             for member in iter_members(tf):
                 absolute |= _check_member(member)
@@ -151,7 +147,7 @@ def _store_relative(stored: BlobWriter, blob: BlobWriter) -> Digest:
     compressor = Compressor(blob, "gzip")  # type: ignore[arg-type]
     out = _Tee(None, compressor)
     stored.flush()
-    with open(stored.path, "rb") as f, _reading_tar(), \
+    with open(stored.path, "rb") as f, corrupt_input_as("invalid root filesystem tarball"), \
             tarfile.open(fileobj=decompress_stream(f, "gzip"), mode="r|", bufsize=CHUNK) as tf:
         for member in iter_members(tf):
             refuse_sparse(member, "invalid root filesystem tarball")
@@ -166,17 +162,6 @@ def _store_relative(stored: BlobWriter, blob: BlobWriter) -> Digest:
     out.feed(END_OF_ARCHIVE)
     compressor.finish()
     return Digest.from_hasher(out.diff)
-
-
-@contextlib.contextmanager
-def _reading_tar() -> Iterator[None]:
-    """A corrupt tar or compressed stream becomes one clear error; system errors pass."""
-    try:
-        yield
-    except decode_errors() as e:
-        if not is_corrupt_input(e):
-            raise
-        raise InvalidInput(f"invalid root filesystem tarball: {describe(e)}") from None
 
 
 def _make_relative(member: tarfile.TarInfo) -> None:
