@@ -60,14 +60,15 @@ def test_command_imports_no_heavy_module(tmp_path, args, heavy):
     assert heavy_in(modules, heavy) == []
 
 
-# A push or pull moves blobs: the registry client is its job (on the standard library's
-# http.client: urllib3 is only for a build's ``ADD <url>``), but signing (cryptography),
+# A push or pull moves blobs: the registry client is its job (its own HTTP/1.1 on sockets:
+# urllib3 is only for a build's ``ADD <url>``; http.client would bring the email parser, and
+# ssl is for TLS registries alone), but signing (cryptography),
 # the SBOM model and cataloguers, layer compressors and registries files' parser are not,
 # unless the image is signed, has an SBOM, needs recompressing or a registries file exists;
 # nor is the IDNA codec for a host name in ASCII. Only a pull checks a signature policy.
 TRANSFER_HEAVY = ["urllib3", "rich", "cryptography", "boto3", "botocore", "aiohttp", "jinja2",
-                  "concurrent.futures", "logging",
-                  "yaml", "requests", "zstandard", "isal", "tomllib", "encodings.idna",
+                  "concurrent.futures", "logging", "http.client", "email", "ssl",
+                  "subprocess", "yaml", "requests", "zstandard", "isal", "tomllib", "encodings.idna",
                   "wharfie.dockerfile", "wharfie.builder", "wharfie.server", "wharfie.layers",
                   "wharfie.snapshots", "wharfie.runtime", "wharfie.containers",
                   "wharfie.analysis", "wharfie.imagefs", "wharfie.signing.keys",

@@ -14,8 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +120,9 @@ def helper_get(helper: str, server: str) -> Credentials | None:
 
 
 def _run_helper(helper: str, action: str, stdin: bytes) -> bytes | None:
+    import shutil  # loaded only with a helper: most pulls use none
+    import subprocess
+
     exe = shutil.which(f"docker-credential-{helper}")
     if exe is None:
         raise CredentialsError(

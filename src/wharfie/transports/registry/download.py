@@ -68,15 +68,13 @@ class BlobReader(io.RawIOBase):
             assert self._resp is not None
             self._check_deadline()
             try:
-                data = self._resp.read1(len(view))  # one read: the deadline is checked often
+                n = self._resp.readinto1(view)  # one read: the deadline is checked often
             except HTTPError as e:
                 self._retry(e)
                 continue
-            if not data:
+            if not n:
                 self._retry(None)
                 continue
-            n = len(data)
-            view[:n] = data
             self._offset += n
             return n
 

@@ -9,7 +9,6 @@ host), retries 5xx, 429 and dropped connections with backoff. The distribution A
 
 from __future__ import annotations
 
-import email.utils
 import ipaddress
 import json
 import os
@@ -452,9 +451,10 @@ class Session:
             if auth and _same_origin(url, origin):
                 h["Authorization"] = auth
             resp = self.pool.request(method, url, headers=h, body=body)
-            if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
+            location = resp.headers.get("Location")
+            if resp.status in (301, 302, 303, 307, 308) and location:
                 read_reply(resp)
-                url = urllib.parse.urljoin(url, resp.headers["Location"])
+                url = urllib.parse.urljoin(url, location)
                 if resp.status == 303:
                     method, body = "GET", None
                 continue
@@ -480,6 +480,8 @@ def _retry_after(value: str | None) -> float | None:
     value = value.strip()
     if value.isdigit():
         return float(value)
+    import email.utils  # an HTTP date is rare: not loaded for every pull
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
