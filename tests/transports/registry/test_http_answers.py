@@ -150,6 +150,7 @@ def test_a_head_answer_has_no_body_whatever_its_length_says(scripted):
     (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "bad header line"),
     (b"HTTP/1.1 200 OK\r\nContent-Le", "middle of an answer's head"),
     (None, "without an answer"),
+    (b"HTTP/1.1 100 Continue\r\n\r\n" * 11 + OK_HELLO, "more than 10 interim answers"),
 ])
 def test_a_broken_answer_is_one_protocol_error(scripted, answer, why):
     srv = scripted(answer)

@@ -34,6 +34,7 @@ CONNECT_TIMEOUT = 10.0  # seconds for TCP connect and TLS handshake
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_LINE = 65536  # bytes in a status, header or chunk-size line, as http.client
 MAX_FIELDS = 100  # header (or trailer) fields in one answer, as http.client
+MAX_INTERIM = 10  # 1xx answers before the final one: an endless stream of them is refused
 RECV = 65536  # bytes asked of the socket while reading a head
 READ_MAX = 1 << 20  # bytes one ``read1`` returns at most
 
@@ -449,7 +450,7 @@ def _send_pieces(conn: _Connection, body: Iterable[bytes], *, chunked: bool) -> 
 def _read_answer(pool: Pool, key: Key, conn: _Connection, method: str) -> Response:
     """The final answer's status line and fields (interim 1xx answers skipped), and how its
     body is framed."""
-    while True:
+    for _ in range(MAX_INTERIM + 1):
         line = conn.readline()
         if not line:
             raise ProtocolError("connection closed without an answer")
@@ -457,6 +458,8 @@ def _read_answer(pool: Pool, key: Key, conn: _Connection, method: str) -> Respon
         fields, lengths = _read_fields(conn)
         if not 100 <= status < 200 or status == 101:
             break
+    else:
+        raise ProtocolError(f"more than {MAX_INTERIM} interim answers")
     headers = Headers(fields)
     tokens = {t.strip().lower() for t in (headers.get("Connection") or "").split(",")}
     reusable = "close" not in tokens and (version == "HTTP/1.1" or "keep-alive" in tokens)
