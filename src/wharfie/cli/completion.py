@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from click.shell_completion import CompletionItem, get_completion_class
+
+if TYPE_CHECKING:  # loaded when completing, not by every command with an IMAGE argument
+    from click.shell_completion import CompletionItem
 
 SHELLS = ("bash", "zsh", "fish")
 
@@ -16,6 +19,8 @@ def complete_images(ctx: click.Context, param: click.Parameter,
                     incomplete: str) -> list[CompletionItem]:
     """Image names (``repo:tag``, familiar form) in the store, for IMAGE arguments. Reads
     only a store that exists: completing never creates one."""
+    from click.shell_completion import CompletionItem
+
     from wharfie.paths import default_root
 
     root = ctx.find_root().params.get("root") or os.environ.get("WHARFIE_ROOT")
@@ -36,6 +41,8 @@ def complete_images(ctx: click.Context, param: click.Parameter,
 def completion(shell: str) -> None:
     """Print the completion script for SHELL; e.g. ``wharfie completion bash >
     /etc/bash_completion.d/wharfie``."""
+    from click.shell_completion import get_completion_class
+
     from wharfie.cli.group import cli
 
     script = get_completion_class(shell)(cli, {}, "wharfie", "_WHARFIE_COMPLETE")
