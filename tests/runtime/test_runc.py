@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from wharfie.errors import InvalidInput
+from wharfie.fs.mounts import mounts_under
 from wharfie.runtime import (
     Bind,
     CommandNotExecutable,
@@ -270,6 +271,27 @@ def test_stale_containers_of_dead_processes_are_swept(wroot, rootfs):
     assert sh(wroot, rootfs, "true")[0] == 0
     assert runc_containers(wroot) == []
     assert not bundles[0].exists()
+
+
+def test_a_runc_killed_while_starting_leaves_no_mount_after_the_sweep(wroot, rootfs):
+    # runc bind-mounts its own binary into the container's state directory while it
+    # starts; killed then, it leaves the mount, and ``runc delete`` cannot remove the
+    # directory (it exits 0 all the same)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    state = state_dir(wroot) / "runc" / f"wharfie-{dead.pid}-0123456789ab"
+    state.mkdir(parents=True)
+    binary = state / "runc.Xk2s9a"
+    binary.touch()
+    subprocess.run(["mount", "--bind", "-o", "ro", shutil.which("runc"), str(binary)],
+                   check=True)
+    try:
+        assert mounts_under(state) == [binary]
+        assert sh(wroot, rootfs, "true")[0] == 0  # a run sweeps first
+        assert mounts_under(state) == [] and not state.exists()
+    finally:
+        for target in mounts_under(state):
+            subprocess.run(["umount", "-l", str(target)], check=False)
 
 
 def test_broken_and_missing_runtimes_are_refused_clearly(wroot, rootfs, monkeypatch, tmp_path):

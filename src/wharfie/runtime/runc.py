@@ -25,6 +25,7 @@ from typing import BinaryIO
 
 from wharfie.errors import InvalidInput
 from wharfie.fs import inroot as rfs
+from wharfie.fs.mounts import detach, mounts_under
 from wharfie.fs.private import private_dir
 from wharfie.runtime.errors import (
     CommandNotExecutable,
@@ -79,7 +80,19 @@ class Runtime:
             if owner is None or _alive(owner):
                 continue
             self.delete(cid)
+            self._remove_state(cid)
             shutil.rmtree(bundles / cid, ignore_errors=True)
+
+    def _remove_state(self, cid: str) -> None:
+        """What ``runc delete`` left of a dead process's container. A runc killed while it
+        started leaves its own binary bind-mounted in the state directory, which runc
+        cannot then remove (it says so, and exits 0)."""
+        state = self.state_dir / self.name / cid
+        if not state.exists():
+            return
+        for target in mounts_under(state):
+            detach(target)
+        shutil.rmtree(state)
 
     def run(self, rootfs: Path, cfg: ProcessConfig, *, stdin: BinaryIO | int | None = None,
             stdout: Sink = None, stderr: Sink = None, tag: str | None = None,

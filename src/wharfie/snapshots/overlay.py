@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
+from wharfie.fs.mounts import MNT_DETACH, libc
 from wharfie.fs.private import make_private_dirs, private_dir
 from wharfie.layers.apply import apply_layer
 from wharfie.layers.diff import Change, diff_overlay
@@ -29,7 +30,6 @@ from wharfie.snapshots.base import SnapshotError, Snapshotter
 MAX_LAYERS = 500          # the kernel's OVL_MAX_STACK
 MAX_OPTIONS = 4000        # mount data is one page; leave room for the kernel's own use
 OPTIONS = "redirect_dir=off,metacopy=off,index=off"
-MNT_DETACH = 2  # umount2(2): detach now, finish once no longer busy
 
 
 def mount_overlay(home: Path, target: Path, lowers: list[str], upper: str | None = None,
@@ -50,7 +50,7 @@ def mount_overlay(home: Path, target: Path, lowers: list[str], upper: str | None
         raise SnapshotError(f"{len(lowers)} layers do not fit overlayfs' mount options")
     absolute = _absolute_options(home, lowers, upper, work, opts)
     if absolute is not None:  # mount(2) itself: running mount(8) costs ~4 ms a time
-        if _libc().mount(b"overlay", os.fsencode(target), b"overlay", 0,
+        if libc().mount(b"overlay", os.fsencode(target), b"overlay", 0,
                          absolute.encode()) != 0:
             err = ctypes.get_errno()
             raise SnapshotError(f"overlay mount on {target} failed: {os.strerror(err)}")
@@ -77,17 +77,6 @@ def _absolute_options(home: Path, lowers: list[str], upper: str | None, work: st
 
 
 @functools.cache
-def _libc() -> ctypes.CDLL:
-    """libc, with mount(2) and umount2(2) typed: an untyped ``0`` for mount's unsigned long
-    flags would be passed as an int, whose upper register half is not defined."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                           ctypes.c_char_p]
-    libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-    return libc
-
-
-@functools.cache
 def volatile_supported() -> bool:
     major, minor = (int(x) for x in re.findall(r"\d+", os.uname().release)[:2])
     return (major, minor) >= (5, 10)
@@ -98,11 +87,11 @@ def unmount(target: Path, *, lazy: bool = False) -> None:
     if not os.path.ismount(target):
         return
     path = os.fsencode(target)
-    if _libc().umount2(path, 0) == 0:
+    if libc().umount2(path, 0) == 0:
         return
     err = ctypes.get_errno()
     if lazy:
-        if _libc().umount2(path, MNT_DETACH) == 0:
+        if libc().umount2(path, MNT_DETACH) == 0:
             return
         err = ctypes.get_errno()
     raise SnapshotError(f"cannot unmount {target}: {os.strerror(err)}")
