@@ -90,9 +90,12 @@ class Runtime:
         state = self.state_dir / self.name / cid
         if not state.exists():
             return
-        for target in mounts_under(state):
-            detach(target)
-        shutil.rmtree(state)
+        try:
+            for target in mounts_under(state):
+                detach(target)
+            shutil.rmtree(state)
+        except OSError as e:
+            raise ContainerError(f"cannot remove what container {cid} left: {e}") from None
 
     def run(self, rootfs: Path, cfg: ProcessConfig, *, stdin: BinaryIO | int | None = None,
             stdout: Sink = None, stderr: Sink = None, tag: str | None = None,
