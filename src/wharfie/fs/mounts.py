@@ -12,7 +12,7 @@ from pathlib import Path
 
 MNT_DETACH = 2  # umount2(2): detach now, finish once no longer busy
 
-_ESCAPE = re.compile(rb"\\([0-7]{3})")  # mountinfo writes space, tab, newline, \ in octal
+_ESCAPE = rb"\\([0-7]{3})"  # mountinfo writes space, tab, newline, \ in octal
 
 
 @functools.cache
@@ -32,7 +32,7 @@ def mounts_under(path: Path) -> list[Path]:
     found = []
     with open("/proc/self/mountinfo", "rb") as f:
         for line in f:
-            point = _ESCAPE.sub(lambda m: bytes([int(m.group(1), 8)]), line.split(b" ")[4])
+            point = re.sub(_ESCAPE, lambda m: bytes([int(m.group(1), 8)]), line.split(b" ")[4])
             if point == top or point.startswith(top + b"/"):
                 found.append(point)
     return [Path(os.fsdecode(p)) for p in sorted(found, key=len, reverse=True)]
