@@ -235,4 +235,4 @@ def test_a_request_with_control_characters_is_refused_before_it_is_sent(scripted
     srv = scripted(OK_HELLO)
     with pytest.raises(HTTPError, match="refusing"):
         pool().request("GET", srv.url + url, headers=headers)
-    assert srv.requests == []
+    assert srv.requests == [] and srv.connections == 0  # not even connected

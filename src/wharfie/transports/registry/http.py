@@ -122,8 +122,8 @@ class FileBody:
 class _Connection:
     """One socket, and what was read from it but not yet taken."""
 
-    def __init__(self, sock: socket.socket, host: str) -> None:
-        self.sock, self.host = sock, host  # host: the Host header's value
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
         self._buf = bytearray()
 
     @property
@@ -325,16 +325,20 @@ class Pool:
         ``FileBody`` needs its Content-Length in ``headers``."""
         key, target = _split(url)
         given = headers or {}
+        scheme, host, port = key
+        head = _request_head(method, target, _host_header(host, port, DEFAULT_PORTS[scheme]),
+                             given, body)
         conn = self._take(key) or self._connect(key)
         try:
-            head = _request_head(method, target, conn.host, given, body)
             if body is None or isinstance(body, FileBody):
                 conn.send(head)
                 if body is not None:
                     body.send(conn.sock)
             elif isinstance(body, (bytes, bytearray, memoryview)):
-                conn.send(head + body if len(body) <= RECV else head)
-                if len(body) > RECV:
+                if len(body) <= RECV:
+                    conn.send(head + body)  # a small request in one segment
+                else:
+                    conn.send(head)
                     conn.send(body)
             else:
                 conn.send(head)
@@ -385,7 +389,7 @@ class Pool:
             if isinstance(e, OSError):
                 raise _translate(e) from e
             raise
-        return _Connection(sock, _host_header(host, port, DEFAULT_PORTS[scheme]))
+        return _Connection(sock)
 
     def _context(self) -> ssl.SSLContext:
         if self._tls is None:
