@@ -82,9 +82,6 @@ class Headers:
     def get(self, name: str, default: str | None = None) -> str | None:
         return self._fields.get(name.lower(), default)
 
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._fields
-
     def __repr__(self) -> str:
         return f"Headers({self._fields!r})"
 
@@ -324,10 +321,10 @@ class Pool:
         is sent as it comes, chunked unless ``headers`` give its Content-Length; a
         ``FileBody`` needs its Content-Length in ``headers``."""
         key, target = _split(url)
-        given = headers or {}
         scheme, host, port = key
-        head = _request_head(method, target, _host_header(host, port, DEFAULT_PORTS[scheme]),
-                             given, body)
+        head, chunked = _request_head(method, target,
+                                      _host_header(host, port, DEFAULT_PORTS[scheme]),
+                                      headers or {}, body)
         conn = self._take(key) or self._connect(key)
         try:
             if body is None or isinstance(body, FileBody):
@@ -342,7 +339,7 @@ class Pool:
                     conn.send(body)
             else:
                 conn.send(head)
-                _send_pieces(conn, body, chunked=not _has(given, "content-length"))
+                _send_pieces(conn, body, chunked=chunked)
             return _read_answer(self, key, conn, method)
         except OSError as e:
             conn.close()
@@ -405,19 +402,22 @@ class Pool:
 
 
 def _request_head(method: str, target: str, host: str, headers: dict[str, str],
-                  body: object) -> bytes:
+                  body: object) -> tuple[bytes, bool]:
     """The request line and header fields, with Host and the body's framing added as
-    ``http.client`` adds them. Control characters in the target or a field are refused:
-    a URL or token from a hostile server must not add a header or a request."""
+    ``http.client`` adds them, and whether an iterable body goes chunked (no length given).
+    Control characters in the target or a field are refused: a URL or token from a hostile
+    server must not add a header or a request."""
     if _BAD_TARGET.search(target) or not target.isascii():
         raise HTTPError(f"refusing a request target with spaces or control characters: "
                         f"{target[:100]!r}")
+    given = {name.lower() for name in headers}
+    chunked = "content-length" not in given
     lines = [f"{method} {target} HTTP/1.1"]
-    if not _has(headers, "host"):
+    if "host" not in given:
         lines.append(f"Host: {host}")
-    if not _has(headers, "accept-encoding"):
+    if "accept-encoding" not in given:
         lines.append("Accept-Encoding: identity")
-    if not _has(headers, "content-length") and not _has(headers, "transfer-encoding"):
+    if chunked and "transfer-encoding" not in given:
         if isinstance(body, (bytes, bytearray, memoryview)):
             lines.append(f"Content-Length: {len(body)}")
         elif body is None:
@@ -432,7 +432,7 @@ def _request_head(method: str, target: str, host: str, headers: dict[str, str],
         lines.append(f"{name}: {value}")
     lines.append("\r\n")
     try:
-        return "\r\n".join(lines).encode("latin-1")
+        return "\r\n".join(lines).encode("latin-1"), chunked
     except UnicodeEncodeError:
         raise HTTPError("refusing a request header that is not Latin-1 text") from None
 
@@ -464,18 +464,18 @@ def _read_answer(pool: Pool, key: Key, conn: _Connection, method: str) -> Respon
             break
     else:
         raise ProtocolError(f"more than {MAX_INTERIM} interim answers")
-    headers = Headers(fields)
-    tokens = {t.strip().lower() for t in (headers.get("Connection") or "").split(",")}
+    tokens = {t.strip().lower() for t in fields.get("connection", "").split(",")}
     reusable = "close" not in tokens and (version == "HTTP/1.1" or "keep-alive" in tokens)
-    coding = (headers.get("Transfer-Encoding") or "").rsplit(",", 1)[-1].strip().lower()
+    length: int | None = None
+    chunked = False
     if method == "HEAD" or status in (204, 304) or status < 200:
-        length: int | None = 0
-    elif "transfer-encoding" in headers:
-        return Response(pool, key, conn, status, reason, headers, None, coding == "chunked",
-                        reusable)
+        length = 0
+    elif "transfer-encoding" in fields:  # the last coding chunked, else up to the close
+        chunked = fields["transfer-encoding"].rsplit(",", 1)[-1].strip().lower() == "chunked"
     else:
         length = _content_length(lengths)
-    return Response(pool, key, conn, status, reason, headers, length, False, reusable)
+    return Response(pool, key, conn, status, reason, Headers(fields), length, chunked,
+                    reusable)
 
 
 def _status_line(line: bytes) -> tuple[str, int, str]:
@@ -528,10 +528,6 @@ def _content_length(values: list[str]) -> int | None:
     if not size.isdigit() or not size.isascii() or len(size) > 19:
         raise ProtocolError(f"bad Content-Length in the answer: {size[:30]!r}")
     return int(size)
-
-
-def _has(headers: dict[str, str], name: str) -> bool:
-    return any(k.lower() == name for k in headers)
 
 
 def _host_header(host: str, port: int, default: int) -> str:
